@@ -1,0 +1,367 @@
+//! The model: variables, equations and the expression arena (see the crate docs for semantics).
+
+use crate::arena::{Arena, Handle};
+use crate::expr::Expr;
+use crate::span::Span;
+use indexmap::IndexMap;
+
+/// A state variable, integrated by the solver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// Full path, e.g. `pc/rpo_e_in/v`.
+    pub name: String,
+    /// Initial value (default; a run may override it per instance).
+    pub init: f64,
+    /// Where the variable is declared.
+    pub span: Span,
+}
+
+/// Where a parameter comes from (for display and for choosing what a user may drive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// A model constant.
+    Constant,
+    /// An input variable that nothing drives: a constant with its declared default.
+    Input,
+    /// The weight of an edge.
+    Weight,
+}
+
+/// A per-instance constant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Full path, e.g. `p/qif_op/eta`.
+    pub name: String,
+    /// Default value (a run may override it per instance).
+    pub value: f64,
+    /// What the parameter stands for.
+    pub kind: ParamKind,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// What a derived variable stands for (for display only; semantics do not depend on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DerivedKind {
+    /// An algebraic equation written in the model.
+    Equation,
+    /// An input fed by edges or by other operators' outputs (a weighted sum).
+    Connection,
+    /// An input driven by an expression of time given at run time.
+    Drive,
+}
+
+/// An algebraic variable `name = expr`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Derived {
+    /// Full path.
+    pub name: String,
+    /// Its defining expression.
+    pub expr: Handle<Expr>,
+    /// What it stands for.
+    pub kind: DerivedKind,
+    /// Where it is declared (or the equation that defines it).
+    pub span: Span,
+}
+
+/// An external time series, one value per step, supplied at run time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Full path of the variable it drives.
+    pub name: String,
+    /// Where the driven variable is declared.
+    pub span: Span,
+}
+
+/// `d/dt state = rhs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ode {
+    /// The state it integrates.
+    pub state: Handle<State>,
+    /// The right-hand side.
+    pub rhs: Handle<Expr>,
+    /// The equation in the source.
+    pub span: Span,
+}
+
+/// A reference to any named value of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VarRef {
+    /// A state.
+    State(Handle<State>),
+    /// A parameter.
+    Param(Handle<Param>),
+    /// A derived variable.
+    Derived(Handle<Derived>),
+    /// A time series.
+    Series(Handle<Series>),
+}
+
+impl VarRef {
+    /// A word for the kind of value, used in messages.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            VarRef::State(_) => "state variable",
+            VarRef::Param(_) => "parameter",
+            VarRef::Derived(_) => "algebraic variable",
+            VarRef::Series(_) => "time series",
+        }
+    }
+}
+
+/// A flat system of ODEs with algebraic side equations.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// The model's name (the template name).
+    pub name: String,
+    /// Free-text description from the model file.
+    pub description: Option<String>,
+    /// State variables.
+    pub states: Arena<State>,
+    /// Parameters.
+    pub params: Arena<Param>,
+    /// Algebraic variables.
+    pub derived: Arena<Derived>,
+    /// External time series.
+    pub series: Arena<Series>,
+    /// Differential equations (one per state once validated).
+    pub odes: Vec<Ode>,
+    /// All expressions.
+    pub exprs: Arena<Expr>,
+    /// The span of each expression, parallel to `exprs`.
+    pub expr_spans: Vec<Span>,
+    names: IndexMap<String, VarRef>,
+}
+
+impl Model {
+    /// An empty model named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Model { name: name.into(), ..Model::default() }
+    }
+
+    /// Stores an expression and its span.
+    pub fn add_expr(&mut self, expr: Expr, span: Span) -> Handle<Expr> {
+        self.expr_spans.push(span);
+        self.exprs.append(expr)
+    }
+
+    /// The span of an expression.
+    pub fn expr_span(&self, expr: Handle<Expr>) -> Span {
+        self.expr_spans.get(expr.index()).copied().unwrap_or(Span::UNDEFINED)
+    }
+
+    fn register(&mut self, name: &str, var: VarRef) -> Result<(), VarRef> {
+        if let Some(existing) = self.names.get(name) {
+            return Err(*existing);
+        }
+        self.names.insert(name.to_string(), var);
+        Ok(())
+    }
+
+    /// Adds a state; fails with the existing value if the name is taken.
+    pub fn add_state(&mut self, name: &str, init: f64, span: Span) -> Result<Handle<State>, VarRef> {
+        let h = Handle::from_index(self.states.len());
+        self.register(name, VarRef::State(h))?;
+        Ok(self.states.append(State { name: name.to_string(), init, span }))
+    }
+
+    /// Adds a parameter; fails with the existing value if the name is taken.
+    pub fn add_param(
+        &mut self,
+        name: &str,
+        value: f64,
+        kind: ParamKind,
+        span: Span,
+    ) -> Result<Handle<Param>, VarRef> {
+        let h = Handle::from_index(self.params.len());
+        self.register(name, VarRef::Param(h))?;
+        Ok(self.params.append(Param { name: name.to_string(), value, kind, span }))
+    }
+
+    /// Adds a derived variable; fails with the existing value if the name is taken.
+    pub fn add_derived(
+        &mut self,
+        name: &str,
+        expr: Handle<Expr>,
+        kind: DerivedKind,
+        span: Span,
+    ) -> Result<Handle<Derived>, VarRef> {
+        let h = Handle::from_index(self.derived.len());
+        self.register(name, VarRef::Derived(h))?;
+        Ok(self.derived.append(Derived { name: name.to_string(), expr, kind, span }))
+    }
+
+    /// Adds a time series; fails with the existing value if the name is taken.
+    pub fn add_series(&mut self, name: &str, span: Span) -> Result<Handle<Series>, VarRef> {
+        let h = Handle::from_index(self.series.len());
+        self.register(name, VarRef::Series(h))?;
+        Ok(self.series.append(Series { name: name.to_string(), span }))
+    }
+
+    /// Adds `d/dt state = rhs`.
+    pub fn add_ode(&mut self, state: Handle<State>, rhs: Handle<Expr>, span: Span) {
+        self.odes.push(Ode { state, rhs, span });
+    }
+
+    /// The value with full path `name`.
+    pub fn lookup(&self, name: &str) -> Option<VarRef> {
+        self.names.get(name).copied()
+    }
+
+    /// All names in declaration order.
+    pub fn names(&self) -> impl Iterator<Item = (&str, VarRef)> {
+        self.names.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// The name of a value.
+    pub fn var_name(&self, var: VarRef) -> &str {
+        match var {
+            VarRef::State(h) => &self.states[h].name,
+            VarRef::Param(h) => &self.params[h].name,
+            VarRef::Derived(h) => &self.derived[h].name,
+            VarRef::Series(h) => &self.series[h].name,
+        }
+    }
+
+    /// The declaration span of a value.
+    pub fn var_span(&self, var: VarRef) -> Span {
+        match var {
+            VarRef::State(h) => self.states[h].span,
+            VarRef::Param(h) => self.params[h].span,
+            VarRef::Derived(h) => self.derived[h].span,
+            VarRef::Series(h) => self.series[h].span,
+        }
+    }
+
+    /// Replaces parameter `param` by a derived variable computed by `expr` (a time-dependent
+    /// drive): every use of the parameter now reads the derived variable, and the parameter is
+    /// removed (later parameters move down by one).
+    pub fn drive_param_with_expr(&mut self, param: Handle<Param>, expr: Handle<Expr>) -> Handle<Derived> {
+        let p = self.params[param].clone();
+        let derived = Handle::from_index(self.derived.len());
+        self.derived.append(Derived { name: p.name.clone(), expr, kind: DerivedKind::Drive, span: p.span });
+        self.remove_param(param, Expr::Derived(derived), VarRef::Derived(derived));
+        derived
+    }
+
+    /// Replaces parameter `param` by a new time series of the same name.
+    pub fn drive_param_with_series(&mut self, param: Handle<Param>) -> Handle<Series> {
+        let p = self.params[param].clone();
+        let series = self.series.append(Series { name: p.name.clone(), span: p.span });
+        self.remove_param(param, Expr::Series(series), VarRef::Series(series));
+        series
+    }
+
+    fn remove_param(&mut self, param: Handle<Param>, replacement: Expr, new_ref: VarRef) {
+        let remap = |h: Handle<Param>| {
+            if h.index() > param.index() { Handle::from_index(h.index() - 1) } else { h }
+        };
+        let mut exprs = Arena::new();
+        for (_, e) in self.exprs.iter() {
+            let e = match e {
+                Expr::Param(h) if *h == param => replacement.clone(),
+                Expr::Param(h) => Expr::Param(remap(*h)),
+                other => other.clone(),
+            };
+            exprs.append(e);
+        }
+        self.exprs = exprs;
+        let mut params = Arena::new();
+        for (h, p) in self.params.iter() {
+            if h != param {
+                params.append(p.clone());
+            }
+        }
+        let name = self.params[param].name.clone();
+        self.params = params;
+        for v in self.names.values_mut() {
+            if let VarRef::Param(h) = v {
+                *v = VarRef::Param(remap(*h));
+            }
+        }
+        self.names.insert(name, new_ref);
+    }
+
+    /// Visits the direct operands of an expression.
+    pub fn operands(&self, expr: Handle<Expr>) -> impl Iterator<Item = Handle<Expr>> + '_ {
+        let ops: Vec<Handle<Expr>> = match &self.exprs[expr] {
+            Expr::Lit(_)
+            | Expr::Time
+            | Expr::State(_)
+            | Expr::Param(_)
+            | Expr::Derived(_)
+            | Expr::Series(_) => Vec::new(),
+            Expr::Unary(_, a) | Expr::Powi(a, _) => vec![*a],
+            Expr::Binary(_, a, b) => vec![*a, *b],
+            Expr::Call(_, args) => args.clone(),
+            Expr::Select(c, a, b) => vec![*c, *a, *b],
+        };
+        ops.into_iter()
+    }
+
+    /// Calls `visit` for every variable an expression reads (directly, not through derived
+    /// variables), in evaluation order.
+    pub fn for_each_var(&self, expr: Handle<Expr>, visit: &mut impl FnMut(VarRef, Handle<Expr>)) {
+        let mut stack = vec![expr];
+        let mut order = Vec::new();
+        while let Some(e) = stack.pop() {
+            order.push(e);
+            let ops: Vec<_> = self.operands(e).collect();
+            stack.extend(ops.into_iter().rev());
+        }
+        for e in order {
+            match self.exprs[e] {
+                Expr::State(h) => visit(VarRef::State(h), e),
+                Expr::Param(h) => visit(VarRef::Param(h), e),
+                Expr::Derived(h) => visit(VarRef::Derived(h), e),
+                Expr::Series(h) => visit(VarRef::Series(h), e),
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether an expression reads the time (directly).
+    pub fn reads_time(&self, expr: Handle<Expr>) -> bool {
+        let mut stack = vec![expr];
+        while let Some(e) = stack.pop() {
+            if matches!(self.exprs[e], Expr::Time) {
+                return true;
+            }
+            stack.extend(self.operands(e));
+        }
+        false
+    }
+}
+
+/// Joins path components with `/`, skipping empty ones.
+pub fn qualified_name(parts: &[&str]) -> String {
+    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drive_param_rewrites_uses_and_handles() {
+        let mut m = Model::new("m");
+        let a = m.add_param("a", 1.0, ParamKind::Constant, Span::UNDEFINED).unwrap();
+        let b = m.add_param("b", 2.0, ParamKind::Input, Span::UNDEFINED).unwrap();
+        let c = m.add_param("c", 3.0, ParamKind::Constant, Span::UNDEFINED).unwrap();
+        let x = m.add_state("x", 0.0, Span::UNDEFINED).unwrap();
+        let ea = m.add_expr(Expr::Param(a), Span::UNDEFINED);
+        let eb = m.add_expr(Expr::Param(b), Span::UNDEFINED);
+        let ec = m.add_expr(Expr::Param(c), Span::UNDEFINED);
+        let s1 = m.add_expr(Expr::Binary(crate::BinOp::Add, ea, eb), Span::UNDEFINED);
+        let s2 = m.add_expr(Expr::Binary(crate::BinOp::Add, s1, ec), Span::UNDEFINED);
+        m.add_ode(x, s2, Span::UNDEFINED);
+        let t = m.add_expr(Expr::Time, Span::UNDEFINED);
+        let d = m.drive_param_with_expr(b, t);
+        assert_eq!(m.params.len(), 2);
+        assert_eq!(m.exprs[eb], Expr::Derived(d));
+        assert_eq!(m.exprs[ec], Expr::Param(Handle::from_index(1)));
+        assert_eq!(m.lookup("c"), Some(VarRef::Param(Handle::from_index(1))));
+        assert_eq!(m.lookup("b"), Some(VarRef::Derived(d)));
+        assert_eq!(m.params[Handle::from_index(1)].name, "c");
+    }
+}

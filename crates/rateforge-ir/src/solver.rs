@@ -1,0 +1,89 @@
+//! Fixed-step solvers and stage times (see the crate docs, "Time stepping").
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A fixed-step explicit solver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Solver {
+    /// Forward Euler, order 1.
+    Euler,
+    /// Heun's method (explicit trapezoid), order 2.
+    Heun,
+    /// The classic fourth-order Runge–Kutta method.
+    Rk4,
+}
+
+impl Solver {
+    /// Every solver.
+    pub const ALL: [Solver; 3] = [Solver::Euler, Solver::Heun, Solver::Rk4];
+
+    /// The name used on the command line and in metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Solver::Euler => "euler",
+            Solver::Heun => "heun",
+            Solver::Rk4 => "rk4",
+        }
+    }
+
+    /// Order of convergence.
+    pub fn order(self) -> u32 {
+        match self {
+            Solver::Euler => 1,
+            Solver::Heun => 2,
+            Solver::Rk4 => 4,
+        }
+    }
+
+    /// Number of right-hand-side evaluations per step.
+    pub fn stages(self) -> u32 {
+        match self {
+            Solver::Euler => 1,
+            Solver::Heun => 2,
+            Solver::Rk4 => 4,
+        }
+    }
+
+    /// Stable numeric id used in kernel ABIs.
+    pub fn id(self) -> u32 {
+        match self {
+            Solver::Euler => 0,
+            Solver::Heun => 1,
+            Solver::Rk4 => 2,
+        }
+    }
+}
+
+impl fmt::Display for Solver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Solver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "euler" => Ok(Solver::Euler),
+            "heun" => Ok(Solver::Heun),
+            "rk4" | "runge-kutta" | "rungekutta" => Ok(Solver::Rk4),
+            _ => Err(format!("unknown solver `{s}` (expected euler, heun or rk4)")),
+        }
+    }
+}
+
+/// `t_n = t0 + n*dt`.
+pub fn step_time(t0: f64, dt: f64, n: u64) -> f64 {
+    t0 + n as f64 * dt
+}
+
+/// `t_(n+1/2) = t0 + (n + 0.5)*dt`.
+pub fn mid_time(t0: f64, dt: f64, n: u64) -> f64 {
+    t0 + (n as f64 + 0.5) * dt
+}
+
+/// The left limit of the end of step `n`: `next_down(t0 + (n+1)*dt)`.
+pub fn end_time(t0: f64, dt: f64, n: u64) -> f64 {
+    (t0 + (n + 1) as f64 * dt).next_down()
+}
