@@ -1,1 +1,349 @@
-fn main() {}
+//! The `rateforge` command: check, generate and run rate-based neural models.
+//!
+//! Exit codes: 0 success, 2 a mistake in the input (model file, arguments, data files), 1 a
+//! failure of the machinery (no compiler, a kernel that does not build).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rateforge::{
+    Backend, BuildOptions, Controls, EmitOptions, Error, LoadOptions, Model, RunSpec, Solver,
+};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "rateforge",
+    version,
+    about = "Generate, compile and run fast kernels for rate-based neural models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command that loads a model.
+#[derive(clap::Args, Clone)]
+struct ModelArgs {
+    /// The model: `file.yaml/Template`, `dir/file/Template`, `package.file.Template`, or a file with
+    /// a single circuit.
+    model: String,
+    /// A directory to search for dotted template references (repeatable).
+    #[arg(long = "model-path", value_name = "DIR")]
+    model_path: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate a model; print its states, parameters, inputs and equations.
+    Check {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Write the generated kernel source.
+    Generate {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The backend to generate for.
+        #[arg(long, value_enum, default_value_t = Target::Rust)]
+        target: Target,
+        /// Output directory.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// Simulate a model and write the recorded variables.
+    Run(RunArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    /// A Rust kernel with the rateforge C ABI.
+    Rust,
+    /// A CUDA C kernel with a sweep driver.
+    Cuda,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum BackendArg {
+    /// Generated, compiled kernel.
+    Native,
+    /// The reference evaluator.
+    Interp,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Simulated time, in the model's time unit.
+    #[arg(long, value_name = "T")]
+    time: f64,
+    /// Step size.
+    #[arg(long, value_name = "DT")]
+    dt: f64,
+    /// Start time.
+    #[arg(long, value_name = "T0", default_value_t = 0.0)]
+    t0: f64,
+    /// Solver: euler, heun or rk4.
+    #[arg(long, default_value = "rk4")]
+    solver: String,
+    /// Set a parameter or an initial state: `PATH=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+    /// Drive an input: `PATH=EXPR(t)` (e.g. `p/qif_op/I_ext=30*(t>=30)*(t<60)`) or
+    /// `PATH=FILE.npy|.csv` (one row per step) (repeatable).
+    #[arg(long = "input", value_name = "PATH=EXPR|FILE")]
+    input: Vec<String>,
+    /// Paths to record, comma-separated (default: every state).
+    #[arg(long, value_name = "PATH[,PATH...]", value_delimiter = ',')]
+    record: Vec<String>,
+    /// Sampling interval (default: every step).
+    #[arg(long, value_name = "DT_OUT")]
+    every: Option<f64>,
+    /// Output file: `.npz` (numpy) or `.csv`.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Which implementation to run.
+    #[arg(long, value_enum, default_value_t = BackendArg::Native)]
+    backend: BackendArg,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not print warnings or the summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let colour = std::io::stderr().is_terminal();
+    let result = match cli.command {
+        Command::Check { model } => check(&model),
+        Command::Generate {
+            model,
+            target,
+            output,
+        } => generate(&model, target, &output),
+        Command::Run(args) => run(&args),
+    };
+    if let Err(e) = result {
+        e.emit(colour);
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
+    Error::usage(rateforge::crates::ir::Diagnostic::error(message).with_help(help))
+}
+
+fn load(args: &ModelArgs) -> Result<Model, Error> {
+    Model::load(
+        &args.model,
+        &LoadOptions {
+            model_paths: args.model_path.clone(),
+        },
+    )
+}
+
+fn check(args: &ModelArgs) -> Result<(), Error> {
+    let model = load(args)?;
+    let warnings = model.warnings();
+    let valid = model.validate()?;
+    eprint!("{warnings}");
+    print!("{}", valid.listing());
+    println!("\nhash {}", valid.hash());
+    Ok(())
+}
+
+fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(), Error> {
+    let valid = load(args)?.validate()?;
+    let (source, ext) = match target {
+        Target::Rust => (valid.generate_rust(&EmitOptions::default())?, "rs"),
+        Target::Cuda => {
+            return Err(usage(
+                "the CUDA target is not available yet",
+                "generate `--target rust`",
+            ));
+        }
+    };
+    std::fs::create_dir_all(out).map_err(|e| {
+        usage(
+            format!("cannot create `{}`: {e}", out.display()),
+            "choose a writable directory",
+        )
+    })?;
+    let name: String = valid
+        .ir()
+        .model()
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = out.join(format!("{name}.{ext}"));
+    std::fs::write(&path, source).map_err(|e| {
+        usage(
+            format!("cannot write `{}`: {e}", path.display()),
+            "choose a writable directory",
+        )
+    })?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn split_assignment<'a>(
+    arg: &'a str,
+    flag: &str,
+    example: &str,
+) -> Result<(&'a str, &'a str), Error> {
+    match arg.split_once('=') {
+        Some((path, value)) if !path.trim().is_empty() && !value.trim().is_empty() => {
+            Ok((path.trim(), value.trim()))
+        }
+        _ => Err(usage(
+            format!("`{flag} {arg}` is not of the form PATH=VALUE"),
+            format!("e.g. `{flag} {example}`"),
+        )),
+    }
+}
+
+fn run(args: &RunArgs) -> Result<(), Error> {
+    let solver: Solver = args
+        .solver
+        .parse()
+        .map_err(|e: String| usage(e, "use --solver euler, heun or rk4"))?;
+    let mut model = load(&args.model)?;
+    if !args.quiet {
+        eprint!("{}", model.warnings());
+    }
+    for s in &args.set {
+        let (path, value) = split_assignment(s, "--set", "p/qif_op/eta=-4.6")?;
+        let v: f64 = value.parse().map_err(|_| {
+            usage(
+                format!("`{value}` in `--set {s}` is not a number"),
+                "values are numbers such as 0.5 or 3.25e-3",
+            )
+        })?;
+        model.set(path, v)?;
+    }
+    let mut series = std::collections::BTreeMap::new();
+    for i in &args.input {
+        let (path, value) = split_assignment(i, "--input", "p/qif_op/I_ext=30*(t>=30)*(t<60)")?;
+        let lower = value.to_ascii_lowercase();
+        let is_file = [".npy", ".csv", ".txt", ".dat"]
+            .iter()
+            .any(|e| lower.ends_with(e));
+        if is_file {
+            let table = rateforge::read_table(std::path::Path::new(value)).map_err(Error::Input)?;
+            model.drive_with_series(path, value)?;
+            series.insert(path.to_string(), table);
+        } else {
+            model.drive(path, value)?;
+        }
+    }
+    let valid = model.validate()?;
+    let spec = RunSpec {
+        time: args.time,
+        dt: args.dt,
+        t0: args.t0,
+        solver,
+        every: args.every,
+        record: args
+            .record
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect(),
+        series,
+        instances: 1,
+        instance_values: Vec::new(),
+        threads: args.threads,
+    };
+    // Check the recorded paths before spending time on compilation.
+    valid.record_ids(&spec.record)?;
+    let kernel = match args.backend {
+        BackendArg::Native => Some(valid.build(&EmitOptions::default(), &BuildOptions::default())?),
+        BackendArg::Interp => None,
+    };
+    let backend = match &kernel {
+        Some(k) => Backend::Native(k),
+        None => Backend::Interp,
+    };
+    let total = ((args.time / args.dt).round().max(0.0) as u64).max(1);
+    let progress = AtomicU64::new(0);
+    let cancel = AtomicBool::new(false);
+    let controls = Controls {
+        progress: Some(&progress),
+        cancel: Some(&cancel),
+    };
+    let result = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| valid.run(backend, &spec, controls));
+        let start = Instant::now();
+        let mut bar: Option<ProgressBar> = None;
+        while !handle.is_finished() {
+            std::thread::sleep(Duration::from_millis(50));
+            // Only runs longer than a second get a progress bar.
+            if bar.is_none()
+                && start.elapsed() > Duration::from_secs(1)
+                && std::io::stderr().is_terminal()
+                && !args.quiet
+            {
+                let b = ProgressBar::new(total);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:40}] {percent:>3}% {per_sec} steps, eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar = Some(b);
+            }
+            if let Some(b) = &bar {
+                b.set_position(progress.load(Ordering::Relaxed).min(total));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        handle.join().unwrap_or_else(|_| {
+            Err(usage(
+                "the simulation thread panicked (a bug in rateforge)",
+                "please report it",
+            ))
+        })
+    })?;
+    if let Some(out) = &args.output {
+        result.write(out)?;
+        if !args.quiet {
+            eprintln!(
+                "wrote {} samples of {} variable(s) to {}",
+                result.time.len(),
+                result.names.len(),
+                out.display()
+            );
+        }
+    }
+    if !args.quiet && args.output.is_none() {
+        println!(
+            "{:<40} {:>14} {:>14} {:>14}",
+            "variable", "final", "min", "max"
+        );
+        for (r, name) in result.names.iter().enumerate() {
+            let col = result.column(r, 0);
+            let min = col.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            println!(
+                "{name:<40} {:>14.6e} {min:>14.6e} {max:>14.6e}",
+                col.last().copied().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(())
+}

@@ -97,7 +97,9 @@ impl Ast {
                 f.text == g.text && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
             }
             (AstKind::Unary(o, a), AstKind::Unary(p, b)) => o == p && a.same(b),
-            (AstKind::Binary(o, a, b), AstKind::Binary(p, c, d)) => o == p && a.same(c) && b.same(d),
+            (AstKind::Binary(o, a, b), AstKind::Binary(p, c, d)) => {
+                o == p && a.same(c) && b.same(d)
+            }
             _ => false,
         }
     }
@@ -167,7 +169,13 @@ fn flatten(ast: Ast, class: Class, out: &mut Vec<Item>) {
             flatten(*l, class, out);
             out.push((op, *r));
         }
-        kind => out.push((positive(class), Ast { kind, span: ast.span })),
+        kind => out.push((
+            positive(class),
+            Ast {
+                kind,
+                span: ast.span,
+            },
+        )),
     }
 }
 
@@ -189,7 +197,10 @@ fn rebuild(items: Vec<Item>, class: Class) -> Option<Ast> {
     } else {
         let span = head.span;
         let one = Ast::new(AstKind::Num(1.0), span);
-        Ast::new(AstKind::Binary(BinOp::Div, Box::new(one), Box::new(head)), span)
+        Ast::new(
+            AstKind::Binary(BinOp::Div, Box::new(one), Box::new(head)),
+            span,
+        )
     };
     for (op, term) in iter {
         let span = acc.span.join(term.span);
@@ -219,7 +230,9 @@ impl Pattern {
 
     /// The chain class the pattern must be matched in, if it is a chain or has a lead operator.
     fn class(&self) -> Option<Class> {
-        self.lead.and_then(class_of).or_else(|| chain_class(&self.expr))
+        self.lead
+            .and_then(class_of)
+            .or_else(|| chain_class(&self.expr))
     }
 }
 
@@ -235,7 +248,11 @@ fn find_windows(items: &[Item], pat: &[Item], explicit_lead: bool, class: Class)
         } else {
             items[i].0 == positive(class) || i == 0
         };
-        let rest_ok = pat.iter().enumerate().skip(1).all(|(j, (op, t))| items[i + j].0 == *op && items[i + j].1.same(t));
+        let rest_ok = pat
+            .iter()
+            .enumerate()
+            .skip(1)
+            .all(|(j, (op, t))| items[i + j].0 == *op && items[i + j].1.same(t));
         if lead_ok && rest_ok && items[i].1.same(&pat[0].1) {
             found.push(i);
             i += pat.len();
@@ -249,7 +266,12 @@ fn find_windows(items: &[Item], pat: &[Item], explicit_lead: bool, class: Class)
 /// Replaces every occurrence of `pattern` in `ast` by `replacement` (or removes it when
 /// `replacement` is `None`), top-down, never re-scanning inserted text. Returns the new tree and
 /// the number of occurrences; `None` as tree means everything was removed.
-pub fn rewrite(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, count: &mut usize) -> Option<Ast> {
+pub fn rewrite(
+    ast: Ast,
+    pattern: &Pattern,
+    replacement: Option<&Ast>,
+    count: &mut usize,
+) -> Option<Ast> {
     // Whole-node match of a non-chain pattern without lead operator.
     if pattern.lead.is_none() && pattern.class().is_none() && ast.same(&pattern.expr) {
         *count += 1;
@@ -261,11 +283,17 @@ pub fn rewrite(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, count: &m
         let items = chain_of(&ast, class);
         let mut out: Vec<Item> = Vec::with_capacity(items.len());
         let windows = match pattern.class() {
-            Some(pc) if pc == class => find_windows(&items, &pattern.items(class), pattern.lead.is_some(), class),
+            Some(pc) if pc == class => {
+                find_windows(&items, &pattern.items(class), pattern.lead.is_some(), class)
+            }
             // A single-term pattern with a lead operator also matches inside chains of its class.
             _ => Vec::new(),
         };
-        let plen = if windows.is_empty() { 0 } else { pattern.items(class).len() };
+        let plen = if windows.is_empty() {
+            0
+        } else {
+            pattern.items(class).len()
+        };
         let mut i = 0;
         while i < items.len() {
             if windows.contains(&i) {
@@ -307,7 +335,12 @@ pub fn rewrite(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, count: &m
 
 /// Applies [`rewrite`] to the children of a node that is not itself a chain of the pattern's
 /// class (a chain's items are handled by the caller).
-fn rewrite_children(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, count: &mut usize) -> Option<Ast> {
+fn rewrite_children(
+    ast: Ast,
+    pattern: &Pattern,
+    replacement: Option<&Ast>,
+    count: &mut usize,
+) -> Option<Ast> {
     if pattern.lead.is_none() && pattern.class().is_none() && ast.same(&pattern.expr) {
         *count += 1;
         return replacement.cloned();
@@ -330,7 +363,10 @@ fn rewrite_children(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, coun
         AstKind::Index(name, idx) => AstKind::Index(rename(name, pattern, replacement, count), idx),
         AstKind::Unary(op, a) => {
             let keep = (*a).clone();
-            AstKind::Unary(op, Box::new(rewrite(*a, pattern, replacement, count).unwrap_or(keep)))
+            AstKind::Unary(
+                op,
+                Box::new(rewrite(*a, pattern, replacement, count).unwrap_or(keep)),
+            )
         }
         AstKind::Binary(op, a, b) => {
             let (ka, kb) = ((*a).clone(), (*b).clone());
@@ -346,12 +382,21 @@ fn rewrite_children(ast: Ast, pattern: &Pattern, replacement: Option<&Ast>, coun
 /// Renames a function or indexed name when the pattern and the replacement are both plain names
 /// (PyRates' text replacement renames `exp(` as well).
 fn rename(name: Name, pattern: &Pattern, replacement: Option<&Ast>, count: &mut usize) -> Name {
-    if let (None, AstKind::Name(from), Some(Ast { kind: AstKind::Name(to), span })) =
-        (pattern.lead, &pattern.expr.kind, replacement)
+    if let (
+        None,
+        AstKind::Name(from),
+        Some(Ast {
+            kind: AstKind::Name(to),
+            span,
+        }),
+    ) = (pattern.lead, &pattern.expr.kind, replacement)
         && *from == name.text
     {
         *count += 1;
-        return Name { text: to.clone(), span: *span };
+        return Name {
+            text: to.clone(),
+            span: *span,
+        };
     }
     name
 }
@@ -375,7 +420,11 @@ mod tests {
             AstKind::Index(n, IndexSpec::Single(i)) => format!("{}[{i}]", n.text),
             AstKind::Index(n, IndexSpec::Slice(a, b)) => format!("{}[{a:?}:{b:?}]", n.text),
             AstKind::Call(f, args) => {
-                format!("{}({})", f.text, args.iter().map(show).collect::<Vec<_>>().join(", "))
+                format!(
+                    "{}({})",
+                    f.text,
+                    args.iter().map(show).collect::<Vec<_>>().join(", ")
+                )
             }
             AstKind::Unary(_, x) => format!("(-{})", show(x)),
             AstKind::Binary(op, x, y) => format!("({} {} {})", show(x), op.symbol(), show(y)),
@@ -383,14 +432,20 @@ mod tests {
     }
 
     fn replace(expr: &str, pat: &str, rep: &str) -> (String, usize) {
-        let pattern = Pattern { lead: None, expr: parse(pat) };
+        let pattern = Pattern {
+            lead: None,
+            expr: parse(pat),
+        };
         let mut n = 0;
         let out = rewrite(parse(expr), &pattern, Some(&parse(rep)), &mut n).unwrap();
         (show(&out), n)
     }
 
     fn remove(expr: &str, lead: Option<BinOp>, pat: &str) -> (Option<String>, usize) {
-        let pattern = Pattern { lead, expr: parse(pat) };
+        let pattern = Pattern {
+            lead,
+            expr: parse(pat),
+        };
         let mut n = 0;
         let out = rewrite(parse(expr), &pattern, None, &mut n);
         (out.as_ref().map(show), n)
@@ -398,10 +453,22 @@ mod tests {
 
     #[test]
     fn replaces_names_not_substrings() {
-        assert_eq!(replace("h*m_in/tau + r_in", "m_in", "(m_in + u)"), ("(((h * (m_in + u)) / tau) + r_in)".into(), 1));
-        assert_eq!(replace("r + r_in*r", "r", "v"), ("(v + (r_in * v))".into(), 2));
-        assert_eq!(replace("exp(s*(r_thr - r))", "r_thr", "v_thr"), ("exp((s * (v_thr - r)))".into(), 1));
-        assert_eq!(replace("exp(x)", "exp", "sigmoid"), ("sigmoid(x)".into(), 1));
+        assert_eq!(
+            replace("h*m_in/tau + r_in", "m_in", "(m_in + u)"),
+            ("(((h * (m_in + u)) / tau) + r_in)".into(), 1)
+        );
+        assert_eq!(
+            replace("r + r_in*r", "r", "v"),
+            ("(v + (r_in * v))".into(), 2)
+        );
+        assert_eq!(
+            replace("exp(s*(r_thr - r))", "r_thr", "v_thr"),
+            ("exp((s * (v_thr - r)))".into(), 1)
+        );
+        assert_eq!(
+            replace("exp(x)", "exp", "sigmoid"),
+            ("sigmoid(x)".into(), 1)
+        );
     }
 
     #[test]
@@ -412,7 +479,10 @@ mod tests {
             ("((Delta / (pi * tau)) + (r * ((2 * v) - g)))".into(), 1)
         );
         assert_eq!(replace("x*2.0*r*v", "2.0*r*v", "q"), ("(x * q)".into(), 1));
-        assert_eq!(replace("x*2.0*r*v", "2.0*r*v", "a*b"), ("((x * a) * b)".into(), 1));
+        assert_eq!(
+            replace("x*2.0*r*v", "2.0*r*v", "a*b"),
+            ("((x * a) * b)".into(), 1)
+        );
         // Mathematically not a sub-product: no match.
         assert_eq!(replace("x/2.0*r*v", "2.0*r*v", "q").1, 0);
         assert_eq!(replace("a + b + c", "b + c", "d").0, "(a + d)");
@@ -422,12 +492,27 @@ mod tests {
 
     #[test]
     fn removes_terms() {
-        assert_eq!(remove("a + u - b", Some(BinOp::Add), "u"), (Some("(a - b)".into()), 1));
-        assert_eq!(remove("u + a", Some(BinOp::Add), "u"), (Some("a".into()), 1));
-        assert_eq!(remove("u - a", Some(BinOp::Add), "u"), (Some("(-a)".into()), 1));
+        assert_eq!(
+            remove("a + u - b", Some(BinOp::Add), "u"),
+            (Some("(a - b)".into()), 1)
+        );
+        assert_eq!(
+            remove("u + a", Some(BinOp::Add), "u"),
+            (Some("a".into()), 1)
+        );
+        assert_eq!(
+            remove("u - a", Some(BinOp::Add), "u"),
+            (Some("(-a)".into()), 1)
+        );
         assert_eq!(remove("a - u", Some(BinOp::Add), "u").1, 0);
-        assert_eq!(remove("a - u", Some(BinOp::Sub), "u"), (Some("a".into()), 1));
-        assert_eq!(remove("x*k/tau", Some(BinOp::Div), "tau"), (Some("(x * k)".into()), 1));
+        assert_eq!(
+            remove("a - u", Some(BinOp::Sub), "u"),
+            (Some("a".into()), 1)
+        );
+        assert_eq!(
+            remove("x*k/tau", Some(BinOp::Div), "tau"),
+            (Some("(x * k)".into()), 1)
+        );
         assert_eq!(remove("u", None, "u"), (None, 1));
     }
 }

@@ -14,7 +14,10 @@ impl<T> Handle<T> {
     /// The handle of the `index`-th value of an arena.
     pub fn from_index(index: usize) -> Self {
         let index = u32::try_from(index).expect("arena larger than u32::MAX");
-        Handle { index, marker: PhantomData }
+        Handle {
+            index,
+            marker: PhantomData,
+        }
     }
 
     /// Position of the value in its arena.
@@ -106,7 +109,10 @@ impl<T> Arena<T> {
 
     /// Handles and values in insertion order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Handle<T>, &T)> + ExactSizeIterator {
-        self.data.iter().enumerate().map(|(i, v)| (Handle::from_index(i), v))
+        self.data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Handle::from_index(i), v))
     }
 
     /// All handles in insertion order.

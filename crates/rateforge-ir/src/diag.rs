@@ -56,13 +56,20 @@ impl Diagnostic {
 
     /// A warning with a headline and no location yet.
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
     }
 
     /// Adds the primary label (undefined spans are skipped).
     pub fn with_primary(mut self, span: Span, message: impl Into<String>) -> Self {
         if span.is_defined() {
-            self.labels.push(Label { span, message: message.into(), primary: true });
+            self.labels.push(Label {
+                span,
+                message: message.into(),
+                primary: true,
+            });
         }
         self
     }
@@ -70,7 +77,11 @@ impl Diagnostic {
     /// Adds a secondary label (undefined spans are skipped).
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
         if span.is_defined() {
-            self.labels.push(Label { span, message: message.into(), primary: false });
+            self.labels.push(Label {
+                span,
+                message: message.into(),
+                primary: false,
+            });
         }
         self
     }
@@ -106,7 +117,11 @@ impl Diagnostic {
             .labels
             .iter()
             .map(|l| {
-                let style = if l.primary { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
+                let style = if l.primary {
+                    cs::LabelStyle::Primary
+                } else {
+                    cs::LabelStyle::Secondary
+                };
                 cs::Label::new(style, l.span.file, l.span.range()).with_message(l.message.clone())
             })
             .collect();
@@ -114,7 +129,10 @@ impl Diagnostic {
         if let Some(help) = &self.help {
             notes.push(format!("help: {help}"));
         }
-        cs::Diagnostic::new(severity).with_message(self.message.clone()).with_labels(labels).with_notes(notes)
+        cs::Diagnostic::new(severity)
+            .with_message(self.message.clone())
+            .with_labels(labels)
+            .with_notes(notes)
     }
 
     /// Renders the diagnostic as plain text (no colour), the form used in tests and logs.
@@ -127,7 +145,11 @@ impl Diagnostic {
     /// Writes the diagnostic to stderr, in colour when `colour` is true.
     pub fn emit_stderr(&self, sources: &SourceMap, colour: bool) {
         use term::termcolor::{ColorChoice, StandardStream};
-        let choice = if colour { ColorChoice::Auto } else { ColorChoice::Never };
+        let choice = if colour {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        };
         let stream = StandardStream::stderr(choice);
         let mut lock = stream.lock();
         let config = term::Config::default();
@@ -143,7 +165,11 @@ impl Diagnostic {
         };
         let mut out = format!("{kind}: {}\n", self.message);
         for label in &self.labels {
-            out.push_str(&format!("  --> {}: {}\n", sources.location(label.span), label.message));
+            out.push_str(&format!(
+                "  --> {}: {}\n",
+                sources.location(label.span),
+                label.message
+            ));
         }
         for note in &self.notes {
             out.push_str(&format!("  = {note}\n"));
@@ -223,7 +249,10 @@ impl Diagnostics {
         }
         let n = self.error_count();
         if n > 0 {
-            out.push_str(&format!("error: aborting due to {n} previous error{}\n", plural(n)));
+            out.push_str(&format!(
+                "error: aborting due to {n} previous error{}\n",
+                plural(n)
+            ));
         }
         out
     }
@@ -242,7 +271,9 @@ impl From<Diagnostic> for Diagnostics {
 
 impl FromIterator<Diagnostic> for Diagnostics {
     fn from_iter<I: IntoIterator<Item = Diagnostic>>(iter: I) -> Self {
-        Diagnostics { items: iter.into_iter().collect() }
+        Diagnostics {
+            items: iter.into_iter().collect(),
+        }
     }
 }
 
@@ -259,12 +290,24 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// The candidate closest to `name` by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (if c.eq_ignore_ascii_case(name) { 0 } else { edit_distance(name, c) }, c))
+        .map(|c| {
+            (
+                if c.eq_ignore_ascii_case(name) {
+                    0
+                } else {
+                    edit_distance(name, c)
+                },
+                c,
+            )
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
         .map(|(_, c)| c)

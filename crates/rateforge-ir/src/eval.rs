@@ -70,8 +70,13 @@ pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>)
     let mut time = Vec::with_capacity(config.n_samples());
     let mut samples = Vec::with_capacity(config.n_samples());
     let k = config.record_every.max(1);
-    let (mut k1, mut k2, mut k3, mut k4, mut tmp) =
-        (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let (mut k1, mut k2, mut k3, mut k4, mut tmp) = (
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+        vec![0.0; n],
+    );
 
     for step in 0..=config.n_steps {
         for (s, rows) in series.iter_mut().zip(instance.series) {
@@ -128,7 +133,11 @@ pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>)
             }
         }
     }
-    Trajectory { time, samples, final_state: y }
+    Trajectory {
+        time,
+        samples,
+        final_state: y,
+    }
 }
 
 /// The value of a series during step `step`: row `min(step, rows - 1)` (NaN if it has no rows).
@@ -149,7 +158,11 @@ pub struct Evaluator<'a> {
 impl<'a> Evaluator<'a> {
     /// An evaluator for the instance with parameter values `params`.
     pub fn new(model: &'a ValidModel, params: &'a [f64]) -> Self {
-        Evaluator { model, params, derived: vec![0.0; model.model().derived.len()] }
+        Evaluator {
+            model,
+            params,
+            derived: vec![0.0; model.model().derived.len()],
+        }
     }
 
     /// Computes every derived variable at `(t, y)` in evaluation order.

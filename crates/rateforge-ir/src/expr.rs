@@ -139,7 +139,10 @@ impl BinOp {
 
     /// Whether the result is a truth value (1.0 / 0.0).
     pub fn is_boolean(self) -> bool {
-        !matches!(self, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow)
+        !matches!(
+            self,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow
+        )
     }
 }
 

@@ -136,7 +136,10 @@ pub struct Model {
 impl Model {
     /// An empty model named `name`.
     pub fn new(name: impl Into<String>) -> Self {
-        Model { name: name.into(), ..Model::default() }
+        Model {
+            name: name.into(),
+            ..Model::default()
+        }
     }
 
     /// Stores an expression and its span.
@@ -147,7 +150,10 @@ impl Model {
 
     /// The span of an expression.
     pub fn expr_span(&self, expr: Handle<Expr>) -> Span {
-        self.expr_spans.get(expr.index()).copied().unwrap_or(Span::UNDEFINED)
+        self.expr_spans
+            .get(expr.index())
+            .copied()
+            .unwrap_or(Span::UNDEFINED)
     }
 
     fn register(&mut self, name: &str, var: VarRef) -> Result<(), VarRef> {
@@ -159,10 +165,19 @@ impl Model {
     }
 
     /// Adds a state; fails with the existing value if the name is taken.
-    pub fn add_state(&mut self, name: &str, init: f64, span: Span) -> Result<Handle<State>, VarRef> {
+    pub fn add_state(
+        &mut self,
+        name: &str,
+        init: f64,
+        span: Span,
+    ) -> Result<Handle<State>, VarRef> {
         let h = Handle::from_index(self.states.len());
         self.register(name, VarRef::State(h))?;
-        Ok(self.states.append(State { name: name.to_string(), init, span }))
+        Ok(self.states.append(State {
+            name: name.to_string(),
+            init,
+            span,
+        }))
     }
 
     /// Adds a parameter; fails with the existing value if the name is taken.
@@ -175,7 +190,12 @@ impl Model {
     ) -> Result<Handle<Param>, VarRef> {
         let h = Handle::from_index(self.params.len());
         self.register(name, VarRef::Param(h))?;
-        Ok(self.params.append(Param { name: name.to_string(), value, kind, span }))
+        Ok(self.params.append(Param {
+            name: name.to_string(),
+            value,
+            kind,
+            span,
+        }))
     }
 
     /// Adds a derived variable; fails with the existing value if the name is taken.
@@ -188,14 +208,22 @@ impl Model {
     ) -> Result<Handle<Derived>, VarRef> {
         let h = Handle::from_index(self.derived.len());
         self.register(name, VarRef::Derived(h))?;
-        Ok(self.derived.append(Derived { name: name.to_string(), expr, kind, span }))
+        Ok(self.derived.append(Derived {
+            name: name.to_string(),
+            expr,
+            kind,
+            span,
+        }))
     }
 
     /// Adds a time series; fails with the existing value if the name is taken.
     pub fn add_series(&mut self, name: &str, span: Span) -> Result<Handle<Series>, VarRef> {
         let h = Handle::from_index(self.series.len());
         self.register(name, VarRef::Series(h))?;
-        Ok(self.series.append(Series { name: name.to_string(), span }))
+        Ok(self.series.append(Series {
+            name: name.to_string(),
+            span,
+        }))
     }
 
     /// Adds `d/dt state = rhs`.
@@ -236,10 +264,19 @@ impl Model {
     /// Replaces parameter `param` by a derived variable computed by `expr` (a time-dependent
     /// drive): every use of the parameter now reads the derived variable, and the parameter is
     /// removed (later parameters move down by one).
-    pub fn drive_param_with_expr(&mut self, param: Handle<Param>, expr: Handle<Expr>) -> Handle<Derived> {
+    pub fn drive_param_with_expr(
+        &mut self,
+        param: Handle<Param>,
+        expr: Handle<Expr>,
+    ) -> Handle<Derived> {
         let p = self.params[param].clone();
         let derived = Handle::from_index(self.derived.len());
-        self.derived.append(Derived { name: p.name.clone(), expr, kind: DerivedKind::Drive, span: p.span });
+        self.derived.append(Derived {
+            name: p.name.clone(),
+            expr,
+            kind: DerivedKind::Drive,
+            span: p.span,
+        });
         self.remove_param(param, Expr::Derived(derived), VarRef::Derived(derived));
         derived
     }
@@ -247,14 +284,21 @@ impl Model {
     /// Replaces parameter `param` by a new time series of the same name.
     pub fn drive_param_with_series(&mut self, param: Handle<Param>) -> Handle<Series> {
         let p = self.params[param].clone();
-        let series = self.series.append(Series { name: p.name.clone(), span: p.span });
+        let series = self.series.append(Series {
+            name: p.name.clone(),
+            span: p.span,
+        });
         self.remove_param(param, Expr::Series(series), VarRef::Series(series));
         series
     }
 
     fn remove_param(&mut self, param: Handle<Param>, replacement: Expr, new_ref: VarRef) {
         let remap = |h: Handle<Param>| {
-            if h.index() > param.index() { Handle::from_index(h.index() - 1) } else { h }
+            if h.index() > param.index() {
+                Handle::from_index(h.index() - 1)
+            } else {
+                h
+            }
         };
         let mut exprs = Arena::new();
         for (_, e) in self.exprs.iter() {
@@ -335,7 +379,12 @@ impl Model {
 
 /// Joins path components with `/`, skipping empty ones.
 pub fn qualified_name(parts: &[&str]) -> String {
-    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("/")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
@@ -345,9 +394,15 @@ mod tests {
     #[test]
     fn drive_param_rewrites_uses_and_handles() {
         let mut m = Model::new("m");
-        let a = m.add_param("a", 1.0, ParamKind::Constant, Span::UNDEFINED).unwrap();
-        let b = m.add_param("b", 2.0, ParamKind::Input, Span::UNDEFINED).unwrap();
-        let c = m.add_param("c", 3.0, ParamKind::Constant, Span::UNDEFINED).unwrap();
+        let a = m
+            .add_param("a", 1.0, ParamKind::Constant, Span::UNDEFINED)
+            .unwrap();
+        let b = m
+            .add_param("b", 2.0, ParamKind::Input, Span::UNDEFINED)
+            .unwrap();
+        let c = m
+            .add_param("c", 3.0, ParamKind::Constant, Span::UNDEFINED)
+            .unwrap();
         let x = m.add_state("x", 0.0, Span::UNDEFINED).unwrap();
         let ea = m.add_expr(Expr::Param(a), Span::UNDEFINED);
         let eb = m.add_expr(Expr::Param(b), Span::UNDEFINED);

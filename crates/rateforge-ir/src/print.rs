@@ -40,6 +40,7 @@ const PREC_ATOM: u8 = 9;
 
 fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &mut String) {
     let (prec, text) = match &model.exprs[e] {
+        Expr::Lit(v) if *v == std::f64::consts::PI => (PREC_ATOM, "pi".to_string()),
         Expr::Lit(v) if *v < 0.0 => (PREC_UNARY, number(*v)),
         Expr::Lit(v) => (PREC_ATOM, number(*v)),
         Expr::Time => (PREC_ATOM, "t".to_string()),
@@ -59,7 +60,11 @@ fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &m
             let p = op.precedence();
             let mut s = String::new();
             // Left-associative except power, which is right-associative.
-            let (lp, rp) = if *op == BinOp::Pow { (p + 1, p) } else { (p, p + 1) };
+            let (lp, rp) = if *op == BinOp::Pow {
+                (p + 1, p)
+            } else {
+                (p, p + 1)
+            };
             write_expr(model, *a, scope, lp, &mut s);
             let sym = op.symbol();
             if matches!(op, BinOp::Mul | BinOp::Div | BinOp::Pow) {
@@ -135,14 +140,24 @@ pub fn model(valid: &ValidModel) -> String {
     for p in of_kind(ParamKind::Constant) {
         writeln!(out, "  {} = {}", p.name, number(p.value)).unwrap();
     }
-    let drives: Vec<_> = m.derived.values().filter(|d| d.kind == DerivedKind::Drive).collect();
+    let drives: Vec<_> = m
+        .derived
+        .values()
+        .filter(|d| d.kind == DerivedKind::Drive)
+        .collect();
     let n_inputs = of_kind(ParamKind::Input).count() + drives.len() + m.series.len();
     section(&mut out, "inputs", n_inputs);
     for p in of_kind(ParamKind::Input) {
         writeln!(out, "  {} = {} (constant)", p.name, number(p.value)).unwrap();
     }
     for d in &drives {
-        writeln!(out, "  {} = {} (function of time)", d.name, expr(m, d.expr, "")).unwrap();
+        writeln!(
+            out,
+            "  {} = {} (function of time)",
+            d.name,
+            expr(m, d.expr, "")
+        )
+        .unwrap();
     }
     for s in m.series.values() {
         writeln!(out, "  {} (time series, one value per step)", s.name).unwrap();
@@ -161,7 +176,11 @@ pub fn model(valid: &ValidModel) -> String {
         .map(|h| &m.derived[*h])
         .filter(|d| d.kind != DerivedKind::Drive)
         .collect();
-    section(&mut out, "algebraic equations, in evaluation order", algebraic.len());
+    section(
+        &mut out,
+        "algebraic equations, in evaluation order",
+        algebraic.len(),
+    );
     for d in algebraic {
         let scope = scope_of(&d.name);
         writeln!(out, "  {} = {}", d.name, expr(m, d.expr, scope)).unwrap();
@@ -169,7 +188,13 @@ pub fn model(valid: &ValidModel) -> String {
     section(&mut out, "differential equations", m.states.len());
     for (i, s) in m.states.values().enumerate() {
         let scope = scope_of(&s.name);
-        writeln!(out, "  d/dt {} = {}", s.name, expr(m, valid.ode(i).rhs, scope)).unwrap();
+        writeln!(
+            out,
+            "  d/dt {} = {}",
+            s.name,
+            expr(m, valid.ode(i).rhs, scope)
+        )
+        .unwrap();
     }
     out
 }

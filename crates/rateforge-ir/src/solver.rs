@@ -68,7 +68,9 @@ impl FromStr for Solver {
             "euler" => Ok(Solver::Euler),
             "heun" => Ok(Solver::Heun),
             "rk4" | "runge-kutta" | "rungekutta" => Ok(Solver::Rk4),
-            _ => Err(format!("unknown solver `{s}` (expected euler, heun or rk4)")),
+            _ => Err(format!(
+                "unknown solver `{s}` (expected euler, heun or rk4)"
+            )),
         }
     }
 }

@@ -19,12 +19,20 @@ pub struct Span {
 
 impl Span {
     /// The span of synthesized IR that has no source text.
-    pub const UNDEFINED: Span = Span { file: FileId(u32::MAX), start: 0, end: 0 };
+    pub const UNDEFINED: Span = Span {
+        file: FileId(u32::MAX),
+        start: 0,
+        end: 0,
+    };
 
     /// A span covering `range` of `file`.
     pub fn new(file: FileId, range: Range<usize>) -> Span {
         let clamp = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-        Span { file, start: clamp(range.start), end: clamp(range.end.max(range.start)) }
+        Span {
+            file,
+            start: clamp(range.start),
+            end: clamp(range.end.max(range.start)),
+        }
     }
 
     /// Whether the span points at real source text.
@@ -45,7 +53,11 @@ impl Span {
         if !other.is_defined() || other.file != self.file {
             return self;
         }
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// A sub-span `range` (relative to the start of `self`), clamped to `self`.
@@ -56,7 +68,11 @@ impl Span {
         let len = (self.end - self.start) as usize;
         let start = range.start.min(len);
         let end = range.end.clamp(start, len);
-        Span { file: self.file, start: self.start + start as u32, end: self.start + end as u32 }
+        Span {
+            file: self.file,
+            start: self.start + start as u32,
+            end: self.start + end as u32,
+        }
     }
 }
 
@@ -74,7 +90,11 @@ impl SourceFile {
     fn new(name: String, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name, text, line_starts }
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
     }
 
     /// 0-based line index of a byte offset.
@@ -88,7 +108,10 @@ impl SourceFile {
     /// Byte range of the 0-based line `line` (without its line terminator).
     pub fn line_range(&self, line: usize) -> Option<Range<usize>> {
         let start = *self.line_starts.get(line)?;
-        let end = self.line_starts.get(line + 1).map_or(self.text.len(), |next| *next);
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| *next);
         let text = &self.text[start..end];
         let trimmed = text.trim_end_matches(['\n', '\r']).len();
         Some(start..start + trimmed)
@@ -99,7 +122,10 @@ impl SourceFile {
         let byte = byte.min(self.text.len());
         let line = self.line_index(byte);
         let start = self.line_starts[line];
-        let col = self.text.get(start..byte).map_or(byte - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..byte)
+            .map_or(byte - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 
@@ -110,7 +136,10 @@ impl SourceFile {
         };
         let line_text = &self.text[start..];
         let skip = col.saturating_sub(1);
-        line_text.char_indices().nth(skip).map_or(self.text.len(), |(i, _)| start + i)
+        line_text
+            .char_indices()
+            .nth(skip)
+            .map_or(self.text.len(), |(i, _)| start + i)
     }
 }
 
@@ -140,12 +169,17 @@ impl SourceMap {
 
     /// All files with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
     }
 
     /// The text a span covers (empty for undefined spans).
     pub fn snippet(&self, span: Span) -> &str {
-        self.get(span.file).and_then(|f| f.text.get(span.range())).unwrap_or("")
+        self.get(span.file)
+            .and_then(|f| f.text.get(span.range()))
+            .unwrap_or("")
     }
 
     /// `file:line:col` of the start of a span, as printed in diagnostics.
@@ -166,15 +200,25 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
     type Source = &'a str;
 
     fn name(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
-        self.get(id).map(|f| f.name.as_str()).ok_or(codespan_reporting::files::Error::FileMissing)
+        self.get(id)
+            .map(|f| f.name.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
     }
 
     fn source(&'a self, id: FileId) -> Result<&'a str, codespan_reporting::files::Error> {
-        self.get(id).map(|f| f.text.as_str()).ok_or(codespan_reporting::files::Error::FileMissing)
+        self.get(id)
+            .map(|f| f.text.as_str())
+            .ok_or(codespan_reporting::files::Error::FileMissing)
     }
 
-    fn line_index(&'a self, id: FileId, byte: usize) -> Result<usize, codespan_reporting::files::Error> {
-        let file = self.get(id).ok_or(codespan_reporting::files::Error::FileMissing)?;
+    fn line_index(
+        &'a self,
+        id: FileId,
+        byte: usize,
+    ) -> Result<usize, codespan_reporting::files::Error> {
+        let file = self
+            .get(id)
+            .ok_or(codespan_reporting::files::Error::FileMissing)?;
         Ok(file.line_index(byte))
     }
 
@@ -183,13 +227,18 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceMap {
         id: FileId,
         line: usize,
     ) -> Result<Range<usize>, codespan_reporting::files::Error> {
-        let file = self.get(id).ok_or(codespan_reporting::files::Error::FileMissing)?;
+        let file = self
+            .get(id)
+            .ok_or(codespan_reporting::files::Error::FileMissing)?;
         let max = file.line_starts.len() - 1;
         let start = *file
             .line_starts
             .get(line)
             .ok_or(codespan_reporting::files::Error::LineTooLarge { given: line, max })?;
-        let end = file.line_starts.get(line + 1).map_or(file.text.len(), |next| *next);
+        let end = file
+            .line_starts
+            .get(line + 1)
+            .map_or(file.text.len(), |next| *next);
         Ok(start..end)
     }
 }

@@ -32,12 +32,20 @@ pub struct Origin {
 impl Origin {
     /// Text that appears verbatim in `file` starting at byte `base`.
     pub fn exact(file: FileId, base: usize) -> Self {
-        Origin { file, base: Some(base), whole: Span::UNDEFINED }
+        Origin {
+            file,
+            base: Some(base),
+            whole: Span::UNDEFINED,
+        }
     }
 
     /// Text that does not appear verbatim (escapes, folded lines): every span is `whole`.
     pub fn whole(whole: Span) -> Self {
-        Origin { file: whole.file, base: None, whole }
+        Origin {
+            file: whole.file,
+            base: None,
+            whole,
+        }
     }
 
     /// Maps a byte range of the parsed text to a file span.
@@ -96,14 +104,22 @@ pub fn parse_fragment(text: &str, origin: &Origin) -> Result<Fragment, Diagnosti
     for p in top.into_inner() {
         match p.as_rule() {
             // fragment_lead = { add | sub | pow | mul | div }
-            Rule::fragment_lead => lead = Some(binop(p.into_inner().next().expect("operator").as_rule())),
+            Rule::fragment_lead => {
+                lead = Some(binop(p.into_inner().next().expect("operator").as_rule()))
+            }
             // fragment_trail = { add | sub | pow | mul | div }
-            Rule::fragment_trail => trail = Some(binop(p.into_inner().next().expect("operator").as_rule())),
+            Rule::fragment_trail => {
+                trail = Some(binop(p.into_inner().next().expect("operator").as_rule()))
+            }
             Rule::expression => expr = Some(build_expression(p, origin)?),
             _ => {}
         }
     }
-    Ok(Fragment { lead, expr: expr.expect("fragment expression"), trail })
+    Ok(Fragment {
+        lead,
+        expr: expr.expect("fragment expression"),
+        trail,
+    })
 }
 
 fn span_of(p: &Pair<'_, Rule>, origin: &Origin) -> Span {
@@ -124,10 +140,18 @@ fn build_equation(eq: Pair<'_, Rule>, origin: &Origin) -> Result<Equation, Diagn
             // prime_lhs = { target ~ "'" }
             Rule::derivative_lhs | Rule::prime_lhs => {
                 kind = EqKind::Differential;
-                target = Some(build_target(p.into_inner().next().expect("target"), origin)?);
+                target = Some(build_target(
+                    p.into_inner().next().expect("target"),
+                    origin,
+                )?);
             }
             // value_lhs = { target }
-            Rule::value_lhs => target = Some(build_target(p.into_inner().next().expect("target"), origin)?),
+            Rule::value_lhs => {
+                target = Some(build_target(
+                    p.into_inner().next().expect("target"),
+                    origin,
+                )?)
+            }
             // assign = { "+=" | "-=" | "*=" | "/=" | "=" }
             Rule::assign => {
                 if p.as_str() != "=" {
@@ -139,14 +163,27 @@ fn build_equation(eq: Pair<'_, Rule>, origin: &Origin) -> Result<Equation, Diagn
         }
     }
     let (target, target_index) = target.expect("lhs");
-    Ok(Equation { kind, target, target_index, compound_assign, rhs: rhs.expect("rhs"), span })
+    Ok(Equation {
+        kind,
+        target,
+        target_index,
+        compound_assign,
+        rhs: rhs.expect("rhs"),
+        span,
+    })
 }
 
 // target = { ident ~ index? }
-fn build_target(p: Pair<'_, Rule>, origin: &Origin) -> Result<(Name, Option<IndexSpec>), Diagnostic> {
+fn build_target(
+    p: Pair<'_, Rule>,
+    origin: &Origin,
+) -> Result<(Name, Option<IndexSpec>), Diagnostic> {
     let mut inner = p.into_inner();
     let ident = inner.next().expect("ident");
-    let name = Name { text: ident.as_str().to_string(), span: span_of(&ident, origin) };
+    let name = Name {
+        text: ident.as_str().to_string(),
+        span: span_of(&ident, origin),
+    };
     let index = inner.next().map(|i| build_index(i, origin)).transpose()?;
     Ok((name, index))
 }
@@ -162,10 +199,15 @@ fn build_expression(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnosti
     if let Some(extra) = inner.next() {
         return Err(Diagnostic::error("comparisons cannot be chained")
             .with_primary(span_of(&extra, origin), "second comparison")
-            .with_help("write each comparison separately and combine them, e.g. `(a < b)*(b < c)`"));
+            .with_help(
+                "write each comparison separately and combine them, e.g. `(a < b)*(b < c)`",
+            ));
     }
     let span = first.span.join(second.span);
-    Ok(Ast::new(AstKind::Binary(binop(op.as_rule()), Box::new(first), Box::new(second)), span))
+    Ok(Ast::new(
+        AstKind::Binary(binop(op.as_rule()), Box::new(first), Box::new(second)),
+        span,
+    ))
 }
 
 // arith = { operand ~ (infix ~ operand)* }, precedence from PRATT
@@ -185,7 +227,10 @@ fn build_arith(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> {
         .map_infix(|lhs, op, rhs| {
             let (lhs, rhs) = (lhs?, rhs?);
             let span = lhs.span.join(rhs.span);
-            Ok(Ast::new(AstKind::Binary(binop(op.as_rule()), Box::new(lhs), Box::new(rhs)), span))
+            Ok(Ast::new(
+                AstKind::Binary(binop(op.as_rule()), Box::new(lhs), Box::new(rhs)),
+                span,
+            ))
         })
         .parse(p.into_inner())
 }
@@ -214,12 +259,15 @@ fn build_primary(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> 
         // number = @{ ... }
         Rule::number => {
             let value: f64 = p.as_str().parse().map_err(|_| {
-                Diagnostic::error(format!("`{}` is not a valid number", p.as_str())).with_primary(span, "here")
+                Diagnostic::error(format!("`{}` is not a valid number", p.as_str()))
+                    .with_primary(span, "here")
             })?;
             if !value.is_finite() {
-                return Err(Diagnostic::error(format!("number `{}` is too large", p.as_str()))
-                    .with_primary(span, "does not fit in a 64-bit float")
-                    .with_help("the largest finite value is about 1.8e308"));
+                return Err(
+                    Diagnostic::error(format!("number `{}` is too large", p.as_str()))
+                        .with_primary(span, "does not fit in a 64-bit float")
+                        .with_help("the largest finite value is about 1.8e308"),
+                );
             }
             Ok(Ast::new(AstKind::Num(value), span))
         }
@@ -229,15 +277,23 @@ fn build_primary(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> 
         Rule::call => {
             let mut inner = p.into_inner();
             let ident = inner.next().expect("ident");
-            let name = Name { text: ident.as_str().to_string(), span: span_of(&ident, origin) };
-            let args = inner.map(|a| build_expression(a, origin)).collect::<Result<Vec<_>, _>>()?;
+            let name = Name {
+                text: ident.as_str().to_string(),
+                span: span_of(&ident, origin),
+            };
+            let args = inner
+                .map(|a| build_expression(a, origin))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Ast::new(AstKind::Call(name, args), span))
         }
         // indexed = { ident ~ index }
         Rule::indexed => {
             let mut inner = p.into_inner();
             let ident = inner.next().expect("ident");
-            let name = Name { text: ident.as_str().to_string(), span: span_of(&ident, origin) };
+            let name = Name {
+                text: ident.as_str().to_string(),
+                span: span_of(&ident, origin),
+            };
             let index = build_index(inner.next().expect("index"), origin)?;
             Ok(Ast::new(AstKind::Index(name, index), span))
         }
@@ -252,7 +308,8 @@ fn build_index(p: Pair<'_, Rule>, origin: &Origin) -> Result<IndexSpec, Diagnost
     let inner = p.into_inner().next().expect("index content");
     let int = |q: Pair<'_, Rule>| -> Result<i64, Diagnostic> {
         q.as_str().parse::<i64>().map_err(|_| {
-            Diagnostic::error(format!("index `{}` is out of range", q.as_str())).with_primary(span_of(&q, origin), "here")
+            Diagnostic::error(format!("index `{}` is out of range", q.as_str()))
+                .with_primary(span_of(&q, origin), "here")
         })
     };
     match inner.as_rule() {
@@ -289,13 +346,24 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::prefix
         | Rule::neg
         | Rule::pos => "expression",
-        Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::pow | Rule::infix | Rule::fragment_lead | Rule::fragment_trail => {
-            "operator"
+        Rule::add
+        | Rule::sub
+        | Rule::mul
+        | Rule::div
+        | Rule::pow
+        | Rule::infix
+        | Rule::fragment_lead
+        | Rule::fragment_trail => "operator",
+        Rule::lt | Rule::le | Rule::gt | Rule::ge | Rule::eq | Rule::ne | Rule::cmp_op => {
+            "comparison"
         }
-        Rule::lt | Rule::le | Rule::gt | Rule::ge | Rule::eq | Rule::ne | Rule::cmp_op => "comparison",
         Rule::assign => "`=`",
-        Rule::lhs | Rule::derivative_lhs | Rule::prime_lhs | Rule::value_lhs | Rule::target => "variable name",
-        Rule::index | Rule::slice | Rule::slice_start | Rule::slice_end | Rule::integer => "integer index",
+        Rule::lhs | Rule::derivative_lhs | Rule::prime_lhs | Rule::value_lhs | Rule::target => {
+            "variable name"
+        }
+        Rule::index | Rule::slice | Rule::slice_start | Rule::slice_end | Rule::integer => {
+            "integer index"
+        }
         Rule::EOI => "end of text",
         // An equation starts with the variable it defines.
         Rule::equation => "variable name",
@@ -349,20 +417,32 @@ fn syntax_error(err: &pest::error::Error<Rule>, text: &str, origin: &Origin) -> 
         1 => a_or_an(&expected[0]),
         _ => {
             let last = expected.pop().unwrap_or_default();
-            format!("{} or {}", expected.iter().map(|e| a_or_an(e)).collect::<Vec<_>>().join(", "), a_or_an(&last))
+            format!(
+                "{} or {}",
+                expected
+                    .iter()
+                    .map(|e| a_or_an(e))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a_or_an(&last)
+            )
         }
     };
     let rest = &text[pos..];
     let (found, len) = match rest.chars().next() {
         None => ("end of text".to_string(), 0),
         Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.' => {
-            let tok: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').collect();
+            let tok: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+                .collect();
             (format!("`{tok}`"), tok.len())
         }
         Some(c) => (format!("`{c}`"), c.len_utf8()),
     };
     let span = origin.span(pos, pos + len.max(if pos < text.len() { 1 } else { 0 }));
-    let mut d = Diagnostic::error(format!("expected {expected}, found {found}")).with_primary(span, format!("expected {expected}"));
+    let mut d = Diagnostic::error(format!("expected {expected}, found {found}"))
+        .with_primary(span, format!("expected {expected}"));
     if let Some(help) = syntax_help(text, pos) {
         d = d.with_help(help);
     }

@@ -10,7 +10,11 @@ fn show(a: &Ast) -> String {
         AstKind::Name(n) => n.clone(),
         AstKind::Index(n, IndexSpec::Single(i)) => format!("{}[{i}]", n.text),
         AstKind::Index(n, IndexSpec::Slice(a, b)) => format!("{}[{a:?}:{b:?}]", n.text),
-        AstKind::Call(f, args) => format!("{}({})", f.text, args.iter().map(show).collect::<Vec<_>>().join(", ")),
+        AstKind::Call(f, args) => format!(
+            "{}({})",
+            f.text,
+            args.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
         AstKind::Unary(_, x) => format!("(-{})", show(x)),
         AstKind::Binary(op, x, y) => format!("({} {} {})", show(x), op.symbol(), show(y)),
     }
@@ -28,7 +32,8 @@ fn expr(text: &str) -> String {
 fn eq(text: &str) -> String {
     let mut s = SourceMap::new();
     let f = s.add("e", text);
-    let e = parse_equation(text, &Origin::exact(f, 0)).unwrap_or_else(|d| panic!("{}", d.render(&s)));
+    let e =
+        parse_equation(text, &Origin::exact(f, 0)).unwrap_or_else(|d| panic!("{}", d.render(&s)));
     let lhs = match e.kind {
         EqKind::Differential => format!("d/dt {}", e.target.text),
         EqKind::Algebraic => e.target.text.clone(),
@@ -57,7 +62,10 @@ fn precedence_and_associativity() {
     assert_eq!(expr("-(a + b)"), "(-(a + b))");
     assert_eq!(expr("+a"), "a");
     assert_eq!(expr("--a"), "(-(-a))");
-    assert_eq!(expr("30*(t>=30)*(t<60)"), "((30.0 * (t >= 30.0)) * (t < 60.0))");
+    assert_eq!(
+        expr("30*(t>=30)*(t<60)"),
+        "((30.0 * (t >= 30.0)) * (t < 60.0))"
+    );
     assert_eq!(expr("a + b < c*d"), "((a + b) < (c * d))");
     assert_eq!(expr("x != 0"), "(x != 0.0)");
     assert_eq!(expr("a == b"), "(a == b)");
@@ -89,9 +97,15 @@ fn left_hand_sides() {
     assert_eq!(eq("d/dt * x = -x/tau"), "d/dt x = ((-x) / tau)");
     assert_eq!(eq("d / dt*x = 1"), "d/dt x = 1.0");
     assert_eq!(eq("x' = 1"), "d/dt x = 1.0");
-    assert_eq!(eq("m = m_max/(1. + exp(s*(v_thr - v)))"), "m = (m_max / (1.0 + exp((s * (v_thr - v)))))");
+    assert_eq!(
+        eq("m = m_max/(1. + exp(s*(v_thr - v)))"),
+        "m = (m_max / (1.0 + exp((s * (v_thr - v)))))"
+    );
     assert_eq!(eq("d = a/dt*x"), "d = ((a / dt) * x)");
-    assert_eq!(eq("d/dt * r = (Delta/(pi*tau) + 2.0*r*v) / tau"), "d/dt r = (((Delta / (pi * tau)) + ((2.0 * r) * v)) / tau)");
+    assert_eq!(
+        eq("d/dt * r = (Delta/(pi*tau) + 2.0*r*v) / tau"),
+        "d/dt r = (((Delta / (pi * tau)) + ((2.0 * r) * v)) / tau)"
+    );
     assert_eq!(eq("spike = float(V > V_thr)"), "spike = float((V > V_thr))");
     assert_eq!(eq("y = a\n   + b"), "y = (a + b)");
     assert_eq!(eq("b += 2"), "b = 2.0");
@@ -99,9 +113,24 @@ fn left_hand_sides() {
 
 #[test]
 fn syntax_errors_point_at_the_problem() {
-    assert_eq!(fails("x' = (a + b"), ("expected an operator, a comparison or `)`, found end of text".into(), 12));
-    assert_eq!(fails("x' = a + * b"), ("expected an expression, found `*`".into(), 10));
-    assert_eq!(fails("x' = a b"), ("expected an operator, a comparison or end of text, found `b`".into(), 8));
+    assert_eq!(
+        fails("x' = (a + b"),
+        (
+            "expected an operator, a comparison or `)`, found end of text".into(),
+            12
+        )
+    );
+    assert_eq!(
+        fails("x' = a + * b"),
+        ("expected an expression, found `*`".into(), 10)
+    );
+    assert_eq!(
+        fails("x' = a b"),
+        (
+            "expected an operator, a comparison or end of text, found `b`".into(),
+            8
+        )
+    );
     assert_eq!(fails("x' = a < b < c").0, "comparisons cannot be chained");
     assert_eq!(fails("x' = f(a,)").0, "expected an expression, found `)`");
     assert_eq!(fails("x' a").0, "expected `=`, found `a`");

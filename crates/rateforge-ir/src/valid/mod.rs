@@ -46,6 +46,14 @@ impl ValidModel {
         &self.model.odes[self.info.ode_of_state[state_index]]
     }
 
+    /// A stable identity of the model: the SHA-256 (hex) of its canonical listing
+    /// ([`crate::print::model`]), so equal models have equal hashes whatever file they came from.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(crate::print::model(self).as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Gives the model back for editing (it must be validated again).
     pub fn into_model(self) -> Model {
         self.model
@@ -66,7 +74,11 @@ pub fn validate(model: Model) -> Result<ValidModel, Diagnostics> {
         return Err(diags);
     }
     let reads_time = model.exprs.values().any(|e| matches!(e, Expr::Time));
-    let info = ModelInfo { derived_order, ode_of_state, reads_time };
+    let info = ModelInfo {
+        derived_order,
+        ode_of_state,
+        reads_time,
+    };
     Ok(ValidModel { model, info })
 }
 
@@ -78,7 +90,9 @@ fn internal(model: &Model, expr: Handle<Expr>, message: String) -> Diagnostic {
 
 fn check_exprs(model: &Model, diags: &mut Diagnostics) {
     if model.expr_spans.len() != model.exprs.len() {
-        diags.push(Diagnostic::error("internal error: expression spans out of step with expressions"));
+        diags.push(Diagnostic::error(
+            "internal error: expression spans out of step with expressions",
+        ));
     }
     for (h, e) in model.exprs.iter() {
         let operand_ok = |o: &Handle<Expr>| o.index() < h.index();
@@ -95,7 +109,9 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             Expr::Series(s) if !model.series.contains(*s) => diags.push(bad("dangling series")),
             Expr::State(_) | Expr::Param(_) | Expr::Derived(_) | Expr::Series(_) => {}
             Expr::Unary(_, a) if !operand_ok(a) => diags.push(bad("forward operand")),
-            Expr::Binary(_, a, b) if !operand_ok(a) || !operand_ok(b) => diags.push(bad("forward operand")),
+            Expr::Binary(_, a, b) if !operand_ok(a) || !operand_ok(b) => {
+                diags.push(bad("forward operand"))
+            }
             Expr::Powi(a, n) if !operand_ok(a) || n.unsigned_abs() > POWI_MAX as u32 => {
                 diags.push(bad("bad integer power"))
             }
@@ -105,18 +121,27 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             Expr::Select(c, a, b) if !operand_ok(c) || !operand_ok(a) || !operand_ok(b) => {
                 diags.push(bad("forward operand"))
             }
-            Expr::Unary(..) | Expr::Binary(..) | Expr::Powi(..) | Expr::Call(..) | Expr::Select(..) => {}
+            Expr::Unary(..)
+            | Expr::Binary(..)
+            | Expr::Powi(..)
+            | Expr::Call(..)
+            | Expr::Select(..) => {}
         }
     }
     let root_ok = |e: Handle<Expr>| model.exprs.contains(e);
     for (_, d) in model.derived.iter() {
         if !root_ok(d.expr) {
-            diags.push(Diagnostic::error(format!("internal error: `{}` has a dangling expression", d.name)));
+            diags.push(Diagnostic::error(format!(
+                "internal error: `{}` has a dangling expression",
+                d.name
+            )));
         }
     }
     for ode in &model.odes {
         if !root_ok(ode.rhs) || !model.states.contains(ode.state) {
-            diags.push(Diagnostic::error("internal error: an equation has a dangling handle"));
+            diags.push(Diagnostic::error(
+                "internal error: an equation has a dangling handle",
+            ));
         }
     }
 }
@@ -130,10 +155,14 @@ fn check_odes(model: &Model, diags: &mut Diagnostics) -> Vec<usize> {
             Some(first) => {
                 let name = &model.states[ode.state].name;
                 diags.push(
-                    Diagnostic::error(format!("state `{name}` has more than one differential equation"))
-                        .with_primary(ode.span, "second equation")
-                        .with_secondary(model.odes[*first].span, "first equation")
-                        .with_help("keep one equation per state; combine the terms into one right-hand side"),
+                    Diagnostic::error(format!(
+                        "state `{name}` has more than one differential equation"
+                    ))
+                    .with_primary(ode.span, "second equation")
+                    .with_secondary(model.odes[*first].span, "first equation")
+                    .with_help(
+                        "keep one equation per state; combine the terms into one right-hand side",
+                    ),
                 );
             }
         }
@@ -144,12 +173,15 @@ fn check_odes(model: &Model, diags: &mut Diagnostics) -> Vec<usize> {
             Some(i) => out.push(i),
             None => {
                 diags.push(
-                    Diagnostic::error(format!("state `{}` has no differential equation", state.name))
-                        .with_primary(state.span, "declared here")
-                        .with_help(format!(
-                            "add an equation `d/dt * {0} = ...` or declare `{0}` as a constant",
-                            local_name(&state.name)
-                        )),
+                    Diagnostic::error(format!(
+                        "state `{}` has no differential equation",
+                        state.name
+                    ))
+                    .with_primary(state.span, "declared here")
+                    .with_help(format!(
+                        "add an equation `d/dt * {0} = ...` or declare `{0}` as a constant",
+                        local_name(&state.name)
+                    )),
                 );
                 out.push(usize::MAX);
             }
@@ -208,7 +240,8 @@ fn order_derived(model: &Model, diags: &mut Diagnostics) -> Vec<Handle<Derived>>
                     }
                     Mark::Active => {
                         let start = stack.iter().position(|(h, _)| *h == dep).unwrap_or(0);
-                        let cycle: Vec<Handle<Derived>> = stack[start..].iter().map(|(h, _)| *h).collect();
+                        let cycle: Vec<Handle<Derived>> =
+                            stack[start..].iter().map(|(h, _)| *h).collect();
                         if !cycle.iter().any(|h| reported[h.index()]) {
                             for h in &cycle {
                                 reported[h.index()] = true;
@@ -229,12 +262,20 @@ fn order_derived(model: &Model, diags: &mut Diagnostics) -> Vec<Handle<Derived>>
 }
 
 fn cycle_error(model: &Model, cycle: &[Handle<Derived>]) -> Diagnostic {
-    let names: Vec<String> = cycle.iter().map(|h| format!("`{}`", model.derived[*h].name)).collect();
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|h| format!("`{}`", model.derived[*h].name))
+        .collect();
     let path = format!("{} -> {}", names.join(" -> "), names[0]);
-    let mut d = Diagnostic::error(format!("algebraic cycle: {path}"))
-        .with_primary(model.derived[cycle[0]].span, format!("`{}` depends on itself", model.derived[cycle[0]].name));
+    let mut d = Diagnostic::error(format!("algebraic cycle: {path}")).with_primary(
+        model.derived[cycle[0]].span,
+        format!("`{}` depends on itself", model.derived[cycle[0]].name),
+    );
     for h in &cycle[1..] {
-        d = d.with_secondary(model.derived[*h].span, format!("`{}` is part of the cycle", model.derived[*h].name));
+        d = d.with_secondary(
+            model.derived[*h].span,
+            format!("`{}` is part of the cycle", model.derived[*h].name),
+        );
     }
     d.with_help("algebraic equations are evaluated in dependency order; break the cycle by making one of these variables a state (`d/dt * x = ...`)")
 }

@@ -58,7 +58,10 @@ fn validator_rules() {
                 let ea = m.add_expr(Expr::Derived(a), U);
                 let two = m.add_expr(Expr::Lit(2.0), U);
                 let b_rhs = m.add_expr(Expr::Binary(BinOp::Mul, two, ea), U);
-                assert_eq!(m.add_derived("b", b_rhs, DerivedKind::Equation, U).unwrap(), b_handle);
+                assert_eq!(
+                    m.add_derived("b", b_rhs, DerivedKind::Equation, U).unwrap(),
+                    b_handle
+                );
             }),
             &["algebraic cycle: `a` -> `b` -> `a`"],
         ),
@@ -91,7 +94,11 @@ fn validator_rules() {
     ];
     for (name, model, expected) in cases {
         let got = errors_of(model);
-        assert_eq!(got, expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case `{name}`");
+        assert_eq!(
+            got,
+            expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "case `{name}`"
+        );
     }
 }
 
@@ -113,8 +120,12 @@ fn derived_are_ordered_by_dependency_then_declaration() {
         m.add_derived("b", b_rhs, DerivedKind::Equation, U).unwrap();
     });
     let v = validate(m).unwrap();
-    let names: Vec<&str> =
-        v.info().derived_order.iter().map(|h| v.model().derived[*h].name.as_str()).collect();
+    let names: Vec<&str> = v
+        .info()
+        .derived_order
+        .iter()
+        .map(|h| v.model().derived[*h].name.as_str())
+        .collect();
     assert_eq!(names, ["a", "b", "c"]);
 }
 
@@ -129,13 +140,27 @@ fn solver_orders_on_exponential_decay() {
     for solver in Solver::ALL {
         let err = |dt: f64| {
             let n = (1.0 / dt).round() as u64;
-            let cfg = RunConfig { solver, dt, t0: 0.0, n_steps: n, record_every: n, record: vec![x] };
-            let inst = Instance { params: &[2.0], init: &[1.0], series: &[] };
+            let cfg = RunConfig {
+                solver,
+                dt,
+                t0: 0.0,
+                n_steps: n,
+                record_every: n,
+                record: vec![x],
+            };
+            let inst = Instance {
+                params: &[2.0],
+                init: &[1.0],
+                series: &[],
+            };
             let tr = simulate(&v, &cfg, &inst);
             assert_eq!(tr.time, vec![0.0, n as f64 * dt]);
             (tr.samples[1][0] - (-0.5_f64).exp()).abs()
         };
         let order = (err(0.02) / err(0.01)).log2();
-        assert!((order - f64::from(solver.order())).abs() < 0.1, "{solver}: measured order {order}");
+        assert!(
+            (order - f64::from(solver.order())).abs() < 0.1,
+            "{solver}: measured order {order}"
+        );
     }
 }

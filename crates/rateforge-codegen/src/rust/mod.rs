@@ -1,0 +1,279 @@
+//! The Rust backend: a model-specific kernel with the fixed C ABI, compiled to a cdylib at run time.
+//!
+//! The skeleton (ABI structs, lane blocks, time loop, solver stages) lives in
+//! `kernel-templates/rust/kernel.rs.tera`; this module only prints expressions, through an
+//! exhaustive match over [`Expr`], and names, through the [`Namer`]. Every operation is printed as
+//! the same IEEE operation the reference evaluator performs, in the same order, so the kernel's
+//! results equal the evaluator's.
+
+use crate::namer::{Namer, RUST_RESERVED, comment};
+use crate::{EmitError, EmitOptions, render};
+use rateforge_ir::{BinOp, Builtin, Expr, Handle, UnOp, ValidModel, VarRef};
+use serde::Serialize;
+
+/// Version of the C ABI between generated Rust kernels and the runtime.
+pub const ABI_VERSION: u32 = 1;
+
+const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
+const PRELUDE: &str = include_str!("../../../../kernel-templates/rust/prelude.rs");
+
+#[derive(Serialize)]
+struct Var {
+    index: usize,
+    ident: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Context {
+    version: &'static str,
+    abi_version: u32,
+    model_name: String,
+    model_hash: String,
+    lanes: usize,
+    n_state: usize,
+    n_param: usize,
+    n_derived: usize,
+    n_series: usize,
+    states: Vec<Var>,
+    params: Vec<Var>,
+    derived: Vec<Var>,
+    series: Vec<Var>,
+    load_lines: Vec<String>,
+    derived_lines: Vec<String>,
+    ode_lines: Vec<String>,
+    store_derived_lines: Vec<String>,
+    prelude: String,
+}
+
+/// Identifiers of every model value.
+struct Names {
+    states: Vec<String>,
+    params: Vec<String>,
+    derived: Vec<String>,
+    series: Vec<String>,
+}
+
+impl Names {
+    fn new(model: &ValidModel) -> Self {
+        let m = model.model();
+        let mut namer = Namer::new(RUST_RESERVED);
+        Names {
+            states: m
+                .states
+                .values()
+                .map(|s| namer.name("s_", &s.name))
+                .collect(),
+            params: m
+                .params
+                .values()
+                .map(|p| namer.name("p_", &p.name))
+                .collect(),
+            derived: m
+                .derived
+                .values()
+                .map(|d| namer.name("d_", &d.name))
+                .collect(),
+            series: m
+                .series
+                .values()
+                .map(|s| namer.name("u_", &s.name))
+                .collect(),
+        }
+    }
+
+    fn var(&self, v: VarRef) -> &str {
+        match v {
+            VarRef::State(h) => &self.states[h.index()],
+            VarRef::Param(h) => &self.params[h.index()],
+            VarRef::Derived(h) => &self.derived[h.index()],
+            VarRef::Series(h) => &self.series[h.index()],
+        }
+    }
+}
+
+/// Emits the kernel source for a validated model.
+pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitError> {
+    let m = model.model();
+    let names = Names::new(model);
+    let vars = |idents: &[String], names_of: Vec<&str>| -> Vec<Var> {
+        idents
+            .iter()
+            .zip(names_of)
+            .enumerate()
+            .map(|(index, (ident, name))| Var {
+                index,
+                ident: ident.clone(),
+                name: comment(name),
+            })
+            .collect()
+    };
+    let mut load_lines = Vec::new();
+    for (i, ident) in names.states.iter().enumerate() {
+        load_lines.push(format!("let {ident} = y[{i}][l];"));
+    }
+    for (i, ident) in names.params.iter().enumerate() {
+        load_lines.push(format!("let {ident} = p[{i}][l];"));
+    }
+    for (i, ident) in names.series.iter().enumerate() {
+        load_lines.push(format!("let {ident} = u[{i}][l];"));
+    }
+    let printer = Printer {
+        model,
+        names: &names,
+    };
+    let mut derived_lines = Vec::new();
+    for &d in &model.info().derived_order {
+        let derived = &m.derived[d];
+        derived_lines.push(format!("// {}", comment(&derived.name)));
+        derived_lines.push(format!(
+            "let {} = {};",
+            names.derived[d.index()],
+            printer.expr(derived.expr)
+        ));
+    }
+    let mut ode_lines = Vec::new();
+    for (i, state) in m.states.values().enumerate() {
+        ode_lines.push(format!("// d/dt {}", comment(&state.name)));
+        ode_lines.push(format!("dy[{i}][l] = {};", printer.expr(model.ode(i).rhs)));
+    }
+    let store_derived_lines = names
+        .derived
+        .iter()
+        .enumerate()
+        .map(|(k, ident)| format!("out[{k}][l] = {ident};"))
+        .collect();
+    let context = Context {
+        version: env!("CARGO_PKG_VERSION"),
+        abi_version: ABI_VERSION,
+        model_name: comment(&m.name),
+        model_hash: model.hash(),
+        lanes: options.lanes,
+        n_state: m.states.len(),
+        n_param: m.params.len(),
+        n_derived: m.derived.len(),
+        n_series: m.series.len(),
+        states: vars(
+            &names.states,
+            m.states.values().map(|s| s.name.as_str()).collect(),
+        ),
+        params: vars(
+            &names.params,
+            m.params.values().map(|s| s.name.as_str()).collect(),
+        ),
+        derived: vars(
+            &names.derived,
+            m.derived.values().map(|s| s.name.as_str()).collect(),
+        ),
+        series: vars(
+            &names.series,
+            m.series.values().map(|s| s.name.as_str()).collect(),
+        ),
+        load_lines,
+        derived_lines,
+        ode_lines,
+        store_derived_lines,
+        prelude: PRELUDE.to_string(),
+    };
+    render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
+}
+
+struct Printer<'a> {
+    model: &'a ValidModel,
+    names: &'a Names,
+}
+
+/// A Rust `f64` literal that reads back to exactly `v` (validated models have finite literals).
+pub fn float_literal(v: f64) -> String {
+    let text = format!("{v:?}");
+    if v < 0.0 || text.starts_with('-') {
+        format!("({text}_f64)")
+    } else {
+        format!("{text}_f64")
+    }
+}
+
+impl Printer<'_> {
+    fn expr(&self, e: Handle<Expr>) -> String {
+        let m = self.model.model();
+        match &m.exprs[e] {
+            Expr::Lit(v) => float_literal(*v),
+            Expr::Time => "t".to_string(),
+            Expr::State(h) => self.names.var(VarRef::State(*h)).to_string(),
+            Expr::Param(h) => self.names.var(VarRef::Param(*h)).to_string(),
+            Expr::Derived(h) => self.names.var(VarRef::Derived(*h)).to_string(),
+            Expr::Series(h) => self.names.var(VarRef::Series(*h)).to_string(),
+            Expr::Unary(op, a) => match op {
+                UnOp::Neg => format!("(-{})", self.expr(*a)),
+                UnOp::Not => format!("rf_b({} == 0.0_f64)", self.expr(*a)),
+            },
+            Expr::Binary(op, a, b) => {
+                let (a, b) = (self.expr(*a), self.expr(*b));
+                match op {
+                    BinOp::Add => format!("({a} + {b})"),
+                    BinOp::Sub => format!("({a} - {b})"),
+                    BinOp::Mul => format!("({a} * {b})"),
+                    BinOp::Div => format!("({a} / {b})"),
+                    BinOp::Pow => format!("{a}.powf({b})"),
+                    BinOp::Lt => format!("rf_b({a} < {b})"),
+                    BinOp::Le => format!("rf_b({a} <= {b})"),
+                    BinOp::Gt => format!("rf_b({a} > {b})"),
+                    BinOp::Ge => format!("rf_b({a} >= {b})"),
+                    BinOp::Eq => format!("rf_b({a} == {b})"),
+                    BinOp::Ne => format!("rf_b({a} != {b})"),
+                    BinOp::And => format!("rf_b(({a} != 0.0_f64) & ({b} != 0.0_f64))"),
+                    BinOp::Or => format!("rf_b(({a} != 0.0_f64) | ({b} != 0.0_f64))"),
+                }
+            }
+            Expr::Powi(a, n) => {
+                // rateforge_ir::powi: left-to-right repeated multiplication.
+                let x = self.expr(*a);
+                if *n == 0 {
+                    return "1.0_f64".to_string();
+                }
+                let mut acc = "b".to_string();
+                for _ in 1..n.unsigned_abs() {
+                    acc = format!("({acc} * b)");
+                }
+                if *n < 0 {
+                    format!("({{ let b = {x}; 1.0_f64 / {acc} }})")
+                } else {
+                    format!("({{ let b = {x}; {acc} }})")
+                }
+            }
+            Expr::Call(f, args) => {
+                let a: Vec<String> = args.iter().map(|x| self.expr(*x)).collect();
+                match f {
+                    Builtin::Exp => format!("{}.exp()", a[0]),
+                    Builtin::Log => format!("{}.ln()", a[0]),
+                    Builtin::Sqrt => format!("{}.sqrt()", a[0]),
+                    Builtin::Sin => format!("{}.sin()", a[0]),
+                    Builtin::Cos => format!("{}.cos()", a[0]),
+                    Builtin::Tan => format!("{}.tan()", a[0]),
+                    Builtin::Sinh => format!("{}.sinh()", a[0]),
+                    Builtin::Cosh => format!("{}.cosh()", a[0]),
+                    Builtin::Tanh => format!("{}.tanh()", a[0]),
+                    Builtin::Asin => format!("{}.asin()", a[0]),
+                    Builtin::Acos => format!("{}.acos()", a[0]),
+                    Builtin::Atan => format!("{}.atan()", a[0]),
+                    Builtin::Abs => format!("{}.abs()", a[0]),
+                    Builtin::Sign => format!("rf_sign({})", a[0]),
+                    Builtin::Sigmoid => format!("rf_sigmoid({})", a[0]),
+                    Builtin::Heaviside => format!("rf_heaviside({})", a[0]),
+                    Builtin::Floor => format!("{}.floor()", a[0]),
+                    Builtin::Ceil => format!("{}.ceil()", a[0]),
+                    Builtin::Max => format!("{}.max({})", a[0], a[1]),
+                    Builtin::Min => format!("{}.min({})", a[0], a[1]),
+                }
+            }
+            Expr::Select(c, a, b) => {
+                format!(
+                    "(if {} != 0.0_f64 {{ {} }} else {{ {} }})",
+                    self.expr(*c),
+                    self.expr(*a),
+                    self.expr(*b)
+                )
+            }
+        }
+    }
+}

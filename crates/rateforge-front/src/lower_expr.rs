@@ -1,0 +1,542 @@
+//! Lowering expressions from the syntax tree to the IR, shared by all frontends.
+//!
+//! * Names are resolved through a [`Scope`]; unknown names get a did-you-mean.
+//! * Function names map onto the closed [`Builtin`] set (aliases such as `absv`, `maxi` included);
+//!   `float(x)` is `x`, `pow(a, b)` is `a^b`, `max`/`min` take two or more arguments.
+//! * Vector variables are scalarised: an expression evaluates to one IR expression per element,
+//!   scalars broadcast against vectors, `a[i]` and `a[i:j]` select elements (0-based, numpy rules).
+//! * Operations whose operands are all literals are folded with the IR's own scalar semantics, so
+//!   folding never changes a result. `x^n` with a literal integer `|n| <= 16` becomes
+//!   [`Expr::Powi`].
+
+use crate::ast::{Ast, AstKind, IndexSpec};
+use rateforge_ir::expr::POWI_MAX;
+use rateforge_ir::{
+    BinOp, Builtin, Diagnostic, Diagnostics, Expr, Handle, Model, Span, UnOp, VarRef, did_you_mean,
+};
+
+/// What a name in an equation stands for.
+#[derive(Clone, Debug)]
+pub enum Binding {
+    /// A scalar model value.
+    Scalar(VarRef),
+    /// A vector variable, one value per element.
+    Vector(Vec<VarRef>),
+    /// A named constant.
+    Constant(f64),
+    /// The time.
+    Time,
+}
+
+/// Resolves names for one equation.
+pub trait Scope {
+    /// What `name` stands for, if anything.
+    fn resolve(&self, name: &str) -> Option<Binding>;
+    /// Names to suggest from when a name is unknown.
+    fn candidates(&self) -> Vec<String>;
+    /// How to describe the scope in messages, e.g. "operator `qif_op`".
+    fn describe(&self) -> String;
+    /// Where the scope's variables are declared (for the help line of unknown names).
+    fn declaration_hint(&self) -> String {
+        "declare it under `variables:`".to_string()
+    }
+}
+
+/// The constants every equation may use.
+pub fn constant(name: &str) -> Option<f64> {
+    match name {
+        "pi" | "PI" => Some(std::f64::consts::PI),
+        "E" => Some(std::f64::consts::E),
+        _ => None,
+    }
+}
+
+/// Names of the constants, for suggestions.
+pub const CONSTANT_NAMES: [&str; 3] = ["pi", "PI", "E"];
+
+/// How a function name is lowered.
+enum Func {
+    Builtin(Builtin),
+    /// `max`, `min`: two or more arguments, folded left.
+    Fold(Builtin),
+    Float,
+    Pow,
+    Heaviside,
+    Sum,
+    Mean,
+}
+
+fn function(name: &str) -> Option<Func> {
+    use Builtin as B;
+    Some(match name {
+        "exp" => Func::Builtin(B::Exp),
+        "log" | "ln" => Func::Builtin(B::Log),
+        "sqrt" => Func::Builtin(B::Sqrt),
+        "sin" => Func::Builtin(B::Sin),
+        "cos" => Func::Builtin(B::Cos),
+        "tan" => Func::Builtin(B::Tan),
+        "sinh" => Func::Builtin(B::Sinh),
+        "cosh" => Func::Builtin(B::Cosh),
+        "tanh" => Func::Builtin(B::Tanh),
+        "arcsin" | "asin" => Func::Builtin(B::Asin),
+        "arccos" | "acos" => Func::Builtin(B::Acos),
+        "arctan" | "atan" => Func::Builtin(B::Atan),
+        "abs" | "absv" | "fabs" => Func::Builtin(B::Abs),
+        "sign" => Func::Builtin(B::Sign),
+        "sigmoid" => Func::Builtin(B::Sigmoid),
+        "floor" => Func::Builtin(B::Floor),
+        "ceil" => Func::Builtin(B::Ceil),
+        "max" | "maxi" | "maximum" => Func::Fold(B::Max),
+        "min" | "mini" | "minimum" => Func::Fold(B::Min),
+        "heaviside" | "H" => Func::Heaviside,
+        "float" => Func::Float,
+        "pow" => Func::Pow,
+        "sum" | "vsum" => Func::Sum,
+        "mean" => Func::Mean,
+        _ => return None,
+    })
+}
+
+/// Every function name the language knows, for suggestions and documentation.
+pub const FUNCTION_NAMES: [&str; 33] = [
+    "exp",
+    "log",
+    "ln",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsin",
+    "asin",
+    "arccos",
+    "acos",
+    "arctan",
+    "atan",
+    "abs",
+    "absv",
+    "fabs",
+    "sign",
+    "sigmoid",
+    "floor",
+    "ceil",
+    "max",
+    "maxi",
+    "min",
+    "mini",
+    "heaviside",
+    "float",
+    "pow",
+    "sum",
+    "vsum",
+    "mean",
+];
+
+/// The lowered value of an expression: one IR expression (scalar) or one per element (vector).
+#[derive(Clone, Debug)]
+pub struct Value {
+    /// The element expressions.
+    pub elems: Vec<Handle<Expr>>,
+    /// Whether this is a vector (a vector of length 1 is still a vector).
+    pub vector: bool,
+}
+
+impl Value {
+    fn scalar(e: Handle<Expr>) -> Self {
+        Value {
+            elems: vec![e],
+            vector: false,
+        }
+    }
+}
+
+/// Lowers expressions into one model, collecting diagnostics.
+pub struct Lowerer<'m> {
+    /// The model being built.
+    pub model: &'m mut Model,
+    /// Problems found.
+    pub diags: Diagnostics,
+}
+
+impl<'m> Lowerer<'m> {
+    /// A lowerer adding to `model`.
+    pub fn new(model: &'m mut Model) -> Self {
+        Lowerer {
+            model,
+            diags: Diagnostics::new(),
+        }
+    }
+
+    fn lit(&mut self, v: f64, span: Span) -> Handle<Expr> {
+        self.model.add_expr(Expr::Lit(v), span)
+    }
+
+    fn literal_of(&self, e: Handle<Expr>) -> Option<f64> {
+        match self.model.exprs[e] {
+            Expr::Lit(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Lowers an expression; `None` after an error (already reported).
+    pub fn lower(&mut self, ast: &Ast, scope: &dyn Scope) -> Option<Value> {
+        let span = ast.span;
+        match &ast.kind {
+            AstKind::Num(v) => Some(Value::scalar(self.lit(*v, span))),
+            AstKind::Name(name) => self.name(name, span, scope),
+            AstKind::Index(name, index) => {
+                let Some(Binding::Vector(elems)) = scope.resolve(&name.text) else {
+                    return match scope.resolve(&name.text) {
+                        None => self.name(&name.text, name.span, scope),
+                        Some(_) => {
+                            self.diags.push(
+                                Diagnostic::error(format!(
+                                    "`{}` is not a vector and cannot be indexed",
+                                    name.text
+                                ))
+                                .with_primary(span, "indexed here")
+                                .with_help(format!(
+                                    "declare a vector with a length, e.g. `{}: variable(0.0, 3)`",
+                                    name.text
+                                )),
+                            );
+                            None
+                        }
+                    };
+                };
+                let picked = self.index(&elems, *index, span, &name.text)?;
+                let exprs = picked.iter().map(|v| self.var_expr(*v, span)).collect();
+                Some(Value {
+                    elems: exprs,
+                    vector: matches!(index, IndexSpec::Slice(..)),
+                })
+            }
+            AstKind::Unary(op, a) => {
+                let a = self.lower(a, scope)?;
+                let elems = a.elems.iter().map(|x| self.unary(*op, *x, span)).collect();
+                Some(Value {
+                    elems,
+                    vector: a.vector,
+                })
+            }
+            AstKind::Binary(op, a, b) => {
+                let (a, b) = (self.lower(a, scope), self.lower(b, scope));
+                let (a, b) = (a?, b?);
+                self.elementwise(&a, &b, span, |this, x, y| this.binary(*op, x, y, span))
+            }
+            AstKind::Call(name, args) => self.call(&name.text, name.span, args, span, scope),
+        }
+    }
+
+    /// Lowers an expression that must be a scalar.
+    pub fn lower_scalar(&mut self, ast: &Ast, scope: &dyn Scope) -> Option<Handle<Expr>> {
+        let v = self.lower(ast, scope)?;
+        if v.vector {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "expected a scalar, found a vector of length {}",
+                    v.elems.len()
+                ))
+                .with_primary(ast.span, "this is a vector")
+                .with_help(
+                    "select one element, e.g. `a[0]`, or reduce it with `sum(...)` or `mean(...)`",
+                ),
+            );
+            return None;
+        }
+        Some(v.elems[0])
+    }
+
+    fn var_expr(&mut self, v: VarRef, span: Span) -> Handle<Expr> {
+        let e = match v {
+            VarRef::State(h) => Expr::State(h),
+            VarRef::Param(h) => Expr::Param(h),
+            VarRef::Derived(h) => Expr::Derived(h),
+            VarRef::Series(h) => Expr::Series(h),
+        };
+        self.model.add_expr(e, span)
+    }
+
+    fn name(&mut self, name: &str, span: Span, scope: &dyn Scope) -> Option<Value> {
+        match scope.resolve(name) {
+            Some(Binding::Scalar(v)) => Some(Value::scalar(self.var_expr(v, span))),
+            Some(Binding::Vector(vs)) => {
+                let elems = vs.iter().map(|v| self.var_expr(*v, span)).collect();
+                Some(Value {
+                    elems,
+                    vector: true,
+                })
+            }
+            Some(Binding::Constant(c)) => Some(Value::scalar(self.lit(c, span))),
+            Some(Binding::Time) => Some(Value::scalar(self.model.add_expr(Expr::Time, span))),
+            None => {
+                self.diags.push(unknown_symbol(name, span, scope));
+                None
+            }
+        }
+    }
+
+    fn index(
+        &mut self,
+        elems: &[VarRef],
+        index: IndexSpec,
+        span: Span,
+        name: &str,
+    ) -> Option<Vec<VarRef>> {
+        let n = elems.len() as i64;
+        let norm = |i: i64| if i < 0 { i + n } else { i };
+        match index {
+            IndexSpec::Single(i) => {
+                let j = norm(i);
+                if !(0..n).contains(&j) {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "index {i} is out of range for `{name}` of length {n}"
+                        ))
+                        .with_primary(span, "out of range")
+                        .with_help(format!("indices are 0-based: use 0 to {}", n - 1)),
+                    );
+                    return None;
+                }
+                Some(vec![elems[j as usize]])
+            }
+            IndexSpec::Slice(a, b) => {
+                let a = norm(a.unwrap_or(0)).clamp(0, n);
+                let b = norm(b.unwrap_or(n)).clamp(0, n);
+                if a >= b {
+                    self.diags.push(
+                        Diagnostic::error(format!("slice of `{name}` is empty"))
+                            .with_primary(span, "selects no element")
+                            .with_help(format!(
+                                "`{name}` has {n} elements (0-based, end exclusive)"
+                            )),
+                    );
+                    return None;
+                }
+                Some(elems[a as usize..b as usize].to_vec())
+            }
+        }
+    }
+
+    fn elementwise(
+        &mut self,
+        a: &Value,
+        b: &Value,
+        span: Span,
+        mut f: impl FnMut(&mut Self, Handle<Expr>, Handle<Expr>) -> Handle<Expr>,
+    ) -> Option<Value> {
+        let (na, nb) = (a.elems.len(), b.elems.len());
+        if a.vector && b.vector && na != nb {
+            self.diags.push(
+                Diagnostic::error(format!("vector lengths do not match: {na} and {nb}"))
+                    .with_primary(span, "in this operation")
+                    .with_help(
+                        "operations between vectors work element by element and need equal lengths",
+                    ),
+            );
+            return None;
+        }
+        let n = na.max(nb);
+        let elems = (0..n)
+            .map(|i| {
+                let x = a.elems[if a.vector { i } else { 0 }];
+                let y = b.elems[if b.vector { i } else { 0 }];
+                f(self, x, y)
+            })
+            .collect();
+        Some(Value {
+            elems,
+            vector: a.vector || b.vector,
+        })
+    }
+
+    fn unary(&mut self, op: UnOp, x: Handle<Expr>, span: Span) -> Handle<Expr> {
+        if let Some(v) = self.literal_of(x) {
+            return self.lit(op.apply(v), span);
+        }
+        self.model.add_expr(Expr::Unary(op, x), span)
+    }
+
+    fn binary(&mut self, op: BinOp, x: Handle<Expr>, y: Handle<Expr>, span: Span) -> Handle<Expr> {
+        match (self.literal_of(x), self.literal_of(y)) {
+            (Some(a), Some(b)) => {
+                let v = op.apply(a, b);
+                if v.is_finite() {
+                    return self.lit(v, span);
+                }
+            }
+            (_, Some(n))
+                if op == BinOp::Pow && n == n.trunc() && n.abs() <= f64::from(POWI_MAX) =>
+            {
+                return self.model.add_expr(Expr::Powi(x, n as i32), span);
+            }
+            _ => {}
+        }
+        self.model.add_expr(Expr::Binary(op, x, y), span)
+    }
+
+    fn builtin(&mut self, f: Builtin, args: Vec<Handle<Expr>>, span: Span) -> Handle<Expr> {
+        let lits: Option<Vec<f64>> = args.iter().map(|a| self.literal_of(*a)).collect();
+        if let Some(vals) = lits {
+            let v = f.apply(&vals);
+            if v.is_finite() {
+                return self.lit(v, span);
+            }
+        }
+        self.model.add_expr(Expr::Call(f, args), span)
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Ast],
+        span: Span,
+        scope: &dyn Scope,
+    ) -> Option<Value> {
+        let Some(func) = function(name) else {
+            self.diags.push(unknown_function(name, name_span));
+            return None;
+        };
+        let (lo, hi) = match func {
+            Func::Builtin(b) => (b.arity(), b.arity()),
+            Func::Fold(_) => (2, usize::MAX),
+            Func::Float | Func::Sum | Func::Mean => (1, 1),
+            Func::Pow => (2, 2),
+            Func::Heaviside => (1, 2),
+        };
+        if args.len() < lo || args.len() > hi {
+            let expected = match (lo, hi) {
+                (l, h) if l == h => format!("{l} argument{}", if l == 1 { "" } else { "s" }),
+                (l, usize::MAX) => format!("at least {l} arguments"),
+                (l, h) => format!("{l} or {h} arguments"),
+            };
+            self.diags.push(
+                Diagnostic::error(format!("`{name}` takes {expected}, found {}", args.len()))
+                    .with_primary(
+                        span,
+                        format!(
+                            "called with {} argument{}",
+                            args.len(),
+                            if args.len() == 1 { "" } else { "s" }
+                        ),
+                    ),
+            );
+            return None;
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        let mut failed = false;
+        for a in args {
+            match self.lower(a, scope) {
+                Some(v) => vals.push(v),
+                None => failed = true,
+            }
+        }
+        if failed {
+            return None;
+        }
+        match func {
+            Func::Builtin(b) => {
+                let x = &vals[0];
+                let elems = x
+                    .elems
+                    .iter()
+                    .map(|e| self.builtin(b, vec![*e], span))
+                    .collect();
+                Some(Value {
+                    elems,
+                    vector: x.vector,
+                })
+            }
+            Func::Fold(b) => {
+                let mut acc = vals[0].clone();
+                for v in &vals[1..] {
+                    acc = self.elementwise(&acc, v, span, |this, x, y| {
+                        this.builtin(b, vec![x, y], span)
+                    })?;
+                }
+                Some(acc)
+            }
+            Func::Float => Some(vals.remove(0)),
+            Func::Pow => self.elementwise(&vals[0], &vals[1], span, |this, x, y| {
+                this.binary(BinOp::Pow, x, y, span)
+            }),
+            Func::Heaviside if vals.len() == 1 => {
+                let x = &vals[0];
+                let elems = x
+                    .elems
+                    .iter()
+                    .map(|e| self.builtin(Builtin::Heaviside, vec![*e], span))
+                    .collect();
+                Some(Value {
+                    elems,
+                    vector: x.vector,
+                })
+            }
+            Func::Heaviside => self.elementwise(&vals[0], &vals[1], span, |this, x, h0| {
+                // numpy's heaviside(x, h0): 0 below zero, h0 at zero, 1 above.
+                let zero = this.lit(0.0, span);
+                let one = this.lit(1.0, span);
+                let gt = this.binary(BinOp::Gt, x, zero, span);
+                let lt = this.binary(BinOp::Lt, x, zero, span);
+                let inner = this.model.add_expr(Expr::Select(lt, zero, h0), span);
+                this.model.add_expr(Expr::Select(gt, one, inner), span)
+            }),
+            Func::Sum | Func::Mean => {
+                let x = &vals[0];
+                let mut acc = x.elems[0];
+                for e in &x.elems[1..] {
+                    acc = self.binary(BinOp::Add, acc, *e, span);
+                }
+                if matches!(func, Func::Mean) {
+                    let n = self.lit(x.elems.len() as f64, span);
+                    acc = self.binary(BinOp::Div, acc, n, span);
+                }
+                Some(Value::scalar(acc))
+            }
+        }
+    }
+}
+
+/// The diagnostic for a name that resolves to nothing.
+pub fn unknown_symbol(name: &str, span: Span, scope: &dyn Scope) -> Diagnostic {
+    let candidates = scope.candidates();
+    let mut d = Diagnostic::error(format!("unknown symbol `{name}` in equation"))
+        .with_primary(span, format!("not a variable of {}", scope.describe()));
+    if function(name).is_some() {
+        return d.with_help(format!("`{name}` is a function; call it as `{name}(...)`"));
+    }
+    if matches!(name, "j" | "I" | "i") {
+        d = d.with_note("complex numbers are not supported");
+    }
+    match did_you_mean(
+        name,
+        candidates.iter().map(String::as_str).chain(CONSTANT_NAMES),
+    ) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!(
+            "{} (or use `t` for time, `pi`, `E`)",
+            scope.declaration_hint()
+        )),
+    }
+}
+
+fn unknown_function(name: &str, span: Span) -> Diagnostic {
+    let d = Diagnostic::error(format!("unknown function `{name}`"))
+        .with_primary(span, "not a built-in function");
+    if matches!(name, "conj" | "conjugate" | "real" | "imag" | "angle") {
+        return d.with_help("complex numbers are not supported by rateforge");
+    }
+    if matches!(name, "past" | "interp" | "index" | "index_range" | "randn") {
+        return d.with_help(format!("`{name}` is not supported in equations yet"));
+    }
+    match did_you_mean(name, FUNCTION_NAMES) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!(
+            "available functions: {}",
+            FUNCTION_NAMES.join(", ")
+        )),
+    }
+}

@@ -1,0 +1,1663 @@
+//! Template files, references and inheritance.
+//!
+//! References: `dir/file.yaml/Template` or `dir/file/Template` (relative to the referencing file,
+//! or to the current directory at top level); dotted `pkg.sub.file.Template`, searched in the
+//! referencing file's directory and its parents, then the model paths, then the current
+//! directory; a bare `Template` is in the same file.
+//!
+//! Inheritance (`base:` naming another template) is resolved recursively with cycle detection.
+//! Operators: `equations:` as a string or list replaces the parent's equations; as a mapping it
+//! edits them on the syntax tree in this order: `replace` (in the mapping's order), `remove`,
+//! `append`, `prepend` — each applied to every inherited equation — then `add` appends new
+//! equations. `variables:` are merged over the parent's (the child wins). Nodes and edges:
+//! `operators:` replaces the parent's set. Circuits: `nodes`/`circuits` are merged, `edges`
+//! appended.
+
+use super::LoadOptions;
+use crate::ast::{Ast, AstKind, EqKind, Equation, Pattern, rewrite};
+use crate::equation::{Origin, parse_equation, parse_expression, parse_fragment};
+use crate::yaml::{self, Node as YNode, Value};
+use indexmap::IndexMap;
+use rateforge_ir::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// The four kinds of PyRates template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `OperatorTemplate`: equations and variables.
+    Operator,
+    /// `NodeTemplate`: a set of operators.
+    Node,
+    /// `EdgeTemplate`: operators on an edge.
+    Edge,
+    /// `CircuitTemplate`: nodes or sub-circuits and edges.
+    Circuit,
+}
+
+impl Kind {
+    fn from_class(name: &str) -> Option<Kind> {
+        match name {
+            "OperatorTemplate" => Some(Kind::Operator),
+            "NodeTemplate" => Some(Kind::Node),
+            "EdgeTemplate" => Some(Kind::Edge),
+            "CircuitTemplate" => Some(Kind::Circuit),
+            _ => None,
+        }
+    }
+
+    /// The class name as written in `base:`.
+    pub fn class(self) -> &'static str {
+        match self {
+            Kind::Operator => "OperatorTemplate",
+            Kind::Node => "NodeTemplate",
+            Kind::Edge => "EdgeTemplate",
+            Kind::Circuit => "CircuitTemplate",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Operator => &["base", "description", "equations", "variables"],
+            Kind::Node | Kind::Edge => &["base", "description", "operators"],
+            Kind::Circuit => &["base", "description", "nodes", "circuits", "edges"],
+        }
+    }
+}
+
+/// How a variable is declared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VarKind {
+    Constant,
+    Input,
+    Output,
+    Variable,
+}
+
+/// A variable declaration: kind, default value(s) and where it is written.
+#[derive(Clone, Debug)]
+pub(crate) struct VarDecl {
+    pub kind: VarKind,
+    /// One value for a scalar, one per element for a vector.
+    pub values: Vec<f64>,
+    pub vector: bool,
+    pub name_span: Span,
+    pub value_span: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct Operator {
+    pub name: String,
+    pub span: Span,
+    pub equations: Vec<Equation>,
+    pub variables: IndexMap<String, VarDecl>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OpUse {
+    pub op: Rc<Operator>,
+    pub overrides: IndexMap<String, VarDecl>,
+    pub span: Span,
+}
+
+/// A node or edge template: a set of operators.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub name: String,
+    pub span: Span,
+    pub operators: Vec<OpUse>,
+}
+
+#[derive(Debug)]
+pub(crate) struct EdgeDecl {
+    pub source: (String, Span),
+    pub target: (String, Span),
+    pub template: Option<(Template, Span)>,
+    pub weight: (f64, Span),
+    pub delay: Option<(f64, Span)>,
+    pub spread: Option<(f64, Span)>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct Circuit {
+    pub name: String,
+    pub description: Option<String>,
+    pub nodes: IndexMap<String, (Rc<Node>, Span)>,
+    pub circuits: IndexMap<String, (Rc<Circuit>, Span)>,
+    pub edges: Vec<Rc<EdgeDecl>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Template {
+    Operator(Rc<Operator>),
+    Node(Rc<Node>),
+    Edge(Rc<Node>),
+    Circuit(Rc<Circuit>),
+}
+
+impl Template {
+    fn kind(&self) -> Kind {
+        match self {
+            Template::Operator(_) => Kind::Operator,
+            Template::Node(_) => Kind::Node,
+            Template::Edge(_) => Kind::Edge,
+            Template::Circuit(_) => Kind::Circuit,
+        }
+    }
+}
+
+type Key = (PathBuf, String);
+
+struct FileEntry {
+    root: Option<Rc<YNode>>,
+    display: PathBuf,
+}
+
+pub(crate) struct Loader {
+    pub sources: SourceMap,
+    pub diags: Diagnostics,
+    model_paths: Vec<PathBuf>,
+    files: IndexMap<PathBuf, FileEntry>,
+    cache: HashMap<Key, Option<Template>>,
+    active: Vec<Key>,
+    warned: HashSet<String>,
+}
+
+/// Whether `s` is a valid name: a letter or `_`, then letters, digits or `_`.
+pub(crate) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn shown(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(60)
+        .collect();
+    if s.chars().count() > 60 {
+        format!("{clean}...")
+    } else {
+        clean
+    }
+}
+
+impl Loader {
+    pub fn new(options: &LoadOptions) -> Self {
+        Loader {
+            sources: SourceMap::new(),
+            diags: Diagnostics::new(),
+            model_paths: options.model_paths.clone(),
+            files: IndexMap::new(),
+            cache: HashMap::new(),
+            active: Vec::new(),
+            warned: HashSet::new(),
+        }
+    }
+
+    pub fn file_paths(&self) -> Vec<PathBuf> {
+        self.files.values().map(|f| f.display.clone()).collect()
+    }
+
+    /// Emits a warning once per distinct message.
+    pub fn warn_once(&mut self, d: Diagnostic) {
+        let key = format!("{}@{:?}", d.message, d.primary_span());
+        if self.warned.insert(key) {
+            self.diags.push(d);
+        }
+    }
+
+    /// Reads and parses a file once; returns its canonical path.
+    fn load_file(&mut self, path: &Path, span: Span) -> Option<PathBuf> {
+        let canon = match path.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(format!("cannot open model file `{}`: {e}", path.display()))
+                        .with_primary(span, "referenced here"),
+                );
+                return None;
+            }
+        };
+        if self.files.contains_key(&canon) {
+            return Some(canon);
+        }
+        let text = match std::fs::read(&canon) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(_) => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "model file `{}` is not valid UTF-8 text",
+                            path.display()
+                        ))
+                        .with_primary(span, "referenced here"),
+                    );
+                    return None;
+                }
+            },
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(format!("cannot read model file `{}`: {e}", path.display()))
+                        .with_primary(span, "referenced here"),
+                );
+                return None;
+            }
+        };
+        let display = pretty_path(path);
+        let id = self.sources.add(display.display().to_string(), text);
+        let text = &self.sources.get(id).expect("just added").text;
+        let root = match yaml::parse(text, id) {
+            Ok(root) => {
+                if root.as_map().is_some() {
+                    Some(Rc::new(root))
+                } else if matches!(root.value, Value::Null) {
+                    self.diags.push(
+                        Diagnostic::error(format!("model file `{}` is empty", display.display()))
+                            .with_primary(span, "referenced here")
+                            .with_help("a model file maps template names to templates"),
+                    );
+                    None
+                } else {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "model file must be a mapping of template names, found {}",
+                            root.kind()
+                        ))
+                        .with_primary(root.span, "expected `name: {base: ..., ...}` entries"),
+                    );
+                    None
+                }
+            }
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        };
+        self.files
+            .insert(canon.clone(), FileEntry { root, display });
+        Some(canon)
+    }
+
+    fn root(&self, file: &Path) -> Option<Rc<YNode>> {
+        self.files.get(file).and_then(|f| f.root.clone())
+    }
+
+    /// The templates of a file (`base:` read only one level deep for the kind of each).
+    pub fn list(&mut self, path: &Path) -> Vec<(String, Kind)> {
+        let Some(file) = self.load_file(path, Span::UNDEFINED) else {
+            return Vec::new();
+        };
+        let Some(root) = self.root(&file) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, v) in root.as_map().unwrap_or(&[]) {
+            let Some(name) = k.as_str() else { continue };
+            if v.get("base").is_none() || !is_identifier(name) {
+                continue;
+            }
+            if let Some(t) = self.template(&(file.clone(), name.to_string()), k.span) {
+                out.push((name.to_string(), t.kind()));
+            }
+        }
+        out
+    }
+
+    /// Resolves the model argument of the command line or API.
+    pub fn top_level(&mut self, reference: &str) -> Option<Template> {
+        let as_path = Path::new(reference);
+        if as_path.is_file() {
+            let file = self.load_file(as_path, Span::UNDEFINED)?;
+            let listed: Vec<(String, Kind)> = self.list(as_path);
+            let pick = |kind| {
+                listed
+                    .iter()
+                    .filter(|(_, k)| *k == kind)
+                    .map(|(n, _)| n.clone())
+                    .collect::<Vec<_>>()
+            };
+            let circuits = pick(Kind::Circuit);
+            let nodes = pick(Kind::Node);
+            let choice = match (circuits.as_slice(), nodes.as_slice()) {
+                ([one], _) => one.clone(),
+                ([], [one]) => one.clone(),
+                _ => {
+                    let mut names = circuits.clone();
+                    if names.is_empty() {
+                        names = nodes.clone();
+                    }
+                    let mut d = Diagnostic::error(format!(
+                        "`{reference}` has {} circuit templates; say which one to use",
+                        circuits.len()
+                    ));
+                    d = if names.is_empty() {
+                        d.with_help("the file has no circuit or node template to run")
+                    } else {
+                        d.with_help(format!(
+                            "give the model as `{reference}/TEMPLATE`, with TEMPLATE one of: {}",
+                            names.join(", ")
+                        ))
+                    };
+                    self.diags.push(d);
+                    return None;
+                }
+            };
+            return self.template(&(file, choice), Span::UNDEFINED);
+        }
+        if !reference.contains('/') && !reference.contains('.') {
+            self.diags.push(
+                Diagnostic::error(format!("`{}` is not a model file or template reference", shown(reference)))
+                    .with_help("give `path/file.yaml/Template`, `path/file/Template` or `package.file.Template`"),
+            );
+            return None;
+        }
+        self.resolve(reference, None, Span::UNDEFINED)
+    }
+
+    /// Resolves a template reference written in `from` (or on the command line).
+    pub fn resolve(
+        &mut self,
+        reference: &str,
+        from: Option<&Path>,
+        span: Span,
+    ) -> Option<Template> {
+        let key = self.locate(reference, from, span)?;
+        self.template(&key, span)
+    }
+
+    fn locate(&mut self, reference: &str, from: Option<&Path>, span: Span) -> Option<Key> {
+        let reference = reference.trim();
+        let here = from.and_then(Path::parent).map(Path::to_path_buf);
+        let cwd = PathBuf::from(".");
+        if let Some((file_part, name)) = reference.rsplit_once('/') {
+            let base = if Path::new(file_part).is_absolute() {
+                PathBuf::new()
+            } else {
+                here.clone().unwrap_or(cwd)
+            };
+            let p = base.join(file_part);
+            let has_ext = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            let mut candidates = vec![p.clone()];
+            if !has_ext {
+                candidates.push(p.with_extension("yaml"));
+                candidates.push(p.with_extension("yml"));
+            }
+            let Some(found) = candidates.iter().find(|c| c.is_file()) else {
+                self.diags.push(
+                    Diagnostic::error(format!("cannot find model file `{}`", shown(file_part)))
+                        .with_primary(span, "in this reference")
+                        .with_help(format!(
+                            "looked for {}",
+                            candidates
+                                .iter()
+                                .map(|c| format!("`{}`", c.display()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                );
+                return None;
+            };
+            let file = self.load_file(found, span)?;
+            return Some((file, name.to_string()));
+        }
+        if let Some((package, name)) = reference.rsplit_once('.') {
+            let rel: PathBuf = package.split('.').collect();
+            let mut bases: Vec<PathBuf> = Vec::new();
+            if let Some(h) = &here {
+                let mut dir = Some(h.as_path());
+                while let Some(d) = dir {
+                    bases.push(d.to_path_buf());
+                    dir = d.parent().filter(|p| !p.as_os_str().is_empty());
+                }
+            }
+            bases.extend(self.model_paths.iter().cloned());
+            bases.push(cwd);
+            for base in &bases {
+                for ext in ["yaml", "yml"] {
+                    let candidate = base.join(&rel).with_extension(ext);
+                    if candidate.is_file() {
+                        let file = self.load_file(&candidate, span)?;
+                        return Some((file, name.to_string()));
+                    }
+                }
+            }
+            self.diags.push(
+                Diagnostic::error(format!("cannot find the file of template reference `{}`", shown(reference)))
+                    .with_primary(span, "in this reference")
+                    .with_help(format!(
+                        "looked for `{}.yaml` in {}; add the directory that contains it with `--model-path`",
+                        rel.display(),
+                        bases.iter().map(|b| format!("`{}`", b.display())).collect::<Vec<_>>().join(", ")
+                    )),
+            );
+            return None;
+        }
+        match from {
+            Some(f) => Some((f.to_path_buf(), reference.to_string())),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(format!("`{}` does not name a file", shown(reference)))
+                        .with_help("give `path/file.yaml/Template`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The template `key`, built once; `span` is where it is referenced.
+    pub fn template(&mut self, key: &Key, span: Span) -> Option<Template> {
+        if let Some(t) = self.cache.get(key) {
+            return t.clone();
+        }
+        if let Some(pos) = self.active.iter().position(|k| k == key) {
+            let chain: Vec<String> = self.active[pos..]
+                .iter()
+                .map(|(_, n)| format!("`{n}`"))
+                .collect();
+            self.diags.push(
+                Diagnostic::error(format!("template `{}` inherits from itself: {} -> `{}`", key.1, chain.join(" -> "), key.1))
+                    .with_primary(span, "cycle closes here")
+                    .with_help("a template's `base:` chain must end in OperatorTemplate, NodeTemplate, EdgeTemplate or CircuitTemplate"),
+            );
+            return None;
+        }
+        self.active.push(key.clone());
+        let result = self.build(key, span);
+        self.active.pop();
+        self.cache.insert(key.clone(), result.clone());
+        result
+    }
+
+    fn build(&mut self, key: &Key, span: Span) -> Option<Template> {
+        let (file, name) = key;
+        let root = self.root(file)?;
+        let entries = root.as_map().unwrap_or(&[]);
+        let Some((name_node, body)) = entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name.as_str()))
+        else {
+            let names: Vec<&str> = entries
+                .iter()
+                .filter(|(_, v)| v.get("base").is_some())
+                .filter_map(|(k, _)| k.as_str())
+                .collect();
+            let display = self.files[file].display.display().to_string();
+            let mut d = Diagnostic::error(format!(
+                "template `{}` not found in `{display}`",
+                shown(name)
+            ))
+            .with_primary(span, "referenced here");
+            d = match did_you_mean(name, names.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None if names.is_empty() => d.with_help("the file defines no templates"),
+                None => d.with_help(format!("templates in the file: {}", names.join(", "))),
+            };
+            self.diags.push(d);
+            return None;
+        };
+        if !is_identifier(name) {
+            self.diags.push(
+                Diagnostic::error(format!("invalid template name `{}`", shown(name)))
+                    .with_primary(name_node.span, "not a valid name")
+                    .with_help("template names start with a letter or `_` and contain only letters, digits and `_`"),
+            );
+            return None;
+        }
+        let Some(map) = body.as_map() else {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "template `{name}` must be a mapping, found {}",
+                    body.kind()
+                ))
+                .with_primary(body.span, "expected `base: ...` and the template's fields")
+                .with_help(
+                    "e.g. `my_op: {base: OperatorTemplate, equations: ..., variables: ...}`",
+                ),
+            );
+            return None;
+        };
+        let Some(base) = body.get("base") else {
+            self.diags.push(
+                Diagnostic::error(format!("template `{name}` has no `base`"))
+                    .with_primary(name_node.span, "missing `base:`")
+                    .with_help("add `base: OperatorTemplate` (or NodeTemplate, EdgeTemplate, CircuitTemplate, or a template to inherit from)"),
+            );
+            return None;
+        };
+        let Some(base_ref) = base.as_str() else {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "`base` must be a template name, found {}",
+                    base.kind()
+                ))
+                .with_primary(base.span, "expected a string"),
+            );
+            return None;
+        };
+        let (kind, parent) = match Kind::from_class(base_ref.trim()) {
+            Some(kind) => (kind, None),
+            None => {
+                let parent = self.resolve(base_ref, Some(file), base.span)?;
+                (parent.kind(), Some(parent))
+            }
+        };
+        // Unknown keys.
+        for (k, _) in map {
+            let Some(text) = k.key_text() else { continue };
+            if !kind.keys().contains(&text.as_str()) {
+                let mut d = Diagnostic::error(format!(
+                    "unknown field `{}` in {} `{name}`",
+                    shown(&text),
+                    kind.class()
+                ))
+                .with_primary(k.span, "not a field of this kind of template");
+                d = match did_you_mean(&text, kind.keys().iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!(
+                        "a {} has the fields {}",
+                        kind.class(),
+                        kind.keys().join(", ")
+                    )),
+                };
+                self.diags.push(d);
+            }
+        }
+        let file = file.clone();
+        let name = name.clone();
+        let span = name_node.span;
+        match kind {
+            Kind::Operator => {
+                let parent = match parent {
+                    Some(Template::Operator(p)) => Some(p),
+                    _ => None,
+                };
+                Some(Template::Operator(Rc::new(self.operator(
+                    &name,
+                    span,
+                    body,
+                    parent.as_deref(),
+                ))))
+            }
+            Kind::Node | Kind::Edge => {
+                let parent = match parent {
+                    Some(Template::Node(p) | Template::Edge(p)) => Some(p),
+                    _ => None,
+                };
+                let node = Rc::new(self.node(&file, &name, span, body, parent.as_deref()));
+                Some(if kind == Kind::Node {
+                    Template::Node(node)
+                } else {
+                    Template::Edge(node)
+                })
+            }
+            Kind::Circuit => {
+                let parent = match parent {
+                    Some(Template::Circuit(p)) => Some(p),
+                    _ => None,
+                };
+                Some(Template::Circuit(Rc::new(self.circuit(
+                    &file,
+                    &name,
+                    span,
+                    body,
+                    parent.as_deref(),
+                ))))
+            }
+        }
+    }
+
+    // ---- operators -----------------------------------------------------------------------
+
+    fn operator(
+        &mut self,
+        name: &str,
+        span: Span,
+        body: &YNode,
+        parent: Option<&Operator>,
+    ) -> Operator {
+        let mut equations: Vec<Equation> = parent.map(|p| p.equations.clone()).unwrap_or_default();
+        let mut variables = parent.map(|p| p.variables.clone()).unwrap_or_default();
+        if let Some(eqs) = body.get("equations") {
+            match &eqs.value {
+                Value::Str(_) => equations = self.equation_list(std::slice::from_ref(eqs)),
+                Value::Seq(items) => equations = self.equation_list(items),
+                Value::Map(edits) => {
+                    if parent.is_none() {
+                        self.diags.push(
+                            Diagnostic::error(format!("operator `{name}` edits equations but inherits none"))
+                                .with_primary(eqs.span, "`replace`/`remove`/`append`/`prepend`/`add` edit a parent's equations")
+                                .with_help("give the equations as a list, or set `base:` to the operator to edit"),
+                        );
+                    }
+                    self.edit_equations(name, &mut equations, edits);
+                }
+                Value::Null => equations.clear(),
+                _ => self.diags.push(
+                    Diagnostic::error(format!(
+                        "`equations` must be a string, a list or a mapping of edits, found {}",
+                        eqs.kind()
+                    ))
+                    .with_primary(eqs.span, "here"),
+                ),
+            }
+        }
+        if let Some(vars) = body.get("variables") {
+            match &vars.value {
+                Value::Map(entries) => {
+                    for (k, v) in entries {
+                        let Some(var_name) = self.var_name(k) else {
+                            continue;
+                        };
+                        if let Some(decl) = self.var_decl(&var_name, k.span, v) {
+                            variables.insert(var_name, decl);
+                        }
+                    }
+                }
+                Value::Null => {}
+                _ => self.diags.push(
+                    Diagnostic::error(format!(
+                        "`variables` must be a mapping of names to values, found {}",
+                        vars.kind()
+                    ))
+                    .with_primary(vars.span, "here")
+                    .with_help("e.g. `variables: {tau: 1.0, r: output(0.0), I_ext: input}`"),
+                ),
+            }
+        }
+        Operator {
+            name: name.to_string(),
+            span,
+            equations,
+            variables,
+        }
+    }
+
+    fn equation_list(&mut self, items: &[YNode]) -> Vec<Equation> {
+        let mut out = Vec::new();
+        for item in items {
+            match item.as_str() {
+                Some(text) => match parse_equation(text, &item.origin()) {
+                    Ok(eq) => {
+                        if let Some(op_span) = eq.compound_assign {
+                            self.warn_once(
+                                Diagnostic::warning("compound assignment is treated as `=`")
+                                    .with_primary(op_span, "read as `=`")
+                                    .with_note("PyRates accepts `+=`, `-=`, `*=`, `/=` but assigns with `=`; rateforge does the same"),
+                            );
+                        }
+                        out.push(eq);
+                    }
+                    Err(d) => self.diags.push(d),
+                },
+                None => self.diags.push(
+                    Diagnostic::error(format!(
+                        "an equation must be a string, found {}",
+                        item.kind()
+                    ))
+                    .with_primary(
+                        item.span,
+                        "expected a quoted equation such as \"d/dt * x = -x/tau\"",
+                    ),
+                ),
+            }
+        }
+        out
+    }
+
+    fn edit_equations(
+        &mut self,
+        op: &str,
+        equations: &mut Vec<Equation>,
+        edits: &[(YNode, YNode)],
+    ) {
+        const EDITS: [&str; 5] = ["replace", "remove", "append", "prepend", "add"];
+        let mut by_key: HashMap<&str, &YNode> = HashMap::new();
+        for (k, v) in edits {
+            match k.as_str() {
+                Some(key) if EDITS.contains(&key) => {
+                    by_key.insert(EDITS.iter().find(|e| **e == key).copied().unwrap_or(""), v);
+                }
+                _ => {
+                    let text = k.key_text().unwrap_or_default();
+                    let mut d =
+                        Diagnostic::error(format!("unknown equation edit `{}`", shown(&text)))
+                            .with_primary(k.span, "not an edit");
+                    d = match did_you_mean(&text, EDITS) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(
+                            "equation edits are `replace`, `remove`, `append`, `prepend` and `add`",
+                        ),
+                    };
+                    self.diags.push(d);
+                }
+            }
+        }
+        if let Some(rep) = by_key.get("replace") {
+            match rep.as_map() {
+                Some(pairs) => {
+                    for (old, new) in pairs {
+                        self.replace(op, equations, old, new);
+                    }
+                }
+                None => self.diags.push(
+                    Diagnostic::error(format!(
+                        "`replace` must map old text to new text, found {}",
+                        rep.kind()
+                    ))
+                    .with_primary(rep.span, "here")
+                    .with_help("e.g. `replace: {m_in: (m_in + u)}`"),
+                ),
+            }
+        }
+        if let Some(rem) = by_key.get("remove") {
+            for item in self.string_items(rem, "remove") {
+                let Some(frag) = self.fragment(&item) else {
+                    continue;
+                };
+                let pattern = Pattern {
+                    lead: frag.lead,
+                    expr: frag.expr,
+                };
+                let mut count = 0;
+                for eq in equations.iter_mut() {
+                    let rhs = eq.rhs.clone();
+                    match rewrite(rhs, &pattern, None, &mut count) {
+                        Some(new) => eq.rhs = new,
+                        None => self.diags.push(
+                            Diagnostic::error(
+                                "`remove` would leave an equation without a right-hand side",
+                            )
+                            .with_primary(item.span, "removes everything")
+                            .with_secondary(eq.span, "in this equation"),
+                        ),
+                    }
+                }
+                if count == 0 {
+                    self.warn_once(
+                        Diagnostic::warning(format!(
+                            "`remove` pattern matches nothing in the equations of `{op}`"
+                        ))
+                        .with_primary(item.span, "no match"),
+                    );
+                }
+            }
+        }
+        for which in ["append", "prepend"] {
+            let Some(node) = by_key.get(which) else {
+                continue;
+            };
+            for item in self.string_items(node, which) {
+                let Some(frag) = self.fragment(&item) else {
+                    continue;
+                };
+                let op_ = if which == "append" {
+                    frag.lead
+                } else {
+                    frag.trail
+                };
+                let Some(binop) = op_ else {
+                    let example = if which == "append" {
+                        "+ I_ext"
+                    } else {
+                        "I_ext +"
+                    };
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{which}` needs an operator joining it to the equation"
+                        ))
+                        .with_primary(item.span, "no operator")
+                        .with_help(format!("e.g. `{which}: \"{example}\"`")),
+                    );
+                    continue;
+                };
+                for eq in equations.iter_mut() {
+                    let rhs = std::mem::replace(
+                        &mut eq.rhs,
+                        Ast::new(AstKind::Num(0.0), Span::UNDEFINED),
+                    );
+                    let span = rhs.span;
+                    let (a, b) = if which == "append" {
+                        (rhs, frag.expr.clone())
+                    } else {
+                        (frag.expr.clone(), rhs)
+                    };
+                    eq.rhs = Ast::new(AstKind::Binary(binop, Box::new(a), Box::new(b)), span);
+                }
+            }
+        }
+        if let Some(add) = by_key.get("add") {
+            let items: Vec<YNode> = match &add.value {
+                Value::Seq(items) => items.clone(),
+                _ => vec![(*add).clone()],
+            };
+            equations.extend(self.equation_list(&items));
+        }
+    }
+
+    fn string_items(&mut self, node: &YNode, what: &str) -> Vec<YNode> {
+        let items = match &node.value {
+            Value::Seq(items) => items.clone(),
+            _ => vec![node.clone()],
+        };
+        items
+            .into_iter()
+            .filter(|i| {
+                let ok = i.as_str().is_some();
+                if !ok {
+                    self.diags.push(
+                        Diagnostic::error(format!("`{what}` expects text, found {}", i.kind()))
+                            .with_primary(i.span, "here"),
+                    );
+                }
+                ok
+            })
+            .collect()
+    }
+
+    fn fragment(&mut self, item: &YNode) -> Option<crate::equation::Fragment> {
+        let text = item.as_str()?;
+        match parse_fragment(text, &item.origin()) {
+            Ok(f) => Some(f),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn expr_of(&mut self, node: &YNode) -> Option<Ast> {
+        let (text, origin) = match &node.value {
+            Value::Str(s) => (s.clone(), node.origin()),
+            Value::Int(_) | Value::Float(_) => (node.key_text()?, Origin::whole(node.span)),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(format!("expected an expression, found {}", node.kind()))
+                        .with_primary(node.span, "here"),
+                );
+                return None;
+            }
+        };
+        match parse_expression(&text, &origin) {
+            Ok(a) => Some(a),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn replace(&mut self, op: &str, equations: &mut [Equation], old: &YNode, new: &YNode) {
+        let (Some(pat), Some(rep)) = (self.expr_of(old), self.expr_of(new)) else {
+            return;
+        };
+        let pattern = Pattern {
+            lead: None,
+            expr: pat,
+        };
+        let mut count = 0;
+        for eq in equations.iter_mut() {
+            // The left-hand side is renamed when both sides are plain names.
+            if let AstKind::Name(from) = &pattern.expr.kind
+                && *from == eq.target.text
+            {
+                match &rep.kind {
+                    AstKind::Name(to) => {
+                        eq.target.text = to.clone();
+                        eq.target.span = rep.span;
+                        count += 1;
+                    }
+                    _ => {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "cannot replace `{from}` on the left-hand side by an expression"
+                            ))
+                            .with_primary(new.span, "not a variable name")
+                            .with_secondary(eq.target.span, "defined here"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            let rhs = eq.rhs.clone();
+            if let Some(new_rhs) = rewrite(rhs, &pattern, Some(&rep), &mut count) {
+                eq.rhs = new_rhs;
+            }
+        }
+        if count == 0 {
+            self.warn_once(
+                Diagnostic::warning(format!(
+                    "`replace` pattern matches nothing in the equations of `{op}`"
+                ))
+                .with_primary(old.span, "no match")
+                .with_note(
+                    "patterns match whole names and sub-expressions, never parts of longer names",
+                ),
+            );
+        }
+    }
+
+    fn var_name(&mut self, key: &YNode) -> Option<String> {
+        let Some(text) = key.key_text() else {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "a variable name must be text, found {}",
+                    key.kind()
+                ))
+                .with_primary(key.span, "here"),
+            );
+            return None;
+        };
+        if !is_identifier(&text) {
+            self.diags.push(
+                Diagnostic::error(format!("invalid variable name `{}`", shown(&text)))
+                    .with_primary(key.span, "not a valid name")
+                    .with_help(
+                        "names start with a letter or `_` and contain only letters, digits and `_`",
+                    ),
+            );
+            return None;
+        }
+        if matches!(text.as_str(), "pi" | "PI" | "E") {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "`{text}` is a constant and cannot be declared as a variable"
+                ))
+                .with_primary(key.span, "reserved name")
+                .with_help("rename the variable"),
+            );
+            return None;
+        }
+        if text.contains("_buffer") || text.contains("_delays") || text.contains("_hist") {
+            self.warn_once(
+                Diagnostic::warning(format!(
+                    "`{text}` uses a name PyRates reserves for delay buffers"
+                ))
+                .with_primary(key.span, "PyRates rejects this name")
+                .with_note("rateforge accepts it, but the file will not load in PyRates"),
+            );
+        }
+        Some(text)
+    }
+
+    /// Reads a variable's default: a number, `input`, `input(v)`, `output(v)`, `variable(v)`,
+    /// `state_var`, `variable(v, n)` (a vector), `{default: ...}`, `{vtype: ..., value: ...}` or a
+    /// list of numbers (a constant vector).
+    pub fn var_decl(&mut self, name: &str, name_span: Span, v: &YNode) -> Option<VarDecl> {
+        let decl = |kind, values: Vec<f64>, vector| VarDecl {
+            kind,
+            values,
+            vector,
+            name_span,
+            value_span: v.span,
+        };
+        match &v.value {
+            Value::Int(_) | Value::Float(_) => {
+                Some(decl(VarKind::Constant, vec![v.as_f64()?], false))
+            }
+            Value::Bool(b) => Some(decl(
+                VarKind::Constant,
+                vec![f64::from(u8::from(*b))],
+                false,
+            )),
+            Value::Str(s) => {
+                let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+                if let Ok(x) = compact.parse::<f64>()
+                    && x.is_finite()
+                {
+                    return Some(decl(VarKind::Constant, vec![x], false));
+                }
+                let lower = compact.to_ascii_lowercase();
+                let (kind, rest) = if let Some(r) = lower.strip_prefix("input") {
+                    (VarKind::Input, r)
+                } else if let Some(r) = lower.strip_prefix("output") {
+                    (VarKind::Output, r)
+                } else if let Some(r) = lower.strip_prefix("variable") {
+                    (VarKind::Variable, r)
+                } else if let Some(r) = lower.strip_prefix("state_var") {
+                    (VarKind::Variable, r)
+                } else {
+                    let mut d = Diagnostic::error(format!(
+                        "cannot read the value of `{name}`: `{}`",
+                        shown(s)
+                    ))
+                    .with_primary(v.span, "not a number or variable type");
+                    if compact.ends_with('j')
+                        && compact.trim_end_matches('j').parse::<f64>().is_err()
+                    {
+                        d = d.with_note("complex numbers are not supported");
+                    }
+                    self.diags.push(d.with_help(
+                        "use a number, `input`, `input(0.0)`, `output(0.0)`, `variable(0.0)` or `state_var`",
+                    ));
+                    return None;
+                };
+                self.parse_args(name, s, rest, v.span)
+                    .map(|(values, vector)| decl(kind, values, vector))
+            }
+            Value::Map(_) => {
+                if let Some(default) = v.get("default") {
+                    for (k, _) in v.as_map().unwrap_or(&[]) {
+                        let key = k.key_text().unwrap_or_default();
+                        if !matches!(
+                            key.as_str(),
+                            "default" | "description" | "unit" | "units" | "doc"
+                        ) {
+                            self.warn_once(
+                                Diagnostic::warning(format!(
+                                    "field `{}` of variable `{name}` is ignored",
+                                    shown(&key)
+                                ))
+                                .with_primary(k.span, "ignored"),
+                            );
+                        }
+                    }
+                    let mut d = self.var_decl(name, name_span, default)?;
+                    d.value_span = default.span;
+                    return Some(d);
+                }
+                if let Some(vtype) = v.get("vtype") {
+                    let kind = match vtype.as_str().map(str::trim) {
+                        Some("state_var") => VarKind::Variable,
+                        Some("input") => VarKind::Input,
+                        Some("constant") => VarKind::Constant,
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::error(format!("unknown `vtype` of `{name}`"))
+                                    .with_primary(
+                                        vtype.span,
+                                        "expected `state_var`, `input` or `constant`",
+                                    ),
+                            );
+                            return None;
+                        }
+                    };
+                    let value = v.get("value").and_then(YNode::as_f64).unwrap_or(0.0);
+                    let len = v.get("shape").and_then(|s| match &s.value {
+                        Value::Seq(dims) if dims.len() == 1 => dims[0].as_f64(),
+                        Value::Int(n) => Some(*n as f64),
+                        _ => None,
+                    });
+                    return Some(match len {
+                        Some(n) if n >= 1.0 => decl(kind, vec![value; n as usize], true),
+                        _ => decl(kind, vec![value], false),
+                    });
+                }
+                self.diags.push(
+                    Diagnostic::error(format!("cannot read the value of `{name}`"))
+                        .with_primary(v.span, "a mapping needs a `default:` entry")
+                        .with_help(
+                            "e.g. `tau: {default: 1.0, description: time constant, unit: s}`",
+                        ),
+                );
+                None
+            }
+            Value::Seq(items) => {
+                let values: Option<Vec<f64>> = items.iter().map(YNode::as_f64).collect();
+                match values {
+                    Some(vals) if !vals.is_empty() => Some(decl(VarKind::Constant, vals, true)),
+                    _ => {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "the value of `{name}` must be a list of numbers"
+                            ))
+                            .with_primary(v.span, "here"),
+                        );
+                        None
+                    }
+                }
+            }
+            Value::Null => {
+                self.diags.push(
+                    Diagnostic::error(format!("variable `{name}` has no value"))
+                        .with_primary(name_span, "declared without a value")
+                        .with_help(format!(
+                            "give a number or a type, e.g. `{name}: 0.0` or `{name}: input`"
+                        )),
+                );
+                None
+            }
+        }
+    }
+
+    fn parse_args(
+        &mut self,
+        name: &str,
+        original: &str,
+        rest: &str,
+        span: Span,
+    ) -> Option<(Vec<f64>, bool)> {
+        if rest.is_empty() {
+            return Some((vec![0.0], false));
+        }
+        let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')'));
+        let bad = |this: &mut Self, why: &str| {
+            this.diags.push(
+                Diagnostic::error(format!("cannot read the value of `{name}`: `{}`", shown(original)))
+                    .with_primary(span, why.to_string())
+                    .with_help("write e.g. `input(0.0)`, `variable(-2.0)` or `variable(0.5, 3)` for a vector of 3"),
+            );
+            None
+        };
+        let Some(inner) = inner else {
+            return bad(self, "expected `(value)` after the type");
+        };
+        let parts: Vec<&str> = inner.split(',').collect();
+        let value = match parts[0] {
+            "" | "float" | "float32" | "float64" | "double" | "int" | "int32" | "int64" => 0.0,
+            "complex" | "complex64" | "complex128" => {
+                self.diags.push(
+                    Diagnostic::error(format!("variable `{name}` is complex"))
+                        .with_primary(span, "complex values are not supported")
+                        .with_help("rateforge integrates real-valued models; split the variable into real and imaginary parts"),
+                );
+                return None;
+            }
+            p => match p.parse::<f64>() {
+                Ok(x) if x.is_finite() => x,
+                _ if p.ends_with('j') => {
+                    self.diags.push(
+                        Diagnostic::error(format!("variable `{name}` has a complex value"))
+                            .with_primary(span, "complex values are not supported"),
+                    );
+                    return None;
+                }
+                _ => return bad(self, "the value is not a number"),
+            },
+        };
+        match parts.len() {
+            1 => Some((vec![value], false)),
+            2 => match parts[1].parse::<usize>() {
+                Ok(n) if n >= 1 && n <= 1 << 20 => Some((vec![value; n], true)),
+                _ => bad(self, "the length of a vector must be a positive integer"),
+            },
+            _ => bad(self, "too many values in parentheses"),
+        }
+    }
+
+    // ---- nodes ---------------------------------------------------------------------------
+
+    fn node(
+        &mut self,
+        file: &Path,
+        name: &str,
+        span: Span,
+        body: &YNode,
+        parent: Option<&Node>,
+    ) -> Node {
+        let mut operators: Vec<OpUse> = match parent {
+            Some(p) => p
+                .operators
+                .iter()
+                .map(|u| OpUse {
+                    op: u.op.clone(),
+                    overrides: u.overrides.clone(),
+                    span: u.span,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(ops) = body.get("operators") {
+            operators.clear();
+            let entries: Vec<(YNode, Option<YNode>)> = match &ops.value {
+                Value::Str(_) => vec![(ops.clone(), None)],
+                Value::Seq(items) => items.iter().map(|i| (i.clone(), None)).collect(),
+                Value::Map(m) => m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect(),
+                Value::Null => Vec::new(),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`operators` must be a list of operator templates, found {}",
+                            ops.kind()
+                        ))
+                        .with_primary(ops.span, "here"),
+                    );
+                    Vec::new()
+                }
+            };
+            for (r, overrides) in entries {
+                let Some(reference) = r.as_str() else {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "expected an operator template name, found {}",
+                            r.kind()
+                        ))
+                        .with_primary(r.span, "here"),
+                    );
+                    continue;
+                };
+                let Some(t) = self.resolve(reference, Some(file), r.span) else {
+                    continue;
+                };
+                let Template::Operator(op) = t else {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` is a {}, not an operator template",
+                            shown(reference),
+                            t.kind().class()
+                        ))
+                        .with_primary(r.span, "expected an OperatorTemplate"),
+                    );
+                    continue;
+                };
+                if let Some(prev) = operators.iter().find(|u| u.op.name == op.name) {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "operator `{}` appears twice in node `{name}`",
+                            op.name
+                        ))
+                        .with_primary(r.span, "second use")
+                        .with_secondary(prev.span, "first use"),
+                    );
+                    continue;
+                }
+                let mut over = IndexMap::new();
+                if let Some(ov) = overrides {
+                    match &ov.value {
+                        Value::Null => {}
+                        Value::Map(m) => {
+                            for (k, v) in m {
+                                let Some(var) = self.var_name(k) else {
+                                    continue;
+                                };
+                                if !op.variables.contains_key(&var) {
+                                    let mut d = Diagnostic::error(format!(
+                                        "operator `{}` has no variable `{var}`",
+                                        op.name
+                                    ))
+                                    .with_primary(k.span, "not declared by the operator");
+                                    if let Some(s) =
+                                        did_you_mean(&var, op.variables.keys().map(String::as_str))
+                                    {
+                                        d = d.with_help(format!("did you mean `{s}`?"));
+                                    }
+                                    self.diags.push(d);
+                                    continue;
+                                }
+                                if let Some(decl) = self.var_decl(&var, k.span, v) {
+                                    over.insert(var, decl);
+                                }
+                            }
+                        }
+                        _ => self.diags.push(
+                            Diagnostic::error(format!(
+                                "values for operator `{}` must be a mapping, found {}",
+                                op.name,
+                                ov.kind()
+                            ))
+                            .with_primary(ov.span, "here"),
+                        ),
+                    }
+                }
+                operators.push(OpUse {
+                    op,
+                    overrides: over,
+                    span: r.span,
+                });
+            }
+        }
+        Node {
+            name: name.to_string(),
+            span,
+            operators,
+        }
+    }
+
+    // ---- circuits ------------------------------------------------------------------------
+
+    fn circuit(
+        &mut self,
+        file: &Path,
+        name: &str,
+        span: Span,
+        body: &YNode,
+        parent: Option<&Circuit>,
+    ) -> Circuit {
+        let mut nodes = parent.map(|p| p.nodes.clone()).unwrap_or_default();
+        let mut circuits = parent.map(|p| p.circuits.clone()).unwrap_or_default();
+        let mut edges = parent.map(|p| p.edges.clone()).unwrap_or_default();
+        let description = body
+            .get("description")
+            .and_then(YNode::as_str)
+            .map(str::to_string);
+        for (field, want) in [("nodes", Kind::Node), ("circuits", Kind::Circuit)] {
+            let Some(entries) = body.get(field) else {
+                continue;
+            };
+            let pairs = match &entries.value {
+                Value::Map(m) => m.clone(),
+                Value::Null => Vec::new(),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{field}` must map labels to templates, found {}",
+                            entries.kind()
+                        ))
+                        .with_primary(entries.span, "here")
+                        .with_help(format!("e.g. `{field}: {{p: my_template}}`")),
+                    );
+                    continue;
+                }
+            };
+            for (k, v) in pairs {
+                let Some(label) = k.key_text() else { continue };
+                if !is_identifier(&label) {
+                    self.diags.push(
+                        Diagnostic::error(format!("invalid label `{}`", shown(&label)))
+                            .with_primary(k.span, "not a valid name")
+                            .with_help("labels start with a letter or `_` and contain only letters, digits and `_`"),
+                    );
+                    continue;
+                }
+                let Some(reference) = v.as_str() else {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "the template of `{label}` must be a name, found {}",
+                            v.kind()
+                        ))
+                        .with_primary(v.span, "here"),
+                    );
+                    continue;
+                };
+                let Some(t) = self.resolve(reference, Some(file), v.span) else {
+                    continue;
+                };
+                match (t, want) {
+                    (Template::Node(n), Kind::Node) => {
+                        nodes.insert(label, (n, v.span));
+                    }
+                    (Template::Circuit(c), Kind::Circuit) => {
+                        circuits.insert(label, (c, v.span));
+                    }
+                    (t, _) => self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` is a {}, but `{field}` needs {}s",
+                            shown(reference),
+                            t.kind().class(),
+                            want.class()
+                        ))
+                        .with_primary(v.span, format!("expected a {}", want.class())),
+                    ),
+                }
+            }
+        }
+        if !nodes.is_empty() && !circuits.is_empty() {
+            self.diags.push(
+                Diagnostic::error(format!("circuit `{name}` has both `nodes` and `circuits`"))
+                    .with_primary(span, "use one of them")
+                    .with_help("a circuit contains either nodes or sub-circuits; wrap the nodes in a circuit of their own"),
+            );
+        }
+        for label in nodes.keys() {
+            if circuits.contains_key(label) {
+                self.diags.push(
+                    Diagnostic::error(format!("label `{label}` is used twice in circuit `{name}`"))
+                        .with_primary(span, "here"),
+                );
+            }
+        }
+        if let Some(list) = body.get("edges") {
+            match &list.value {
+                Value::Seq(items) => {
+                    for item in items {
+                        if let Some(e) = self.edge(file, item) {
+                            edges.push(Rc::new(e));
+                        }
+                    }
+                }
+                Value::Null => {}
+                _ => self.diags.push(
+                    Diagnostic::error(format!("`edges` must be a list, found {}", list.kind()))
+                        .with_primary(list.span, "here")
+                        .with_help("e.g. `edges: [[p/op/r, p/op/r_in, null, {weight: 15.0}]]`"),
+                ),
+            }
+        }
+        Circuit {
+            name: name.to_string(),
+            description,
+            nodes,
+            circuits,
+            edges,
+        }
+    }
+
+    fn edge(&mut self, file: &Path, item: &YNode) -> Option<EdgeDecl> {
+        let help = "an edge is `[source, target, template or null, {weight: w}]`";
+        let (src, tgt, tpl, attrs): (YNode, YNode, Option<YNode>, Option<YNode>) = match &item.value
+        {
+            Value::Seq(parts) if parts.len() == 4 => (
+                parts[0].clone(),
+                parts[1].clone(),
+                Some(parts[2].clone()),
+                Some(parts[3].clone()),
+            ),
+            Value::Seq(parts) if parts.len() == 3 => {
+                if parts[2].as_map().is_some() {
+                    (
+                        parts[0].clone(),
+                        parts[1].clone(),
+                        None,
+                        Some(parts[2].clone()),
+                    )
+                } else {
+                    (
+                        parts[0].clone(),
+                        parts[1].clone(),
+                        Some(parts[2].clone()),
+                        None,
+                    )
+                }
+            }
+            Value::Seq(parts) if parts.len() == 2 => {
+                (parts[0].clone(), parts[1].clone(), None, None)
+            }
+            Value::Map(_) => {
+                let Some(s) = item.get("source") else {
+                    self.diags.push(
+                        Diagnostic::error("edge has no `source`")
+                            .with_primary(item.span, "here")
+                            .with_help(help),
+                    );
+                    return None;
+                };
+                let Some(t) = item.get("target") else {
+                    self.diags.push(
+                        Diagnostic::error("edge has no `target`")
+                            .with_primary(item.span, "here")
+                            .with_help(help),
+                    );
+                    return None;
+                };
+                for (k, _) in item.as_map().unwrap_or(&[]) {
+                    let key = k.key_text().unwrap_or_default();
+                    if !matches!(key.as_str(), "source" | "target" | "template" | "variables") {
+                        self.diags.push(
+                            Diagnostic::error(format!("unknown field `{}` in edge", shown(&key)))
+                                .with_primary(k.span, "not an edge field")
+                                .with_help("an edge mapping has `source`, `target`, `template` and `variables`"),
+                        );
+                    }
+                }
+                (
+                    s.clone(),
+                    t.clone(),
+                    item.get("template").cloned(),
+                    item.get("variables").cloned(),
+                )
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "cannot read edge: expected a list of 4 entries, found {}",
+                        item.kind()
+                    ))
+                    .with_primary(item.span, "here")
+                    .with_help(help),
+                );
+                return None;
+            }
+        };
+        let path = |this: &mut Self, n: &YNode, what: &str| -> Option<(String, Span)> {
+            match n.as_str() {
+                Some(s) => Some((s.trim().to_string(), n.span)),
+                None => {
+                    this.diags.push(
+                        Diagnostic::error(format!(
+                            "edge {what} must be a variable path such as `node/op/var`, found {}",
+                            n.kind()
+                        ))
+                        .with_primary(n.span, "here"),
+                    );
+                    None
+                }
+            }
+        };
+        let source = path(self, &src, "source");
+        let target = path(self, &tgt, "target");
+        let mut template = None;
+        if let Some(t) = &tpl {
+            match &t.value {
+                Value::Null => {}
+                Value::Str(s)
+                    if s.trim().is_empty() || s.trim() == "null" || s.trim() == "None" => {}
+                Value::Str(s) => match self.resolve(s, Some(file), t.span) {
+                    Some(Template::Edge(e)) if e.operators.is_empty() => {}
+                    Some(t2 @ Template::Edge(_)) => template = Some((t2, t.span)),
+                    Some(other) => self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` is a {}, not an edge template",
+                            shown(s),
+                            other.kind().class()
+                        ))
+                        .with_primary(t.span, "expected an EdgeTemplate or null"),
+                    ),
+                    None => {}
+                },
+                _ => self.diags.push(
+                    Diagnostic::error(format!(
+                        "the edge template must be a name or null, found {}",
+                        t.kind()
+                    ))
+                    .with_primary(t.span, "here"),
+                ),
+            }
+        }
+        let mut weight = (1.0, item.span);
+        let (mut delay, mut spread) = (None, None);
+        if let Some(a) = &attrs {
+            match &a.value {
+                Value::Null => {}
+                Value::Map(m) => {
+                    for (k, v) in m {
+                        let key = k.key_text().unwrap_or_default();
+                        let number = |this: &mut Self| -> Option<f64> {
+                            let x = v
+                                .as_f64()
+                                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+                            match x {
+                                Some(x) if x.is_finite() => Some(x),
+                                _ => {
+                                    this.diags.push(
+                                        Diagnostic::error(format!(
+                                            "edge `{key}` must be a number, found {}",
+                                            v.kind()
+                                        ))
+                                        .with_primary(v.span, "not a number"),
+                                    );
+                                    None
+                                }
+                            }
+                        };
+                        match key.as_str() {
+                            "weight" => {
+                                if let Some(w) = number(self) {
+                                    weight = (w, v.span);
+                                }
+                            }
+                            "delay" if matches!(v.value, Value::Null) => {}
+                            "delay" => {
+                                if let Some(d) = number(self) {
+                                    if d < 0.0 {
+                                        self.diags.push(
+                                            Diagnostic::error(format!(
+                                                "edge delay must not be negative, found {d}"
+                                            ))
+                                            .with_primary(v.span, "negative delay"),
+                                        );
+                                    } else if d > 0.0 {
+                                        delay = Some((d, v.span));
+                                    }
+                                }
+                            }
+                            "spread" if matches!(v.value, Value::Null) => {}
+                            "spread" => {
+                                if let Some(s) = number(self)
+                                    && s != 0.0
+                                {
+                                    spread = Some((s, v.span));
+                                }
+                            }
+                            _ if template.is_some() => {} // edge-operator values: checked when edge templates are lowered
+                            _ => {
+                                let mut d = Diagnostic::error(format!(
+                                    "unknown edge attribute `{}`",
+                                    shown(&key)
+                                ))
+                                .with_primary(k.span, "not an edge attribute");
+                                d = match did_you_mean(&key, ["weight", "delay", "spread"]) {
+                                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                    None => d.with_help("edges without a template take `weight`, `delay` and `spread`"),
+                                };
+                                self.diags.push(d);
+                            }
+                        }
+                    }
+                }
+                _ => self.diags.push(
+                    Diagnostic::error(format!(
+                        "edge attributes must be a mapping, found {}",
+                        a.kind()
+                    ))
+                    .with_primary(a.span, "here")
+                    .with_help("e.g. `{weight: 1.0}`"),
+                ),
+            }
+        }
+        Some(EdgeDecl {
+            source: source?,
+            target: target?,
+            template,
+            weight,
+            delay,
+            spread,
+            span: item.span,
+        })
+    }
+}
+
+/// The path relative to the current directory when it is inside it, else as given.
+fn pretty_path(path: &Path) -> PathBuf {
+    if let (Ok(abs), Ok(cwd)) = (path.canonicalize(), std::env::current_dir())
+        && let Ok(rel) = abs.strip_prefix(&cwd)
+    {
+        return rel.to_path_buf();
+    }
+    path.to_path_buf()
+}
+
+impl EqKind {
+    /// Word for messages.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            EqKind::Differential => "differential equation",
+            EqKind::Algebraic => "algebraic equation",
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! PyRates frontend tests.

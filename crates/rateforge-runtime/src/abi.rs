@@ -1,0 +1,90 @@
+//! The C ABI between the runtime and generated Rust kernels (version
+//! [`rateforge_codegen::rust::ABI_VERSION`]); these structs mirror `kernel-templates/rust/kernel.rs.tera`.
+//!
+//! A kernel exports two symbols:
+//! * `rf_info() -> *const RfInfo`: the ABI version, the lane width, the counts of states,
+//!   parameters, derived values and series, and the model hash it was generated from;
+//! * `rf_run(*const RfArgs) -> i32`: integrates instances `begin..end`; returns 0, 1 (invalid
+//!   arguments) or 2 (cancelled).
+//!
+//! Memory layout: parameters `[k * n_instances + i]`, initial and final states likewise, the
+//! trace `[(sample * n_record + r) * n_instances + i]`; recorded ids `< n_state` are states, the
+//! rest derived values (`id - n_state`). Series are row-major `n_rows x n_cols`, one row per step,
+//! instance `i` reading column `i % n_cols`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+/// The ABI version this runtime speaks.
+pub const ABI_VERSION: u32 = rateforge_codegen::rust::ABI_VERSION;
+
+/// A time series passed to the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RfSeries {
+    /// Row-major data.
+    pub data: *const f64,
+    /// Rows (one per step).
+    pub n_rows: u64,
+    /// Columns.
+    pub n_cols: u64,
+}
+
+/// Arguments of `rf_run`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RfArgs {
+    /// Total instances (the stride of every array).
+    pub n_instances: u64,
+    /// First instance of this call.
+    pub begin: u64,
+    /// One past the last instance of this call.
+    pub end: u64,
+    /// Steps to integrate.
+    pub n_steps: u64,
+    /// Record every this many steps.
+    pub record_every: u64,
+    /// Step size.
+    pub dt: f64,
+    /// Start time.
+    pub t0: f64,
+    /// 0 euler, 1 heun, 2 rk4 (`Solver::id`).
+    pub solver: u32,
+    /// Number of recorded values.
+    pub n_record: u32,
+    /// Recorded value ids.
+    pub record: *const u32,
+    /// Parameters.
+    pub params: *const f64,
+    /// Initial states.
+    pub init: *const f64,
+    /// Final states (written).
+    pub final_state: *mut f64,
+    /// Samples (written).
+    pub trace: *mut f64,
+    /// Series, one per model series.
+    pub series: *const RfSeries,
+    /// Incremented by instance-steps done (may be null).
+    pub progress: *const AtomicU64,
+    /// Polled; when set the kernel stops with status 2 (may be null).
+    pub cancel: *const AtomicBool,
+}
+
+/// What a kernel was generated for (returned by `rf_info`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RfInfo {
+    /// ABI version.
+    pub abi_version: u32,
+    /// Instances per lane block.
+    pub lanes: u32,
+    /// States.
+    pub n_state: u32,
+    /// Parameters.
+    pub n_param: u32,
+    /// Derived values.
+    pub n_derived: u32,
+    /// Series.
+    pub n_series: u32,
+    /// Hex SHA-256 of the model (`ValidModel::hash`).
+    pub model_hash: [u8; 64],
+}

@@ -1,0 +1,255 @@
+//! Loading, editing and validating models.
+
+use crate::error::Error;
+use rateforge_front::equation::{Origin, parse_expression};
+use rateforge_front::lower_expr::{Binding, Lowerer, Scope, constant};
+use rateforge_front::pyrates::{self, LoadOptions};
+use rateforge_ir::{Diagnostic, Diagnostics, SourceMap, ValidModel, VarRef, did_you_mean};
+use std::path::PathBuf;
+
+/// How an input variable is driven, recorded in the run metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Drive {
+    /// An expression of time, as written.
+    Expression(String),
+    /// A time series (one value per step) from the named source.
+    Series(String),
+}
+
+/// A loaded model that can still be edited (values set, inputs driven) before validation.
+#[derive(Clone, Debug)]
+pub struct Model {
+    reference: String,
+    model: rateforge_ir::Model,
+    sources: SourceMap,
+    warnings: Diagnostics,
+    files: Vec<PathBuf>,
+    drives: Vec<(String, Drive)>,
+}
+
+impl Model {
+    /// Loads a PyRates-style model: `dir/file.yaml/Template`, `dir/file/Template`,
+    /// `package.file.Template` (searched in `options.model_paths` and the current directory), or a
+    /// file with a single circuit.
+    pub fn load(reference: &str, options: &LoadOptions) -> Result<Model, Error> {
+        match pyrates::load(reference, options) {
+            Ok(l) => Ok(Model {
+                reference: reference.to_string(),
+                model: l.model,
+                sources: l.sources,
+                warnings: l.warnings,
+                files: l.files,
+                drives: Vec::new(),
+            }),
+            Err(f) => Err(Error::model(&f.sources, f.diagnostics)),
+        }
+    }
+
+    /// The reference the model was loaded from.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The IR (not yet validated).
+    pub fn ir(&self) -> &rateforge_ir::Model {
+        &self.model
+    }
+
+    /// Warnings from loading, rendered as text.
+    pub fn warnings(&self) -> String {
+        self.warnings.render(&self.sources)
+    }
+
+    /// Warnings from loading, with the sources to render them.
+    pub fn diagnostics(&self) -> (&SourceMap, &Diagnostics) {
+        (&self.sources, &self.warnings)
+    }
+
+    fn unknown(&self, path: &str, what: &str) -> Error {
+        let mut d = Diagnostic::error(format!("the model has no {what} `{path}`"));
+        let names: Vec<&str> = self.model.names().map(|(n, _)| n).collect();
+        d = match did_you_mean(path, names.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(
+                "paths look like `node/operator/variable`; `rateforge check MODEL` lists them all",
+            ),
+        };
+        Error::usage(d)
+    }
+
+    /// Sets a parameter's value or a state's initial value.
+    pub fn set(&mut self, path: &str, value: f64) -> Result<(), Error> {
+        if !value.is_finite() {
+            return Err(Error::usage(Diagnostic::error(format!(
+                "the value for `{path}` must be a finite number, found {value}"
+            ))));
+        }
+        match self.model.lookup(path) {
+            Some(VarRef::Param(h)) => self.model.params[h].value = value,
+            Some(VarRef::State(h)) => self.model.states[h].init = value,
+            Some(v) => {
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "cannot set `{path}`: it is an {} computed by the model",
+                        v.kind_name()
+                    ))
+                    .with_help("set the parameters or initial states it depends on"),
+                ));
+            }
+            None => return Err(self.unknown(path, "parameter or state")),
+        }
+        Ok(())
+    }
+
+    fn drivable(&self, path: &str) -> Result<rateforge_ir::Handle<rateforge_ir::Param>, Error> {
+        match self.model.lookup(path) {
+            Some(VarRef::Param(h)) => Ok(h),
+            Some(VarRef::Derived(_)) if self.drives.iter().any(|(p, _)| p == path) => Err(Error::usage(
+                Diagnostic::error(format!("`{path}` is driven twice")).with_help("give one `--input` per variable"),
+            )),
+            Some(v) => Err(Error::usage(
+                Diagnostic::error(format!("cannot drive `{path}`: it is a {}", v.kind_name()))
+                    .with_help("inputs drive constants and unconnected `input` variables; states and computed values cannot be driven"),
+            )),
+            None => Err(self.unknown(path, "input or parameter")),
+        }
+    }
+
+    /// Drives an input (or any parameter) with an expression of time `t`, e.g.
+    /// `30*(t>=30)*(t<60)`. The expression is evaluated at each solver stage's time, with the
+    /// left limit at the end of a step (see the IR docs, "Time stepping").
+    pub fn drive(&mut self, path: &str, expression: &str) -> Result<(), Error> {
+        let param = self.drivable(path)?;
+        let file = self.sources.add(format!("<input {path}>"), expression);
+        let ast = parse_expression(expression, &Origin::exact(file, 0))
+            .map_err(|d| Error::model(&self.sources, d.into()))?;
+        struct TimeScope;
+        impl Scope for TimeScope {
+            fn resolve(&self, name: &str) -> Option<Binding> {
+                if name == "t" {
+                    Some(Binding::Time)
+                } else {
+                    constant(name).map(Binding::Constant)
+                }
+            }
+            fn candidates(&self) -> Vec<String> {
+                vec!["t".to_string()]
+            }
+            fn describe(&self) -> String {
+                "an input expression".to_string()
+            }
+            fn declaration_hint(&self) -> String {
+                "input expressions may use the time `t`, numbers, `pi`, `E` and functions"
+                    .to_string()
+            }
+        }
+        let mut lowerer = Lowerer::new(&mut self.model);
+        let value = lowerer.lower_scalar(&ast, &TimeScope);
+        let diags = std::mem::take(&mut lowerer.diags);
+        let Some(expr) = value.filter(|_| !diags.has_errors()) else {
+            return Err(Error::model(&self.sources, diags));
+        };
+        self.model.drive_param_with_expr(param, expr);
+        self.drives
+            .push((path.to_string(), Drive::Expression(expression.to_string())));
+        Ok(())
+    }
+
+    /// Drives an input (or any parameter) with a time series supplied at run time
+    /// ([`crate::RunSpec::series`]); `source` describes where the data come from (for metadata).
+    pub fn drive_with_series(&mut self, path: &str, source: &str) -> Result<(), Error> {
+        let param = self.drivable(path)?;
+        self.model.drive_param_with_series(param);
+        self.drives
+            .push((path.to_string(), Drive::Series(source.to_string())));
+        Ok(())
+    }
+
+    /// Validates the model: the only way to something that can be generated and run.
+    pub fn validate(self) -> Result<Validated, Error> {
+        match rateforge_ir::validate(self.model) {
+            Ok(valid) => {
+                let hash = valid.hash();
+                Ok(Validated {
+                    reference: self.reference,
+                    valid,
+                    hash,
+                    sources: self.sources,
+                    warnings: self.warnings,
+                    files: self.files,
+                    drives: self.drives,
+                })
+            }
+            Err(d) => Err(Error::model(&self.sources, d)),
+        }
+    }
+}
+
+/// A validated model: generate code, build kernels and run simulations from it.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    pub(crate) reference: String,
+    pub(crate) valid: ValidModel,
+    pub(crate) hash: String,
+    pub(crate) sources: SourceMap,
+    pub(crate) warnings: Diagnostics,
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) drives: Vec<(String, Drive)>,
+}
+
+impl Validated {
+    /// The validated IR.
+    pub fn ir(&self) -> &ValidModel {
+        &self.valid
+    }
+
+    /// The model reference it was loaded from.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The model's hash (SHA-256 of its canonical listing).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The files the model was read from.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// How inputs are driven.
+    pub fn drives(&self) -> &[(String, Drive)] {
+        &self.drives
+    }
+
+    /// The human-readable listing: states, parameters, inputs and equations.
+    pub fn listing(&self) -> String {
+        rateforge_ir::print::model(&self.valid)
+    }
+
+    /// Warnings from loading, rendered as text.
+    pub fn warnings(&self) -> String {
+        self.warnings.render(&self.sources)
+    }
+
+    /// The generated Rust kernel source.
+    pub fn generate_rust(&self, options: &rateforge_codegen::EmitOptions) -> Result<String, Error> {
+        rateforge_codegen::rust::emit(&self.valid, options).map_err(|e| {
+            Error::Runtime(rateforge_runtime::RuntimeError::Invalid(format!(
+                "code generation failed: {e}"
+            )))
+        })
+    }
+
+    /// Generates, compiles (or finds in the cache) and loads the native kernel.
+    pub fn build(
+        &self,
+        emit: &rateforge_codegen::EmitOptions,
+        build: &rateforge_runtime::BuildOptions,
+    ) -> Result<rateforge_runtime::Kernel, Error> {
+        let source = self.generate_rust(emit)?;
+        let compiled = rateforge_runtime::build_rust(&source, build).map_err(Error::Runtime)?;
+        rateforge_runtime::Kernel::load(&compiled.library, &self.valid).map_err(Error::Runtime)
+    }
+}
