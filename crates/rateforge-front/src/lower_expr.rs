@@ -36,6 +36,11 @@ pub trait Scope {
     fn candidates(&self) -> Vec<String>;
     /// How to describe the scope in messages, e.g. "operator `qif_op`".
     fn describe(&self) -> String;
+    /// Whether `name` is a variable whose declaration already failed with an error (uses of it
+    /// are then not reported again).
+    fn is_known_bad(&self, _name: &str) -> bool {
+        false
+    }
     /// Where the scope's variables are declared (for the help line of unknown names).
     fn declaration_hint(&self) -> String {
         "declare it under `variables:`".to_string()
@@ -271,6 +276,7 @@ impl<'m> Lowerer<'m> {
             }
             Some(Binding::Constant(c)) => Some(Value::scalar(self.lit(c, span))),
             Some(Binding::Time) => Some(Value::scalar(self.model.add_expr(Expr::Time, span))),
+            None if scope.is_known_bad(name) => None,
             None => {
                 self.diags.push(unknown_symbol(name, span, scope));
                 None
@@ -422,7 +428,8 @@ impl<'m> Lowerer<'m> {
                             args.len(),
                             if args.len() == 1 { "" } else { "s" }
                         ),
-                    ),
+                    )
+                    .with_help(format!("usage: {}", signature(name))),
             );
             return None;
         }
@@ -538,5 +545,21 @@ fn unknown_function(name: &str, span: Span) -> Diagnostic {
             "available functions: {}",
             FUNCTION_NAMES.join(", ")
         )),
+    }
+}
+
+/// How a function is called, for help lines.
+fn signature(name: &str) -> String {
+    match function(name) {
+        Some(Func::Builtin(b)) if b.arity() == 2 => format!("{name}(a, b)"),
+        Some(Func::Builtin(Builtin::Sigmoid)) => format!("{name}(x) = 1/(1 + exp(-x))"),
+        Some(Func::Builtin(_)) => format!("{name}(x)"),
+        Some(Func::Fold(_)) => format!("{name}(a, b, ...)"),
+        Some(Func::Float) => "float(x) (the value of x; a comparison gives 1.0 or 0.0)".to_string(),
+        Some(Func::Pow) => "pow(x, y) = x^y".to_string(),
+        Some(Func::Heaviside) => format!("{name}(x) or {name}(x, value_at_zero)"),
+        Some(Func::Sum) => format!("{name}(vector)"),
+        Some(Func::Mean) => "mean(vector)".to_string(),
+        None => format!("{name}(...)"),
     }
 }

@@ -140,6 +140,17 @@ fn syntax_error(err: &serde_saphyr::Error, text: &str, file: FileId) -> Diagnost
             .map_or(start, |c| start + c.len_utf8());
         Span::new(file, start..end)
     });
+    // serde-saphyr's advice about its own options means nothing to a model author.
+    let message = match message.strip_prefix("duplicate mapping key: ") {
+        Some(rest) => format!(
+            "duplicate key `{}`",
+            rest.split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(rest)
+                .trim()
+        ),
+        None => message,
+    };
     let mut first = message.chars();
     let lower = first
         .next()
@@ -147,7 +158,15 @@ fn syntax_error(err: &serde_saphyr::Error, text: &str, file: FileId) -> Diagnost
         .unwrap_or_default();
     Diagnostic::error(format!("invalid YAML: {lower}"))
         .with_primary(span, "here")
-        .with_help("model files are YAML 1.2; check indentation, quoting and `key: value` pairs")
+        .with_help(if lower_is_duplicate(&lower) {
+            "each key may appear only once in a mapping; remove or rename one of them"
+        } else {
+            "model files are YAML 1.2; check indentation, quoting and `key: value` pairs"
+        })
+}
+
+fn lower_is_duplicate(message: &str) -> bool {
+    message.starts_with("duplicate key")
 }
 
 fn offset_of(text: &str, line: usize, col: usize) -> usize {

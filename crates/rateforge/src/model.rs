@@ -80,9 +80,12 @@ impl Model {
     /// Sets a parameter's value or a state's initial value.
     pub fn set(&mut self, path: &str, value: f64) -> Result<(), Error> {
         if !value.is_finite() {
-            return Err(Error::usage(Diagnostic::error(format!(
-                "the value for `{path}` must be a finite number, found {value}"
-            ))));
+            return Err(Error::usage(
+                Diagnostic::error(format!(
+                    "the value for `{path}` must be a finite number, found {value}"
+                ))
+                .with_help("values are numbers such as 0.5 or 3.25e-3"),
+            ));
         }
         match self.model.lookup(path) {
             Some(VarRef::Param(h)) => self.model.params[h].value = value,

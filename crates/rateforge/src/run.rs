@@ -158,16 +158,19 @@ impl Validated {
     ) -> Result<RunResult, Error> {
         let m = self.valid.model();
         if !(spec.dt.is_finite() && spec.dt > 0.0) {
-            return Err(Error::usage(Diagnostic::error(format!(
-                "the step size must be positive, found {}",
-                spec.dt
-            ))));
+            return Err(Error::usage(
+                Diagnostic::error(format!("the step size must be positive, found {}", spec.dt))
+                    .with_help("give `--dt` as a positive number, e.g. `--dt 1e-3`"),
+            ));
         }
         if !(spec.time.is_finite() && spec.time >= 0.0) {
-            return Err(Error::usage(Diagnostic::error(format!(
-                "the simulated time must be positive, found {}",
-                spec.time
-            ))));
+            return Err(Error::usage(
+                Diagnostic::error(format!(
+                    "the simulated time must be positive, found {}",
+                    spec.time
+                ))
+                .with_help("give `--time` as a positive number"),
+            ));
         }
         let n_steps = whole_steps("the simulated time", spec.time, spec.dt)?;
         let every = match spec.every {
@@ -175,9 +178,10 @@ impl Validated {
             Some(e) => whole_steps("the sampling interval", e, spec.dt)?.max(1),
         };
         if spec.every.is_some_and(|e| e < spec.dt * 0.999_999) {
-            return Err(Error::usage(Diagnostic::error(
-                "the sampling interval is shorter than the step size",
-            )));
+            return Err(Error::usage(
+                Diagnostic::error("the sampling interval is shorter than the step size")
+                    .with_help("choose `--every` as a multiple of `--dt`"),
+            ));
         }
         let n = spec.instances.max(1);
         let record = self.record_ids(&spec.record)?;
@@ -198,15 +202,19 @@ impl Validated {
         }
         for (path, values) in &spec.instance_values {
             if values.len() != n {
-                return Err(Error::usage(Diagnostic::error(format!(
-                    "`{path}` has {} values for {n} instances",
-                    values.len()
-                ))));
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "`{path}` has {} values for {n} instances",
+                        values.len()
+                    ))
+                    .with_help("give one value per instance"),
+                ));
             }
             if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(Error::usage(Diagnostic::error(format!(
-                    "`{path}`: value {bad} is not finite"
-                ))));
+                return Err(Error::usage(
+                    Diagnostic::error(format!("`{path}`: value {bad} is not finite"))
+                        .with_help("values are finite numbers"),
+                ));
             }
             match m.lookup(path) {
                 Some(VarRef::Param(h)) => {
@@ -216,10 +224,13 @@ impl Validated {
                     init[h.index() * n..(h.index() + 1) * n].copy_from_slice(values)
                 }
                 Some(v) => {
-                    return Err(Error::usage(Diagnostic::error(format!(
-                        "cannot vary `{path}`: it is a {}",
-                        v.kind_name()
-                    ))));
+                    return Err(Error::usage(
+                        Diagnostic::error(format!(
+                            "cannot vary `{path}`: it is a {}",
+                            v.kind_name()
+                        ))
+                        .with_help("parameters and initial states can vary between instances"),
+                    ));
                 }
                 None => return Err(unknown_path(self, path)),
             }
@@ -228,10 +239,10 @@ impl Validated {
         let mut series = Vec::with_capacity(m.series.len());
         for s in m.series.values() {
             let Some(t) = spec.series.get(&s.name) else {
-                return Err(Error::usage(Diagnostic::error(format!(
-                    "no data given for the input series `{}`",
-                    s.name
-                ))));
+                return Err(Error::usage(
+                    Diagnostic::error(format!("no data given for the input series `{}`", s.name))
+                        .with_help("give the data with `--input PATH=FILE.npy`"),
+                ));
             };
             if (t.n_rows as u64) < n_steps {
                 return Err(Error::Input(RuntimeError::Invalid(format!(

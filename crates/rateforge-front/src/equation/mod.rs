@@ -261,6 +261,7 @@ fn build_primary(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> 
             let value: f64 = p.as_str().parse().map_err(|_| {
                 Diagnostic::error(format!("`{}` is not a valid number", p.as_str()))
                     .with_primary(span, "here")
+                    .with_help("numbers look like `1`, `1.`, `.5` or `3.25e-3`")
             })?;
             if !value.is_finite() {
                 return Err(
@@ -310,6 +311,7 @@ fn build_index(p: Pair<'_, Rule>, origin: &Origin) -> Result<IndexSpec, Diagnost
         q.as_str().parse::<i64>().map_err(|_| {
             Diagnostic::error(format!("index `{}` is out of range", q.as_str()))
                 .with_primary(span_of(&q, origin), "here")
+                .with_help("indices are small integers, e.g. `a[2]`")
         })
     };
     match inner.as_rule() {
@@ -443,9 +445,16 @@ fn syntax_error(err: &pest::error::Error<Rule>, text: &str, origin: &Origin) -> 
     let span = origin.span(pos, pos + len.max(if pos < text.len() { 1 } else { 0 }));
     let mut d = Diagnostic::error(format!("expected {expected}, found {found}"))
         .with_primary(span, format!("expected {expected}"));
-    if let Some(help) = syntax_help(text, pos) {
-        d = d.with_help(help);
-    }
+    let help = syntax_help(text, pos).unwrap_or_else(|| {
+        if expected.starts_with("an expression") {
+            "an operand belongs here: a number, a name, a function call or an expression in parentheses".to_string()
+        } else if expected.contains("operator") {
+            "join operands with an operator such as `+`, `-`, `*`, `/` or `^`".to_string()
+        } else {
+            "equations look like `d/dt * x = -x/tau`, `x' = ...` or `y = 2*x`".to_string()
+        }
+    });
+    d = d.with_help(help);
     d
 }
 

@@ -42,7 +42,10 @@ enum Role {
     Connected,
     /// The global time (`t` declared as a variable, as PyRates requires).
     Time,
+    /// Declared but unused.
     Dropped,
+    /// Used, but its definition is in error (already reported).
+    Failed,
 }
 
 struct VarInfo {
@@ -63,6 +66,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
         Template::Circuit(c) => c.clone(),
         Template::Node(n) => Rc::new(Circuit {
             name: n.name.clone(),
+            failed: Vec::new(),
             description: None,
             nodes: [(n.name.clone(), (n.clone(), n.span))]
                 .into_iter()
@@ -84,7 +88,8 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
                     "`{}` is an edge template; a model is a node or circuit template",
                     e.name
                 ))
-                .with_primary(e.span, "edge template"),
+                .with_primary(e.span, "edge template")
+                .with_help("run a node or circuit template that uses the edge"),
             );
             return (Model::new(&e.name), diags);
         }
@@ -94,11 +99,12 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
 
     let mut ops = Vec::new();
     let mut edge_decls = Vec::new();
-    collect(&circuit, "", &mut ops, &mut edge_decls);
+    let mut failed = Vec::new();
+    collect(&circuit, "", &mut ops, &mut edge_decls, &mut failed);
 
     // Which variables each operator uses in its equations.
     let mut used: Vec<HashSet<String>> = ops.iter().map(|o| used_names(&o.op.equations)).collect();
-    let edges = resolve_edges(&ops, &edge_decls, &mut diags);
+    let edges = resolve_edges(&ops, &edge_decls, &failed, &mut diags);
     for e in &edges {
         used[e.source.0].insert(e.source.1.clone());
     }
@@ -199,9 +205,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
         let _ = inst;
         check_unsupported_edge(&e.decl, &mut diags);
     }
-    if diags.has_errors() {
-        return (model, diags);
-    }
+    // Invalid edges were skipped above; lowering goes on so equation errors are reported too.
 
     // Create the IR values, operator by operator in declaration order.
     for (i, inst) in ops.iter().enumerate() {
@@ -237,7 +241,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
                             .add_derived(full, placeholder, kind, span)
                             .map(VarRef::Derived)
                     }
-                    Role::Time | Role::Dropped => continue,
+                    Role::Time | Role::Dropped | Role::Failed => continue,
                 };
                 match r {
                     Ok(v) => info.refs.push(v),
@@ -256,7 +260,10 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
     // Edge weights are parameters, so they can be set and swept like any other.
     let mut weight_params = Vec::with_capacity(edges.len());
     for e in &edges {
-        let base = format!("{}->{}/weight", e.decl.source.0, e.decl.target.0);
+        let base = format!(
+            "{}/{}->{}/{}/weight",
+            ops[e.source.0].path, e.source.1, ops[e.target.0].path, e.target.1
+        );
         let mut name = base.clone();
         let mut n = 2;
         while model.lookup(&name).is_some() {
@@ -344,18 +351,23 @@ fn var_expr(model: &mut Model, v: VarRef, span: Span) -> Handle<Expr> {
     model.add_expr(e, span)
 }
 
+/// Places every operator of every node; `failed` gets the path prefixes of nodes, sub-circuits
+/// and operators whose templates failed to resolve.
 fn collect(
     circuit: &Circuit,
     prefix: &str,
     ops: &mut Vec<OpInst>,
     edges: &mut Vec<(Rc<EdgeDecl>, String)>,
+    failed: &mut Vec<String>,
 ) {
+    failed.extend(circuit.failed.iter().map(|l| format!("{prefix}{l}")));
     for (label, (node, _)) in &circuit.nodes {
         let node_path = format!("{prefix}{label}");
+        failed.extend(node.failed.iter().map(|o| format!("{node_path}/{o}")));
         place_node(node, &node_path, ops);
     }
     for (label, (sub, _)) in &circuit.circuits {
-        collect(sub, &format!("{prefix}{label}/"), ops, edges);
+        collect(sub, &format!("{prefix}{label}/"), ops, edges, failed);
     }
     for e in &circuit.edges {
         edges.push((e.clone(), prefix.to_string()));
@@ -399,6 +411,9 @@ fn roles(
     for eq in &op.equations {
         let name = &eq.target.text;
         let Some(decl) = inst.vars.get(name) else {
+            if op.failed_vars.contains(name) {
+                continue;
+            }
             let mut d = Diagnostic::error(format!(
                 "`{name}` is not declared in operator `{}`",
                 op.name
@@ -465,6 +480,8 @@ fn roles(
     for (name, decl) in &inst.vars {
         let role = if name == "t" {
             Role::Time
+        } else if !used.contains(name) && op.poisoned {
+            Role::Dropped
         } else if !used.contains(name) {
             loader.warn_once(
                 Diagnostic::warning(format!(
@@ -496,7 +513,7 @@ fn roles(
                                 )),
                         );
                     }
-                    Role::Dropped
+                    Role::Failed
                 }
             }
         };
@@ -514,10 +531,21 @@ fn roles(
 fn resolve_edges(
     ops: &[OpInst],
     decls: &[(Rc<EdgeDecl>, String)],
+    failed: &[String],
     diags: &mut Diagnostics,
 ) -> Vec<EdgeInst> {
     let mut out = Vec::new();
     for (decl, prefix) in decls {
+        // Edges touching a node or operator that failed to load were already reported.
+        let broken = |p: &str| {
+            let full = format!("{prefix}{p}");
+            failed
+                .iter()
+                .any(|f| full == *f || full.starts_with(&format!("{f}/")))
+        };
+        if broken(&decl.source.0) || broken(&decl.target.0) {
+            continue;
+        }
         let source = resolve_path(ops, &decl.source, prefix, "source", diags);
         let target = resolve_path(ops, &decl.target, prefix, "target", diags);
         if let (Some(source), Some(target)) = (source, target) {
@@ -541,7 +569,8 @@ fn resolve_path(
     let Some((op_path, var)) = path.rsplit_once('/') else {
         diags.push(
             Diagnostic::error(format!("edge {what} `{path}` is not a variable path"))
-                .with_primary(*span, "expected `node/operator/variable`"),
+                .with_primary(*span, "expected `node/operator/variable`")
+.with_help("paths are `node/operator/variable`, with sub-circuit labels in front for nested circuits"),
         );
         return None;
     };
@@ -614,7 +643,7 @@ impl Scope for OpScope<'_> {
             let decl = &self.op.vars[name];
             return match info.role {
                 Role::Time => Some(Binding::Time),
-                Role::Dropped => None,
+                Role::Dropped | Role::Failed => None,
                 _ if decl.vector => Some(Binding::Vector(info.refs.clone())),
                 _ => info.refs.first().map(|r| Binding::Scalar(*r)),
             };
@@ -627,6 +656,11 @@ impl Scope for OpScope<'_> {
 
     fn candidates(&self) -> Vec<String> {
         self.infos.keys().cloned().collect()
+    }
+
+    fn is_known_bad(&self, name: &str) -> bool {
+        self.infos.get(name).is_some_and(|i| i.role == Role::Failed)
+            || self.op.op.failed_vars.iter().any(|f| f == name)
     }
 
     fn describe(&self) -> String {
@@ -664,7 +698,8 @@ fn lower_equation(
                 }
             ))
             .with_primary(eq.rhs.span, "vector expression")
-            .with_secondary(eq.target.span, "defined here"),
+            .with_secondary(eq.target.span, "defined here")
+.with_help("a vector variable takes a vector of its own length or a scalar (applied to every element)"),
         );
         return;
     }

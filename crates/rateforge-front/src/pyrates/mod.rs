@@ -54,9 +54,9 @@ pub fn load(reference: &str, options: &LoadOptions) -> Result<Loaded, LoadFailur
     let template = loader.top_level(reference);
     let mut diags = std::mem::take(&mut loader.diags);
     let mut model = None;
-    if let Some(t) = template
-        && !diags.has_errors()
-    {
+    // Lowering runs even after template errors, so errors in equations are reported together
+    // with them; lowering does not repeat consequences of templates that failed.
+    if let Some(t) = template {
         let (m, d) = lower::lower(&t, &mut loader);
         diags.extend(d);
         model = Some(m);

@@ -18,7 +18,7 @@ use crate::ast::{Ast, AstKind, EqKind, Equation, Pattern, rewrite};
 use crate::equation::{Origin, parse_equation, parse_expression, parse_fragment};
 use crate::yaml::{self, Node as YNode, Value};
 use indexmap::IndexMap;
-use rateforge_ir::{Diagnostic, Diagnostics, SourceMap, Span, did_you_mean};
+use rateforge_ir::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -57,6 +57,16 @@ impl Kind {
         }
     }
 
+    /// The class name with its article, for messages.
+    pub fn article(self) -> &'static str {
+        match self {
+            Kind::Operator => "an OperatorTemplate",
+            Kind::Node => "a NodeTemplate",
+            Kind::Edge => "an EdgeTemplate",
+            Kind::Circuit => "a CircuitTemplate",
+        }
+    }
+
     fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Operator => &["base", "description", "equations", "variables"],
@@ -92,6 +102,11 @@ pub(crate) struct Operator {
     pub span: Span,
     pub equations: Vec<Equation>,
     pub variables: IndexMap<String, VarDecl>,
+    /// Building it raised errors (some equations may be missing): lowering does not report the
+    /// consequences again.
+    pub poisoned: bool,
+    /// Variables whose declaration failed (uses are not reported as unknown).
+    pub failed_vars: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -107,6 +122,8 @@ pub(crate) struct Node {
     pub name: String,
     pub span: Span,
     pub operators: Vec<OpUse>,
+    /// Operator references that failed to resolve (edges naming them are not reported again).
+    pub failed: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -123,6 +140,8 @@ pub(crate) struct EdgeDecl {
 #[derive(Debug)]
 pub(crate) struct Circuit {
     pub name: String,
+    /// Labels whose template failed to resolve (edges naming them are not reported again).
+    pub failed: Vec<String>,
     pub description: Option<String>,
     pub nodes: IndexMap<String, (Rc<Node>, Span)>,
     pub circuits: IndexMap<String, (Rc<Circuit>, Span)>,
@@ -151,6 +170,7 @@ impl Template {
 type Key = (PathBuf, String);
 
 struct FileEntry {
+    id: FileId,
     root: Option<Rc<YNode>>,
     display: PathBuf,
 }
@@ -217,7 +237,8 @@ impl Loader {
             Err(e) => {
                 self.diags.push(
                     Diagnostic::error(format!("cannot open model file `{}`: {e}", path.display()))
-                        .with_primary(span, "referenced here"),
+                        .with_primary(span, "referenced here")
+.with_help("check the path; references in model files are relative to the referencing file"),
                 );
                 return None;
             }
@@ -234,7 +255,8 @@ impl Loader {
                             "model file `{}` is not valid UTF-8 text",
                             path.display()
                         ))
-                        .with_primary(span, "referenced here"),
+                        .with_primary(span, "referenced here")
+                        .with_help("save the file as UTF-8 text"),
                     );
                     return None;
                 }
@@ -242,7 +264,8 @@ impl Loader {
             Err(e) => {
                 self.diags.push(
                     Diagnostic::error(format!("cannot read model file `{}`: {e}", path.display()))
-                        .with_primary(span, "referenced here"),
+                        .with_primary(span, "referenced here")
+                        .with_help("check that the file exists and is readable"),
                 );
                 return None;
             }
@@ -257,8 +280,9 @@ impl Loader {
                 } else if matches!(root.value, Value::Null) {
                     self.diags.push(
                         Diagnostic::error(format!("model file `{}` is empty", display.display()))
-                            .with_primary(span, "referenced here")
-                            .with_help("a model file maps template names to templates"),
+                            .with_primary(Span::new(id, 0..0), "no templates in this file")
+                            .with_secondary(span, "referenced here")
+                            .with_help("a model file maps template names to templates, e.g. `my_op: {base: OperatorTemplate, ...}`"),
                     );
                     None
                 } else {
@@ -267,7 +291,8 @@ impl Loader {
                             "model file must be a mapping of template names, found {}",
                             root.kind()
                         ))
-                        .with_primary(root.span, "expected `name: {base: ..., ...}` entries"),
+                        .with_primary(root.span, "expected `name: {base: ..., ...}` entries")
+.with_help("a model file maps template names to templates, e.g. `my_op: {base: OperatorTemplate, ...}`"),
                     );
                     None
                 }
@@ -278,7 +303,7 @@ impl Loader {
             }
         };
         self.files
-            .insert(canon.clone(), FileEntry { root, display });
+            .insert(canon.clone(), FileEntry { id, root, display });
         Some(canon)
     }
 
@@ -312,6 +337,9 @@ impl Loader {
         let as_path = Path::new(reference);
         if as_path.is_file() {
             let file = self.load_file(as_path, Span::UNDEFINED)?;
+            // A file that did not parse was reported already.
+            self.root(&file)?;
+            let file_start = Span::new(self.files[&file].id, 0..0);
             let listed: Vec<(String, Kind)> = self.list(as_path);
             let pick = |kind| {
                 listed
@@ -333,7 +361,8 @@ impl Loader {
                     let mut d = Diagnostic::error(format!(
                         "`{reference}` has {} circuit templates; say which one to use",
                         circuits.len()
-                    ));
+                    ))
+                    .with_primary(file_start, "in this file");
                     d = if names.is_empty() {
                         d.with_help("the file has no circuit or node template to run")
                     } else {
@@ -534,7 +563,8 @@ impl Loader {
                     "`base` must be a template name, found {}",
                     base.kind()
                 ))
-                .with_primary(base.span, "expected a string"),
+                .with_primary(base.span, "expected a string")
+.with_help("write `base: OperatorTemplate` (or NodeTemplate, EdgeTemplate, CircuitTemplate) or the name of a template to inherit from"),
             );
             return None;
         };
@@ -545,6 +575,7 @@ impl Loader {
                 (parent.kind(), Some(parent))
             }
         };
+        let errors_before = self.diags.error_count();
         // Unknown keys.
         for (k, _) in map {
             let Some(text) = k.key_text() else { continue };
@@ -580,6 +611,7 @@ impl Loader {
                     span,
                     body,
                     parent.as_deref(),
+                    errors_before,
                 ))))
             }
             Kind::Node | Kind::Edge => {
@@ -618,7 +650,10 @@ impl Loader {
         span: Span,
         body: &YNode,
         parent: Option<&Operator>,
+        errors_before: usize,
     ) -> Operator {
+        let mut failed_vars: Vec<String> =
+            parent.map(|p| p.failed_vars.clone()).unwrap_or_default();
         let mut equations: Vec<Equation> = parent.map(|p| p.equations.clone()).unwrap_or_default();
         let mut variables = parent.map(|p| p.variables.clone()).unwrap_or_default();
         if let Some(eqs) = body.get("equations") {
@@ -641,7 +676,8 @@ impl Loader {
                         "`equations` must be a string, a list or a mapping of edits, found {}",
                         eqs.kind()
                     ))
-                    .with_primary(eqs.span, "here"),
+                    .with_primary(eqs.span, "here")
+.with_help("write a list of equations, e.g. `equations: [\"d/dt * x = -x/tau\"]`, or edits such as `replace: {a: b}`"),
                 ),
             }
         }
@@ -650,10 +686,17 @@ impl Loader {
                 Value::Map(entries) => {
                     for (k, v) in entries {
                         let Some(var_name) = self.var_name(k) else {
+                            if let Some(t) = k.key_text() {
+                                failed_vars.push(t);
+                            }
                             continue;
                         };
-                        if let Some(decl) = self.var_decl(&var_name, k.span, v) {
-                            variables.insert(var_name, decl);
+                        match self.var_decl(&var_name, k.span, v) {
+                            Some(decl) => {
+                                failed_vars.retain(|f| *f != var_name);
+                                variables.insert(var_name, decl);
+                            }
+                            None => failed_vars.push(var_name),
                         }
                     }
                 }
@@ -668,11 +711,15 @@ impl Loader {
                 ),
             }
         }
+        let poisoned =
+            parent.is_some_and(|p| p.poisoned) || self.diags.error_count() > errors_before;
         Operator {
             name: name.to_string(),
             span,
             equations,
             variables,
+            poisoned,
+            failed_vars,
         }
     }
 
@@ -701,7 +748,8 @@ impl Loader {
                     .with_primary(
                         item.span,
                         "expected a quoted equation such as \"d/dt * x = -x/tau\"",
-                    ),
+                    )
+                    .with_help("quote each equation, e.g. `- \"d/dt * x = -x/tau\"`"),
                 ),
             }
         }
@@ -772,7 +820,8 @@ impl Loader {
                                 "`remove` would leave an equation without a right-hand side",
                             )
                             .with_primary(item.span, "removes everything")
-                            .with_secondary(eq.span, "in this equation"),
+                            .with_secondary(eq.span, "in this equation")
+.with_help("remove only terms that leave something behind, or replace the equation with `equations: [...]`"),
                         ),
                     }
                 }
@@ -850,7 +899,10 @@ impl Loader {
                 if !ok {
                     self.diags.push(
                         Diagnostic::error(format!("`{what}` expects text, found {}", i.kind()))
-                            .with_primary(i.span, "here"),
+                            .with_primary(i.span, "here")
+                            .with_help(format!(
+                                "write the fragment as a string, e.g. `{what}: \"+ I_ext\"`"
+                            )),
                     );
                 }
                 ok
@@ -876,7 +928,8 @@ impl Loader {
             _ => {
                 self.diags.push(
                     Diagnostic::error(format!("expected an expression, found {}", node.kind()))
-                        .with_primary(node.span, "here"),
+                        .with_primary(node.span, "here")
+.with_help("patterns and replacements are expressions written as strings, e.g. `replace: {m_in: (m_in + u)}`"),
                 );
                 return None;
             }
@@ -916,7 +969,8 @@ impl Loader {
                                 "cannot replace `{from}` on the left-hand side by an expression"
                             ))
                             .with_primary(new.span, "not a variable name")
-                            .with_secondary(eq.target.span, "defined here"),
+                            .with_secondary(eq.target.span, "defined here")
+.with_help("a replacement for a name defined by an equation must itself be a name"),
                         );
                         continue;
                     }
@@ -947,7 +1001,8 @@ impl Loader {
                     "a variable name must be text, found {}",
                     key.kind()
                 ))
-                .with_primary(key.span, "here"),
+                .with_primary(key.span, "here")
+                .with_help("variable names start with a letter or `_`"),
             );
             return None;
         };
@@ -1070,7 +1125,8 @@ impl Loader {
                                     .with_primary(
                                         vtype.span,
                                         "expected `state_var`, `input` or `constant`",
-                                    ),
+                                    )
+                                    .with_help("use `vtype: state_var`, `input` or `constant`"),
                             );
                             return None;
                         }
@@ -1104,7 +1160,8 @@ impl Loader {
                             Diagnostic::error(format!(
                                 "the value of `{name}` must be a list of numbers"
                             ))
-                            .with_primary(v.span, "here"),
+                            .with_primary(v.span, "here")
+.with_help(format!("write e.g. `{name}: [0.1, 0.2, 0.3]`, or `{name}: variable(0.0, 3)` for a vector state")),
                         );
                         None
                     }
@@ -1161,7 +1218,8 @@ impl Loader {
                 _ if p.ends_with('j') => {
                     self.diags.push(
                         Diagnostic::error(format!("variable `{name}` has a complex value"))
-                            .with_primary(span, "complex values are not supported"),
+                            .with_primary(span, "complex values are not supported")
+.with_help("rateforge integrates real-valued models; split the variable into real and imaginary parts"),
                     );
                     return None;
                 }
@@ -1188,6 +1246,7 @@ impl Loader {
         body: &YNode,
         parent: Option<&Node>,
     ) -> Node {
+        let mut failed = parent.map(|p| p.failed.clone()).unwrap_or_default();
         let mut operators: Vec<OpUse> = match parent {
             Some(p) => p
                 .operators
@@ -1202,6 +1261,7 @@ impl Loader {
         };
         if let Some(ops) = body.get("operators") {
             operators.clear();
+            failed.clear();
             let entries: Vec<(YNode, Option<YNode>)> = match &ops.value {
                 Value::Str(_) => vec![(ops.clone(), None)],
                 Value::Seq(items) => items.iter().map(|i| (i.clone(), None)).collect(),
@@ -1216,7 +1276,8 @@ impl Loader {
                             "`operators` must be a list of operator templates, found {}",
                             ops.kind()
                         ))
-                        .with_primary(ops.span, "here"),
+                        .with_primary(ops.span, "here")
+                        .with_help("write e.g. `operators: [rpo_e, pro]`"),
                     );
                     Vec::new()
                 }
@@ -1228,21 +1289,39 @@ impl Loader {
                             "expected an operator template name, found {}",
                             r.kind()
                         ))
-                        .with_primary(r.span, "here"),
+                        .with_primary(r.span, "here")
+                        .with_help(
+                            "write the operator template's name, e.g. `operators: [rpo_e, pro]`",
+                        ),
                     );
                     continue;
                 };
                 let Some(t) = self.resolve(reference, Some(file), r.span) else {
+                    failed.push(
+                        reference
+                            .rsplit(['.', '/'])
+                            .next()
+                            .unwrap_or(reference)
+                            .to_string(),
+                    );
                     continue;
                 };
                 let Template::Operator(op) = t else {
+                    failed.push(
+                        reference
+                            .rsplit(['.', '/'])
+                            .next()
+                            .unwrap_or(reference)
+                            .to_string(),
+                    );
                     self.diags.push(
                         Diagnostic::error(format!(
-                            "`{}` is a {}, not an operator template",
+                            "`{}` is {}, not an operator template",
                             shown(reference),
-                            t.kind().class()
+                            t.kind().article()
                         ))
-                        .with_primary(r.span, "expected an OperatorTemplate"),
+                        .with_primary(r.span, "expected an OperatorTemplate")
+                        .with_help("a node lists operator templates (`base: OperatorTemplate`)"),
                     );
                     continue;
                 };
@@ -1253,7 +1332,8 @@ impl Loader {
                             op.name
                         ))
                         .with_primary(r.span, "second use")
-                        .with_secondary(prev.span, "first use"),
+                        .with_secondary(prev.span, "first use")
+.with_help("each operator may appear once per node; inherit it under another name to use it twice"),
                     );
                     continue;
                 }
@@ -1291,7 +1371,8 @@ impl Loader {
                                 op.name,
                                 ov.kind()
                             ))
-                            .with_primary(ov.span, "here"),
+                            .with_primary(ov.span, "here")
+                            .with_help("write e.g. `operators: {my_op: {tau: 2.0}}`"),
                         ),
                     }
                 }
@@ -1306,6 +1387,7 @@ impl Loader {
             name: name.to_string(),
             span,
             operators,
+            failed,
         }
     }
 
@@ -1322,6 +1404,7 @@ impl Loader {
         let mut nodes = parent.map(|p| p.nodes.clone()).unwrap_or_default();
         let mut circuits = parent.map(|p| p.circuits.clone()).unwrap_or_default();
         let mut edges = parent.map(|p| p.edges.clone()).unwrap_or_default();
+        let mut failed = parent.map(|p| p.failed.clone()).unwrap_or_default();
         let description = body
             .get("description")
             .and_then(YNode::as_str)
@@ -1361,11 +1444,13 @@ impl Loader {
                             "the template of `{label}` must be a name, found {}",
                             v.kind()
                         ))
-                        .with_primary(v.span, "here"),
+                        .with_primary(v.span, "here")
+                        .with_help(format!("write e.g. `{label}: my_node`")),
                     );
                     continue;
                 };
                 let Some(t) = self.resolve(reference, Some(file), v.span) else {
+                    failed.push(label);
                     continue;
                 };
                 match (t, want) {
@@ -1375,15 +1460,19 @@ impl Loader {
                     (Template::Circuit(c), Kind::Circuit) => {
                         circuits.insert(label, (c, v.span));
                     }
-                    (t, _) => self.diags.push(
-                        Diagnostic::error(format!(
-                            "`{}` is a {}, but `{field}` needs {}s",
-                            shown(reference),
-                            t.kind().class(),
-                            want.class()
-                        ))
-                        .with_primary(v.span, format!("expected a {}", want.class())),
-                    ),
+                    (t, _) => {
+                        failed.push(label.clone());
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "`{}` is {}, but `{field}` needs {}s",
+                                shown(reference),
+                                t.kind().article(),
+                                want.class()
+                            ))
+                            .with_primary(v.span, format!("expected a {}", want.class()))
+                            .with_help(format!("`{field}` maps labels to {}s", want.class())),
+                        );
+                    }
                 }
             }
         }
@@ -1398,7 +1487,8 @@ impl Loader {
             if circuits.contains_key(label) {
                 self.diags.push(
                     Diagnostic::error(format!("label `{label}` is used twice in circuit `{name}`"))
-                        .with_primary(span, "here"),
+                        .with_primary(span, "here")
+                        .with_help("nodes and sub-circuits need distinct labels"),
                 );
             }
         }
@@ -1421,6 +1511,7 @@ impl Loader {
         }
         Circuit {
             name: name.to_string(),
+            failed,
             description,
             nodes,
             circuits,
@@ -1513,7 +1604,8 @@ impl Loader {
                             "edge {what} must be a variable path such as `node/op/var`, found {}",
                             n.kind()
                         ))
-                        .with_primary(n.span, "here"),
+                        .with_primary(n.span, "here")
+                        .with_help("write the path as a string, e.g. `pc/pro/m`"),
                     );
                     None
                 }
@@ -1532,11 +1624,12 @@ impl Loader {
                     Some(t2 @ Template::Edge(_)) => template = Some((t2, t.span)),
                     Some(other) => self.diags.push(
                         Diagnostic::error(format!(
-                            "`{}` is a {}, not an edge template",
+                            "`{}` is {}, not an edge template",
                             shown(s),
-                            other.kind().class()
+                            other.kind().article()
                         ))
-                        .with_primary(t.span, "expected an EdgeTemplate or null"),
+                        .with_primary(t.span, "expected an EdgeTemplate or null")
+                        .with_help("the third entry of an edge is an EdgeTemplate or `null`"),
                     ),
                     None => {}
                 },
@@ -1545,7 +1638,8 @@ impl Loader {
                         "the edge template must be a name or null, found {}",
                         t.kind()
                     ))
-                    .with_primary(t.span, "here"),
+                    .with_primary(t.span, "here")
+                    .with_help("the third entry of an edge is an EdgeTemplate name or `null`"),
                 ),
             }
         }
@@ -1569,7 +1663,8 @@ impl Loader {
                                             "edge `{key}` must be a number, found {}",
                                             v.kind()
                                         ))
-                                        .with_primary(v.span, "not a number"),
+                                        .with_primary(v.span, "not a number")
+                                        .with_help(format!("e.g. `{{{key}: 1.0}}`")),
                                     );
                                     None
                                 }
@@ -1589,7 +1684,8 @@ impl Loader {
                                             Diagnostic::error(format!(
                                                 "edge delay must not be negative, found {d}"
                                             ))
-                                            .with_primary(v.span, "negative delay"),
+                                            .with_primary(v.span, "negative delay")
+                                            .with_help("a delay is a time in the model's time unit, 0 or more"),
                                         );
                                     } else if d > 0.0 {
                                         delay = Some((d, v.span));

@@ -100,7 +100,8 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
         match e {
             Expr::Lit(v) if !v.is_finite() => diags.push(
                 Diagnostic::error(format!("literal `{v}` is not a finite number"))
-                    .with_primary(model.expr_span(h), "not finite"),
+                    .with_primary(model.expr_span(h), "not finite")
+                    .with_help("write a finite number"),
             ),
             Expr::Lit(_) | Expr::Time => {}
             Expr::State(s) if !model.states.contains(*s) => diags.push(bad("dangling state")),
