@@ -6,14 +6,7 @@
 // Kernel ABI 1 (see rateforge-runtime's `abi` module): `rf_info` describes the
 // kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
 // (instance index fastest) and processed in blocks of LANES, the time loop inside the block.
-#![allow(
-    non_snake_case,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    dead_code,
-    clippy::all
-)]
+#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, dead_code, clippy::all)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -129,13 +122,7 @@ fn rf_heaviside(x: f64) -> f64 {
 
 /// The vector field: derived values in evaluation order, then `dy = f(t, y)`, lane by lane.
 #[inline(always)]
-fn rhs(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    dy: &mut [Lane; N_STATE],
-) {
+fn rhs(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
     for l in 0..LANES {
         let s_pc__rpo_e_in__v = y[0][l];
         let s_pc__rpo_e_in__x = y[1][l];
@@ -170,22 +157,19 @@ fn rhs(
         // ein/pro/v
         let d_ein__pro__v = s_ein__rpo_e__v;
         // ein/pro/m
-        let d_ein__pro__m = (p_ein__pro__m_max
-            / (1.0_f64 + (p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)).exp()));
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + (p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)).exp()));
         // pc/rpo_e_in/m_in
         let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
         // iin/pro/v
         let d_iin__pro__v = s_iin__rpo_e__v;
         // iin/pro/m
-        let d_iin__pro__m = (p_iin__pro__m_max
-            / (1.0_f64 + (p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)).exp()));
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + (p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)).exp()));
         // pc/rpo_i/m_in
         let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
         // pc/pro/v
         let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
         // pc/pro/m
-        let d_pc__pro__m = (p_pc__pro__m_max
-            / (1.0_f64 + (p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)).exp()));
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + (p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)).exp()));
         // ein/rpo_e/m_in
         let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
         // iin/rpo_e/m_in
@@ -193,56 +177,25 @@ fn rhs(
         // d/dt pc/rpo_e_in/v
         dy[0][l] = s_pc__rpo_e_in__x;
         // d/dt pc/rpo_e_in/x
-        dy[1][l] = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u))
-            / p_pc__rpo_e_in__tau)
-            - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau))
-            - (s_pc__rpo_e_in__v
-                / ({
-                    let b = p_pc__rpo_e_in__tau;
-                    (b * b)
-                })));
+        dy[1][l] = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
         // d/dt pc/rpo_i/v
         dy[2][l] = s_pc__rpo_i__x;
         // d/dt pc/rpo_i/x
-        dy[3][l] = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau)
-            - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau))
-            - (s_pc__rpo_i__v
-                / ({
-                    let b = p_pc__rpo_i__tau;
-                    (b * b)
-                })));
+        dy[3][l] = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
         // d/dt ein/rpo_e/v
         dy[4][l] = s_ein__rpo_e__x;
         // d/dt ein/rpo_e/x
-        dy[5][l] = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau)
-            - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau))
-            - (s_ein__rpo_e__v
-                / ({
-                    let b = p_ein__rpo_e__tau;
-                    (b * b)
-                })));
+        dy[5][l] = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
         // d/dt iin/rpo_e/v
         dy[6][l] = s_iin__rpo_e__x;
         // d/dt iin/rpo_e/x
-        dy[7][l] = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau)
-            - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau))
-            - (s_iin__rpo_e__v
-                / ({
-                    let b = p_iin__rpo_e__tau;
-                    (b * b)
-                })));
+        dy[7][l] = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
     }
 }
 
 /// The derived values at `(t, y)`, for recording.
 #[inline(always)]
-fn derived(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    out: &mut [Lane; N_DERIVED],
-) {
+fn derived(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
     for l in 0..LANES {
         let s_pc__rpo_e_in__v = y[0][l];
         let s_pc__rpo_e_in__x = y[1][l];
@@ -277,22 +230,19 @@ fn derived(
         // ein/pro/v
         let d_ein__pro__v = s_ein__rpo_e__v;
         // ein/pro/m
-        let d_ein__pro__m = (p_ein__pro__m_max
-            / (1.0_f64 + (p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)).exp()));
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + (p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)).exp()));
         // pc/rpo_e_in/m_in
         let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
         // iin/pro/v
         let d_iin__pro__v = s_iin__rpo_e__v;
         // iin/pro/m
-        let d_iin__pro__m = (p_iin__pro__m_max
-            / (1.0_f64 + (p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)).exp()));
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + (p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)).exp()));
         // pc/rpo_i/m_in
         let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
         // pc/pro/v
         let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
         // pc/pro/m
-        let d_pc__pro__m = (p_pc__pro__m_max
-            / (1.0_f64 + (p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)).exp()));
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + (p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)).exp()));
         // ein/rpo_e/m_in
         let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
         // iin/rpo_e/m_in
@@ -344,16 +294,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             y[k][l] = unsafe { *a.init.add(k * total + lane_instance(l)) };
         }
     }
-    let series: &[RfSeries] = if N_SERIES == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.series, N_SERIES) }
-    };
-    let record: &[u32] = if a.n_record == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) }
-    };
+    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
+    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
     let mut u = [[0.0f64; LANES]; N_SERIES];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
@@ -382,14 +324,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             for (r, &v) in record.iter().enumerate() {
                 let v = v as usize;
                 for l in 0..n {
-                    let value = if v < N_STATE {
-                        y[v][l]
-                    } else {
-                        dv[v - N_STATE][l]
-                    };
-                    unsafe {
-                        *a.trace.add((sample * record.len() + r) * total + first + l) = value
-                    };
+                    let value = if v < N_STATE { y[v][l] } else { dv[v - N_STATE][l] };
+                    unsafe { *a.trace.add((sample * record.len() + r) * total + first + l) = value };
                 }
             }
             sample += 1;
@@ -462,9 +398,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
 /// solver, a recorded id out of range, a series without rows), 2 when cancelled.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
-    let Some(a) = (unsafe { args.as_ref() }) else {
-        return 1;
-    };
+    let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
     if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 {
         return 1;
     }

@@ -6,14 +6,7 @@
 // Kernel ABI 1 (see rateforge-runtime's `abi` module): `rf_info` describes the
 // kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
 // (instance index fastest) and processed in blocks of LANES, the time loop inside the block.
-#![allow(
-    non_snake_case,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    dead_code,
-    clippy::all
-)]
+#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, dead_code, clippy::all)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -129,13 +122,7 @@ fn rf_heaviside(x: f64) -> f64 {
 
 /// The vector field: derived values in evaluation order, then `dy = f(t, y)`, lane by lane.
 #[inline(always)]
-fn rhs(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    dy: &mut [Lane; N_STATE],
-) {
+fn rhs(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
     for l in 0..LANES {
         let s_p__qif_op__r = y[0][l];
         let s_p__qif_op__v = y[1][l];
@@ -147,33 +134,15 @@ fn rhs(
         // p/qif_op/r_in
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         // d/dt p/qif_op/r
-        dy[0][l] = (((p_p__qif_op__Delta / (3.141592653589793_f64 * p_p__qif_op__tau))
-            + ((2.0_f64 * s_p__qif_op__r) * s_p__qif_op__v))
-            / p_p__qif_op__tau);
+        dy[0][l] = (((p_p__qif_op__Delta / (3.141592653589793_f64 * p_p__qif_op__tau)) + ((2.0_f64 * s_p__qif_op__r) * s_p__qif_op__v)) / p_p__qif_op__tau);
         // d/dt p/qif_op/v
-        dy[1][l] = (((((({
-            let b = s_p__qif_op__v;
-            (b * b)
-        }) + p_p__qif_op__eta)
-            + p_p__qif_op__I_ext)
-            + (d_p__qif_op__r_in * p_p__qif_op__tau))
-            - ({
-                let b = ((3.141592653589793_f64 * p_p__qif_op__tau) * s_p__qif_op__r);
-                (b * b)
-            }))
-            / p_p__qif_op__tau);
+        dy[1][l] = (((((({ let b = s_p__qif_op__v; (b * b) }) + p_p__qif_op__eta) + p_p__qif_op__I_ext) + (d_p__qif_op__r_in * p_p__qif_op__tau)) - ({ let b = ((3.141592653589793_f64 * p_p__qif_op__tau) * s_p__qif_op__r); (b * b) })) / p_p__qif_op__tau);
     }
 }
 
 /// The derived values at `(t, y)`, for recording.
 #[inline(always)]
-fn derived(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    out: &mut [Lane; N_DERIVED],
-) {
+fn derived(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
     for l in 0..LANES {
         let s_p__qif_op__r = y[0][l];
         let s_p__qif_op__v = y[1][l];
@@ -222,16 +191,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             y[k][l] = unsafe { *a.init.add(k * total + lane_instance(l)) };
         }
     }
-    let series: &[RfSeries] = if N_SERIES == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.series, N_SERIES) }
-    };
-    let record: &[u32] = if a.n_record == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) }
-    };
+    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
+    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
     let mut u = [[0.0f64; LANES]; N_SERIES];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
@@ -260,14 +221,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             for (r, &v) in record.iter().enumerate() {
                 let v = v as usize;
                 for l in 0..n {
-                    let value = if v < N_STATE {
-                        y[v][l]
-                    } else {
-                        dv[v - N_STATE][l]
-                    };
-                    unsafe {
-                        *a.trace.add((sample * record.len() + r) * total + first + l) = value
-                    };
+                    let value = if v < N_STATE { y[v][l] } else { dv[v - N_STATE][l] };
+                    unsafe { *a.trace.add((sample * record.len() + r) * total + first + l) = value };
                 }
             }
             sample += 1;
@@ -340,9 +295,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
 /// solver, a recorded id out of range, a series without rows), 2 when cancelled.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
-    let Some(a) = (unsafe { args.as_ref() }) else {
-        return 1;
-    };
+    let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
     if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 {
         return 1;
     }

@@ -6,14 +6,7 @@
 // Kernel ABI 1 (see rateforge-runtime's `abi` module): `rf_info` describes the
 // kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
 // (instance index fastest) and processed in blocks of LANES, the time loop inside the block.
-#![allow(
-    non_snake_case,
-    unused_variables,
-    unused_mut,
-    unused_parens,
-    dead_code,
-    clippy::all
-)]
+#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, dead_code, clippy::all)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -129,13 +122,7 @@ fn rf_heaviside(x: f64) -> f64 {
 
 /// The vector field: derived values in evaluation order, then `dy = f(t, y)`, lane by lane.
 #[inline(always)]
-fn rhs(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    dy: &mut [Lane; N_STATE],
-) {
+fn rhs(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
     for l in 0..LANES {
         let s_e__wc_e__r = y[0][l];
         let s_i__wc_i__r = y[1][l];
@@ -156,39 +143,21 @@ fn rhs(
         // e/wc_e/k
         let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
         // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r)
-            + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
         // i/wc_i/k
         let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
         // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r)
-            + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
         // d/dt e/wc_e/r
-        dy[0][l] = (((-s_e__wc_e__r)
-            + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r))
-                * (rf_sigmoid(
-                    (p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta)),
-                ) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)))))
-            / p_e__wc_e__tau);
+        dy[0][l] = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
         // d/dt i/wc_i/r
-        dy[1][l] = (((-s_i__wc_i__r)
-            + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r))
-                * (rf_sigmoid(
-                    (p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta)),
-                ) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)))))
-            / p_i__wc_i__tau);
+        dy[1][l] = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
     }
 }
 
 /// The derived values at `(t, y)`, for recording.
 #[inline(always)]
-fn derived(
-    t: f64,
-    p: &[Lane; N_PARAM],
-    u: &[Lane; N_SERIES],
-    y: &[Lane; N_STATE],
-    out: &mut [Lane; N_DERIVED],
-) {
+fn derived(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
     for l in 0..LANES {
         let s_e__wc_e__r = y[0][l];
         let s_i__wc_i__r = y[1][l];
@@ -209,13 +178,11 @@ fn derived(
         // e/wc_e/k
         let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
         // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r)
-            + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
         // i/wc_i/k
         let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
         // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r)
-            + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
         out[0][l] = d_e__wc_e__k;
         out[1][l] = d_e__wc_e__r_in;
         out[2][l] = d_i__wc_i__k;
@@ -257,16 +224,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             y[k][l] = unsafe { *a.init.add(k * total + lane_instance(l)) };
         }
     }
-    let series: &[RfSeries] = if N_SERIES == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.series, N_SERIES) }
-    };
-    let record: &[u32] = if a.n_record == 0 {
-        &[]
-    } else {
-        unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) }
-    };
+    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
+    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
     let mut u = [[0.0f64; LANES]; N_SERIES];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
@@ -295,14 +254,8 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             for (r, &v) in record.iter().enumerate() {
                 let v = v as usize;
                 for l in 0..n {
-                    let value = if v < N_STATE {
-                        y[v][l]
-                    } else {
-                        dv[v - N_STATE][l]
-                    };
-                    unsafe {
-                        *a.trace.add((sample * record.len() + r) * total + first + l) = value
-                    };
+                    let value = if v < N_STATE { y[v][l] } else { dv[v - N_STATE][l] };
+                    unsafe { *a.trace.add((sample * record.len() + r) * total + first + l) = value };
                 }
             }
             sample += 1;
@@ -375,9 +328,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
 /// solver, a recorded id out of range, a series without rows), 2 when cancelled.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
-    let Some(a) = (unsafe { args.as_ref() }) else {
-        return 1;
-    };
+    let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
     if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 {
         return 1;
     }

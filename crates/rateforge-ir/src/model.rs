@@ -98,13 +98,13 @@ pub enum VarRef {
 }
 
 impl VarRef {
-    /// A word for the kind of value, used in messages.
+    /// The kind of value with its article ("a parameter"), used in messages.
     pub fn kind_name(self) -> &'static str {
         match self {
-            VarRef::State(_) => "state variable",
-            VarRef::Param(_) => "parameter",
-            VarRef::Derived(_) => "algebraic variable",
-            VarRef::Series(_) => "time series",
+            VarRef::State(_) => "a state variable",
+            VarRef::Param(_) => "a parameter",
+            VarRef::Derived(_) => "an algebraic variable",
+            VarRef::Series(_) => "a time series",
         }
     }
 }

@@ -93,7 +93,7 @@ impl Model {
             Some(v) => {
                 return Err(Error::usage(
                     Diagnostic::error(format!(
-                        "cannot set `{path}`: it is an {} computed by the model",
+                        "cannot set `{path}`: it is {} computed by the model",
                         v.kind_name()
                     ))
                     .with_help("set the parameters or initial states it depends on"),
@@ -111,7 +111,7 @@ impl Model {
                 Diagnostic::error(format!("`{path}` is driven twice")).with_help("give one `--input` per variable"),
             )),
             Some(v) => Err(Error::usage(
-                Diagnostic::error(format!("cannot drive `{path}`: it is a {}", v.kind_name()))
+                Diagnostic::error(format!("cannot drive `{path}`: it is {}", v.kind_name()))
                     .with_help("inputs drive constants and unconnected `input` variables; states and computed values cannot be driven"),
             )),
             None => Err(self.unknown(path, "input or parameter")),

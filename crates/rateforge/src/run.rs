@@ -139,7 +139,7 @@ impl Validated {
                 Some(VarRef::Derived(h)) => Ok((m.states.len() + h.index()) as u32),
                 Some(v) => Err(Error::usage(
                     Diagnostic::error(format!(
-                        "cannot record `{p}`: it is a {} and does not change",
+                        "cannot record `{p}`: it is {} and does not change",
                         v.kind_name()
                     ))
                     .with_help("record state variables or algebraic variables"),
@@ -226,7 +226,7 @@ impl Validated {
                 Some(v) => {
                     return Err(Error::usage(
                         Diagnostic::error(format!(
-                            "cannot vary `{path}`: it is a {}",
+                            "cannot vary `{path}`: it is {}",
                             v.kind_name()
                         ))
                         .with_help("parameters and initial states can vary between instances"),
