@@ -316,9 +316,8 @@ pub fn rewrite(
                 i += plen;
             } else {
                 let (op, term) = items[i].clone();
-                match rewrite_children(term, pattern, replacement, count) {
-                    Some(t) => out.push((op, t)),
-                    None => {}
+                if let Some(t) = rewrite_children(term, pattern, replacement, count) {
+                    out.push((op, t));
                 }
                 i += 1;
             }

@@ -61,7 +61,7 @@ impl Span {
     }
 
     /// A sub-span `range` (relative to the start of `self`), clamped to `self`.
-    pub fn sub(self, range: Range<usize>) -> Span {
+    pub fn slice(self, range: Range<usize>) -> Span {
         if !self.is_defined() {
             return self;
         }

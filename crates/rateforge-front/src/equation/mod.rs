@@ -153,11 +153,7 @@ fn build_equation(eq: Pair<'_, Rule>, origin: &Origin) -> Result<Equation, Diagn
                 )?)
             }
             // assign = { "+=" | "-=" | "*=" | "/=" | "=" }
-            Rule::assign => {
-                if p.as_str() != "=" {
-                    compound_assign = Some(span_of(&p, origin));
-                }
-            }
+            Rule::assign if p.as_str() != "=" => compound_assign = Some(span_of(&p, origin)),
             Rule::expression => rhs = Some(build_expression(p, origin)?),
             _ => {}
         }

@@ -1229,7 +1229,7 @@ impl Loader {
         match parts.len() {
             1 => Some((vec![value], false)),
             2 => match parts[1].parse::<usize>() {
-                Ok(n) if n >= 1 && n <= 1 << 20 => Some((vec![value; n], true)),
+                Ok(n) if (1..=1 << 20).contains(&n) => Some((vec![value; n], true)),
                 _ => bad(self, "the length of a vector must be a positive integer"),
             },
             _ => bad(self, "too many values in parentheses"),
