@@ -1,11 +1,16 @@
 //! Shared helpers for the end-to-end tests: paths, CSV reference data, building models.
 
-use rateforge::{Backend, BuildOptions, Controls, EmitOptions, Kernel, Model, RunResult, RunSpec, Validated};
+use rateforge::{
+    Backend, BuildOptions, Controls, EmitOptions, Kernel, Model, RunResult, RunSpec, Validated,
+};
 use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// A model reference relative to the workspace root, e.g. `examples/models/montbrio.yaml/qif`.
@@ -15,39 +20,59 @@ pub fn model_path(reference: &str) -> String {
 
 /// Loads a model (panicking with the rendered diagnostics on failure).
 pub fn load(reference: &str) -> Model {
-    Model::load(&model_path(reference), &Default::default()).unwrap_or_else(|e| panic!("{}", e.render()))
+    Model::load(&model_path(reference), &Default::default())
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
 /// Build options with a cache inside `target/`, so tests never touch the user's cache.
 pub fn build_options() -> BuildOptions {
-    BuildOptions { cache_dir: Some(root().join("target").join("test-kernel-cache")), ..Default::default() }
+    BuildOptions {
+        cache_dir: Some(root().join("target").join("test-kernel-cache")),
+        ..Default::default()
+    }
 }
 
 /// Generates, compiles and loads the native kernel.
 pub fn kernel(model: &Validated) -> Kernel {
-    model.build(&EmitOptions::default(), &build_options()).unwrap_or_else(|e| panic!("{}", e.render()))
+    model
+        .build(&EmitOptions::default(), &build_options())
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
 /// Runs and panics with the rendered error on failure.
 pub fn run(model: &Validated, backend: Backend<'_>, spec: &RunSpec) -> RunResult {
-    model.run(backend, spec, Controls::default()).unwrap_or_else(|e| panic!("{}", e.render()))
+    model
+        .run(backend, spec, Controls::default())
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
 /// A CSV file of numbers with a header row: (column names, rows).
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    let header = lines.next().expect("header").split(',').map(str::to_string).collect();
+    let header = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let rows = lines
         .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|x| x.trim().parse::<f64>().expect("number")).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.trim().parse::<f64>().expect("number"))
+                .collect()
+        })
         .collect();
     (header, rows)
 }
 
 /// A column of a CSV table by name.
 pub fn column(header: &[String], rows: &[Vec<f64>], name: &str) -> Vec<f64> {
-    let i = header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {header:?}"));
+    let i = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"));
     rows.iter().map(|r| r[i]).collect()
 }
 
@@ -58,7 +83,10 @@ pub fn reference(case: &str) -> (Vec<String>, Vec<Vec<f64>>) {
 
 /// Largest absolute difference over the common length.
 pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Largest absolute difference divided by the largest magnitude of the reference: the error

@@ -25,13 +25,25 @@ fn montbrio(solver: Solver) -> (rateforge::Validated, RunSpec) {
 fn montbrio_step_rk4_matches_the_high_accuracy_solution() {
     let (model, spec) = montbrio(Solver::Rk4);
     let (h, truth) = reference("truth/montbrio_step");
-    let (r_ref, v_ref, t_ref) = (column(&h, &truth, "r"), column(&h, &truth, "v"), column(&h, &truth, "time"));
+    let (r_ref, v_ref, t_ref) = (
+        column(&h, &truth, "r"),
+        column(&h, &truth, "v"),
+        column(&h, &truth, "time"),
+    );
     let k = kernel(&model);
     for backend in [Backend::Native(&k), Backend::Interp] {
         let out = run(&model, backend, &spec);
-        assert_eq!(out.time.len(), truth.len(), "{}: one sample every 0.01 from 0 to 100", backend.name());
+        assert_eq!(
+            out.time.len(),
+            truth.len(),
+            "{}: one sample every 0.01 from 0 to 100",
+            backend.name()
+        );
         assert!(max_abs_diff(&out.time, &t_ref) < 1e-9);
-        let (er, ev) = (max_abs_diff(&out.series("p/qif_op/r").unwrap(), &r_ref), max_abs_diff(&out.series("p/qif_op/v").unwrap(), &v_ref));
+        let (er, ev) = (
+            max_abs_diff(&out.series("p/qif_op/r").unwrap(), &r_ref),
+            max_abs_diff(&out.series("p/qif_op/v").unwrap(), &v_ref),
+        );
         assert!(er < 2e-5, "{}: max |r - r_truth| = {er:e}", backend.name());
         assert!(ev < 2e-4, "{}: max |v - v_truth| = {ev:e}", backend.name());
         // The stage-time rule matters: evaluating the last stage at t_(n+1) itself is off by 0.22.
@@ -54,13 +66,19 @@ fn montbrio_step_euler_reproduces_pyrates() {
             let a = out.series(ours).unwrap();
             let b = column(&h, &py, theirs);
             let rel = max_rel_diff(&a[..b.len()], &b);
-            assert!(rel < 1e-9, "{}: {ours} differs from PyRates by {rel:e} (relative to max |{theirs}|)", backend.name());
+            assert!(
+                rel < 1e-9,
+                "{}: {ours} differs from PyRates by {rel:e} (relative to max |{theirs}|)",
+                backend.name()
+            );
         }
     }
 }
 
 fn jansen_rit() -> rateforge::Validated {
-    load("examples/models/jansen_rit.yaml/JRC").validate().unwrap()
+    load("examples/models/jansen_rit.yaml/JRC")
+        .validate()
+        .unwrap()
 }
 
 /// Forward Euler, dt = 1e-4, 2 s: every state reproduces PyRates' JRC run to 1e-9 relative.
@@ -94,7 +112,11 @@ fn jansen_rit_euler_reproduces_pyrates() {
         for (ours, theirs) in pairs {
             let b = column(&h, &py, theirs);
             let rel = max_rel_diff(&out.series(ours).unwrap()[..b.len()], &b);
-            assert!(rel < 1e-9, "{}: {ours} vs PyRates {theirs}: {rel:e}", backend.name());
+            assert!(
+                rel < 1e-9,
+                "{}: {ours} vs PyRates {theirs}: {rel:e}",
+                backend.name()
+            );
         }
     }
 }
@@ -119,6 +141,10 @@ fn jansen_rit_rk4_matches_the_high_accuracy_solution() {
         let out = run(&model, backend, &spec);
         assert_eq!(out.time.len(), truth.len());
         let err = max_abs_diff(&out.series("pc/pro/v").unwrap(), &v_pc);
-        assert!(err < 1e-9, "{}: max |v_pc - truth| = {err:e}", backend.name());
+        assert!(
+            err < 1e-9,
+            "{}: max |v_pc - truth| = {err:e}",
+            backend.name()
+        );
     }
 }

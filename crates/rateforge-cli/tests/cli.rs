@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Runs `rateforge` in the workspace root with a test-only kernel cache.
@@ -12,7 +15,10 @@ fn rateforge(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rateforge"))
         .args(args)
         .current_dir(root())
-        .env("RATEFORGE_CACHE_DIR", root().join("target/test-kernel-cache"))
+        .env(
+            "RATEFORGE_CACHE_DIR",
+            root().join("target/test-kernel-cache"),
+        )
         .output()
         .expect("run rateforge")
 }
@@ -30,7 +36,11 @@ fn tmp(name: &str) -> PathBuf {
 /// Asserts a user error: exit code 2, no panic, and each expected fragment in stderr.
 fn user_error(out: &Output, expected: &[&str]) {
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "expected exit code 2, stderr:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit code 2, stderr:\n{err}"
+    );
     assert!(!err.contains("panicked"), "panic:\n{err}");
     for e in expected {
         assert!(err.contains(e), "stderr lacks `{e}`:\n{err}");
@@ -77,18 +87,30 @@ fn check_prints_states_parameters_inputs_and_equations() {
     let out = rateforge(&["check", "montbrio.qif", "--model-path", "examples/models"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // A file with one circuit needs no template name.
-    assert!(rateforge(&["check", "examples/models/jansen_rit.yaml"]).status.success());
+    assert!(
+        rateforge(&["check", "examples/models/jansen_rit.yaml"])
+            .status
+            .success()
+    );
 }
 
 #[test]
 fn every_malformed_model_exits_2_with_a_located_diagnostic() {
     let dir = root().join("tests/models/invalid");
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     files.sort();
     assert!(files.len() >= 25);
     for f in files {
-        let first = std::fs::read_to_string(&f).unwrap().lines().next().unwrap_or("").to_string();
+        let first = std::fs::read_to_string(&f)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
         let reference = match first.strip_prefix("# model:") {
             Some(t) => format!("{}/{}", f.display(), t.trim()),
             None => f.display().to_string(),
@@ -96,7 +118,12 @@ fn every_malformed_model_exits_2_with_a_located_diagnostic() {
         let out = rateforge(&["check", &reference]);
         let err = text(&out.stderr);
         let name = f.file_name().unwrap().to_str().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{name}: exit {:?}\n{err}", out.status.code());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}: exit {:?}\n{err}",
+            out.status.code()
+        );
         assert!(!err.contains("panicked"), "{name} panicked:\n{err}");
         // `path/name.yaml:line:col`
         let located = err.lines().any(|l| {
@@ -135,9 +162,16 @@ fn run_writes_an_npz_that_numpy_reads() {
     // With numpy, when there is one (the project's .venv from scripts/setup, or python3).
     let python = [root().join(".venv/bin/python"), PathBuf::from("python3")]
         .into_iter()
-        .find(|py| Command::new(py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success()));
+        .find(|py| {
+            Command::new(py)
+                .args(["-c", "import numpy"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     let Some(python) = python else {
-        eprintln!("numpy not available: the .npz was checked with ndarray-npy only (run scripts/setup)");
+        eprintln!(
+            "numpy not available: the .npz was checked with ndarray-npy only (run scripts/setup)"
+        );
         return;
     };
     let script = r#"
@@ -149,10 +183,20 @@ assert r.shape == (10001,) and v.shape == (10001,) and t.shape == (10001,), (r.s
 assert r.dtype == np.float64
 print(meta["model_name"], meta["solver"], meta["dt"], meta["parameters"]["p/qif_op/eta"], meta["inputs"]["p/qif_op/I_ext"]["expression"], len(meta["model_hash"]), round(float(r.max()), 6), float(t[-1]))
 "#;
-    let out = Command::new(&python).args(["-c", script, &p]).output().unwrap();
-    assert!(out.status.success(), "numpy failed to read the npz:\n{}", text(&out.stderr));
+    let out = Command::new(&python)
+        .args(["-c", script, &p])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "numpy failed to read the npz:\n{}",
+        text(&out.stderr)
+    );
     let s = text(&out.stdout);
-    assert!(s.starts_with("qif rk4 0.001 -5.0 30*(t>=30)*(t<60) 64 "), "{s}");
+    assert!(
+        s.starts_with("qif rk4 0.001 -5.0 30*(t>=30)*(t<60) 64 "),
+        "{s}"
+    );
     assert!(s.trim_end().ends_with(" 100.0"), "{s}");
 }
 
@@ -161,7 +205,18 @@ fn run_writes_csv_and_prints_a_summary() {
     let path = tmp("jrc.csv");
     let p = path.display().to_string();
     let out = rateforge(&[
-        "run", "examples/models/jansen_rit.yaml/JRC", "--time", "0.1", "--dt", "1e-4", "--record", "pc/pro/v", "--every", "1e-3", "-o", &p,
+        "run",
+        "examples/models/jansen_rit.yaml/JRC",
+        "--time",
+        "0.1",
+        "--dt",
+        "1e-4",
+        "--record",
+        "pc/pro/v",
+        "--every",
+        "1e-3",
+        "-o",
+        &p,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let csv = std::fs::read_to_string(&path).unwrap();
@@ -170,17 +225,36 @@ fn run_writes_csv_and_prints_a_summary() {
     assert_eq!(lines.clone().count(), 101);
     assert!(lines.next().unwrap().starts_with("0.0,0.0"));
     // Without -o: a summary table on stdout.
-    let out = rateforge(&["run", "examples/models/wilson_cowan.yaml/WC", "--time", "10", "--dt", "0.01", "--solver", "heun"]);
+    let out = rateforge(&[
+        "run",
+        "examples/models/wilson_cowan.yaml/WC",
+        "--time",
+        "10",
+        "--dt",
+        "0.01",
+        "--solver",
+        "heun",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
-    assert!(s.contains("e/wc_e/r") && s.contains("i/wc_i/r") && s.contains("final"), "{s}");
+    assert!(
+        s.contains("e/wc_e/r") && s.contains("i/wc_i/r") && s.contains("final"),
+        "{s}"
+    );
 }
 
 #[test]
 fn generate_writes_the_committed_kernel_source() {
     let dir = tmp("gen");
     let d = dir.display().to_string();
-    let out = rateforge(&["generate", "examples/models/montbrio.yaml/qif", "--target", "rust", "-o", &d]);
+    let out = rateforge(&[
+        "generate",
+        "examples/models/montbrio.yaml/qif",
+        "--target",
+        "rust",
+        "-o",
+        &d,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(dir.join("qif.rs")).unwrap();
     let committed = std::fs::read_to_string(root().join("generated/rust/montbrio_qif.rs")).unwrap();
@@ -196,22 +270,70 @@ fn argument_errors_exit_2_with_help() {
         a.extend_from_slice(extra);
         rateforge(&a)
     };
-    user_error(&with(&["--set", "p/qif_op/etaa=1"]), &["no parameter or state `p/qif_op/etaa`", "did you mean `p/qif_op/eta`?"]);
-    user_error(&with(&["--set", "p/qif_op/eta"]), &["not of the form PATH=VALUE"]);
-    user_error(&with(&["--set", "p/qif_op/eta=fast"]), &["`fast` in `--set p/qif_op/eta=fast` is not a number"]);
-    user_error(&with(&["--set", "p/qif_op/r_in=1"]), &["cannot set `p/qif_op/r_in`: it is an algebraic variable"]);
-    user_error(&with(&["--input", "p/qif_op/I_ext=30*(t>=30"]), &["<input p/qif_op/I_ext>:1:10", "expected an operator"]);
-    user_error(&with(&["--input", "p/qif_op/I_ext=30*tt"]), &["unknown symbol `tt`", "did you mean `t`?"]);
-    user_error(&with(&["--input", "p/qif_op/r=sin(t)"]), &["cannot drive `p/qif_op/r`: it is a state variable"]);
-    user_error(&with(&["--record", "p/qif_op/eta"]), &["cannot record `p/qif_op/eta`: it is a parameter"]);
-    user_error(&with(&["--record", "p/qif_op/rr"]), &["no variable `p/qif_op/rr`", "did you mean `p/qif_op/r`?"]);
+    user_error(
+        &with(&["--set", "p/qif_op/etaa=1"]),
+        &[
+            "no parameter or state `p/qif_op/etaa`",
+            "did you mean `p/qif_op/eta`?",
+        ],
+    );
+    user_error(
+        &with(&["--set", "p/qif_op/eta"]),
+        &["not of the form PATH=VALUE"],
+    );
+    user_error(
+        &with(&["--set", "p/qif_op/eta=fast"]),
+        &["`fast` in `--set p/qif_op/eta=fast` is not a number"],
+    );
+    user_error(
+        &with(&["--set", "p/qif_op/r_in=1"]),
+        &["cannot set `p/qif_op/r_in`: it is an algebraic variable"],
+    );
+    user_error(
+        &with(&["--input", "p/qif_op/I_ext=30*(t>=30"]),
+        &["<input p/qif_op/I_ext>:1:10", "expected an operator"],
+    );
+    user_error(
+        &with(&["--input", "p/qif_op/I_ext=30*tt"]),
+        &["unknown symbol `tt`", "did you mean `t`?"],
+    );
+    user_error(
+        &with(&["--input", "p/qif_op/r=sin(t)"]),
+        &["cannot drive `p/qif_op/r`: it is a state variable"],
+    );
+    user_error(
+        &with(&["--record", "p/qif_op/eta"]),
+        &["cannot record `p/qif_op/eta`: it is a parameter"],
+    );
+    user_error(
+        &with(&["--record", "p/qif_op/rr"]),
+        &["no variable `p/qif_op/rr`", "did you mean `p/qif_op/r`?"],
+    );
     user_error(&with(&["--solver", "rk5"]), &["unknown solver `rk5`"]);
-    user_error(&with(&["--every", "0.0015"]), &["is not a whole number of steps"]);
-    user_error(&rateforge(&["run", m, "--time", "1.00005", "--dt", "1e-3"]), &["is not a whole number of steps"]);
-    user_error(&with(&["--input", "p/qif_op/I_ext=missing.npy"]), &["missing.npy", "no such file"]);
-    user_error(&with(&["-o", "out.txt"]), &["cannot tell the output format"]);
-    user_error(&rateforge(&["check", "examples/models/nothing.yaml/qif"]), &["cannot find model file"]);
-    user_error(&rateforge(&["check", "nothing"]), &["is not a model file or template reference"]);
+    user_error(
+        &with(&["--every", "0.0015"]),
+        &["is not a whole number of steps"],
+    );
+    user_error(
+        &rateforge(&["run", m, "--time", "1.00005", "--dt", "1e-3"]),
+        &["is not a whole number of steps"],
+    );
+    user_error(
+        &with(&["--input", "p/qif_op/I_ext=missing.npy"]),
+        &["missing.npy", "no such file"],
+    );
+    user_error(
+        &with(&["-o", "out.txt"]),
+        &["cannot tell the output format"],
+    );
+    user_error(
+        &rateforge(&["check", "examples/models/nothing.yaml/qif"]),
+        &["cannot find model file"],
+    );
+    user_error(
+        &rateforge(&["check", "nothing"]),
+        &["is not a model file or template reference"],
+    );
     // clap's own usage errors also exit with 2.
     assert_eq!(rateforge(&["run", m]).status.code(), Some(2));
 }
@@ -226,11 +348,26 @@ fn input_from_a_data_file_equals_the_same_input_as_an_expression() {
     let mut body = String::from("I_ext\n");
     for n in 0..steps {
         let t = n as f64 * dt;
-        body.push_str(if (3.0..6.0).contains(&t) { "30\n" } else { "0\n" });
+        body.push_str(if (3.0..6.0).contains(&t) {
+            "30\n"
+        } else {
+            "0\n"
+        });
     }
     std::fs::write(&csv, body).unwrap();
     let (a, b) = (tmp("from_file.csv"), tmp("from_expr.csv"));
-    let common = ["run", "examples/models/montbrio.yaml/qif", "--time", "10", "--dt", "1e-3", "--solver", "euler", "--every", "0.01"];
+    let common = [
+        "run",
+        "examples/models/montbrio.yaml/qif",
+        "--time",
+        "10",
+        "--dt",
+        "1e-3",
+        "--solver",
+        "euler",
+        "--every",
+        "0.01",
+    ];
     let mut x = common.to_vec();
     let input = format!("p/qif_op/I_ext={}", csv.display());
     let (pa, pb) = (a.display().to_string(), b.display().to_string());
@@ -239,16 +376,34 @@ fn input_from_a_data_file_equals_the_same_input_as_an_expression() {
     y.extend(["--input", "p/qif_op/I_ext=30*(t>=3)*(t<6)", "-o", &pb]);
     assert!(rateforge(&x).status.success());
     assert!(rateforge(&y).status.success());
-    assert_eq!(std::fs::read_to_string(&a).unwrap(), std::fs::read_to_string(&b).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap()
+    );
     // Too few rows for the run is an error, not a silent hold.
     let mut z = common.to_vec();
     z[3] = "20";
     z.extend(["--input", &input]);
-    user_error(&rateforge(&z), &["has 10000 rows, but the run has 20000 steps"]);
+    user_error(
+        &rateforge(&z),
+        &["has 10000 rows, but the run has 20000 steps"],
+    );
     // A value that is not a number is reported with its line.
     std::fs::write(tmp("bad.csv"), "I\n1\nnan\n").unwrap();
     let bad = format!("p/qif_op/I_ext={}", tmp("bad.csv").display());
-    user_error(&rateforge(&["run", "examples/models/montbrio.yaml/qif", "--time", "0.002", "--dt", "1e-3", "--input", &bad]), &["row 2, column 1 is NaN"]);
+    user_error(
+        &rateforge(&[
+            "run",
+            "examples/models/montbrio.yaml/qif",
+            "--time",
+            "0.002",
+            "--dt",
+            "1e-3",
+            "--input",
+            &bad,
+        ]),
+        &["row 2, column 1 is NaN"],
+    );
 }
 
 #[test]
@@ -256,7 +411,14 @@ fn a_missing_rust_compiler_is_a_clear_error() {
     let cache = tmp("empty-cache");
     let _ = std::fs::remove_dir_all(&cache);
     let out = Command::new(env!("CARGO_BIN_EXE_rateforge"))
-        .args(["run", "examples/models/montbrio.yaml/qif", "--time", "1", "--dt", "1e-3"])
+        .args([
+            "run",
+            "examples/models/montbrio.yaml/qif",
+            "--time",
+            "1",
+            "--dt",
+            "1e-3",
+        ])
         .current_dir(root())
         .env("RATEFORGE_CACHE_DIR", &cache)
         .env("RUSTC", "/nonexistent/rustc")
@@ -264,12 +426,24 @@ fn a_missing_rust_compiler_is_a_clear_error() {
         .unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot run the Rust compiler `/nonexistent/rustc`"), "{err}");
+    assert!(
+        err.contains("cannot run the Rust compiler `/nonexistent/rustc`"),
+        "{err}"
+    );
     assert!(err.contains("--backend interp"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     // The interpreter needs no compiler.
     let out = Command::new(env!("CARGO_BIN_EXE_rateforge"))
-        .args(["run", "examples/models/montbrio.yaml/qif", "--time", "1", "--dt", "1e-3", "--backend", "interp"])
+        .args([
+            "run",
+            "examples/models/montbrio.yaml/qif",
+            "--time",
+            "1",
+            "--dt",
+            "1e-3",
+            "--backend",
+            "interp",
+        ])
         .current_dir(root())
         .env("RATEFORGE_CACHE_DIR", &cache)
         .env("RUSTC", "/nonexistent/rustc")

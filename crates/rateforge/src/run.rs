@@ -225,11 +225,8 @@ impl Validated {
                 }
                 Some(v) => {
                     return Err(Error::usage(
-                        Diagnostic::error(format!(
-                            "cannot vary `{path}`: it is {}",
-                            v.kind_name()
-                        ))
-                        .with_help("parameters and initial states can vary between instances"),
+                        Diagnostic::error(format!("cannot vary `{path}`: it is {}", v.kind_name()))
+                            .with_help("parameters and initial states can vary between instances"),
                     ));
                 }
                 None => return Err(unknown_path(self, path)),
