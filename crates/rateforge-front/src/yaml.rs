@@ -133,7 +133,10 @@ fn syntax_error(err: &serde_saphyr::Error, text: &str, file: FileId) -> Diagnost
             .byte_offset()
             .map(|b| b as usize)
             .unwrap_or_else(|| offset_of(text, loc.line() as usize, loc.column() as usize));
-        let start = start.min(text.len());
+        let mut start = start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
         let end = text[start..]
             .chars()
             .next()

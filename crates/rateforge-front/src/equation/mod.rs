@@ -76,7 +76,28 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::infix(Rule::pow, Assoc::Right))
 });
 
+/// The deepest nesting of parentheses and brackets an equation may have. The parser and the
+/// passes after it recurse once per level; real models stay far below this.
+pub const MAX_NESTING: usize = 256;
+
 fn run<'a>(rule: Rule, text: &'a str, origin: &Origin) -> Result<Pairs<'a, Rule>, Diagnostic> {
+    let mut depth = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(Diagnostic::error(format!(
+                "expression nested too deeply (more than {MAX_NESTING} levels)"
+            ))
+            .with_primary(origin.span(i, i + 1), "too deep")
+            .with_help(
+                "split the expression into algebraic variables, e.g. `a = ...` then use `a`",
+            ));
+        }
+    }
     pest::set_error_detail(true);
     EquationParser::parse(rule, text).map_err(|e| syntax_error(&e, text, origin))
 }

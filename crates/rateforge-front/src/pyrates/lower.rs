@@ -150,6 +150,21 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
     }
     let mut edges_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
     for (k, e) in edges.iter().enumerate() {
+        match infos[e.source.0][&e.source.1].role {
+            // Its declaration failed and was reported.
+            Role::Failed => continue,
+            Role::Time => {
+                diags.push(
+                    Diagnostic::error("the time `t` cannot be the source of an edge")
+                        .with_primary(e.decl.source.1, "edge source")
+                        .with_help(
+                            "connect a variable of the model; every operator already sees `t`",
+                        ),
+                );
+                continue;
+            }
+            _ => {}
+        }
         let (op, var) = &e.target;
         let decl = &ops[*op].vars[var];
         let info = &infos[*op][var];
@@ -201,8 +216,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
             i.role = Role::Connected;
         }
     }
-    for (e, inst) in edges.iter().zip(0..) {
-        let _ = inst;
+    for e in &edges {
         check_unsupported_edge(&e.decl, &mut diags);
     }
     // Invalid edges were skipped above; lowering goes on so equation errors are reported too.
@@ -319,7 +333,9 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
             for &k in list {
                 let e = &edges[k];
                 let span = e.decl.span;
-                let src = infos[e.source.0][&e.source.1].refs[0];
+                let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
+                    continue;
+                };
                 let w = lowerer
                     .model
                     .add_expr(Expr::Param(weight_params[k]), e.decl.weight.1);
