@@ -4,7 +4,7 @@
 //! failure of the machinery (no compiler, a kernel that does not build).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rateforge::{
     Backend, BuildOptions, Controls, EmitOptions, Error, LoadOptions, Model, RunSpec, Solver,
 };
@@ -286,32 +286,28 @@ fn run(args: &RunArgs) -> Result<(), Error> {
     let result = std::thread::scope(|scope| {
         let handle = scope.spawn(|| valid.run(backend, &spec, controls));
         let start = Instant::now();
-        let mut bar: Option<ProgressBar> = None;
+        // The bar exists (and times) from the start, but is drawn only once the run has taken a
+        // second, and only on a terminal.
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% {human_pos}/{human_len} steps, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let mut shown = false;
         while !handle.is_finished() {
             std::thread::sleep(Duration::from_millis(50));
-            // Only runs longer than a second get a progress bar.
-            if bar.is_none()
+            bar.set_position(progress.load(Ordering::Relaxed).min(total));
+            if !shown
                 && start.elapsed() > Duration::from_secs(1)
                 && std::io::stderr().is_terminal()
                 && !args.quiet
             {
-                let b = ProgressBar::new(total);
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "{elapsed_precise} [{bar:40}] {percent:>3}% {per_sec} steps, eta {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                bar = Some(b);
-            }
-            if let Some(b) = &bar {
-                b.set_position(progress.load(Ordering::Relaxed).min(total));
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+                shown = true;
             }
         }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
+        bar.finish_and_clear();
         handle.join().unwrap_or_else(|_| {
             Err(usage(
                 "the simulation thread panicked (a bug in rateforge)",

@@ -55,9 +55,24 @@ pub struct Trajectory {
     pub final_state: Vec<f64>,
 }
 
+/// Steps between calls of the observer of [`simulate_observed`].
+pub const OBSERVE_EVERY: u64 = 4096;
+
 /// Simulates one instance. Panics if the instance's slices have the wrong lengths or a recorded
 /// value is a parameter or series (callers check these against the model first).
 pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>) -> Trajectory {
+    simulate_observed(model, config, instance, &mut |_| true)
+}
+
+/// [`simulate`], calling `observe(steps_done_since_last_call)` every [`OBSERVE_EVERY`] steps and
+/// at the end; when it returns `false` the simulation stops early (the trajectory is then
+/// shorter than requested).
+pub fn simulate_observed(
+    model: &ValidModel,
+    config: &RunConfig,
+    instance: &Instance<'_>,
+    observe: &mut dyn FnMut(u64) -> bool,
+) -> Trajectory {
     let m = model.model();
     assert_eq!(instance.params.len(), m.params.len(), "parameter count");
     assert_eq!(instance.init.len(), m.states.len(), "state count");
@@ -89,6 +104,10 @@ pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>)
             samples.push(config.record.iter().map(|v| eval.value(*v, &y)).collect());
         }
         if step == config.n_steps {
+            observe(step % OBSERVE_EVERY);
+            break;
+        }
+        if step > 0 && step % OBSERVE_EVERY == 0 && !observe(OBSERVE_EVERY) {
             break;
         }
         let tn = step_time(t0, dt, step);

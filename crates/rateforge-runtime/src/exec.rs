@@ -3,7 +3,7 @@
 
 use crate::abi::{ABI_VERSION, RfArgs, RfInfo, RfSeries};
 use crate::error::RuntimeError;
-use rateforge_ir::eval::{Instance, RunConfig, simulate};
+use rateforge_ir::eval::{Instance, RunConfig, simulate_observed};
 use rateforge_ir::{Handle, Solver, ValidModel, VarRef};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -408,18 +408,22 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
             })
             .collect();
         let rows: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
-        let t = simulate(
-            model,
-            &config,
-            &Instance {
-                params: &params,
-                init: &init,
-                series: &rows,
-            },
-        );
-        if let Some(p) = launch.progress {
-            p.fetch_add(launch.n_steps, Ordering::Relaxed);
-        }
+        let mut observe = |steps: u64| {
+            if let Some(p) = launch.progress {
+                p.fetch_add(steps, Ordering::Relaxed);
+            }
+            let stop = launch.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+            if stop {
+                cancelled.store(true, Ordering::Relaxed);
+            }
+            !stop
+        };
+        let instance = Instance {
+            params: &params,
+            init: &init,
+            series: &rows,
+        };
+        let t = simulate_observed(model, &config, &instance, &mut observe);
         Some(t)
     };
     let results: Vec<Option<rateforge_ir::eval::Trajectory>> = match &pool {
