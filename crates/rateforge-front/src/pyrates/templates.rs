@@ -458,9 +458,16 @@ impl Loader {
                 Diagnostic::error(format!("cannot find the file of template reference `{}`", shown(reference)))
                     .with_primary(span, "in this reference")
                     .with_help(format!(
-                        "looked for `{}.yaml` in {}; add the directory that contains it with `--model-path`",
+                        "looked for `{}.yaml` beside the referencing file and in its parent directories, {}in the current directory; add the directory that contains it with `--model-path`",
                         rel.display(),
-                        bases.iter().map(|b| format!("`{}`", b.display())).collect::<Vec<_>>().join(", ")
+                        if self.model_paths.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "in {}, ",
+                                self.model_paths.iter().map(|b| format!("`{}`", b.display())).collect::<Vec<_>>().join(", ")
+                            )
+                        }
                     )),
             );
             return None;
