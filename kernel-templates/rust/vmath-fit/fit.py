@@ -86,17 +86,43 @@ FITS = [
     ("RF_EXP_Q", g_exp, w_exp, list(range(0, 11)), -H_EXP, H_EXP, float, "f64"),
     ("RF_LOG_R", g_log, w_log, list(range(1, 8)), 0, Z_LOG, float, "f64"),
     ("RF_SIN_S", g_sin, w_sin, list(range(0, 7)), 0, Z_TRIG, float, "f64"),
-    ("RF_COS_C", g_cos, w_cos, list(range(0, 7)), 0, Z_TRIG, float, "f64"),
+    ("RF_COS_C", g_cos, w_cos, list(range(0, 6)), 0, Z_TRIG, float, "f64"),
     ("RF_EXP_Q_F32", g_exp, w_exp, list(range(0, 5)), -H_EXP, H_EXP, f32, "f32"),
     ("RF_LOG_R_F32", g_log, w_log, list(range(1, 4)), 0, Z_LOG, f32, "f32"),
     # f32 sin/cos are evaluated in f64 (see vmath.rs), so f64 coefficients.
-    ("RF_SIN_S_F32", g_sin, w_sin, list(range(0, 4)), 0, Z_TRIG, float, "f64"),
+    ("RF_SIN_S_F32", g_sin, w_sin, list(range(0, 3)), 0, Z_TRIG, float, "f64"),
     ("RF_COS_C_F32", g_cos, w_cos, list(range(0, 3)), 0, Z_TRIG, float, "f64"),
 ]
 
 
+def fit_rounded(g, w, powers, a, b, rnd):
+    """Remez fit whose coefficients are rounded one at a time (lowest power
+    first); after each rounding the remaining coefficients are refitted to
+    absorb the rounding error of the ones already fixed."""
+    fixed = []
+    e0 = None
+    for j in range(len(powers)):
+        done = list(fixed)
+
+        def gj(z, done=done):
+            return g(z) - sum(cf * z**p for cf, p in zip(done, powers))
+
+        c, e = remez(gj, w, powers[j:], a, b)
+        if e0 is None:
+            e0 = e
+        fixed.append(mpf(rnd(c[0])))
+    return fixed, e0
+
+
 def rust_lit(v, ty):
     s = repr(v)
+    if ty == "f32":
+        # shortest decimal that rounds back to the same f32
+        for d in range(6, 10):
+            t = f"{v:.{d}g}"
+            if f32(float(t)) == v:
+                s = t
+                break
     if "e" not in s and "." not in s:
         s += ".0"
     return s
@@ -111,9 +137,15 @@ def main():
                 _, e = remez(g, w, p, a, b, grid=800)
                 print(f"# {name}: {d} terms -> weighted minimax error {mp.nstr(e, 4)}"
                       f" (2^{mp.nstr(log(e, 2), 4)})")
+        # Plain fit with all coefficients rounded at the end, and the
+        # sequentially rounded fit; keep whichever is better after rounding.
         c, e = remez(g, w, powers, a, b)
         cr = [mpf(rnd(x)) for x in c]
         er = max_weighted_error(cr, powers, g, w, a, b)
+        cs, _ = fit_rounded(g, w, powers, a, b, rnd)
+        es = max_weighted_error(cs, powers, g, w, a, b)
+        if es < er:
+            cr, er = cs, es
         print(f"// {name}: powers {powers[0]}..{powers[-1]} on [{mp.nstr(a, 6)}, {mp.nstr(b, 6)}],"
               f" minimax error {mp.nstr(e, 3)}, with rounded coefficients {mp.nstr(er, 3)}"
               f" (2^{mp.nstr(log(er, 2), 4)})")

@@ -63,6 +63,7 @@ def remez(g, w, powers, a, b, grid=3000, iters=30, tol=mpf("1e-7"), verbose=Fals
         ref.append(z)
     c = None
     best = None
+    best_c = None
     for it in range(iters):
         # Solve sum_j c_j z_i^p_j + (-1)^i E / w(z_i) = g(z_i)
         A = matrix(m, m)
@@ -101,7 +102,10 @@ def remez(g, w, powers, a, b, grid=3000, iters=30, tol=mpf("1e-7"), verbose=Fals
                 ext.pop()
         emax = max(abs(e) for _, e in ext)
         emin = min(abs(e) for _, e in ext)
-        best = emax
+        # The exchange can cycle when the weighted system is not Haar (e.g.
+        # a weight with a zero inside the interval): keep the best iterate.
+        if best is None or emax < best:
+            best, best_c = emax, c
         if verbose:
             print(f"  it {it}: levelled {mp.nstr(lev, 5)} max {mp.nstr(emax, 5)} "
                   f"min {mp.nstr(emin, 5)} (#ext {len(ext)})")
@@ -112,7 +116,7 @@ def remez(g, w, powers, a, b, grid=3000, iters=30, tol=mpf("1e-7"), verbose=Fals
         ref = [z for z, _ in ext]
         if emax / emin - 1 < tol:
             break
-    return c, best
+    return best_c, best
 
 
 def max_weighted_error(c, powers, g, w, a, b, grid=20000):
