@@ -3,43 +3,66 @@
 // Model `qif`
 // IR hash 135135fa8dbc9923d8426e6a1a7651c1ce40c3aa01b9d6a21581904c1894e7db
 //
-// Kernel ABI 1 (see rateforge-runtime's `abi` module): `rf_info` describes the
+// Kernel ABI 2 (see rateforge-runtime's `abi` module): `rf_info` describes the
 // kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
 // (instance index fastest) and processed in blocks of LANES, the time loop inside the block.
-#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, dead_code, clippy::all)]
+#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, unused_assignments, dead_code, clippy::all)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const LANES: usize = 8;
+const NETWORK: bool = false;
+const HISTORY_ZERO: bool = false;
 const N_STATE: usize = 2;
 const N_PARAM: usize = 5;
 const N_DERIVED: usize = 1;
 const N_SERIES: usize = 0;
-const ABI_VERSION: u32 = 1;
+const N_DELAY: usize = 0;
+const N_COUPLING: usize = 0;
+const N_BUFFERED: usize = 0;
+const N_NOISY: usize = 0;
+const ABI_VERSION: u32 = 2;
 const MODEL_HASH: &[u8; 64] = b"135135fa8dbc9923d8426e6a1a7651c1ce40c3aa01b9d6a21581904c1894e7db";
+
+/// For each history buffer: (holds a state?, index of the state or derived value).
+const BUFFERED: [(bool, usize); N_BUFFERED] = [];
+/// For each delay: (parameter holding its time, history buffer it reads).
+const DELAYS: [(usize, usize); N_DELAY] = [];
+/// For each coupling: the history buffer of its source.
+const COUPLING_SLOTS: [usize; N_COUPLING] = [];
+/// States with noise, in the order of the normal numbers.
+const NOISY: [usize; N_NOISY] = [];
+const SPEED_PARAM: usize = 0;
 
 type Lane = [f64; LANES];
 
 /// An external time series: `n_rows` rows (one per step) of `n_cols` columns, row-major.
-/// Instance `i` reads column `i % n_cols`.
+/// `mode` says which column instance `i`, node `n` reads: 0 column 0, 1 column `n`, 2 column
+/// `i`, 3 column `i * n_nodes + n`.
 #[repr(C)]
 pub struct RfSeries {
     pub data: *const f64,
     pub n_rows: u64,
     pub n_cols: u64,
+    pub mode: u32,
 }
 
-/// Everything `rf_run` needs. Arrays are indexed `[k * n_instances + i]` (instance fastest);
-/// the trace is `[sample][record][instance]`.
+/// Everything `rf_run` needs. Instance-indexed arrays are instance-fastest: parameters
+/// `[k * n_instances + i]`, states `[(s * n_nodes + n) * n_instances + i]`, the trace
+/// `[((sample * n_record + r) * n_nodes + n) * n_instances + i]`. The connectivity lists the edges
+/// into each node in increasing source order: compressed rows (`row_start`, `source`, `weight`,
+/// `distance`), or with `dense` set, `n_nodes x n_nodes` row-major `weight` and `distance`.
 #[repr(C)]
 pub struct RfArgs {
     pub n_instances: u64,
     pub begin: u64,
     pub end: u64,
+    pub n_nodes: u64,
     pub n_steps: u64,
     pub record_every: u64,
     pub dt: f64,
     pub t0: f64,
+    pub seed: u64,
     pub solver: u32,
     pub n_record: u32,
     pub record: *const u32,
@@ -48,6 +71,11 @@ pub struct RfArgs {
     pub final_state: *mut f64,
     pub trace: *mut f64,
     pub series: *const RfSeries,
+    pub dense: u32,
+    pub row_start: *const u64,
+    pub source: *const u32,
+    pub weight: *const f64,
+    pub distance: *const f64,
     pub progress: *const AtomicU64,
     pub cancel: *const AtomicBool,
 }
@@ -61,6 +89,9 @@ pub struct RfInfo {
     pub n_param: u32,
     pub n_derived: u32,
     pub n_series: u32,
+    pub n_delay: u32,
+    pub n_coupling: u32,
+    pub network: u32,
     pub model_hash: [u8; 64],
 }
 
@@ -71,6 +102,9 @@ static INFO: RfInfo = RfInfo {
     n_param: N_PARAM as u32,
     n_derived: N_DERIVED as u32,
     n_series: N_SERIES as u32,
+    n_delay: N_DELAY as u32,
+    n_coupling: N_COUPLING as u32,
+    network: NETWORK as u32,
     model_hash: *MODEL_HASH,
 };
 
@@ -79,7 +113,7 @@ pub extern "C" fn rf_info() -> *const RfInfo {
     &INFO
 }
 
-// ---- built-in functions (semantics: rateforge-ir `expr` module) --------------------------------
+// ---- built-in functions (semantics: rateforge-ir `expr`, `eval` and `rng` modules) ----------------
 // Truth values are 1.0 / 0.0 (rateforge-ir `BinOp`).
 #[inline(always)]
 fn rf_b(c: bool) -> f64 {
@@ -118,11 +152,62 @@ fn rf_heaviside(x: f64) -> f64 {
     }
 }
 
+// clamp(x, lo, hi) with comparisons, so NaN stays NaN (rateforge-ir `eval::clamp_value`).
+#[inline(always)]
+fn rf_clamp(x: f64, lo: f64, hi: f64) -> f64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+// Philox4x32-10 (rateforge-ir `rng`).
+#[inline(always)]
+fn rf_philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let mut c = counter;
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k[0] = k[0].wrapping_add(0x9E37_79B9);
+            k[1] = k[1].wrapping_add(0xBB67_AE85);
+        }
+        let p0 = 0xD251_1F53u64 * c[0] as u64;
+        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
+        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
+    }
+    c
+}
+
+// Normal number `index` of (seed, instance, node, step) by Box-Muller (rateforge-ir `rng::normal`).
+#[inline(always)]
+fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
+    let pair = index / 2;
+    let counter = [step as u32, ((step >> 32) as u32 & 0xFFFF) | (pair << 16), node as u32, instance as u32];
+    let r = rf_philox(counter, [seed as u32, (seed >> 32) as u32]);
+    let a = (((r[0] as u64) << 32) | r[1] as u64) >> 11;
+    let b = (((r[2] as u64) << 32) | r[3] as u64) >> 11;
+    let u1 = (a + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
+    let u2 = b as f64 * (1.0 / 9_007_199_254_740_992.0);
+    let rho = (-2.0 * u1.ln()).sqrt();
+    let angle = std::f64::consts::TAU * u2;
+    if index % 2 == 0 { rho * angle.cos() } else { rho * angle.sin() }
+}
+
 // ---- the model ------------------------------------------------------------------------------------
 
-/// The vector field: derived values in evaluation order, then `dy = f(t, y)`, lane by lane.
+/// One node's inputs that are constant within a step.
+struct StepInputs {
+    u: [Lane; N_SERIES],
+    q: [Lane; N_DELAY],
+    c: [Lane; N_COUPLING],
+}
+
+/// The vector field of one node: derived values in evaluation order, then `dy = f(t, y)`.
 #[inline(always)]
-fn rhs(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
+fn rhs(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
     for l in 0..LANES {
         let s_p__qif_op__r = y[0][l];
         let s_p__qif_op__v = y[1][l];
@@ -140,9 +225,9 @@ fn rhs(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], d
     }
 }
 
-/// The derived values at `(t, y)`, for recording.
+/// Every derived value of one node at `(t, y)`, for recording and noise amplitudes.
 #[inline(always)]
-fn derived(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
+fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
     for l in 0..LANES {
         let s_p__qif_op__r = y[0][l];
         let s_p__qif_op__v = y[1][l];
@@ -155,6 +240,47 @@ fn derived(t: f64, p: &[Lane; N_PARAM], u: &[Lane; N_SERIES], y: &[Lane; N_STATE
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         out[0][l] = d_p__qif_op__r_in;
     }
+}
+
+/// The derived values that depend on no delay and no coupling (for histories and couplings).
+#[inline(always)]
+fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
+    for l in 0..LANES {
+        let s_p__qif_op__r = y[0][l];
+        let s_p__qif_op__v = y[1][l];
+        let p_p__qif_op__Delta = p[0][l];
+        let p_p__qif_op__tau = p[1][l];
+        let p_p__qif_op__eta = p[2][l];
+        let p_p__qif_op__I_ext = p[3][l];
+        let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
+        out[0][l] = d_p__qif_op__r_in;
+    }
+}
+
+/// Noise amplitudes of one node at the step's start.
+#[inline(always)]
+fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], d: &[Lane; N_DERIVED], g: &mut [Lane; N_NOISY]) {
+    for l in 0..LANES {
+        let s_p__qif_op__r = y[0][l];
+        let s_p__qif_op__v = y[1][l];
+        let p_p__qif_op__Delta = p[0][l];
+        let p_p__qif_op__tau = p[1][l];
+        let p_p__qif_op__eta = p[2][l];
+        let p_p__qif_op__I_ext = p[3][l];
+        let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let d_p__qif_op__r_in = d[0][l];
+    }
+}
+
+/// Clamps the bounded states (NaN stays NaN).
+#[inline(always)]
+fn clamp(y: &mut [Lane; N_STATE]) {
+}
+
+/// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
+#[inline(always)]
+fn couplings_of_node(i: usize, ctx: &BlockCtx, step: u64, t: f64, p: &[Lane; N_PARAM], y: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [Lane; N_COUPLING]) {
 }
 
 // ---- the integrator -------------------------------------------------------------------------------
@@ -174,10 +300,146 @@ fn axpy(out: &mut [Lane; N_STATE], y: &[Lane; N_STATE], h: f64, k: &[Lane; N_STA
     }
 }
 
+#[inline(always)]
+fn add_noise(y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
+    for q in 0..N_NOISY {
+        for l in 0..LANES {
+            y[NOISY[q]][l] += eta[q][l];
+        }
+    }
+}
+
+/// One solver step of one node; inputs fixed for the step, `eta` the noise increments.
+#[inline(always)]
+fn step_node<const SOLVER: u32>(t0: f64, dt: f64, step: u64, p: &[Lane; N_PARAM], x: &StepInputs, y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
+    let mut k1 = [[0.0f64; LANES]; N_STATE];
+    let mut k2 = [[0.0f64; LANES]; N_STATE];
+    let mut tmp = [[0.0f64; LANES]; N_STATE];
+    let tn = t0 + step as f64 * dt;
+    let t_end = (t0 + (step + 1) as f64 * dt).next_down();
+    match SOLVER {
+        EULER => {
+            rhs(tn, p, x, y, &mut k1);
+            for s in 0..N_STATE {
+                for l in 0..LANES {
+                    y[s][l] += dt * k1[s][l];
+                }
+            }
+            add_noise(y, eta);
+            clamp(y);
+        }
+        HEUN => {
+            rhs(tn, p, x, y, &mut k1);
+            axpy(&mut tmp, y, dt, &k1);
+            add_noise(&mut tmp, eta);
+            clamp(&mut tmp);
+            rhs(t_end, p, x, &tmp, &mut k2);
+            let h2 = 0.5 * dt;
+            for s in 0..N_STATE {
+                for l in 0..LANES {
+                    y[s][l] += h2 * (k1[s][l] + k2[s][l]);
+                }
+            }
+            add_noise(y, eta);
+            clamp(y);
+        }
+        _ => {
+            let mut k3 = [[0.0f64; LANES]; N_STATE];
+            let mut k4 = [[0.0f64; LANES]; N_STATE];
+            let h2 = 0.5 * dt;
+            let t_mid = t0 + (step as f64 + 0.5) * dt;
+            rhs(tn, p, x, y, &mut k1);
+            axpy(&mut tmp, y, h2, &k1);
+            clamp(&mut tmp);
+            rhs(t_mid, p, x, &tmp, &mut k2);
+            axpy(&mut tmp, y, h2, &k2);
+            clamp(&mut tmp);
+            rhs(t_mid, p, x, &tmp, &mut k3);
+            axpy(&mut tmp, y, dt, &k3);
+            clamp(&mut tmp);
+            rhs(t_end, p, x, &tmp, &mut k4);
+            let h6 = dt / 6.0;
+            for s in 0..N_STATE {
+                for l in 0..LANES {
+                    y[s][l] += h6 * (((k1[s][l] + 2.0 * k2[s][l]) + 2.0 * k3[s][l]) + k4[s][l]);
+                }
+            }
+            clamp(y);
+        }
+    }
+}
+
+/// Per-block data: where lanes come from, the history ring, delays and the connectivity.
+struct BlockCtx<'a> {
+    a: &'a RfArgs,
+    first: usize,
+    n: usize,
+    nn: usize,
+    horizon: usize,
+    /// `[((b * horizon + slot) * nn + node) * LANES + l]`
+    history: Vec<f64>,
+    /// `[k * LANES + l]`: delay of delay `k` in steps, per lane.
+    delay: Vec<usize>,
+    /// `[e * LANES + l]`: delay of edge `e` in steps, per lane.
+    edge_delay: Vec<usize>,
+}
+
+impl BlockCtx<'_> {
+    #[inline(always)]
+    fn lane_instance(&self, l: usize) -> usize {
+        self.first + if l < self.n { l } else { self.n - 1 }
+    }
+
+    #[inline(always)]
+    fn slot(&self, step: u64, back: usize) -> usize {
+        ((step as i64 - back as i64).rem_euclid(self.horizon as i64)) as usize
+    }
+
+    #[inline(always)]
+    fn read(&self, b: usize, back: usize, step: u64, node: usize, l: usize) -> f64 {
+        self.history[((b * self.horizon + self.slot(step, back)) * self.nn + node) * LANES + l]
+    }
+
+    /// Calls `f(edge, source, weight)` for the edges into node `i`, in increasing source order.
+    #[inline(always)]
+    fn for_each_edge(&self, i: usize, mut f: impl FnMut(usize, usize, f64)) {
+        let a = self.a;
+        if a.dense != 0 {
+            for j in 0..self.nn {
+                let e = i * self.nn + j;
+                f(e, j, unsafe { *a.weight.add(e) });
+            }
+        } else {
+            let (lo, hi) = unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) };
+            for e in lo..hi {
+                f(e, unsafe { *a.source.add(e) } as usize, unsafe { *a.weight.add(e) });
+            }
+        }
+    }
+
+    fn n_edges(&self) -> usize {
+        let a = self.a;
+        if !NETWORK {
+            0
+        } else if a.dense != 0 {
+            self.nn * self.nn
+        } else {
+            unsafe { *a.row_start.add(self.nn) as usize }
+        }
+    }
+}
+
+#[inline(always)]
+fn delay_steps(time: f64, dt: f64) -> usize {
+    let d = (time / dt).round_ties_even();
+    if d.is_finite() && d > 0.0 { d as usize } else { 0 }
+}
+
 /// Integrates instances `first .. first + n` (n <= LANES); unused lanes repeat the last instance.
 /// Returns 0, or 2 when cancelled.
 unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i32 {
     let total = a.n_instances as usize;
+    let nn = if NETWORK { a.n_nodes as usize } else { 1 };
     let lane_instance = |l: usize| first + if l < n { l } else { n - 1 };
     let mut p = [[0.0f64; LANES]; N_PARAM];
     for k in 0..N_PARAM {
@@ -185,90 +447,158 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             p[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) };
         }
     }
-    let mut y = [[0.0f64; LANES]; N_STATE];
-    for k in 0..N_STATE {
-        for l in 0..LANES {
-            y[k][l] = unsafe { *a.init.add(k * total + lane_instance(l)) };
+    // States of every node: y[node][s][l].
+    let mut y: Vec<[Lane; N_STATE]> = vec![[[0.0f64; LANES]; N_STATE]; nn];
+    for node in 0..nn {
+        for s in 0..N_STATE {
+            for l in 0..LANES {
+                y[node][s][l] = unsafe { *a.init.add((s * nn + node) * total + lane_instance(l)) };
+            }
         }
     }
-    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
-    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
-    let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
-    let mut u = [[0.0f64; LANES]; N_SERIES];
-    let mut dv = [[0.0f64; LANES]; N_DERIVED];
-    let mut k1 = [[0.0f64; LANES]; N_STATE];
-    let mut k2 = [[0.0f64; LANES]; N_STATE];
-    let mut k3 = [[0.0f64; LANES]; N_STATE];
-    let mut k4 = [[0.0f64; LANES]; N_STATE];
-    let mut tmp = [[0.0f64; LANES]; N_STATE];
     let (dt, t0) = (a.dt, a.t0);
-    let every = a.record_every.max(1);
-    let mut sample = 0usize;
-    let mut step: u64 = 0;
-    loop {
-        for (k, s) in series.iter().enumerate() {
-            let row = (step.min(s.n_rows.saturating_sub(1))) as usize;
+    // Delays in steps and the history length.
+    let mut ctx = BlockCtx { a, first, n, nn, horizon: 1, history: Vec::new(), delay: vec![0; N_DELAY * LANES], edge_delay: Vec::new() };
+    let mut max_delay = 0usize;
+    for (k, &(param, _)) in DELAYS.iter().enumerate() {
+        for l in 0..LANES {
+            let d = delay_steps(p[param][l], dt);
+            ctx.delay[k * LANES + l] = d;
+            max_delay = max_delay.max(d);
+        }
+    }
+    if NETWORK && N_COUPLING > 0 {
+        let n_edges = ctx.n_edges();
+        ctx.edge_delay = vec![0; n_edges * LANES];
+        for e in 0..n_edges {
+            let dist = unsafe { *a.distance.add(e) };
             for l in 0..LANES {
-                let col = lane_instance(l) % s.n_cols.max(1) as usize;
-                u[k][l] = unsafe { *s.data.add(row * s.n_cols as usize + col) };
+                let d = delay_steps(dist / p[SPEED_PARAM][l], dt);
+                ctx.edge_delay[e * LANES + l] = d;
+                max_delay = max_delay.max(d);
             }
         }
-        if step % every == 0 {
-            let t = t0 + step as f64 * dt;
-            if needs_derived {
-                derived(t, &p, &u, &y, &mut dv);
-            }
-            for (r, &v) in record.iter().enumerate() {
-                let v = v as usize;
-                for l in 0..n {
-                    let value = if v < N_STATE { y[v][l] } else { dv[v - N_STATE][l] };
-                    unsafe { *a.trace.add((sample * record.len() + r) * total + first + l) = value };
+    }
+    ctx.horizon = max_delay + 1;
+    ctx.history = vec![0.0; N_BUFFERED * ctx.horizon * nn * LANES];
+    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
+    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
+    let needs_derived = record.iter().any(|&v| v as usize >= N_STATE) || N_NOISY > 0;
+    let mut inputs: Vec<StepInputs> =
+        (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING] }).collect();
+    let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0f64; LANES]; N_DERIVED]; nn];
+    let mut dv = [[0.0f64; LANES]; N_DERIVED];
+    let mut g = [[0.0f64; LANES]; N_NOISY];
+    let mut eta = [[0.0f64; LANES]; N_NOISY];
+    let sqrt_dt = dt.sqrt();
+    let every = a.record_every.max(1);
+    let mut sample = 0usize;
+
+    let load_series = |inputs: &mut Vec<StepInputs>, step: u64| {
+        for (k, s) in series.iter().enumerate() {
+            let row = step.min(s.n_rows.saturating_sub(1)) as usize;
+            for node in 0..nn {
+                for l in 0..LANES {
+                    let col = match s.mode {
+                        0 => 0,
+                        1 => node,
+                        2 => lane_instance(l),
+                        _ => lane_instance(l) * nn + node,
+                    };
+                    inputs[node].u[k][l] = unsafe { *s.data.add(row * s.n_cols as usize + col) };
                 }
             }
+        }
+    };
+    let buffered_value = |y: &[Lane; N_STATE], free: &[Lane; N_DERIVED], b: usize, l: usize| {
+        let (is_state, index) = BUFFERED[b];
+        if is_state { y[index][l] } else { free[index][l] }
+    };
+
+    // History before t0: the value at t0, or zero.
+    if N_BUFFERED > 0 && !HISTORY_ZERO {
+        load_series(&mut inputs, 0);
+        for node in 0..nn {
+            derived_free(t0, &p, &inputs[node], &y[node], &mut free[node]);
+            for b in 0..N_BUFFERED {
+                for slot in 0..ctx.horizon {
+                    for l in 0..LANES {
+                        ctx.history[((b * ctx.horizon + slot) * nn + node) * LANES + l] = buffered_value(&y[node], &free[node], b, l);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut step: u64 = 0;
+    loop {
+        let tn = t0 + step as f64 * dt;
+        // 1. series; 2. the history entry of this step.
+        load_series(&mut inputs, step);
+        if N_BUFFERED > 0 || N_COUPLING > 0 {
+            let slot = ctx.slot(step, 0);
+            for node in 0..nn {
+                derived_free(tn, &p, &inputs[node], &y[node], &mut free[node]);
+                for b in 0..N_BUFFERED {
+                    for l in 0..LANES {
+                        ctx.history[((b * ctx.horizon + slot) * nn + node) * LANES + l] = buffered_value(&y[node], &free[node], b, l);
+                    }
+                }
+            }
+        }
+        // 3. Delayed values and couplings.
+        for node in 0..nn {
+            for (k, &(_, b)) in DELAYS.iter().enumerate() {
+                for l in 0..LANES {
+                    inputs[node].q[k][l] = ctx.read(b, ctx.delay[k * LANES + l], step, node, l);
+                }
+            }
+        }
+        if N_COUPLING > 0 {
+            for node in 0..nn {
+                let mut c = [[0.0f64; LANES]; N_COUPLING];
+                couplings_of_node(node, &ctx, step, tn, &p, &y[node], &free[node], &mut c);
+                inputs[node].c = c;
+            }
+        }
+        // 4. Samples, noise; 5. the solver, node by node.
+        let sampling = step % every == 0;
+        for node in 0..nn {
+            if needs_derived && (sampling || N_NOISY > 0) {
+                derived(tn, &p, &inputs[node], &y[node], &mut dv);
+            }
+            if sampling {
+                for (r, &v) in record.iter().enumerate() {
+                    let v = v as usize;
+                    for l in 0..n {
+                        let value = if v < N_STATE { y[node][v][l] } else { dv[v - N_STATE][l] };
+                        unsafe { *a.trace.add(((sample * record.len() + r) * nn + node) * total + first + l) = value };
+                    }
+                }
+            }
+            if step == a.n_steps {
+                continue;
+            }
+            if N_NOISY > 0 {
+                noise_amplitudes(tn, &p, &inputs[node], &y[node], &dv, &mut g);
+                for q in 0..N_NOISY {
+                    for l in 0..LANES {
+                        let z = rf_normal(a.seed, lane_instance(l) as u64, node as u64, step, q as u32);
+                        eta[q][l] = g[q][l] * (sqrt_dt * z);
+                    }
+                }
+            }
+            match SOLVER {
+                EULER => step_node::<EULER>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
+                HEUN => step_node::<HEUN>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
+                _ => step_node::<RK4>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
+            }
+        }
+        if sampling {
             sample += 1;
         }
         if step == a.n_steps {
             break;
-        }
-        let tn = t0 + step as f64 * dt;
-        let t_end = (t0 + (step + 1) as f64 * dt).next_down();
-        match SOLVER {
-            EULER => {
-                rhs(tn, &p, &u, &y, &mut k1);
-                for s in 0..N_STATE {
-                    for l in 0..LANES {
-                        y[s][l] += dt * k1[s][l];
-                    }
-                }
-            }
-            HEUN => {
-                rhs(tn, &p, &u, &y, &mut k1);
-                axpy(&mut tmp, &y, dt, &k1);
-                rhs(t_end, &p, &u, &tmp, &mut k2);
-                let h2 = 0.5 * dt;
-                for s in 0..N_STATE {
-                    for l in 0..LANES {
-                        y[s][l] += h2 * (k1[s][l] + k2[s][l]);
-                    }
-                }
-            }
-            _ => {
-                let h2 = 0.5 * dt;
-                let t_mid = t0 + (step as f64 + 0.5) * dt;
-                rhs(tn, &p, &u, &y, &mut k1);
-                axpy(&mut tmp, &y, h2, &k1);
-                rhs(t_mid, &p, &u, &tmp, &mut k2);
-                axpy(&mut tmp, &y, h2, &k2);
-                rhs(t_mid, &p, &u, &tmp, &mut k3);
-                axpy(&mut tmp, &y, dt, &k3);
-                rhs(t_end, &p, &u, &tmp, &mut k4);
-                let h6 = dt / 6.0;
-                for s in 0..N_STATE {
-                    for l in 0..LANES {
-                        y[s][l] += h6 * (((k1[s][l] + 2.0 * k2[s][l]) + 2.0 * k3[s][l]) + k4[s][l]);
-                    }
-                }
-            }
         }
         step += 1;
         if step % CHECK_EVERY == 0 {
@@ -283,20 +613,26 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     if !a.progress.is_null() {
         unsafe { &*a.progress }.fetch_add((a.n_steps % CHECK_EVERY) * n as u64, Ordering::Relaxed);
     }
-    for k in 0..N_STATE {
-        for l in 0..n {
-            unsafe { *a.final_state.add(k * total + first + l) = y[k][l] };
+    for node in 0..nn {
+        for s in 0..N_STATE {
+            for l in 0..n {
+                unsafe { *a.final_state.add((s * nn + node) * total + first + l) = y[node][s][l] };
+            }
         }
     }
     0
 }
 
 /// Integrates instances `begin .. end`. Returns 0 on success, 1 for invalid arguments (unknown
-/// solver, a recorded id out of range, a series without rows), 2 when cancelled.
+/// solver, noise with rk4, a recorded id out of range, a series without rows, a network without
+/// nodes), 2 when cancelled.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
     let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
-    if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 {
+    if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 || (N_NOISY > 0 && a.solver == RK4) {
+        return 1;
+    }
+    if NETWORK && (a.n_nodes == 0 || a.weight.is_null() || a.distance.is_null() || (a.dense == 0 && (a.row_start.is_null() || a.source.is_null()))) {
         return 1;
     }
     if a.n_record > 0 && a.record.is_null() {
@@ -309,7 +645,7 @@ pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
     }
     for k in 0..N_SERIES {
         let s = unsafe { &*a.series.add(k) };
-        if s.data.is_null() || s.n_rows == 0 || s.n_cols == 0 {
+        if s.data.is_null() || s.n_rows == 0 || s.n_cols == 0 || s.mode > 3 {
             return 1;
         }
     }

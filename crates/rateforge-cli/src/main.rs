@@ -262,9 +262,8 @@ fn run(args: &RunArgs) -> Result<(), Error> {
             .filter(|r| !r.is_empty())
             .collect(),
         series,
-        instances: 1,
-        instance_values: Vec::new(),
         threads: args.threads,
+        ..Default::default()
     };
     // Check the recorded paths before spending time on compilation.
     valid.record_ids(&spec.record)?;

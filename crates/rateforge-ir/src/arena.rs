@@ -125,6 +125,11 @@ impl<T> Arena<T> {
         self.data.iter()
     }
 
+    /// Mutable access to every value, in insertion order.
+    pub fn iter_mut_values(&mut self) -> std::slice::IterMut<'_, T> {
+        self.data.iter_mut()
+    }
+
     /// The value a handle refers to, if it belongs to this arena.
     pub fn get(&self, handle: Handle<T>) -> Option<&T> {
         self.data.get(handle.index())

@@ -5,7 +5,7 @@
 //! generated kernels print code that computes the same IEEE-754 operations in the same order.
 
 use crate::arena::Handle;
-use crate::model::{Derived, Param, Series, State};
+use crate::model::{Coupling, Delay, Derived, Param, Series, State};
 
 /// One node of an expression tree.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +22,14 @@ pub enum Expr {
     Derived(Handle<Derived>),
     /// The current value of an external time series.
     Series(Handle<Series>),
+    /// A delayed value of this node's variable (constant within a step, see the crate docs).
+    Delayed(Handle<Delay>),
+    /// The value of a network coupling term at this node (constant within a step).
+    Coupling(Handle<Coupling>),
+    /// Inside a coupling's `pre` expression: the delayed source value `x_j(t_n - d_ij)`.
+    CouplingSource,
+    /// Inside a coupling's `post` expression: the weighted sum `gx_i`.
+    CouplingSum,
     /// A unary operation.
     Unary(UnOp, Handle<Expr>),
     /// A binary operation; the left operand is evaluated first.

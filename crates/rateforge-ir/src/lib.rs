@@ -6,23 +6,33 @@
 //!
 //! ## What a model is
 //!
-//! A [`Model`] is one flat system of scalar, first-order ordinary differential equations with
-//! algebraic side equations. A PyRates circuit (nodes, operators, edges) is flattened into one model
-//! whose variables carry their full path as name (`pc/rpo_e_in/v`, `jrc1/pc/pro/m`). Vector-valued
-//! variables are scalarised by the frontend (`a[0]`, `a[1]`, ...), so every value in the IR is one
-//! `f64`. There are five kinds of value:
+//! A [`Model`] describes one **node**: a flat system of scalar, first-order ordinary (or
+//! stochastic) differential equations with algebraic side equations. A PyRates circuit (nodes,
+//! operators, edges) is flattened into one node whose variables carry their full path as name
+//! (`pc/rpo_e_in/v`, `jrc1/pc/pro/m`). Vector-valued variables are scalarised by the frontend
+//! (`a[0]`, `a[1]`, ...), so every value in the IR is one `f64`.
 //!
-//! * **State** ([`State`]): integrated by the solver. It has an initial value (per instance, so a
-//!   sweep can vary it) and exactly one right-hand side ([`Ode`]).
-//! * **Parameter** ([`Param`]): a constant for the duration of a run, one value per instance.
-//!   Model constants, unconnected PyRates inputs and edge weights are all parameters; whether a
-//!   parameter is swept or inlined as a literal is decided by the backend options, never here.
-//! * **Derived** ([`Derived`]): an algebraic variable `x = expr`, recomputed from the current
-//!   states, parameters, series values and time at every evaluation of the right-hand side.
-//!   Derived variables may use each other, but never in a cycle.
+//! A model may also declare a **network** ([`Model::network`]): then a run simulates `N` identical
+//! copies of the node, `N` and the connectivity (weights and distances, row = target, column =
+//! source) being given at run time, coupled through [`Coupling`] terms. Without a network, `N = 1`.
+//!
+//! There are these kinds of value, each one per node (and per instance of a sweep):
+//!
+//! * **State** ([`State`]): integrated by the solver. It has an initial value, exactly one
+//!   right-hand side ([`Ode`]), optionally bounds (clamped after every stage) and optionally a
+//!   noise amplitude.
+//! * **Parameter** ([`Param`]): a constant for the duration of a run, one value per instance (the
+//!   same in every node). Model constants, unconnected PyRates inputs, edge weights and delays and
+//!   the conduction speed are all parameters; whether a parameter is swept or inlined is decided by
+//!   backend options, never here.
+//! * **Derived** ([`Derived`]): an algebraic variable `x = expr`, recomputed at every evaluation of
+//!   the right-hand side. Derived variables may use each other, but never in a cycle.
 //! * **Series** ([`Series`]): an external time series supplied at run time (one value per step,
-//!   held constant within the step). It replaces a parameter the user drives from data.
-//! * **Time** ([`Expr::Time`]): the time of the solver stage being evaluated (below).
+//!   held constant within the step; one column shared, or one per node or per instance).
+//! * **Time** ([`Expr::Time`]): the time of the solver stage being evaluated.
+//! * **Delayed value** ([`Expr::Delayed`] of a [`Delay`]): the value a state or derived variable of
+//!   the same node had `d = round_half_even(delay / dt)` steps before the current step's start.
+//! * **Coupling** ([`Expr::Coupling`]): the value of a network coupling term at this node.
 //!
 //! Expressions ([`Expr`]) live in one flat arena ([`Model::exprs`]) and refer to each other and to
 //! variables through typed [`Handle`]s. Every expression and variable keeps a [`Span`] into the model
@@ -30,17 +40,47 @@
 //!
 //! ## Evaluation of the vector field
 //!
-//! `f(t, y)` is evaluated as:
+//! `f(t, y)` of one node is evaluated as:
 //! 1. every derived variable, in the dependency order computed by [`validate`] (ties broken by
 //!    declaration order, so the order is deterministic);
 //! 2. every ODE right-hand side, in state order.
 //!
-//! Within one expression the evaluation is the plain recursive one; operands are evaluated left
-//! before right. Floating-point operations are IEEE-754 double precision, one rounding per
-//! operation, never contracted into fused multiply-adds unless a backend option says so. The
-//! semantics of each operator and built-in function is given on [`BinOp`], [`UnOp`] and
-//! [`Builtin`]; `Expr::Powi(x, n)` is `x` multiplied by itself by the fixed algorithm of
-//! [`powi`], so every backend rounds identically.
+//! Delayed values, couplings and series values are constant within a step (below). Within one
+//! expression the evaluation is the plain recursive one; operands are evaluated left before
+//! right. Floating-point operations are IEEE-754 double precision, one rounding per operation,
+//! never contracted into fused multiply-adds unless a backend option says so. The semantics of
+//! each operator and built-in function is given on [`BinOp`], [`UnOp`] and [`Builtin`];
+//! `Expr::Powi(x, n)` is `x` multiplied by itself by the fixed algorithm of [`powi`], so every
+//! backend rounds identically.
+//!
+//! ## Networks and couplings
+//!
+//! The connectivity is a list of edges `(i <- j, w_ij, l_ij)` per target node `i`, in increasing
+//! source order `j`; edges with `w_ij = 0` are absent. A coupling ([`Coupling`]) has a source
+//! variable `x` (TVB's `cvar`), a `pre` expression and a `post` expression; at node `i` its value
+//! is
+//!
+//! ```text
+//! gx_i = sum over edges (i <- j) of  w_ij * pre(x_j(t_n - d_ij), node i at t_n)
+//! c_i  = post(gx_i)
+//! ```
+//!
+//! summed left to right in increasing `j`, with `d_ij = round_half_even((l_ij / speed) / dt)` steps
+//! (the speed is the parameter [`Network::speed`]; connectivities given as delays in time units
+//! have `l_ij` = the delay and speed 1). Inside `pre`, [`Expr::CouplingSource`] is the delayed
+//! `x_j`, and states, parameters and derived values (which must not depend on delays or
+//! couplings) are those of the target node `i` at the step's start; inside `post`,
+//! [`Expr::CouplingSum`] is `gx_i`. A coupling is computed once per
+//! step, at the step's start, and is the same in every stage of the step (as in TVB).
+//!
+//! ## Delays and history
+//!
+//! Every variable that a delay or a coupling reads is kept in a history with one entry per step:
+//! at the start of step `n` its value at `t_n` (states, or derived values computed from the states
+//! at `t_n`) is stored, then delayed values are read as the value stored `d` steps earlier (`d = 0`
+//! reads the value just stored). Entries before `t0` are the value at `t0` ([`History::Initial`],
+//! the default) or zero ([`History::Zero`]). A variable that is read delayed must not itself
+//! depend on a delayed value or a coupling.
 //!
 //! ## Time stepping
 //!
@@ -48,14 +88,37 @@
 //! always computed from the step index, never accumulated. The stage times are
 //! `t_n`, `t_(n+1/2) = t0 + (n + 0.5)*dt`, and for the stage at the end of a step the *left limit*
 //! `t_(n+1)^- = next_down(t0 + (n+1)*dt)`, so inputs with jumps on the time grid (steps, pulses) are
-//! integrated exactly. The solvers ([`Solver`]) are, with `k_i` slopes and `h = dt`:
+//! integrated exactly. One step is:
 //!
-//! * `euler`: `k1 = f(t_n, y)`, `y' = y + h*k1`.
-//! * `heun`: `k1 = f(t_n, y)`, `p = y + h*k1`, `k2 = f(t_(n+1)^-, p)`, `y' = y + (0.5*h)*(k1 + k2)`.
-//! * `rk4`: `k1 = f(t_n, y)`, `k2 = f(t_(n+1/2), y + (0.5*h)*k1)`, `k3 = f(t_(n+1/2), y + (0.5*h)*k2)`,
-//!   `k4 = f(t_(n+1)^-, y + h*k3)`, `y' = y + (h/6)*(((k1 + 2*k2) + 2*k3) + k4)`.
+//! 1. series values for step `n` (row `min(n, rows - 1)`);
+//! 2. the history entry of step `n` (the buffered variables at `(t_n, y_n)`);
+//! 3. delayed values and couplings of step `n`, for every node;
+//! 4. derived values at `(t_n, y_n)`; samples, if `n` is a sampling step; noise amplitudes;
+//! 5. the solver, where `clamp` sets each bounded state to its bounds, and `k_i` are slopes:
 //!
-//! A series value during step `n` is row `min(n, rows - 1)` of its data.
+//! * `euler`: `k1 = f(t_n, y)`, `y' = clamp(y + h*k1)`.
+//! * `heun`: `k1 = f(t_n, y)`, `p = clamp(y + h*k1)`, `k2 = f(t_(n+1)^-, p)`,
+//!   `y' = clamp(y + (0.5*h)*(k1 + k2))`.
+//! * `rk4`: `k1 = f(t_n, y)`, `k2 = f(t_(n+1/2), clamp(y + (0.5*h)*k1))`,
+//!   `k3 = f(t_(n+1/2), clamp(y + (0.5*h)*k2))`, `k4 = f(t_(n+1)^-, clamp(y + h*k3))`,
+//!   `y' = clamp(y + (h/6)*(((k1 + 2*k2) + 2*k3) + k4))`.
+//!
+//! ## Noise
+//!
+//! A state with a noise amplitude `g` (an expression, evaluated at the step's start) follows
+//! `dx = f dt + g dW` with `W` a standard Wiener process. With `eta = g * (sqrt(h) * xi)`, `xi`
+//! standard normal:
+//!
+//! * `euler` is Euler–Maruyama: `y' = clamp((y + h*k1) + eta)`;
+//! * `heun` is TVB's stochastic Heun: `p = clamp((y + h*k1) + eta)`, `k2 = f(t_(n+1)^-, p)`,
+//!   `y' = clamp((y + (0.5*h)*(k1 + k2)) + eta)`;
+//! * `rk4` has no stochastic form (a model with noise is rejected).
+//!
+//! States without noise follow the deterministic formulas. TVB's additive noise `nsig` is
+//! `g = sqrt(2*nsig)`; RateML's `nsig` is the per-step standard deviation, `g = nsig / sqrt(dt)`.
+//! The normal numbers come from the counter-based generator in [`rng`] (Philox4x32-10 keyed by the
+//! seed, counter = (step, pair, node, instance)), so a run is identical whatever the threads,
+//! lane width or backend.
 //!
 //! ## Outputs
 //!
@@ -77,6 +140,7 @@ pub mod eval;
 pub mod expr;
 pub mod model;
 pub mod print;
+pub mod rng;
 pub mod solver;
 pub mod span;
 pub mod valid;
@@ -85,7 +149,8 @@ pub use arena::{Arena, Handle};
 pub use diag::{Diagnostic, Diagnostics, Label, Severity, did_you_mean};
 pub use expr::{BinOp, Builtin, Expr, UnOp, powi};
 pub use model::{
-    Derived, DerivedKind, Model, Ode, Param, ParamKind, Series, State, VarRef, qualified_name,
+    Coupling, Delay, Derived, DerivedKind, History, Model, Network, Ode, Param, ParamKind, Series,
+    State, VarRef, qualified_name,
 };
 pub use solver::Solver;
 pub use span::{FileId, SourceMap, Span};

@@ -10,10 +10,14 @@ use indexmap::IndexMap;
 pub struct State {
     /// Full path, e.g. `pc/rpo_e_in/v`.
     pub name: String,
-    /// Initial value (default; a run may override it per instance).
+    /// Initial value (default; a run may override it per instance and node).
     pub init: f64,
     /// Where the variable is declared.
     pub span: Span,
+    /// `(lo, hi)`: the state is clamped to this range after every stage (either may be infinite).
+    pub bounds: Option<(f64, f64)>,
+    /// Noise amplitude `g` in `dx = f dt + g dW`, evaluated at the start of each step.
+    pub noise: Option<Handle<Expr>>,
 }
 
 /// Where a parameter comes from (for display and for choosing what a user may drive).
@@ -25,6 +29,10 @@ pub enum ParamKind {
     Input,
     /// The weight of an edge.
     Weight,
+    /// The delay of an edge, in time units.
+    Delay,
+    /// The conduction speed of a network (distance units per time unit).
+    Speed,
 }
 
 /// A per-instance constant.
@@ -71,6 +79,51 @@ pub struct Series {
     pub name: String,
     /// Where the driven variable is declared.
     pub span: Span,
+}
+
+/// A delayed read of one of the node's own variables (see the crate docs, "Delays and history").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delay {
+    /// The variable read: a state or derived variable.
+    pub source: VarRef,
+    /// The delay in time units; `round_half_even(delay / dt)` steps at run time.
+    pub time: Handle<Param>,
+    /// The edge or expression that introduced it.
+    pub span: Span,
+}
+
+/// A network coupling term (see the crate docs, "Networks and couplings").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coupling {
+    /// A name for messages and listings (e.g. the input it drives).
+    pub name: String,
+    /// The coupled variable read at source nodes (TVB's `cvar`): a state or derived variable.
+    pub source: VarRef,
+    /// `pre(x_j, node i)`, using [`Expr::CouplingSource`] for `x_j`.
+    pub pre: Handle<Expr>,
+    /// `post(gx)`, using [`Expr::CouplingSum`] for `gx`.
+    pub post: Handle<Expr>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// The model is a network of identical nodes coupled through a connectivity given at run time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// The conduction speed dividing connectivity distances (1 for distances that are delays).
+    pub speed: Handle<Param>,
+    /// Where the network is declared.
+    pub span: Span,
+}
+
+/// The value of delayed variables before the start of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum History {
+    /// The value at the start time (TVB's and rateforge's default).
+    #[default]
+    Initial,
+    /// Zero (PyRates' behaviour).
+    Zero,
 }
 
 /// `d/dt state = rhs`.
@@ -124,6 +177,14 @@ pub struct Model {
     pub derived: Arena<Derived>,
     /// External time series.
     pub series: Arena<Series>,
+    /// Delayed reads.
+    pub delays: Arena<Delay>,
+    /// Network coupling terms (only in a network).
+    pub couplings: Arena<Coupling>,
+    /// Whether this is a network of identical nodes.
+    pub network: Option<Network>,
+    /// What delayed values read before the start.
+    pub history: History,
     /// Differential equations (one per state once validated).
     pub odes: Vec<Ode>,
     /// All expressions.
@@ -177,6 +238,8 @@ impl Model {
             name: name.to_string(),
             init,
             span,
+            bounds: None,
+            noise: None,
         }))
     }
 
@@ -263,7 +326,8 @@ impl Model {
 
     /// Replaces parameter `param` by a derived variable computed by `expr` (a time-dependent
     /// drive): every use of the parameter now reads the derived variable, and the parameter is
-    /// removed (later parameters move down by one).
+    /// removed (later parameters move down by one). Delay and speed parameters cannot be driven
+    /// (callers check [`Param::kind`]).
     pub fn drive_param_with_expr(
         &mut self,
         param: Handle<Param>,
@@ -318,6 +382,12 @@ impl Model {
         }
         let name = self.params[param].name.clone();
         self.params = params;
+        for d in self.delays.iter_mut_values() {
+            d.time = remap(d.time);
+        }
+        if let Some(n) = &mut self.network {
+            n.speed = remap(n.speed);
+        }
         for v in self.names.values_mut() {
             if let VarRef::Param(h) = v {
                 *v = VarRef::Param(remap(*h));
@@ -334,7 +404,11 @@ impl Model {
             | Expr::State(_)
             | Expr::Param(_)
             | Expr::Derived(_)
-            | Expr::Series(_) => Vec::new(),
+            | Expr::Series(_)
+            | Expr::Delayed(_)
+            | Expr::Coupling(_)
+            | Expr::CouplingSource
+            | Expr::CouplingSum => Vec::new(),
             Expr::Unary(_, a) | Expr::Powi(a, _) => vec![*a],
             Expr::Binary(_, a, b) => vec![*a, *b],
             Expr::Call(_, args) => args.clone(),

@@ -48,6 +48,15 @@ fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &m
         Expr::Param(h) => (PREC_ATOM, var_name(model, VarRef::Param(*h), scope)),
         Expr::Derived(h) => (PREC_ATOM, var_name(model, VarRef::Derived(*h), scope)),
         Expr::Series(h) => (PREC_ATOM, var_name(model, VarRef::Series(*h), scope)),
+        Expr::Delayed(h) => {
+            let d = &model.delays[*h];
+            let src = var_name(model, d.source, scope);
+            let time = var_name(model, VarRef::Param(d.time), scope);
+            (PREC_ATOM, format!("past({src}, {time})"))
+        }
+        Expr::Coupling(h) => (PREC_ATOM, format!("coupling[{}]", model.couplings[*h].name)),
+        Expr::CouplingSource => (PREC_ATOM, "x_j".to_string()),
+        Expr::CouplingSum => (PREC_ATOM, "gx".to_string()),
         Expr::Unary(op, a) => {
             let mut s = String::from(match op {
                 UnOp::Neg => "-",
@@ -133,7 +142,14 @@ pub fn model(valid: &ValidModel) -> String {
     };
     section(&mut out, "states", m.states.len());
     for s in m.states.values() {
-        writeln!(out, "  {} (initial {})", s.name, number(s.init)).unwrap();
+        write!(out, "  {} (initial {})", s.name, number(s.init)).unwrap();
+        if let Some((lo, hi)) = s.bounds {
+            write!(out, " in [{}, {}]", number(lo), number(hi)).unwrap();
+        }
+        if let Some(g) = s.noise {
+            write!(out, " + noise {} dW", expr(m, g, scope_of(&s.name))).unwrap();
+        }
+        out.push('\n');
     }
     let of_kind = |k: ParamKind| m.params.values().filter(move |p| p.kind == k);
     section(&mut out, "parameters", of_kind(ParamKind::Constant).count());
@@ -184,6 +200,43 @@ pub fn model(valid: &ValidModel) -> String {
     for d in algebraic {
         let scope = scope_of(&d.name);
         writeln!(out, "  {} = {}", d.name, expr(m, d.expr, scope)).unwrap();
+    }
+    if !m.delays.is_empty() {
+        section(&mut out, "delays", m.delays.len());
+        for d in m.delays.values() {
+            let history = match m.history {
+                crate::model::History::Initial => "initial value",
+                crate::model::History::Zero => "zero",
+            };
+            writeln!(
+                out,
+                "  past({}, {}) (history: {history})",
+                m.var_name(d.source),
+                m.params[d.time].name
+            )
+            .unwrap();
+        }
+    }
+    if let Some(net) = &m.network {
+        writeln!(
+            out,
+            "\nnetwork: identical nodes, connectivity given at run time, speed {{{}}}",
+            m.params[net.speed].name
+        )
+        .unwrap();
+        section(&mut out, "couplings", m.couplings.len());
+        for c in m.couplings.values() {
+            let scope = scope_of(&c.name);
+            writeln!(
+                out,
+                "  {} = post(gx = sum_j w_ij * pre),  x = {},  pre = {},  post = {}",
+                c.name,
+                m.var_name(c.source),
+                expr(m, c.pre, scope),
+                expr(m, c.post, scope)
+            )
+            .unwrap();
+        }
     }
     section(&mut out, "differential equations", m.states.len());
     for (i, s) in m.states.values().enumerate() {

@@ -7,10 +7,14 @@
 //! * `rf_run(*const RfArgs) -> i32`: integrates instances `begin..end`; returns 0, 1 (invalid
 //!   arguments) or 2 (cancelled).
 //!
-//! Memory layout: parameters `[k * n_instances + i]`, initial and final states likewise, the
-//! trace `[(sample * n_record + r) * n_instances + i]`; recorded ids `< n_state` are states, the
-//! rest derived values (`id - n_state`). Series are row-major `n_rows x n_cols`, one row per step,
-//! instance `i` reading column `i % n_cols`.
+//! Memory layout (instance fastest): parameters `[k * n_instances + i]`, initial and final states
+//! `[(s * n_nodes + node) * n_instances + i]`, the trace
+//! `[((sample * n_record + r) * n_nodes + node) * n_instances + i]`; recorded ids `< n_state` are
+//! states, the rest derived values (`id - n_state`). Series are row-major `n_rows x n_cols`, one
+//! row per step; `mode` picks the column (0: column 0, 1: the node, 2: the instance, 3:
+//! `instance * n_nodes + node`). The connectivity lists the edges into each node in increasing
+//! source order: compressed rows (`row_start[n_nodes + 1]`, `source`, `weight`, `distance`), or
+//! with `dense` set `n_nodes x n_nodes` row-major `weight` and `distance`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
@@ -27,6 +31,8 @@ pub struct RfSeries {
     pub n_rows: u64,
     /// Columns.
     pub n_cols: u64,
+    /// Which column an (instance, node) reads.
+    pub mode: u32,
 }
 
 /// Arguments of `rf_run`.
@@ -39,6 +45,8 @@ pub struct RfArgs {
     pub begin: u64,
     /// One past the last instance of this call.
     pub end: u64,
+    /// Nodes of a network (1 otherwise).
+    pub n_nodes: u64,
     /// Steps to integrate.
     pub n_steps: u64,
     /// Record every this many steps.
@@ -47,6 +55,8 @@ pub struct RfArgs {
     pub dt: f64,
     /// Start time.
     pub t0: f64,
+    /// Seed of the noise.
+    pub seed: u64,
     /// 0 euler, 1 heun, 2 rk4 (`Solver::id`).
     pub solver: u32,
     /// Number of recorded values.
@@ -63,6 +73,16 @@ pub struct RfArgs {
     pub trace: *mut f64,
     /// Series, one per model series.
     pub series: *const RfSeries,
+    /// Nonzero: the connectivity is dense.
+    pub dense: u32,
+    /// Compressed rows: `n_nodes + 1` offsets.
+    pub row_start: *const u64,
+    /// Compressed rows: source node of each edge.
+    pub source: *const u32,
+    /// Weight of each edge.
+    pub weight: *const f64,
+    /// Distance of each edge.
+    pub distance: *const f64,
     /// Incremented by instance-steps done (may be null).
     pub progress: *const AtomicU64,
     /// Polled; when set the kernel stops with status 2 (may be null).
@@ -85,6 +105,12 @@ pub struct RfInfo {
     pub n_derived: u32,
     /// Series.
     pub n_series: u32,
+    /// Delays.
+    pub n_delay: u32,
+    /// Couplings.
+    pub n_coupling: u32,
+    /// Nonzero for a network model.
+    pub network: u32,
     /// Hex SHA-256 of the model (`ValidModel::hash`).
     pub model_hash: [u8; 64],
 }

@@ -3,14 +3,57 @@
 
 use crate::abi::{ABI_VERSION, RfArgs, RfInfo, RfSeries};
 use crate::error::RuntimeError;
-use rateforge_ir::eval::{Instance, RunConfig, simulate_observed};
+use rateforge_ir::eval::{
+    Connectivity as EvalConnectivity, Instance, RunConfig, SeriesInput, simulate_observed,
+};
 use rateforge_ir::{Handle, Solver, ValidModel, VarRef};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// A time series for a run: row-major `n_rows x n_cols`, one row per step; instance `i` reads
-/// column `i % n_cols`.
+/// Which column of a series an (instance, node) reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesColumns {
+    /// One column for everything.
+    Shared,
+    /// One column per node.
+    PerNode,
+    /// One column per instance.
+    PerInstance,
+    /// One column per (instance, node): column `instance * n_nodes + node`.
+    PerInstanceAndNode,
+}
+
+impl SeriesColumns {
+    fn code(self) -> u32 {
+        match self {
+            SeriesColumns::Shared => 0,
+            SeriesColumns::PerNode => 1,
+            SeriesColumns::PerInstance => 2,
+            SeriesColumns::PerInstanceAndNode => 3,
+        }
+    }
+
+    fn column(self, instance: usize, node: usize, n_nodes: usize) -> usize {
+        match self {
+            SeriesColumns::Shared => 0,
+            SeriesColumns::PerNode => node,
+            SeriesColumns::PerInstance => instance,
+            SeriesColumns::PerInstanceAndNode => instance * n_nodes + node,
+        }
+    }
+
+    fn n_cols(self, n_instances: usize, n_nodes: usize) -> usize {
+        match self {
+            SeriesColumns::Shared => 1,
+            SeriesColumns::PerNode => n_nodes,
+            SeriesColumns::PerInstance => n_instances,
+            SeriesColumns::PerInstanceAndNode => n_instances * n_nodes,
+        }
+    }
+}
+
+/// A time series for a run: row-major `n_rows x n_cols`, one row per step.
 #[derive(Clone, Debug)]
 pub struct SeriesData<'a> {
     /// The values.
@@ -19,9 +62,74 @@ pub struct SeriesData<'a> {
     pub n_rows: usize,
     /// Columns.
     pub n_cols: usize,
+    /// Which column an (instance, node) reads.
+    pub columns: SeriesColumns,
 }
 
-/// What to run. Arrays are structure-of-arrays: `params[k * n_instances + i]`.
+/// A network's connectivity by target node (compressed rows): the edges into node `i` are
+/// `row_start[i] .. row_start[i + 1]`, in increasing source order, with nonzero weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connectivity {
+    /// Number of nodes.
+    pub n_nodes: usize,
+    /// `n_nodes + 1` offsets.
+    pub row_start: Vec<usize>,
+    /// Source node of each edge.
+    pub source: Vec<usize>,
+    /// Weight of each edge.
+    pub weight: Vec<f64>,
+    /// Distance of each edge (a tract length, or a delay in time units with speed 1).
+    pub distance: Vec<f64>,
+}
+
+impl Connectivity {
+    /// From dense `n x n` matrices (row = target, column = source), keeping nonzero weights.
+    pub fn from_dense(n: usize, weights: &[f64], distances: &[f64]) -> Connectivity {
+        let mut c = Connectivity {
+            n_nodes: n,
+            row_start: vec![0],
+            source: Vec::new(),
+            weight: Vec::new(),
+            distance: Vec::new(),
+        };
+        for i in 0..n {
+            for j in 0..n {
+                let w = weights[i * n + j];
+                if w != 0.0 {
+                    c.source.push(j);
+                    c.weight.push(w);
+                    c.distance.push(distances[i * n + j]);
+                }
+            }
+            c.row_start.push(c.source.len());
+        }
+        c
+    }
+
+    /// Fraction of nonzero entries.
+    pub fn density(&self) -> f64 {
+        self.weight.len() as f64 / ((self.n_nodes * self.n_nodes).max(1)) as f64
+    }
+
+    /// The dense `n x n` weights and distances (zeros where there is no edge).
+    pub fn to_dense(&self) -> (Vec<f64>, Vec<f64>) {
+        let n = self.n_nodes;
+        let (mut w, mut d) = (vec![0.0; n * n], vec![0.0; n * n]);
+        for i in 0..n {
+            for e in self.row_start[i]..self.row_start[i + 1] {
+                w[i * n + self.source[e]] = self.weight[e];
+                d[i * n + self.source[e]] = self.distance[e];
+            }
+        }
+        (w, d)
+    }
+}
+
+/// Above this density the kernel loops over dense rows instead of compressed ones.
+pub const DENSE_ABOVE: f64 = 0.5;
+
+/// What to run. Arrays are structure-of-arrays, instance fastest: `params[k * n_instances + i]`,
+/// `init[(s * n_nodes + node) * n_instances + i]`.
 #[derive(Clone, Debug)]
 pub struct Launch<'a> {
     /// Number of instances.
@@ -40,10 +148,14 @@ pub struct Launch<'a> {
     pub record: &'a [u32],
     /// Parameters, `n_param * n_instances`.
     pub params: &'a [f64],
-    /// Initial states, `n_state * n_instances`.
+    /// Initial states, `n_state * n_nodes * n_instances`.
     pub init: &'a [f64],
     /// One per model series.
     pub series: &'a [SeriesData<'a>],
+    /// The connectivity of a network model.
+    pub connectivity: Option<&'a Connectivity>,
+    /// Seed of the noise.
+    pub seed: u64,
     /// Incremented by instance-steps done.
     pub progress: Option<&'a AtomicU64>,
     /// Stops the run when set.
@@ -57,14 +169,19 @@ impl Launch<'_> {
     pub fn n_samples(&self) -> usize {
         (self.n_steps / self.record_every.max(1)) as usize + 1
     }
+
+    /// Nodes per instance.
+    pub fn n_nodes(&self) -> usize {
+        self.connectivity.map_or(1, |c| c.n_nodes)
+    }
 }
 
 /// The result of a run.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// Final states, `[k * n_instances + i]`.
+    /// Final states, `[(s * n_nodes + node) * n_instances + i]`.
     pub final_state: Vec<f64>,
-    /// Samples, `[(sample * n_record + r) * n_instances + i]`.
+    /// Samples, `[((sample * n_record + r) * n_nodes + node) * n_instances + i]`.
     pub trace: Vec<f64>,
     /// Samples per instance.
     pub n_samples: usize,
@@ -72,14 +189,19 @@ pub struct Outcome {
     pub cancelled: bool,
 }
 
-fn check(
-    launch: &Launch<'_>,
+/// Model facts both backends check a launch against.
+struct Shape {
     n_state: usize,
     n_param: usize,
     n_derived: usize,
     n_series: usize,
-) -> Result<(), RuntimeError> {
+    network: bool,
+    noise: bool,
+}
+
+fn check(launch: &Launch<'_>, shape: &Shape) -> Result<(), RuntimeError> {
     let n = launch.n_instances;
+    let nn = launch.n_nodes();
     let bad = |m: String| Err(RuntimeError::Invalid(m));
     if n == 0 {
         return bad("a run needs at least one instance".into());
@@ -99,28 +221,66 @@ fn check(
     if launch.record_every == 0 {
         return bad("the recording interval must be at least one step".into());
     }
-    if launch.params.len() != n_param * n {
+    if shape.noise && launch.solver == Solver::Rk4 {
+        return bad("the model has noise, and rk4 has no stochastic form; use euler (Euler-Maruyama) or heun (stochastic Heun)".into());
+    }
+    match (shape.network, launch.connectivity) {
+        (true, None) => return bad("the model is a network: give a connectivity".into()),
+        (false, Some(_)) => {
+            return bad("the model is not a network, but a connectivity was given".into());
+        }
+        (_, Some(c)) => {
+            if c.n_nodes == 0 || c.n_nodes > u32::MAX as usize {
+                return bad(format!(
+                    "a network needs between 1 and 2^32 nodes, found {}",
+                    c.n_nodes
+                ));
+            }
+            let ne = c.weight.len();
+            let ok = c.row_start.len() == c.n_nodes + 1
+                && c.row_start[0] == 0
+                && c.row_start.windows(2).all(|w| w[0] <= w[1])
+                && c.row_start[c.n_nodes] == ne
+                && c.source.len() == ne
+                && c.distance.len() == ne
+                && c.source.iter().all(|&j| j < c.n_nodes);
+            if !ok {
+                return bad(
+                    "the connectivity is malformed (rows, sources and weights do not match)".into(),
+                );
+            }
+        }
+        (false, None) => {}
+    }
+    if launch.params.len() != shape.n_param * n {
         return bad(format!(
-            "expected {} parameter values ({n_param} x {n} instances), found {}",
-            n_param * n,
+            "expected {} parameter values ({} x {n} instances), found {}",
+            shape.n_param * n,
+            shape.n_param,
             launch.params.len()
         ));
     }
-    if launch.init.len() != n_state * n {
+    if launch.init.len() != shape.n_state * nn * n {
         return bad(format!(
-            "expected {} initial values ({n_state} x {n} instances), found {}",
-            n_state * n,
+            "expected {} initial values ({} states x {nn} nodes x {n} instances), found {}",
+            shape.n_state * nn * n,
+            shape.n_state,
             launch.init.len()
         ));
     }
-    if launch.series.len() != n_series {
+    if launch.series.len() != shape.n_series {
         return bad(format!(
-            "the model has {n_series} time series inputs, {} were given",
+            "the model has {} time series inputs, {} were given",
+            shape.n_series,
             launch.series.len()
         ));
     }
     for (k, s) in launch.series.iter().enumerate() {
-        if s.n_rows == 0 || s.n_cols == 0 || s.data.len() != s.n_rows * s.n_cols {
+        if s.n_rows == 0
+            || s.n_cols == 0
+            || s.data.len() != s.n_rows * s.n_cols
+            || s.n_cols < s.columns.n_cols(n, nn)
+        {
             return bad(format!(
                 "time series {k} is empty or its size does not match {} x {}",
                 s.n_rows, s.n_cols
@@ -130,7 +290,7 @@ fn check(
     if let Some(&id) = launch
         .record
         .iter()
-        .find(|&&id| id as usize >= n_state + n_derived)
+        .find(|&&id| id as usize >= shape.n_state + shape.n_derived)
     {
         return bad(format!("recorded value id {id} is out of range"));
     }
@@ -156,6 +316,7 @@ fn trace_len(launch: &Launch<'_>) -> Result<usize, RuntimeError> {
     launch
         .n_samples()
         .checked_mul(launch.record.len())
+        .and_then(|x| x.checked_mul(launch.n_nodes()))
         .and_then(|x| x.checked_mul(launch.n_instances))
         .ok_or_else(|| {
             RuntimeError::OutOfMemory("the requested trace is too large to address".into())
@@ -180,6 +341,7 @@ pub struct Kernel {
     run_fn: unsafe extern "C" fn(*const RfArgs) -> i32,
     info: RfInfo,
     path: PathBuf,
+    noise: bool,
 }
 
 impl std::fmt::Debug for Kernel {
@@ -233,15 +395,19 @@ impl Kernel {
             m.params.len(),
             m.derived.len(),
             m.series.len(),
+            m.delays.len(),
+            m.couplings.len(),
         );
         let found = (
             info.n_state as usize,
             info.n_param as usize,
             info.n_derived as usize,
             info.n_series as usize,
+            info.n_delay as usize,
+            info.n_coupling as usize,
         );
         let hash = String::from_utf8_lossy(&info.model_hash).into_owned();
-        if expected != found || hash != model.hash() {
+        if expected != found || hash != model.hash() || (info.network != 0) != m.network.is_some() {
             return Err(err(format!(
                 "the kernel was generated for another model (hash {hash})"
             )));
@@ -251,6 +417,7 @@ impl Kernel {
             run_fn,
             info,
             path: path.to_path_buf(),
+            noise: model.info().has_noise,
         })
     }
 
@@ -267,15 +434,18 @@ impl Kernel {
     /// Runs the kernel on all instances, spread over threads in lane-aligned chunks.
     pub fn run(&self, launch: &Launch<'_>) -> Result<Outcome, RuntimeError> {
         let i = &self.info;
-        check(
-            launch,
-            i.n_state as usize,
-            i.n_param as usize,
-            i.n_derived as usize,
-            i.n_series as usize,
-        )?;
+        let shape = Shape {
+            n_state: i.n_state as usize,
+            n_param: i.n_param as usize,
+            n_derived: i.n_derived as usize,
+            n_series: i.n_series as usize,
+            network: i.network != 0,
+            noise: self.noise,
+        };
+        check(launch, &shape)?;
         let n = launch.n_instances;
-        let mut final_state = allocate(i.n_state as usize * n, "final states")?;
+        let nn = launch.n_nodes();
+        let mut final_state = allocate(shape.n_state * nn * n, "final states")?;
         let mut trace = allocate(trace_len(launch)?, "recorded trace")?;
         let series: Vec<RfSeries> = launch
             .series
@@ -284,16 +454,45 @@ impl Kernel {
                 data: s.data.as_ptr(),
                 n_rows: s.n_rows as u64,
                 n_cols: s.n_cols as u64,
+                mode: s.columns.code(),
             })
             .collect();
+        // The connectivity, dense or compressed by density.
+        let dense = launch
+            .connectivity
+            .is_some_and(|c| c.density() > DENSE_ABOVE);
+        let (dense_w, dense_d) = match launch.connectivity {
+            Some(c) if dense => c.to_dense(),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let row_start: Vec<u64> = launch.connectivity.map_or_else(Vec::new, |c| {
+            c.row_start.iter().map(|&x| x as u64).collect()
+        });
+        let source: Vec<u32> = launch
+            .connectivity
+            .map_or_else(Vec::new, |c| c.source.iter().map(|&x| x as u32).collect());
+        let (weight, distance): (&[f64], &[f64]) = match launch.connectivity {
+            Some(_) if dense => (&dense_w, &dense_d),
+            Some(c) => (&c.weight, &c.distance),
+            None => (&[], &[]),
+        };
+        let ptr_or_null = |s: &[f64]| {
+            if launch.connectivity.is_some() {
+                s.as_ptr()
+            } else {
+                std::ptr::null()
+            }
+        };
         let args = Shared(RfArgs {
             n_instances: n as u64,
             begin: 0,
             end: n as u64,
+            n_nodes: nn as u64,
             n_steps: launch.n_steps,
             record_every: launch.record_every,
             dt: launch.dt,
             t0: launch.t0,
+            seed: launch.seed,
             solver: launch.solver.id(),
             n_record: launch.record.len() as u32,
             record: launch.record.as_ptr(),
@@ -302,6 +501,19 @@ impl Kernel {
             final_state: final_state.as_mut_ptr(),
             trace: trace.as_mut_ptr(),
             series: series.as_ptr(),
+            dense: u32::from(dense),
+            row_start: if launch.connectivity.is_some() {
+                row_start.as_ptr()
+            } else {
+                std::ptr::null()
+            },
+            source: if launch.connectivity.is_some() {
+                source.as_ptr()
+            } else {
+                std::ptr::null()
+            },
+            weight: ptr_or_null(weight),
+            distance: ptr_or_null(distance),
             progress: launch
                 .progress
                 .map_or(std::ptr::null(), |p| p as *const AtomicU64),
@@ -363,8 +575,17 @@ impl Kernel {
 pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcome, RuntimeError> {
     let m = model.model();
     let (ns, np, nd) = (m.states.len(), m.params.len(), m.derived.len());
-    check(launch, ns, np, nd, m.series.len())?;
+    let shape = Shape {
+        n_state: ns,
+        n_param: np,
+        n_derived: nd,
+        n_series: m.series.len(),
+        network: m.network.is_some(),
+        noise: model.info().has_noise,
+    };
+    check(launch, &shape)?;
     let n = launch.n_instances;
+    let nn = launch.n_nodes();
     let record: Vec<VarRef> = launch
         .record
         .iter()
@@ -384,30 +605,44 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
         n_steps: launch.n_steps,
         record_every: launch.record_every,
         record,
+        seed: launch.seed,
     };
     let n_samples = launch.n_samples();
     let n_record = launch.record.len();
-    let mut final_state = allocate(ns * n, "final states")?;
+    let mut final_state = allocate(ns * nn * n, "final states")?;
     let mut trace = allocate(trace_len(launch)?, "recorded trace")?;
     let pool = pool(launch.threads)?;
     let cancelled = AtomicBool::new(false);
+    let network = launch.connectivity.map(|c| EvalConnectivity {
+        n_nodes: c.n_nodes,
+        row_start: &c.row_start,
+        source: &c.source,
+        weight: &c.weight,
+        distance: &c.distance,
+    });
     let one = |i: usize| -> Option<rateforge_ir::eval::Trajectory> {
         if launch.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             cancelled.store(true, Ordering::Relaxed);
             return None;
         }
         let params: Vec<f64> = (0..np).map(|k| launch.params[k * n + i]).collect();
-        let init: Vec<f64> = (0..ns).map(|k| launch.init[k * n + i]).collect();
-        let columns: Vec<Vec<f64>> = launch
+        let init: Vec<f64> = (0..ns * nn).map(|k| launch.init[k * n + i]).collect();
+        let columns: Vec<Vec<usize>> = launch
             .series
             .iter()
-            .map(|s| {
-                (0..s.n_rows)
-                    .map(|r| s.data[r * s.n_cols + i % s.n_cols])
-                    .collect()
+            .map(|s| (0..nn).map(|node| s.columns.column(i, node, nn)).collect())
+            .collect();
+        let series: Vec<SeriesInput<'_>> = launch
+            .series
+            .iter()
+            .zip(&columns)
+            .map(|(s, cols)| SeriesInput {
+                data: s.data,
+                n_rows: s.n_rows,
+                n_cols: s.n_cols,
+                columns: cols,
             })
             .collect();
-        let rows: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
         let mut observe = |steps: u64| {
             if let Some(p) = launch.progress {
                 p.fetch_add(steps, Ordering::Relaxed);
@@ -419,12 +654,13 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
             !stop
         };
         let instance = Instance {
+            index: i as u64,
             params: &params,
             init: &init,
-            series: &rows,
+            series: &series,
+            network: network.as_ref(),
         };
-        let t = simulate_observed(model, &config, &instance, &mut observe);
-        Some(t)
+        Some(simulate_observed(model, &config, &instance, &mut observe))
     };
     let results: Vec<Option<rateforge_ir::eval::Trajectory>> = match &pool {
         Some(p) => p.install(|| (0..n).into_par_iter().map(one).collect()),
@@ -432,12 +668,14 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
     };
     for (i, r) in results.into_iter().enumerate() {
         let Some(t) = r else { continue };
-        for k in 0..ns {
+        for k in 0..ns * nn {
             final_state[k * n + i] = t.final_state[k];
         }
         for (j, sample) in t.samples.iter().enumerate().take(n_samples) {
-            for (r, v) in sample.iter().enumerate() {
-                trace[(j * n_record + r) * n + i] = *v;
+            for r in 0..n_record {
+                for node in 0..nn {
+                    trace[((j * n_record + r) * nn + node) * n + i] = sample[r * nn + node];
+                }
             }
         }
     }

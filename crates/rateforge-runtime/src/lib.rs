@@ -14,4 +14,4 @@ pub mod output;
 
 pub use compile::{BuildOptions, Compiled, build_rust};
 pub use error::RuntimeError;
-pub use exec::{Kernel, Launch, Outcome, SeriesData, run_interpreted};
+pub use exec::{Connectivity, Kernel, Launch, Outcome, SeriesColumns, SeriesData, run_interpreted};

@@ -181,6 +181,8 @@ impl Model {
                     warnings: self.warnings,
                     files: self.files,
                     drives: self.drives,
+                    connectivity: None,
+                    connectivity_source: None,
                 })
             }
             Err(d) => Err(Error::model(&self.sources, d)),
@@ -198,6 +200,10 @@ pub struct Validated {
     pub(crate) warnings: Diagnostics,
     pub(crate) files: Vec<PathBuf>,
     pub(crate) drives: Vec<(String, Drive)>,
+    /// The connectivity the model file names, if any.
+    pub(crate) connectivity: Option<rateforge_runtime::Connectivity>,
+    /// Where it came from (for metadata).
+    pub(crate) connectivity_source: Option<String>,
 }
 
 impl Validated {

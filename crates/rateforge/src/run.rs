@@ -5,7 +5,9 @@ use crate::model::{Drive, Validated};
 use rateforge_ir::{Diagnostic, Solver, VarRef, did_you_mean};
 use rateforge_runtime::data::Table;
 use rateforge_runtime::output::{NpzArray, write_csv, write_npz};
-use rateforge_runtime::{Kernel, Launch, RuntimeError, SeriesData, run_interpreted};
+use rateforge_runtime::{
+    Connectivity, Kernel, Launch, RuntimeError, SeriesColumns, SeriesData, run_interpreted,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,12 +48,20 @@ pub struct RunSpec {
     /// Recorded paths (states or algebraic variables); empty records every state.
     pub record: Vec<String>,
     /// Data for every input driven by a series (`Model::drive_with_series`), by path: one row per
-    /// step, one column (shared) or one per instance.
+    /// step; one column (shared by everything), one per node, one per instance, or one per
+    /// (instance, node) pair (column `instance * nodes + node`). With as many nodes as instances,
+    /// columns are per node.
     pub series: BTreeMap<String, Table>,
     /// Number of instances.
     pub instances: usize,
     /// Per-instance values of parameters or initial states (each of length `instances`).
     pub instance_values: Vec<(String, Vec<f64>)>,
+    /// Per-node initial values of states (each of length `nodes`), the same in every instance.
+    pub node_values: Vec<(String, Vec<f64>)>,
+    /// The connectivity of a network model (default: the one its model file names).
+    pub connectivity: Option<Connectivity>,
+    /// Seed of the noise.
+    pub seed: u64,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
 }
@@ -68,6 +78,9 @@ impl Default for RunSpec {
             series: BTreeMap::new(),
             instances: 1,
             instance_values: Vec::new(),
+            node_values: Vec::new(),
+            connectivity: None,
+            seed: 0,
             threads: None,
         }
     }
@@ -91,9 +104,13 @@ pub struct RunResult {
     pub names: Vec<String>,
     /// Instances.
     pub n_instances: usize,
-    /// Samples `[(sample * names.len() + r) * n_instances + i]`.
+    /// Nodes (1 unless the model is a network).
+    pub n_nodes: usize,
+    /// Whether the model is a network (arrays then have a node axis).
+    pub network: bool,
+    /// Samples `[((sample * names.len() + r) * n_nodes + node) * n_instances + i]`.
     pub trace: Vec<f64>,
-    /// Final states `[k * n_instances + i]`.
+    /// Final states `[(k * n_nodes + node) * n_instances + i]`.
     pub final_state: Vec<f64>,
     /// Run metadata (model, hash, solver, dt, parameters, version, ...).
     pub metadata: serde_json::Value,
@@ -183,6 +200,38 @@ impl Validated {
                     .with_help("choose `--every` as a multiple of `--dt`"),
             ));
         }
+        if self.valid.info().has_noise && spec.solver == Solver::Rk4 {
+            return Err(Error::usage(
+                Diagnostic::error("the model has noise, and rk4 has no stochastic form").with_help(
+                    "use `--solver euler` (Euler-Maruyama) or `--solver heun` (stochastic Heun)",
+                ),
+            ));
+        }
+        let connectivity = match (&m.network, &spec.connectivity, &self.connectivity) {
+            (None, None, _) => None,
+            (None, Some(_), _) => {
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "`{}` is not a network model, but a connectivity was given",
+                        m.name
+                    ))
+                    .with_help("declare a `network:` in the model, or leave out `--connectivity`"),
+                ));
+            }
+            (Some(_), Some(c), _) | (Some(_), None, Some(c)) => Some(c),
+            (Some(_), None, None) => {
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "`{}` is a network model: give a connectivity",
+                        m.name
+                    ))
+                    .with_help(
+                        "name one in the model's `network:` section or pass `--connectivity FILE`",
+                    ),
+                ));
+            }
+        };
+        let nn = connectivity.map_or(1, |c| c.n_nodes);
         let n = spec.instances.max(1);
         let record = self.record_ids(&spec.record)?;
         let names: Vec<String> = if spec.record.is_empty() {
@@ -190,17 +239,55 @@ impl Validated {
         } else {
             spec.record.clone()
         };
-        // Parameters and initial states, structure of arrays.
+        // Parameters (per instance) and initial states (per node and instance), structure of arrays.
         let (np, ns) = (m.params.len(), m.states.len());
         let mut params = Vec::with_capacity(np * n);
         for p in m.params.values() {
             params.extend(std::iter::repeat_n(p.value, n));
         }
-        let mut init = Vec::with_capacity(ns * n);
+        let mut init = Vec::with_capacity(ns * nn * n);
         for s in m.states.values() {
-            init.extend(std::iter::repeat_n(s.init, n));
+            init.extend(std::iter::repeat_n(s.init, nn * n));
+        }
+        let finite = |path: &str, values: &[f64]| match values.iter().find(|v| !v.is_finite()) {
+            Some(bad) => Err(Error::usage(
+                Diagnostic::error(format!("`{path}`: value {bad} is not finite"))
+                    .with_help("values are finite numbers"),
+            )),
+            None => Ok(()),
+        };
+        for (path, values) in &spec.node_values {
+            finite(path, values)?;
+            if values.len() != nn {
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "`{path}` has {} values for {nn} nodes",
+                        values.len()
+                    ))
+                    .with_help("give one initial value per node"),
+                ));
+            }
+            match m.lookup(path) {
+                Some(VarRef::State(h)) => {
+                    for (node, v) in values.iter().enumerate() {
+                        let at = (h.index() * nn + node) * n;
+                        init[at..at + n].fill(*v);
+                    }
+                }
+                Some(v) => {
+                    return Err(Error::usage(
+                        Diagnostic::error(format!(
+                            "cannot give `{path}` per node: it is {}",
+                            v.kind_name()
+                        ))
+                        .with_help("initial values of states can differ between nodes"),
+                    ));
+                }
+                None => return Err(unknown_path(self, path)),
+            }
         }
         for (path, values) in &spec.instance_values {
+            finite(path, values)?;
             if values.len() != n {
                 return Err(Error::usage(
                     Diagnostic::error(format!(
@@ -210,18 +297,15 @@ impl Validated {
                     .with_help("give one value per instance"),
                 ));
             }
-            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-                return Err(Error::usage(
-                    Diagnostic::error(format!("`{path}`: value {bad} is not finite"))
-                        .with_help("values are finite numbers"),
-                ));
-            }
             match m.lookup(path) {
                 Some(VarRef::Param(h)) => {
                     params[h.index() * n..(h.index() + 1) * n].copy_from_slice(values)
                 }
                 Some(VarRef::State(h)) => {
-                    init[h.index() * n..(h.index() + 1) * n].copy_from_slice(values)
+                    for node in 0..nn {
+                        let at = (h.index() * nn + node) * n;
+                        init[at..at + n].copy_from_slice(values);
+                    }
                 }
                 Some(v) => {
                     return Err(Error::usage(
@@ -247,16 +331,33 @@ impl Validated {
                     s.name, t.n_rows
                 ))));
             }
-            if t.n_cols != 1 && t.n_cols != n {
+            let columns = if t.n_cols == 1 {
+                SeriesColumns::Shared
+            } else if m.network.is_some() && t.n_cols == nn {
+                SeriesColumns::PerNode
+            } else if t.n_cols == n {
+                SeriesColumns::PerInstance
+            } else if m.network.is_some() && t.n_cols == n * nn {
+                SeriesColumns::PerInstanceAndNode
+            } else {
+                let nodes = if m.network.is_some() {
+                    format!(
+                        ", one per node ({nn}), or one per instance and node ({})",
+                        n * nn
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(Error::Input(RuntimeError::Invalid(format!(
-                    "input `{}` has {} columns; give one column, or one per instance ({n})",
+                    "input `{}` has {} columns; give one column, one per instance ({n}){nodes}",
                     s.name, t.n_cols
                 ))));
-            }
+            };
             series.push(SeriesData {
                 data: &t.data,
                 n_rows: t.n_rows,
                 n_cols: t.n_cols,
+                columns,
             });
         }
         let launch = Launch {
@@ -270,6 +371,8 @@ impl Validated {
             params: &params,
             init: &init,
             series: &series,
+            connectivity,
+            seed: spec.seed,
             progress: controls.progress,
             cancel: controls.cancel,
             threads: spec.threads,
@@ -303,6 +406,13 @@ impl Validated {
                 (p.clone(), v)
             })
             .collect();
+        let network = connectivity.map(|c| {
+            json!({
+                "nodes": c.n_nodes,
+                "edges": c.weight.len(),
+                "connectivity": spec.connectivity.as_ref().map_or_else(|| self.connectivity_source.clone(), |_| Some("given at run time".to_string())),
+            })
+        });
         let metadata = json!({
             "rateforge_version": env!("CARGO_PKG_VERSION"),
             "model": self.reference,
@@ -317,17 +427,23 @@ impl Validated {
             "n_steps": n_steps,
             "record_every_steps": every,
             "n_instances": n,
+            "network": network,
+            "noise": self.valid.info().has_noise.then_some(json!({"seed": spec.seed})),
             "parameters": parameters,
             "initial_state": initial,
             "inputs": inputs,
             "varied": spec.instance_values.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            "varied_per_node": spec.node_values.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
             "recorded": names,
+            "array_axes": if m.network.is_some() { "samples, nodes[, instances]" } else { "samples[, instances]" },
             "partial": outcome.cancelled,
         });
         Ok(RunResult {
             time,
             names,
             n_instances: n,
+            n_nodes: nn,
+            network: m.network.is_some(),
             trace: outcome.trace,
             final_state: outcome.final_state,
             metadata,
@@ -337,15 +453,20 @@ impl Validated {
 }
 
 impl RunResult {
-    /// The samples of recorded value `r` for instance `i`.
+    /// The samples of recorded value `r` at node 0 for instance `i`.
     pub fn column(&self, r: usize, i: usize) -> Vec<f64> {
-        let (nr, n) = (self.names.len(), self.n_instances);
+        self.node_column(r, 0, i)
+    }
+
+    /// The samples of recorded value `r` at `node` for instance `i`.
+    pub fn node_column(&self, r: usize, node: usize, i: usize) -> Vec<f64> {
+        let (nr, nn, n) = (self.names.len(), self.n_nodes, self.n_instances);
         (0..self.time.len())
-            .map(|j| self.trace[(j * nr + r) * n + i])
+            .map(|j| self.trace[((j * nr + r) * nn + node) * n + i])
             .collect()
     }
 
-    /// The samples of the recorded path `name` for instance 0.
+    /// The samples of the recorded path `name` at node 0 for instance 0.
     pub fn series(&self, name: &str) -> Option<Vec<f64>> {
         self.names
             .iter()
@@ -353,7 +474,8 @@ impl RunResult {
             .map(|r| self.column(r, 0))
     }
 
-    /// Writes `.npz` (any number of instances) or `.csv` (one instance), chosen by extension.
+    /// Writes `.npz` (any number of instances) or `.csv` (one instance of a single node), chosen by
+    /// extension.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         match path
             .extension()
@@ -373,28 +495,35 @@ impl RunResult {
         }
     }
 
-    /// Writes `time`, one array per recorded path (shape `(samples,)`, or `(samples, instances)`
-    /// for several instances) and `metadata` (a JSON string).
+    /// Writes `time`, one array per recorded path and `metadata` (a JSON string). Arrays have the
+    /// axes `(samples, nodes, instances)`, without the node axis for a model that is not a network
+    /// and without the instance axis for a single instance.
     pub fn write_npz(&self, path: &Path) -> Result<(), Error> {
-        let n = self.n_instances;
+        let (n, nn, nr, ns) = (
+            self.n_instances,
+            self.n_nodes,
+            self.names.len(),
+            self.time.len(),
+        );
         let mut arrays = vec![NpzArray {
             name: "time".into(),
-            shape: vec![self.time.len()],
+            shape: vec![ns],
             data: self.time.clone(),
         }];
         for (r, name) in self.names.iter().enumerate() {
-            let (shape, data) = if n == 1 {
-                (vec![self.time.len()], self.column(r, 0))
-            } else {
-                let mut d = Vec::with_capacity(self.time.len() * n);
-                for j in 0..self.time.len() {
-                    d.extend_from_slice(
-                        &self.trace
-                            [(j * self.names.len() + r) * n..(j * self.names.len() + r + 1) * n],
-                    );
-                }
-                (vec![self.time.len(), n], d)
-            };
+            let mut shape = vec![ns];
+            if self.network {
+                shape.push(nn);
+            }
+            if n > 1 {
+                shape.push(n);
+            }
+            // The trace is already (sample, node, instance) within one recorded value.
+            let mut data = Vec::with_capacity(ns * nn * n);
+            for j in 0..ns {
+                let at = (j * nr + r) * nn * n;
+                data.extend_from_slice(&self.trace[at..at + nn * n]);
+            }
             arrays.push(NpzArray {
                 name: name.clone(),
                 shape,
@@ -404,7 +533,8 @@ impl RunResult {
         write_npz(path, &arrays, &self.metadata.to_string()).map_err(Error::from)
     }
 
-    /// Writes a CSV with a `time` column and one column per recorded path (one instance only).
+    /// Writes a CSV with a `time` column and one column per recorded path (one instance; for a
+    /// network, one column per path and node, named `path[node]`).
     pub fn write_csv(&self, path: &Path) -> Result<(), Error> {
         if self.n_instances != 1 {
             return Err(Error::usage(
@@ -416,9 +546,17 @@ impl RunResult {
             ));
         }
         let mut header = vec!["time".to_string()];
-        header.extend(self.names.iter().cloned());
         let mut columns = vec![self.time.clone()];
-        columns.extend((0..self.names.len()).map(|r| self.column(r, 0)));
+        for (r, name) in self.names.iter().enumerate() {
+            for node in 0..self.n_nodes {
+                header.push(if self.network {
+                    format!("{name}[{node}]")
+                } else {
+                    name.clone()
+                });
+                columns.push(self.node_column(r, node, 0));
+            }
+        }
         write_csv(path, &header, &columns).map_err(Error::from)
     }
 }

@@ -1,27 +1,48 @@
 //! The Rust backend: a model-specific kernel with the fixed C ABI, compiled to a cdylib at run time.
 //!
-//! The skeleton (ABI structs, lane blocks, time loop, solver stages) lives in
-//! `kernel-templates/rust/kernel.rs.tera`; this module only prints expressions, through an
-//! exhaustive match over [`Expr`], and names, through the [`Namer`]. Every operation is printed as
-//! the same IEEE operation the reference evaluator performs, in the same order, so the kernel's
-//! results equal the evaluator's.
+//! The skeleton (ABI structs, lane blocks, node loop, histories, couplings, time loop, solver
+//! stages, noise) lives in `kernel-templates/rust/kernel.rs.tera`; this module only prints
+//! expressions, through an exhaustive match over [`Expr`], and names, through the [`Namer`].
+//! Every operation is printed as the same IEEE operation the reference evaluator performs, in
+//! the same order, so the kernel's results equal the evaluator's.
 
 use crate::namer::{Namer, RUST_RESERVED, comment};
 use crate::{EmitError, EmitOptions, render};
-use rateforge_ir::{BinOp, Builtin, Expr, Handle, UnOp, ValidModel, VarRef};
+use rateforge_ir::{BinOp, Builtin, Expr, Handle, History, UnOp, ValidModel, VarRef};
 use serde::Serialize;
 
 /// Version of the C ABI between generated Rust kernels and the runtime.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
 const PRELUDE: &str = include_str!("../../../../kernel-templates/rust/prelude.rs");
 
 #[derive(Serialize)]
-struct Var {
+struct Buffered {
+    state: bool,
     index: usize,
-    ident: String,
-    name: String,
+}
+
+#[derive(Serialize)]
+struct DelayCtx {
+    param: usize,
+    slot: usize,
+}
+
+#[derive(Serialize)]
+struct CouplingCtx {
+    slot: usize,
+    pre_loads: Vec<String>,
+    pre: String,
+    post_loads: Vec<String>,
+    post: String,
+}
+
+#[derive(Serialize)]
+struct BoundCtx {
+    index: usize,
+    lo: String,
+    hi: String,
 }
 
 #[derive(Serialize)]
@@ -31,18 +52,30 @@ struct Context {
     model_name: String,
     model_hash: String,
     lanes: usize,
+    network: bool,
+    history_zero: bool,
     n_state: usize,
     n_param: usize,
     n_derived: usize,
     n_series: usize,
-    states: Vec<Var>,
-    params: Vec<Var>,
-    derived: Vec<Var>,
-    series: Vec<Var>,
+    n_delay: usize,
+    n_coupling: usize,
+    n_buffered: usize,
+    n_noisy: usize,
     load_lines: Vec<String>,
     derived_lines: Vec<String>,
+    free_derived_lines: Vec<String>,
     ode_lines: Vec<String>,
     store_derived_lines: Vec<String>,
+    store_free_lines: Vec<String>,
+    derived_loads: Vec<String>,
+    buffered: Vec<Buffered>,
+    delays: Vec<DelayCtx>,
+    couplings: Vec<CouplingCtx>,
+    noise_lines: Vec<String>,
+    noisy: Vec<usize>,
+    bounds: Vec<BoundCtx>,
+    speed_param: usize,
     prelude: String,
 }
 
@@ -52,6 +85,8 @@ struct Names {
     params: Vec<String>,
     derived: Vec<String>,
     series: Vec<String>,
+    delays: Vec<String>,
+    couplings: Vec<String>,
 }
 
 impl Names {
@@ -79,6 +114,16 @@ impl Names {
                 .values()
                 .map(|s| namer.name("u_", &s.name))
                 .collect(),
+            delays: m
+                .delays
+                .values()
+                .map(|d| namer.name("q_", m.var_name(d.source)))
+                .collect(),
+            couplings: m
+                .couplings
+                .values()
+                .map(|c| namer.name("c_", &c.name))
+                .collect(),
         }
     }
 
@@ -92,45 +137,88 @@ impl Names {
     }
 }
 
+/// A Rust `f64` literal that reads back to exactly `v` (infinities allowed for bounds).
+pub fn float_literal(v: f64) -> String {
+    if v == f64::INFINITY {
+        return "f64::INFINITY".to_string();
+    }
+    if v == f64::NEG_INFINITY {
+        return "f64::NEG_INFINITY".to_string();
+    }
+    let text = format!("{v:?}");
+    if v < 0.0 || text.starts_with('-') {
+        format!("({text}_f64)")
+    } else {
+        format!("{text}_f64")
+    }
+}
+
 /// Emits the kernel source for a validated model.
 pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitError> {
     let m = model.model();
+    let info = model.info();
     let names = Names::new(model);
-    let vars = |idents: &[String], names_of: Vec<&str>| -> Vec<Var> {
-        idents
-            .iter()
-            .zip(names_of)
-            .enumerate()
-            .map(|(index, (ident, name))| Var {
-                index,
-                ident: ident.clone(),
-                name: comment(name),
-            })
-            .collect()
-    };
-    let mut load_lines = Vec::new();
-    for (i, ident) in names.states.iter().enumerate() {
-        load_lines.push(format!("let {ident} = y[{i}][l];"));
-    }
-    for (i, ident) in names.params.iter().enumerate() {
-        load_lines.push(format!("let {ident} = p[{i}][l];"));
-    }
-    for (i, ident) in names.series.iter().enumerate() {
-        load_lines.push(format!("let {ident} = u[{i}][l];"));
-    }
     let printer = Printer {
         model,
         names: &names,
     };
+
+    let state_loads: Vec<String> = names
+        .states
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("let {id} = y[{i}][l];"))
+        .collect();
+    let param_loads: Vec<String> = names
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("let {id} = p[{i}][l];"))
+        .collect();
+    let derived_loads: Vec<String> = names
+        .derived
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("let {id} = d[{i}][l];"))
+        .collect();
+    let mut load_lines = state_loads.clone();
+    load_lines.extend(param_loads.iter().cloned());
+    load_lines.extend(
+        names
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("let {id} = x.u[{i}][l];")),
+    );
+    load_lines.extend(
+        names
+            .delays
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("let {id} = x.q[{i}][l];")),
+    );
+    load_lines.extend(
+        names
+            .couplings
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("let {id} = x.c[{i}][l];")),
+    );
+
     let mut derived_lines = Vec::new();
-    for &d in &model.info().derived_order {
+    let mut free_derived_lines = Vec::new();
+    for &d in &info.derived_order {
         let derived = &m.derived[d];
-        derived_lines.push(format!("// {}", comment(&derived.name)));
-        derived_lines.push(format!(
+        let line = format!(
             "let {} = {};",
             names.derived[d.index()],
             printer.expr(derived.expr)
-        ));
+        );
+        derived_lines.push(format!("// {}", comment(&derived.name)));
+        derived_lines.push(line.clone());
+        if info.coupling_free[d.index()] {
+            free_derived_lines.push(line);
+        }
     }
     let mut ode_lines = Vec::new();
     for (i, state) in m.states.values().enumerate() {
@@ -141,7 +229,76 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         .derived
         .iter()
         .enumerate()
-        .map(|(k, ident)| format!("out[{k}][l] = {ident};"))
+        .map(|(k, id)| format!("out[{k}][l] = {id};"))
+        .collect();
+    let store_free_lines = names
+        .derived
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| info.coupling_free[*k])
+        .map(|(k, id)| format!("out[{k}][l] = {id};"))
+        .collect();
+    let buffered = info
+        .buffered
+        .iter()
+        .map(|v| match v {
+            VarRef::State(h) => Buffered {
+                state: true,
+                index: h.index(),
+            },
+            VarRef::Derived(h) => Buffered {
+                state: false,
+                index: h.index(),
+            },
+            _ => unreachable!("validated: buffered values are states or derived"),
+        })
+        .collect();
+    let delays = m
+        .delays
+        .values()
+        .zip(&info.delay_slot)
+        .map(|(d, &slot)| DelayCtx {
+            param: d.time.index(),
+            slot,
+        })
+        .collect();
+    let mut pre_loads = state_loads.clone();
+    pre_loads.extend(param_loads.iter().cloned());
+    pre_loads.extend(derived_loads.iter().cloned());
+    let couplings = m
+        .couplings
+        .values()
+        .zip(&info.coupling_slot)
+        .map(|(c, &slot)| CouplingCtx {
+            slot,
+            pre_loads: pre_loads.clone(),
+            pre: printer.expr(c.pre),
+            post_loads: param_loads.clone(),
+            post: printer.expr(c.post),
+        })
+        .collect();
+    let noise_lines = info
+        .noisy
+        .iter()
+        .enumerate()
+        .map(|(q, &s)| {
+            let g = m.states[Handle::from_index(s)]
+                .noise
+                .expect("noisy state has an amplitude");
+            format!("g[{q}][l] = {};", printer.expr(g))
+        })
+        .collect();
+    let bounds = m
+        .states
+        .values()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            s.bounds.map(|(lo, hi)| BoundCtx {
+                index,
+                lo: float_literal(lo),
+                hi: float_literal(hi),
+            })
+        })
         .collect();
     let context = Context {
         version: env!("CARGO_PKG_VERSION"),
@@ -149,30 +306,30 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         model_name: comment(&m.name),
         model_hash: model.hash(),
         lanes: options.lanes,
+        network: m.network.is_some(),
+        history_zero: m.history == History::Zero,
         n_state: m.states.len(),
         n_param: m.params.len(),
         n_derived: m.derived.len(),
         n_series: m.series.len(),
-        states: vars(
-            &names.states,
-            m.states.values().map(|s| s.name.as_str()).collect(),
-        ),
-        params: vars(
-            &names.params,
-            m.params.values().map(|s| s.name.as_str()).collect(),
-        ),
-        derived: vars(
-            &names.derived,
-            m.derived.values().map(|s| s.name.as_str()).collect(),
-        ),
-        series: vars(
-            &names.series,
-            m.series.values().map(|s| s.name.as_str()).collect(),
-        ),
+        n_delay: m.delays.len(),
+        n_coupling: m.couplings.len(),
+        n_buffered: info.buffered.len(),
+        n_noisy: info.noisy.len(),
         load_lines,
         derived_lines,
+        free_derived_lines,
         ode_lines,
         store_derived_lines,
+        store_free_lines,
+        derived_loads,
+        buffered,
+        delays,
+        couplings,
+        noise_lines,
+        noisy: info.noisy.clone(),
+        bounds,
+        speed_param: m.network.as_ref().map_or(0, |n| n.speed.index()),
         prelude: PRELUDE.to_string(),
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
@@ -181,16 +338,6 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
 struct Printer<'a> {
     model: &'a ValidModel,
     names: &'a Names,
-}
-
-/// A Rust `f64` literal that reads back to exactly `v` (validated models have finite literals).
-pub fn float_literal(v: f64) -> String {
-    let text = format!("{v:?}");
-    if v < 0.0 || text.starts_with('-') {
-        format!("({text}_f64)")
-    } else {
-        format!("{text}_f64")
-    }
 }
 
 impl Printer<'_> {
@@ -203,6 +350,10 @@ impl Printer<'_> {
             Expr::Param(h) => self.names.var(VarRef::Param(*h)).to_string(),
             Expr::Derived(h) => self.names.var(VarRef::Derived(*h)).to_string(),
             Expr::Series(h) => self.names.var(VarRef::Series(*h)).to_string(),
+            Expr::Delayed(h) => self.names.delays[h.index()].clone(),
+            Expr::Coupling(h) => self.names.couplings[h.index()].clone(),
+            Expr::CouplingSource => "cs".to_string(),
+            Expr::CouplingSum => "gx".to_string(),
             Expr::Unary(op, a) => match op {
                 UnOp::Neg => format!("(-{})", self.expr(*a)),
                 UnOp::Not => format!("rf_b({} == 0.0_f64)", self.expr(*a)),

@@ -1,13 +1,15 @@
 //! Validation: the only way to obtain a [`ValidModel`].
 //!
 //! Checks that every state has exactly one equation, that algebraic variables have no cycle (and
-//! orders them), and that the expression graph is well formed. All problems are collected before
-//! failing.
+//! orders them), that the expression graph is well formed, that coupling expressions use their
+//! special values only where they mean something, and that delayed and coupled variables do not
+//! themselves depend on delays or couplings. All problems are collected before failing.
 
 use crate::arena::Handle;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::{Expr, POWI_MAX};
 use crate::model::{Derived, Model, Ode, VarRef};
+use crate::span::Span;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +23,21 @@ pub struct ModelInfo {
     pub ode_of_state: Vec<usize>,
     /// Whether any expression reads the time.
     pub reads_time: bool,
+    /// Variables kept in a history (read by delays or couplings), each once, in first-use order
+    /// (delays in declaration order, then couplings).
+    pub buffered: Vec<VarRef>,
+    /// For each delay (by index), its variable's position in `buffered`.
+    pub delay_slot: Vec<usize>,
+    /// For each coupling (by index), its source's position in `buffered`.
+    pub coupling_slot: Vec<usize>,
+    /// Whether any state has noise.
+    pub has_noise: bool,
+    /// States with noise, in state order (normal number `k` of a step goes to `noisy[k]`).
+    pub noisy: Vec<usize>,
+    /// For each derived variable (by index): it depends on no delayed value and no coupling, so
+    /// it can be computed before them at a step's start (buffered derived variables and the
+    /// derived values a coupling's `pre` reads are all of this kind).
+    pub coupling_free: Vec<bool>,
 }
 
 /// A model that passed [`validate`].
@@ -70,14 +87,46 @@ pub fn validate(model: Model) -> Result<ValidModel, Diagnostics> {
     }
     let ode_of_state = check_odes(&model, &mut diags);
     let derived_order = order_derived(&model, &mut diags);
+    check_states(&model, &mut diags);
+    check_network(&model, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
     let reads_time = model.exprs.values().any(|e| matches!(e, Expr::Time));
+    let mut buffered: Vec<VarRef> = Vec::new();
+    let mut slot = |v: VarRef| match buffered.iter().position(|b| *b == v) {
+        Some(i) => i,
+        None => {
+            buffered.push(v);
+            buffered.len() - 1
+        }
+    };
+    let delay_slot = model.delays.values().map(|d| slot(d.source)).collect();
+    let coupling_slot = model.couplings.values().map(|c| slot(c.source)).collect();
+    let noisy: Vec<usize> = model
+        .states
+        .values()
+        .enumerate()
+        .filter(|(_, s)| s.noise.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let coupling_free = model
+        .derived
+        .values()
+        .map(|d| {
+            !depends_on_delay_or_coupling(&model, d.expr, &mut vec![false; model.derived.len()])
+        })
+        .collect();
     let info = ModelInfo {
         derived_order,
         ode_of_state,
         reads_time,
+        buffered,
+        delay_slot,
+        coupling_slot,
+        has_noise: !noisy.is_empty(),
+        noisy,
+        coupling_free,
     };
     Ok(ValidModel { model, info })
 }
@@ -108,7 +157,18 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             Expr::Param(p) if !model.params.contains(*p) => diags.push(bad("dangling parameter")),
             Expr::Derived(d) if !model.derived.contains(*d) => diags.push(bad("dangling derived")),
             Expr::Series(s) if !model.series.contains(*s) => diags.push(bad("dangling series")),
-            Expr::State(_) | Expr::Param(_) | Expr::Derived(_) | Expr::Series(_) => {}
+            Expr::Delayed(d) if !model.delays.contains(*d) => diags.push(bad("dangling delay")),
+            Expr::Coupling(c) if !model.couplings.contains(*c) => {
+                diags.push(bad("dangling coupling"))
+            }
+            Expr::State(_)
+            | Expr::Param(_)
+            | Expr::Derived(_)
+            | Expr::Series(_)
+            | Expr::Delayed(_)
+            | Expr::Coupling(_)
+            | Expr::CouplingSource
+            | Expr::CouplingSum => {}
             Expr::Unary(_, a) if !operand_ok(a) => diags.push(bad("forward operand")),
             Expr::Binary(_, a, b) if !operand_ok(a) || !operand_ok(b) => {
                 diags.push(bad("forward operand"))
@@ -143,6 +203,241 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             diags.push(Diagnostic::error(
                 "internal error: an equation has a dangling handle",
             ));
+        }
+    }
+    let var_ok = |v: VarRef| match v {
+        VarRef::State(h) => model.states.contains(h),
+        VarRef::Param(h) => model.params.contains(h),
+        VarRef::Derived(h) => model.derived.contains(h),
+        VarRef::Series(h) => model.series.contains(h),
+    };
+    for d in model.delays.values() {
+        if !var_ok(d.source) || !model.params.contains(d.time) {
+            diags.push(Diagnostic::error(
+                "internal error: a delay has a dangling handle",
+            ));
+        }
+    }
+    for c in model.couplings.values() {
+        if !var_ok(c.source) || !root_ok(c.pre) || !root_ok(c.post) {
+            diags.push(Diagnostic::error(
+                "internal error: a coupling has a dangling handle",
+            ));
+        }
+    }
+    for st in model.states.values() {
+        if st.noise.is_some_and(|n| !root_ok(n)) {
+            diags.push(Diagnostic::error(
+                "internal error: a noise amplitude has a dangling handle",
+            ));
+        }
+    }
+    if model
+        .network
+        .as_ref()
+        .is_some_and(|n| !model.params.contains(n.speed))
+    {
+        diags.push(Diagnostic::error(
+            "internal error: the network speed is a dangling handle",
+        ));
+    }
+}
+
+/// Bounds are ordered; noise amplitudes read only what exists at a step's start.
+fn check_states(model: &Model, diags: &mut Diagnostics) {
+    for st in model.states.values() {
+        if let Some((lo, hi)) = st.bounds
+            && (lo.is_nan() || hi.is_nan() || lo > hi)
+        {
+            diags.push(
+                Diagnostic::error(format!(
+                    "the bounds of `{}` are empty: [{lo}, {hi}]",
+                    st.name
+                ))
+                .with_primary(st.span, "bounded here")
+                .with_help(
+                    "write bounds as `[low, high]` with low <= high (use `inf` for no bound)",
+                ),
+            );
+        }
+        if let Some(n) = st.noise {
+            forbid(
+                model,
+                n,
+                diags,
+                "a noise amplitude",
+                &[Forbidden::CouplingSource, Forbidden::CouplingSum],
+            );
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Forbidden {
+    CouplingSource,
+    CouplingSum,
+    Coupling,
+    Delayed,
+    Series,
+}
+
+impl Forbidden {
+    fn matches(self, e: &Expr) -> bool {
+        matches!(
+            (self, e),
+            (Forbidden::CouplingSource, Expr::CouplingSource)
+                | (Forbidden::CouplingSum, Expr::CouplingSum)
+                | (Forbidden::Coupling, Expr::Coupling(_))
+                | (Forbidden::Delayed, Expr::Delayed(_))
+                | (Forbidden::Series, Expr::Series(_))
+        )
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Forbidden::CouplingSource => "the coupling source value `x_j`",
+            Forbidden::CouplingSum => "the coupling sum `gx`",
+            Forbidden::Coupling => "a coupling",
+            Forbidden::Delayed => "a delayed value",
+            Forbidden::Series => "an input series",
+        }
+    }
+}
+
+/// Reports the first forbidden leaf in `root` (not following derived variables).
+fn forbid(
+    model: &Model,
+    root: Handle<Expr>,
+    diags: &mut Diagnostics,
+    context: &str,
+    forbidden: &[Forbidden],
+) {
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        if let Some(f) = forbidden.iter().find(|f| f.matches(&model.exprs[e])) {
+            diags.push(
+                Diagnostic::error(format!("{context} cannot use {}", f.what()))
+                    .with_primary(model.expr_span(e), "not allowed here")
+                    .with_help("`x_j` belongs in a coupling's `pre` expression, `gx` in its `post` expression; couplings are computed from states and parameters"),
+            );
+            return;
+        }
+        stack.extend(model.operands(e));
+    }
+}
+
+/// Whether `root` depends on a delayed value or a coupling, directly or through derived values.
+fn depends_on_delay_or_coupling(model: &Model, root: Handle<Expr>, seen: &mut [bool]) -> bool {
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        match model.exprs[e] {
+            Expr::Delayed(_) | Expr::Coupling(_) => return true,
+            Expr::Derived(d) => {
+                if !seen[d.index()] {
+                    seen[d.index()] = true;
+                    stack.push(model.derived[d].expr);
+                }
+            }
+            _ => stack.extend(model.operands(e)),
+        }
+    }
+    false
+}
+
+fn source_ok(model: &Model, source: VarRef, span: Span, what: &str, diags: &mut Diagnostics) {
+    match source {
+        VarRef::State(_) => {}
+        VarRef::Derived(d) => {
+            let mut seen = vec![false; model.derived.len()];
+            if depends_on_delay_or_coupling(model, model.derived[d].expr, &mut seen) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` is read by {what}, but depends on a delayed value or a coupling itself",
+                        model.derived[d].name
+                    ))
+                    .with_primary(span, "read here")
+                    .with_secondary(model.derived[d].span, "defined here")
+                    .with_help("delay or couple a state, or a variable computed from states and parameters only"),
+                );
+            }
+        }
+        other => diags.push(
+            Diagnostic::error(format!("{what} must read a state or an algebraic variable, not {}", other.kind_name()))
+                .with_primary(span, "here")
+                .with_help("a parameter or input series does not change with time, so there is nothing to delay"),
+        ),
+    }
+}
+
+fn check_network(model: &Model, diags: &mut Diagnostics) {
+    for d in model.delays.values() {
+        source_ok(model, d.source, d.span, "a delay", diags);
+    }
+    if !model.couplings.is_empty() && model.network.is_none() {
+        diags.push(Diagnostic::error(
+            "internal error: couplings in a model without a network",
+        ));
+    }
+    for c in model.couplings.values() {
+        source_ok(model, c.source, c.span, "a coupling", diags);
+        let pre = format!("the `pre` expression of coupling `{}`", c.name);
+        let post = format!("the `post` expression of coupling `{}`", c.name);
+        let no_pre = [
+            Forbidden::CouplingSum,
+            Forbidden::Coupling,
+            Forbidden::Delayed,
+            Forbidden::Series,
+        ];
+        let no_post = [
+            Forbidden::CouplingSource,
+            Forbidden::Coupling,
+            Forbidden::Delayed,
+            Forbidden::Series,
+        ];
+        forbid(model, c.pre, diags, &pre, &no_pre);
+        let mut stack = vec![c.pre];
+        while let Some(e) = stack.pop() {
+            if let Expr::Derived(d) = model.exprs[e]
+                && depends_on_delay_or_coupling(
+                    model,
+                    model.derived[d].expr,
+                    &mut vec![false; model.derived.len()],
+                )
+            {
+                diags.push(
+                    Diagnostic::error(format!("{pre} reads `{}`, which depends on a delay or a coupling", model.derived[d].name))
+                        .with_primary(model.expr_span(e), "read here")
+                        .with_help("a coupling is computed before the node's delayed values and couplings are known; read states and parameters"),
+                );
+                break;
+            }
+            stack.extend(model.operands(e));
+        }
+        forbid(model, c.post, diags, &post, &no_post);
+    }
+    // Outside couplings, x_j and gx mean nothing.
+    let mut inside = vec![false; model.exprs.len()];
+    for c in model.couplings.values() {
+        for root in [c.pre, c.post] {
+            let mut stack = vec![root];
+            while let Some(e) = stack.pop() {
+                inside[e.index()] = true;
+                stack.extend(model.operands(e));
+            }
+        }
+    }
+    for (h, e) in model.exprs.iter() {
+        if matches!(e, Expr::CouplingSource | Expr::CouplingSum) && !inside[h.index()] {
+            let name = if matches!(e, Expr::CouplingSource) {
+                "`x_j`"
+            } else {
+                "`gx`"
+            };
+            diags.push(
+                Diagnostic::error(format!("{name} is only defined inside a coupling"))
+                    .with_primary(model.expr_span(h), "outside a coupling")
+                    .with_help("use the coupling's name (the input it drives) in node equations"),
+            );
         }
     }
 }

@@ -147,11 +147,14 @@ fn solver_orders_on_exponential_decay() {
                 n_steps: n,
                 record_every: n,
                 record: vec![x],
+                seed: 0,
             };
             let inst = Instance {
+                index: 0,
                 params: &[2.0],
                 init: &[1.0],
                 series: &[],
+                network: None,
             };
             let tr = simulate(&v, &cfg, &inst);
             assert_eq!(tr.time, vec![0.0, n as f64 * dt]);
