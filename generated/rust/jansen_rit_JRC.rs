@@ -33,6 +33,8 @@ const COUPLING_SLOTS: [usize; N_COUPLING] = [];
 /// States with noise, in the order of the normal numbers.
 const NOISY: [usize; N_NOISY] = [];
 const SPEED_PARAM: usize = 0;
+/// States starting at another variable's value at t0: (state, from a state?, index).
+const INIT_FROM: [(usize, bool, usize); 0] = [];
 
 type Lane = [f64; LANES];
 
@@ -203,6 +205,8 @@ struct StepInputs {
     u: [Lane; N_SERIES],
     q: [Lane; N_DELAY],
     c: [Lane; N_COUPLING],
+    /// The number of nodes.
+    nn: f64,
 }
 
 /// The vector field of one node: derived values in evaluation order, then `dy = f(t, y)`.
@@ -239,6 +243,7 @@ fn rhs(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], dy: &mu
         let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
         let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
         let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
         // ein/pro/v
         let d_ein__pro__v = s_ein__rpo_e__v;
         // ein/pro/m
@@ -312,6 +317,7 @@ fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out
         let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
         let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
         let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
         // ein/pro/v
         let d_ein__pro__v = s_ein__rpo_e__v;
         // ein/pro/m
@@ -379,6 +385,7 @@ fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE]
         let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
         let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
         let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
         let d_ein__pro__v = s_ein__rpo_e__v;
         let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + (p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)).exp()));
         let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
@@ -436,6 +443,7 @@ fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_ST
         let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
         let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
         let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
         let d_pc__rpo_e_in__m_in = d[0][l];
         let d_pc__rpo_i__m_in = d[1][l];
         let d_pc__pro__m = d[2][l];
@@ -661,7 +669,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE) || N_NOISY > 0;
     let mut inputs: Vec<StepInputs> =
-        (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING] }).collect();
+                (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING], nn: nn as f64 }).collect();
     let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0f64; LANES]; N_DERIVED]; nn];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
     let mut g = [[0.0f64; LANES]; N_NOISY];
@@ -691,6 +699,19 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
         if is_state { y[index][l] } else { free[index][l] }
     };
 
+        // States that start at another variable's value at t0 (stages of distributed delays).
+    if !INIT_FROM.is_empty() {
+        load_series(&mut inputs, 0);
+        for node in 0..nn {
+            let y0 = y[node];
+            derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
+            for &(s, from_state, index) in INIT_FROM.iter() {
+                for l in 0..LANES {
+                    y[node][s][l] = if HISTORY_ZERO { 0.0 } else if from_state { y0[index][l] } else { free[node][index][l] };
+                }
+            }
+        }
+    }
     // History before t0: the value at t0, or zero.
     if N_BUFFERED > 0 && !HISTORY_ZERO {
         load_series(&mut inputs, 0);

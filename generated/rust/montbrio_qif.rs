@@ -33,6 +33,8 @@ const COUPLING_SLOTS: [usize; N_COUPLING] = [];
 /// States with noise, in the order of the normal numbers.
 const NOISY: [usize; N_NOISY] = [];
 const SPEED_PARAM: usize = 0;
+/// States starting at another variable's value at t0: (state, from a state?, index).
+const INIT_FROM: [(usize, bool, usize); 0] = [];
 
 type Lane = [f64; LANES];
 
@@ -203,6 +205,8 @@ struct StepInputs {
     u: [Lane; N_SERIES],
     q: [Lane; N_DELAY],
     c: [Lane; N_COUPLING],
+    /// The number of nodes.
+    nn: f64,
 }
 
 /// The vector field of one node: derived values in evaluation order, then `dy = f(t, y)`.
@@ -216,6 +220,7 @@ fn rhs(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], dy: &mu
         let p_p__qif_op__eta = p[2][l];
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let n_nodes = x.nn;
         // p/qif_op/r_in
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         // d/dt p/qif_op/r
@@ -236,6 +241,7 @@ fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out
         let p_p__qif_op__eta = p[2][l];
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let n_nodes = x.nn;
         // p/qif_op/r_in
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         out[0][l] = d_p__qif_op__r_in;
@@ -253,6 +259,7 @@ fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE]
         let p_p__qif_op__eta = p[2][l];
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let n_nodes = x.nn;
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         out[0][l] = d_p__qif_op__r_in;
     }
@@ -269,6 +276,7 @@ fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_ST
         let p_p__qif_op__eta = p[2][l];
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
+        let n_nodes = x.nn;
         let d_p__qif_op__r_in = d[0][l];
     }
 }
@@ -485,7 +493,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE) || N_NOISY > 0;
     let mut inputs: Vec<StepInputs> =
-        (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING] }).collect();
+                (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING], nn: nn as f64 }).collect();
     let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0f64; LANES]; N_DERIVED]; nn];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
     let mut g = [[0.0f64; LANES]; N_NOISY];
@@ -515,6 +523,19 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
         if is_state { y[index][l] } else { free[index][l] }
     };
 
+        // States that start at another variable's value at t0 (stages of distributed delays).
+    if !INIT_FROM.is_empty() {
+        load_series(&mut inputs, 0);
+        for node in 0..nn {
+            let y0 = y[node];
+            derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
+            for &(s, from_state, index) in INIT_FROM.iter() {
+                for l in 0..LANES {
+                    y[node][s][l] = if HISTORY_ZERO { 0.0 } else if from_state { y0[index][l] } else { free[node][index][l] };
+                }
+            }
+        }
+    }
     // History before t0: the value at t0, or zero.
     if N_BUFFERED > 0 && !HISTORY_ZERO {
         load_series(&mut inputs, 0);

@@ -175,7 +175,7 @@ pub fn simulate_observed(
 
     // y[s * nn + node]
     let mut y = instance.init.to_vec();
-    let mut nodes: Vec<NodeEval<'_>> = (0..nn).map(|_| NodeEval::new(model, params)).collect();
+    let mut nodes: Vec<NodeEval<'_>> = (0..nn).map(|_| NodeEval::new(model, params, nn)).collect();
     let mut series = vec![0.0; m.series.len()];
     let mut time = Vec::with_capacity(config.n_samples());
     let mut samples = Vec::with_capacity(config.n_samples());
@@ -188,6 +188,30 @@ pub fn simulate_observed(
         _ => unreachable!("validated: buffered values are states or derived"),
     };
 
+    // States that start at another variable's value at t0 (stages of distributed delays).
+    let init_from: Vec<(usize, VarRef)> = m
+        .states
+        .values()
+        .enumerate()
+        .filter_map(|(s, st)| st.init_from.map(|v| (s, v)))
+        .collect();
+    if !init_from.is_empty() {
+        for (node, ev) in nodes.iter_mut().enumerate() {
+            for (s, v) in series.iter_mut().enumerate() {
+                *v = instance.series[s].value(0, node);
+            }
+            let yn = node_state(&y, node);
+            ev.derived_coupling_free(t0, &yn, &series);
+            for &(s, var) in &init_from {
+                y[s * nn + node] = match (m.history, var) {
+                    (History::Zero, _) => 0.0,
+                    (History::Initial, VarRef::State(h)) => yn[h.index()],
+                    (History::Initial, VarRef::Derived(h)) => ev.derived[h.index()],
+                    _ => unreachable!("validated: init_from is a state or derived"),
+                };
+            }
+        }
+    }
     // History before t0.
     if m.history == History::Initial && nb > 0 {
         for (node, ev) in nodes.iter_mut().enumerate() {
@@ -447,17 +471,19 @@ struct Ctx<'c> {
 struct NodeEval<'a> {
     model: &'a ValidModel,
     params: &'a [f64],
+    n_nodes: f64,
     derived: Vec<f64>,
     delayed: Vec<f64>,
     couplings: Vec<f64>,
 }
 
 impl<'a> NodeEval<'a> {
-    fn new(model: &'a ValidModel, params: &'a [f64]) -> Self {
+    fn new(model: &'a ValidModel, params: &'a [f64], n_nodes: usize) -> Self {
         let m = model.model();
         NodeEval {
             model,
             params,
+            n_nodes: n_nodes as f64,
             derived: vec![0.0; m.derived.len()],
             delayed: vec![0.0; m.delays.len()],
             couplings: vec![0.0; m.couplings.len()],
@@ -542,6 +568,7 @@ impl<'a> NodeEval<'a> {
             Expr::Coupling(h) => self.couplings[h.index()],
             Expr::CouplingSource => c.source,
             Expr::CouplingSum => c.sum,
+            Expr::NodeCount => self.n_nodes,
             Expr::Unary(op, a) => op.apply(e(*a)),
             Expr::Binary(op, a, b) => {
                 let a = e(*a);

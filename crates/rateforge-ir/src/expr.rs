@@ -30,6 +30,8 @@ pub enum Expr {
     CouplingSource,
     /// Inside a coupling's `post` expression: the weighted sum `gx_i`.
     CouplingSum,
+    /// The number of nodes of the network (1 without a network).
+    NodeCount,
     /// A unary operation.
     Unary(UnOp, Handle<Expr>),
     /// A binary operation; the left operand is evaluated first.

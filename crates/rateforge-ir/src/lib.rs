@@ -33,6 +33,7 @@
 //! * **Delayed value** ([`Expr::Delayed`] of a [`Delay`]): the value a state or derived variable of
 //!   the same node had `d = round_half_even(delay / dt)` steps before the current step's start.
 //! * **Coupling** ([`Expr::Coupling`]): the value of a network coupling term at this node.
+//! * **Node count** ([`Expr::NodeCount`]): `N` (TVB's Kuramoto coupling divides by it).
 //!
 //! Expressions ([`Expr`]) live in one flat arena ([`Model::exprs`]) and refer to each other and to
 //! variables through typed [`Handle`]s. Every expression and variable keeps a [`Span`] into the model
@@ -90,6 +91,9 @@
 //! `t_(n+1)^- = next_down(t0 + (n+1)*dt)`, so inputs with jumps on the time grid (steps, pulses) are
 //! integrated exactly. One step is:
 //!
+//! 0. before step 0, states with [`State::init_from`] take that variable's value at `t0`
+//!    (computed from the other initial states; zero with [`History::Zero`]), then the history
+//!    before `t0` is filled;
 //! 1. series values for step `n` (row `min(n, rows - 1)`);
 //! 2. the history entry of step `n` (the buffered variables at `(t_n, y_n)`);
 //! 3. delayed values and couplings of step `n`, for every node;

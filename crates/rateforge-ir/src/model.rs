@@ -18,6 +18,10 @@ pub struct State {
     pub bounds: Option<(f64, f64)>,
     /// Noise amplitude `g` in `dx = f dt + g dW`, evaluated at the start of each step.
     pub noise: Option<Handle<Expr>>,
+    /// Start at the value this variable has at `t0` instead of `init` (computed from the initial
+    /// states; with [`History::Zero`] the state starts at 0). Used for the stages of distributed
+    /// delays, whose history is the source's initial value.
+    pub init_from: Option<VarRef>,
 }
 
 /// Where a parameter comes from (for display and for choosing what a user may drive).
@@ -240,6 +244,7 @@ impl Model {
             span,
             bounds: None,
             noise: None,
+            init_from: None,
         }))
     }
 
@@ -408,7 +413,8 @@ impl Model {
             | Expr::Delayed(_)
             | Expr::Coupling(_)
             | Expr::CouplingSource
-            | Expr::CouplingSum => Vec::new(),
+            | Expr::CouplingSum
+            | Expr::NodeCount => Vec::new(),
             Expr::Unary(_, a) | Expr::Powi(a, _) => vec![*a],
             Expr::Binary(_, a, b) => vec![*a, *b],
             Expr::Call(_, args) => args.clone(),

@@ -57,6 +57,7 @@ fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &m
         Expr::Coupling(h) => (PREC_ATOM, format!("coupling[{}]", model.couplings[*h].name)),
         Expr::CouplingSource => (PREC_ATOM, "x_j".to_string()),
         Expr::CouplingSum => (PREC_ATOM, "gx".to_string()),
+        Expr::NodeCount => (PREC_ATOM, "n_nodes".to_string()),
         Expr::Unary(op, a) => {
             let mut s = String::from(match op {
                 UnOp::Neg => "-",
@@ -145,6 +146,9 @@ pub fn model(valid: &ValidModel) -> String {
         write!(out, "  {} (initial {})", s.name, number(s.init)).unwrap();
         if let Some((lo, hi)) = s.bounds {
             write!(out, " in [{}, {}]", number(lo), number(hi)).unwrap();
+        }
+        if let Some(v) = s.init_from {
+            write!(out, " (starts at {} at t0)", m.var_name(v)).unwrap();
         }
         if let Some(g) = s.noise {
             write!(out, " + noise {} dW", expr(m, g, scope_of(&s.name))).unwrap();

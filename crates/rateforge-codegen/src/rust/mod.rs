@@ -39,6 +39,13 @@ struct CouplingCtx {
 }
 
 #[derive(Serialize)]
+struct InitFromCtx {
+    state: usize,
+    from_state: bool,
+    index: usize,
+}
+
+#[derive(Serialize)]
 struct BoundCtx {
     index: usize,
     lo: String,
@@ -75,6 +82,7 @@ struct Context {
     noise_lines: Vec<String>,
     noisy: Vec<usize>,
     bounds: Vec<BoundCtx>,
+    init_from: Vec<InitFromCtx>,
     speed_param: usize,
     prelude: String,
 }
@@ -204,6 +212,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             .enumerate()
             .map(|(i, id)| format!("let {id} = x.c[{i}][l];")),
     );
+    load_lines.push("let n_nodes = x.nn;".to_string());
 
     let mut derived_lines = Vec::new();
     let mut free_derived_lines = Vec::new();
@@ -329,6 +338,24 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         noise_lines,
         noisy: info.noisy.clone(),
         bounds,
+        init_from: m
+            .states
+            .values()
+            .enumerate()
+            .filter_map(|(state, s)| match s.init_from {
+                Some(VarRef::State(h)) => Some(InitFromCtx {
+                    state,
+                    from_state: true,
+                    index: h.index(),
+                }),
+                Some(VarRef::Derived(h)) => Some(InitFromCtx {
+                    state,
+                    from_state: false,
+                    index: h.index(),
+                }),
+                _ => None,
+            })
+            .collect(),
         speed_param: m.network.as_ref().map_or(0, |n| n.speed.index()),
         prelude: PRELUDE.to_string(),
     };
@@ -354,6 +381,7 @@ impl Printer<'_> {
             Expr::Coupling(h) => self.names.couplings[h.index()].clone(),
             Expr::CouplingSource => "cs".to_string(),
             Expr::CouplingSum => "gx".to_string(),
+            Expr::NodeCount => "n_nodes".to_string(),
             Expr::Unary(op, a) => match op {
                 UnOp::Neg => format!("(-{})", self.expr(*a)),
                 UnOp::Not => format!("rf_b({} == 0.0_f64)", self.expr(*a)),

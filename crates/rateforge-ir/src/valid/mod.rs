@@ -168,7 +168,8 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             | Expr::Delayed(_)
             | Expr::Coupling(_)
             | Expr::CouplingSource
-            | Expr::CouplingSum => {}
+            | Expr::CouplingSum
+            | Expr::NodeCount => {}
             Expr::Unary(_, a) if !operand_ok(a) => diags.push(bad("forward operand")),
             Expr::Binary(_, a, b) if !operand_ok(a) || !operand_ok(b) => {
                 diags.push(bad("forward operand"))
@@ -268,6 +269,27 @@ fn check_states(model: &Model, diags: &mut Diagnostics) {
                 "a noise amplitude",
                 &[Forbidden::CouplingSource, Forbidden::CouplingSum],
             );
+        }
+        if let Some(v) = st.init_from {
+            let ok = match v {
+                VarRef::State(h) => model.states.get(h).is_some_and(|s| s.init_from.is_none()),
+                VarRef::Derived(h) => {
+                    model.derived.contains(h)
+                        && !depends_on_delay_or_coupling(
+                            model,
+                            model.derived[h].expr,
+                            &mut vec![false; model.derived.len()],
+                        )
+                }
+                _ => false,
+            };
+            if !ok {
+                diags.push(
+                    Diagnostic::error(format!("`{}` cannot start at the value of `{}`", st.name, model.var_name(v)))
+                        .with_primary(st.span, "here")
+                        .with_help("a state can start at another state's initial value or at a variable computed from states and parameters"),
+                );
+            }
         }
     }
 }
