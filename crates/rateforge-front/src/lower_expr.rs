@@ -26,6 +26,8 @@ pub enum Binding {
     Constant(f64),
     /// The time.
     Time,
+    /// A leaf expression without operands (e.g. a coupling's `x_j`).
+    Leaf(Expr),
 }
 
 /// Resolves names for one equation.
@@ -276,6 +278,7 @@ impl<'m> Lowerer<'m> {
             }
             Some(Binding::Constant(c)) => Some(Value::scalar(self.lit(c, span))),
             Some(Binding::Time) => Some(Value::scalar(self.model.add_expr(Expr::Time, span))),
+            Some(Binding::Leaf(e)) => Some(Value::scalar(self.model.add_expr(e, span))),
             None if scope.is_known_bad(name) => None,
             None => {
                 self.diags.push(unknown_symbol(name, span, scope));

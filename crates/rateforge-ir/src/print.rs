@@ -182,10 +182,14 @@ pub fn model(valid: &ValidModel) -> String {
     for s in m.series.values() {
         writeln!(out, "  {} (time series, one value per step)", s.name).unwrap();
     }
-    let weights: Vec<_> = of_kind(ParamKind::Weight).collect();
-    if !weights.is_empty() {
-        section(&mut out, "edge weights", weights.len());
-        for p in weights {
+    let edge_params: Vec<_> = m
+        .params
+        .values()
+        .filter(|p| matches!(p.kind, ParamKind::Weight | ParamKind::Delay))
+        .collect();
+    if !edge_params.is_empty() {
+        section(&mut out, "edge weights and delays", edge_params.len());
+        for p in edge_params {
             writeln!(out, "  {} = {}", p.name, number(p.value)).unwrap();
         }
     }
@@ -222,10 +226,12 @@ pub fn model(valid: &ValidModel) -> String {
         }
     }
     if let Some(net) = &m.network {
+        let speed = &m.params[net.speed];
         writeln!(
             out,
-            "\nnetwork: identical nodes, connectivity given at run time, speed {{{}}}",
-            m.params[net.speed].name
+            "\nnetwork: identical nodes, connectivity given at run time, {} = {}",
+            speed.name,
+            number(speed.value)
         )
         .unwrap();
         section(&mut out, "couplings", m.couplings.len());

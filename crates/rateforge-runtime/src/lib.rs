@@ -7,6 +7,7 @@
 
 pub mod abi;
 pub mod compile;
+pub mod connectivity;
 pub mod data;
 pub mod error;
 pub mod exec;

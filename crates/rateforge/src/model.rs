@@ -4,7 +4,11 @@ use crate::error::Error;
 use rateforge_front::equation::{Origin, parse_expression};
 use rateforge_front::lower_expr::{Binding, Lowerer, Scope, constant};
 use rateforge_front::pyrates::{self, LoadOptions};
-use rateforge_ir::{Diagnostic, Diagnostics, SourceMap, ValidModel, VarRef, did_you_mean};
+use rateforge_ir::{
+    Diagnostic, Diagnostics, Expr, History, SourceMap, Span, ValidModel, VarRef, did_you_mean,
+};
+use rateforge_runtime::Connectivity;
+use rateforge_runtime::connectivity::{self, Distances};
 use std::path::PathBuf;
 
 /// How an input variable is driven, recorded in the run metadata.
@@ -25,6 +29,8 @@ pub struct Model {
     warnings: Diagnostics,
     files: Vec<PathBuf>,
     drives: Vec<(String, Drive)>,
+    connectivity: Option<Connectivity>,
+    connectivity_source: Option<String>,
 }
 
 impl Model {
@@ -32,16 +38,96 @@ impl Model {
     /// `package.file.Template` (searched in `options.model_paths` and the current directory), or a
     /// file with a single circuit.
     pub fn load(reference: &str, options: &LoadOptions) -> Result<Model, Error> {
-        match pyrates::load(reference, options) {
-            Ok(l) => Ok(Model {
-                reference: reference.to_string(),
-                model: l.model,
-                sources: l.sources,
-                warnings: l.warnings,
-                files: l.files,
-                drives: Vec::new(),
-            }),
-            Err(f) => Err(Error::model(&f.sources, f.diagnostics)),
+        let l = pyrates::load(reference, options)
+            .map_err(|f| Error::model(&f.sources, f.diagnostics))?;
+        let mut model = Model {
+            reference: reference.to_string(),
+            model: l.model,
+            sources: l.sources,
+            warnings: l.warnings,
+            files: l.files,
+            drives: Vec::new(),
+            connectivity: None,
+            connectivity_source: None,
+        };
+        if let Some(src) = l.connectivity {
+            let loaded = connectivity::load(&src.weights, src.tract_lengths.as_deref(), src.delays.as_deref()).map_err(|e| {
+                let d = Diagnostic::error(format!("cannot load the connectivity: {e}"))
+                    .with_primary(src.span, "named here")
+                    .with_help("a TVB connectivity zip, a directory with weights and tract lengths, or `{weights: FILE, tract_lengths: FILE}`; paths are relative to the model file");
+                Error::model(&model.sources, d.into())
+            })?;
+            model.set_connectivity_at(loaded, src.span)?;
+        }
+        Ok(model)
+    }
+
+    /// Uses a connectivity (replacing the one the model file names).
+    pub fn set_connectivity(&mut self, loaded: connectivity::Loaded) -> Result<(), Error> {
+        self.set_connectivity_at(loaded, Span::UNDEFINED)
+    }
+
+    fn set_connectivity_at(
+        &mut self,
+        loaded: connectivity::Loaded,
+        span: Span,
+    ) -> Result<(), Error> {
+        let Some(net) = &self.model.network else {
+            return Err(Error::usage(
+                Diagnostic::error(format!(
+                    "`{}` is not a network model, so it takes no connectivity",
+                    self.model.name
+                ))
+                .with_help("declare a `network:` section with a `node:` template to replicate"),
+            ));
+        };
+        if loaded.distances == Distances::Delays && self.model.params[net.speed].value != 1.0 {
+            return Err(Error::model(
+                &self.sources,
+                Diagnostic::error(
+                    "the connectivity gives delays in time units, but the network speed is not 1",
+                )
+                .with_primary(span, "delays")
+                .with_help("give tract lengths with a speed, or delays with `speed: 1`")
+                .into(),
+            ));
+        }
+        self.connectivity_source = Some(loaded.description);
+        self.connectivity = Some(loaded.connectivity);
+        Ok(())
+    }
+
+    /// What delayed values read before the start (overrides the model file's `history:`).
+    pub fn set_history(&mut self, history: History) {
+        self.model.history = history;
+    }
+
+    /// Adds noise `sigma dW` to a state (replacing any noise it has).
+    pub fn set_noise(&mut self, path: &str, sigma: f64) -> Result<(), Error> {
+        if !sigma.is_finite() {
+            return Err(Error::usage(
+                Diagnostic::error(format!(
+                    "the noise of `{path}` must be a finite number, found {sigma}"
+                ))
+                .with_help(
+                    "the noise amplitude is the standard deviation per unit time, e.g. 0.01",
+                ),
+            ));
+        }
+        match self.model.lookup(path) {
+            Some(VarRef::State(h)) => {
+                let e = self.model.add_expr(Expr::Lit(sigma), Span::UNDEFINED);
+                self.model.states[h].noise = Some(e);
+                Ok(())
+            }
+            Some(v) => Err(Error::usage(
+                Diagnostic::error(format!(
+                    "cannot add noise to `{path}`: it is {}",
+                    v.kind_name()
+                ))
+                .with_help("noise applies to state variables (those with `d/dt`)"),
+            )),
+            None => Err(self.unknown(path, "state")),
         }
     }
 
@@ -106,6 +192,14 @@ impl Model {
 
     fn drivable(&self, path: &str) -> Result<rateforge_ir::Handle<rateforge_ir::Param>, Error> {
         match self.model.lookup(path) {
+                        Some(VarRef::Param(h))
+                if matches!(self.model.params[h].kind, rateforge_ir::ParamKind::Delay | rateforge_ir::ParamKind::Speed) =>
+            {
+                Err(Error::usage(
+                    Diagnostic::error(format!("cannot drive `{path}`: delays and speeds are fixed for a run"))
+                        .with_help("set it with `--set` instead"),
+                ))
+            }
             Some(VarRef::Param(h)) => Ok(h),
             Some(VarRef::Derived(_)) if self.drives.iter().any(|(p, _)| p == path) => Err(Error::usage(
                 Diagnostic::error(format!("`{path}` is driven twice")).with_help("give one `--input` per variable"),
@@ -181,8 +275,8 @@ impl Model {
                     warnings: self.warnings,
                     files: self.files,
                     drives: self.drives,
-                    connectivity: None,
-                    connectivity_source: None,
+                    connectivity: self.connectivity,
+                    connectivity_source: self.connectivity_source,
                 })
             }
             Err(d) => Err(Error::model(&self.sources, d)),

@@ -7,24 +7,39 @@
 //! * defined by `x = ...`: an algebraic variable;
 //! * an `input` fed by other operators of the same node whose `output` has the same name: the
 //!   sum of those outputs; fed by edges: the sum of `weight * source` over the edges (the declared
-//!   default is then dropped, as in PyRates); fed by nothing: a constant with its default;
+//!   default is then dropped, as in PyRates); fed by network couplings: their sum; fed by nothing:
+//!   a constant with its default;
 //! * a number: a parameter;
 //! * declared but used by no equation and no edge: dropped, with a warning.
+//!
+//! Edges with a `delay` read the source's history (`Delay`); with a `spread` as well they go
+//! through a chain of `n = round((delay/spread)^2)` first-order stages with rate `n/delay` (a
+//! gamma-distributed delay with that mean and standard deviation). An edge template's operators
+//! are placed as an extra node per edge, named `source_node->target_node`: the edge's source
+//! feeds the edge node's free input, the edge node's output feeds the target through the edge's
+//! weight, delay and spread.
+//!
+//! A circuit with a `network:` section lowers its node template as the model (paths relative to
+//! it, e.g. `op/r`) and adds one IR coupling per entry of `couplings`.
 
-use super::templates::{Circuit, EdgeDecl, Loader, Node, Operator, Template, VarDecl, VarKind};
-use crate::ast::{EqKind, Equation};
+use super::templates::{
+    Circuit, ConnectivitySource, CouplingDecl, EdgeDecl, Loader, Node, Operator, Template, VarDecl,
+    VarKind,
+};
+use crate::ast::{Ast, EqKind, Equation};
+use crate::equation::{Origin, parse_expression};
 use crate::lower_expr::{Binding, Lowerer, Scope, constant};
 use indexmap::IndexMap;
 use rateforge_ir::{
-    BinOp, DerivedKind, Diagnostic, Diagnostics, Expr, Handle, Model, ParamKind, Span, VarRef,
-    did_you_mean,
+    BinOp, Coupling, Delay, DerivedKind, Diagnostic, Diagnostics, Expr, Handle, Model, Network,
+    ParamKind, Span, VarRef, did_you_mean,
 };
 use std::collections::HashSet;
 use std::rc::Rc;
 
 /// One operator placed in a node.
 struct OpInst {
-    /// `node/op` or `circuit/node/op`.
+    /// `node/op` or `circuit/node/op` (`op` for the node of a network).
     path: String,
     node_path: String,
     op: Rc<Operator>,
@@ -38,7 +53,7 @@ enum Role {
     Param,
     /// An input nothing drives: a constant.
     FreeInput,
-    /// An input driven by other operators or edges.
+    /// An input driven by other operators, edges or couplings.
     Connected,
     /// The global time (`t` declared as a variable, as PyRates requires).
     Time,
@@ -55,32 +70,73 @@ struct VarInfo {
 
 /// A resolved edge.
 struct EdgeInst {
-    decl: Rc<EdgeDecl>,
+    /// `source_path->target_path` of the edge as written, for the names of its parameters.
+    label: String,
     source: (usize, String),
     target: (usize, String),
+    /// `None`: the internal edge from a source into an edge template's input (weight 1).
+    weight: Option<(f64, Span)>,
+    delay: Option<(f64, Span)>,
+    spread: Option<(f64, Span)>,
+    span: Span,
+    source_span: Span,
+    target_span: Span,
+    target_text: String,
 }
 
-pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnostics) {
+/// What lowering produced besides the model.
+pub(crate) struct Lowered {
+    pub model: Model,
+    /// The connectivity a `network:` section names.
+    pub connectivity: Option<ConnectivitySource>,
+}
+
+pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let circuit = match template {
-        Template::Circuit(c) => c.clone(),
-        Template::Node(n) => Rc::new(Circuit {
+    let fail = |diags: Diagnostics, name: &str| {
+        (
+            Lowered {
+                model: Model::new(name),
+                connectivity: None,
+            },
+            diags,
+        )
+    };
+    let single_node = |n: &Rc<Node>, label: &str| {
+        Rc::new(Circuit {
             name: n.name.clone(),
+            history: None,
+            network: None,
             failed: Vec::new(),
             description: None,
-            nodes: [(n.name.clone(), (n.clone(), n.span))]
+            nodes: [(label.to_string(), (n.clone(), n.span))]
                 .into_iter()
                 .collect(),
             circuits: IndexMap::new(),
             edges: Vec::new(),
-        }),
+        })
+    };
+    let (top, network) = match template {
+        Template::Circuit(c) => match &c.network {
+            Some(net) => {
+                let node_circuit = match &net.node.0 {
+                    Template::Circuit(nc) => nc.clone(),
+                    // The node of a network: paths relative to it (`op/var`).
+                    Template::Node(n) => single_node(n, ""),
+                    _ => return fail(diags, &c.name),
+                };
+                (node_circuit, Some((c.clone(), net.clone())))
+            }
+            None => (c.clone(), None),
+        },
+        Template::Node(n) => (single_node(n, &n.name), None),
         Template::Operator(op) => {
             diags.push(
                 Diagnostic::error(format!("`{}` is an operator template; a model is a node or circuit template", op.name))
                     .with_primary(op.span, "operator template")
                     .with_help("put the operator in a node (`base: NodeTemplate, operators: [...]`) and run the node"),
             );
-            return (Model::new(&op.name), diags);
+            return fail(diags, &op.name);
         }
         Template::Edge(e) => {
             diags.push(
@@ -91,22 +147,41 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
                 .with_primary(e.span, "edge template")
                 .with_help("run a node or circuit template that uses the edge"),
             );
-            return (Model::new(&e.name), diags);
+            return fail(diags, &e.name);
         }
     };
-    let mut model = Model::new(&circuit.name);
-    model.description = circuit.description.clone();
+    let outer = network.as_ref().map_or(&top, |(c, _)| c);
+    let mut model = Model::new(&outer.name);
+    model.description = outer.description.clone();
+    if let Some((h, _)) = outer.history.or(top.history) {
+        model.history = h;
+    }
 
     let mut ops = Vec::new();
     let mut edge_decls = Vec::new();
     let mut failed = Vec::new();
-    collect(&circuit, "", &mut ops, &mut edge_decls, &mut failed);
+    collect(&top, "", &mut ops, &mut edge_decls, &mut failed);
+    let edges = resolve_edges(&mut ops, &edge_decls, &failed, &mut diags);
+    let couplings: Vec<(&CouplingDecl, (usize, String), (usize, String))> = match &network {
+        Some((_, net)) => net
+            .couplings
+            .iter()
+            .filter_map(|c| {
+                let s = resolve_path(&ops, &c.source, "", "coupling source", &mut diags);
+                let t = resolve_path(&ops, &c.target, "", "coupling target", &mut diags);
+                Some((c, s?, t?))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
 
-    // Which variables each operator uses in its equations.
-    let mut used: Vec<HashSet<String>> = ops.iter().map(|o| used_names(&o.op.equations)).collect();
-    let edges = resolve_edges(&ops, &edge_decls, &failed, &mut diags);
+    // Which variables each operator uses: in equations, noise amplitudes, as sources.
+    let mut used: Vec<HashSet<String>> = ops.iter().map(used_names).collect();
     for e in &edges {
         used[e.source.0].insert(e.source.1.clone());
+    }
+    for (_, s, _) in &couplings {
+        used[s.0].insert(s.1.clone());
     }
 
     // Roles from equations and declarations.
@@ -114,7 +189,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
     for (i, inst) in ops.iter().enumerate() {
         infos.push(roles(inst, &used[i], loader, &mut diags));
     }
-    // Node-internal wiring and edges make inputs `Connected`.
+    // Node-internal wiring makes inputs `Connected`.
     let mut node_sources: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
     for (b, inst) in ops.iter().enumerate() {
         for (name, info) in &infos[b] {
@@ -142,90 +217,86 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
                 node_sources[b].insert(name.clone(), sources);
             }
         }
-        for (name, _) in node_sources[b].iter() {
+        for name in node_sources[b].keys() {
             if let Some(info) = infos[b].get_mut(name) {
                 info.role = Role::Connected;
             }
         }
     }
+    // Edges and couplings into inputs.
     let mut edges_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
     for (k, e) in edges.iter().enumerate() {
-        match infos[e.source.0][&e.source.1].role {
-            // Its declaration failed and was reported.
-            Role::Failed => continue,
-            Role::Time => {
-                diags.push(
-                    Diagnostic::error("the time `t` cannot be the source of an edge")
-                        .with_primary(e.decl.source.1, "edge source")
-                        .with_help(
-                            "connect a variable of the model; every operator already sees `t`",
-                        ),
-                );
-                continue;
-            }
-            _ => {}
-        }
-        let (op, var) = &e.target;
-        let decl = &ops[*op].vars[var];
-        let info = &infos[*op][var];
-        if decl.kind != VarKind::Input || matches!(info.role, Role::State | Role::Derived) {
-            diags.push(
-                Diagnostic::error(format!("edge target `{}` is not an input", e.decl.target.0))
-                    .with_primary(e.decl.target.1, "cannot receive an edge")
-                    .with_secondary(decl.name_span, "declared here")
-                    .with_help(format!(
-                        "declare it as `{var}: input` in operator `{}`",
-                        ops[*op].op.name
-                    )),
-            );
+        if !target_ok(
+            &ops,
+            &infos,
+            &node_sources,
+            &e.target,
+            e.target_span,
+            &e.target_text,
+            "edge",
+            &mut diags,
+            loader,
+        ) || !source_ok(&infos, &e.source, e.source_span, &mut diags)
+        {
             continue;
         }
-        if node_sources[*op].contains_key(var) {
-            diags.push(
-                Diagnostic::error(format!(
-                    "input `{}` receives both an edge and the output of another operator",
-                    e.decl.target.0
-                ))
-                .with_primary(e.decl.target.1, "edge target")
-                .with_help(
-                    "connect the edge to a separate input variable and add the two in the equation",
-                ),
-            );
-            continue;
-        }
-        if info.role == Role::Dropped {
-            loader.warn_once(
-                Diagnostic::warning(format!(
-                    "edge into `{}` has no effect: no equation uses it",
-                    e.decl.target.0
-                ))
-                .with_primary(e.decl.target.1, "unused input"),
-            );
-            continue;
-        }
-        if ops[*op].vars[var].vector || ops[e.source.0].vars[&e.source.1].vector {
+        if ops[e.target.0].vars[&e.target.1].vector || ops[e.source.0].vars[&e.source.1].vector {
             diags.push(
                 Diagnostic::error("edges between vector variables are not supported")
-                    .with_primary(e.decl.span, "vector edge")
+                    .with_primary(e.span, "vector edge")
                     .with_help("connect individual scalar variables"),
             );
             continue;
         }
-        edges_into[*op].entry(var.clone()).or_default().push(k);
-        if let Some(i) = infos[*op].get_mut(var) {
+        edges_into[e.target.0]
+            .entry(e.target.1.clone())
+            .or_default()
+            .push(k);
+        if let Some(i) = infos[e.target.0].get_mut(&e.target.1) {
+            i.role = Role::Connected;
+        }
+    }
+    let mut couplings_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
+    for (k, (c, s, t)) in couplings.iter().enumerate() {
+        if !target_ok(
+            &ops,
+            &infos,
+            &node_sources,
+            t,
+            c.target.1,
+            &c.target.0,
+            "coupling",
+            &mut diags,
+            loader,
+        ) || !source_ok(&infos, s, c.source.1, &mut diags)
+        {
+            continue;
+        }
+        if !edges_into[t.0].get(&t.1).is_none_or(Vec::is_empty) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "input `{}` receives both edges and a network coupling",
+                    c.target.0
+                ))
+                .with_primary(c.target.1, "coupling target")
+                .with_help("couple into a separate input variable and add the two in the equation"),
+            );
+            continue;
+        }
+        couplings_into[t.0].entry(t.1.clone()).or_default().push(k);
+        if let Some(i) = infos[t.0].get_mut(&t.1) {
             i.role = Role::Connected;
         }
     }
     for e in &edges {
-        check_unsupported_edge(&e.decl, &mut diags);
+        check_chain(e, &mut diags);
     }
-    // Invalid edges were skipped above; lowering goes on so equation errors are reported too.
 
     // Create the IR values, operator by operator in declaration order.
     for (i, inst) in ops.iter().enumerate() {
         for (name, info) in infos[i].iter_mut() {
             let decl = &inst.vars[name];
-            let base = format!("{}/{name}", inst.path);
+            let base = qualified(&inst.path, name);
             let names: Vec<String> = if decl.vector {
                 (0..decl.values.len())
                     .map(|k| format!("{base}[{k}]"))
@@ -233,11 +304,30 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
             } else {
                 vec![base]
             };
+            if (decl.bounds.is_some() || decl.noise.is_some())
+                && !matches!(info.role, Role::State | Role::Dropped | Role::Failed)
+            {
+                let what = if decl.bounds.is_some() {
+                    "bounds"
+                } else {
+                    "noise"
+                };
+                diags.push(
+                    Diagnostic::error(format!("`{name}` has {what} but is not a state variable"))
+                        .with_primary(decl.name_span, "not integrated")
+                        .with_help(format!(
+                            "{what} apply to variables defined by `d/dt * {name} = ...`"
+                        )),
+                );
+            }
             for (k, full) in names.iter().enumerate() {
                 let value = decl.values[k];
                 let span = decl.name_span;
                 let r = match info.role {
-                    Role::State => model.add_state(full, value, span).map(VarRef::State),
+                    Role::State => model.add_state(full, value, span).map(|h| {
+                        model.states[h].bounds = decl.bounds.map(|(b, _)| b);
+                        VarRef::State(h)
+                    }),
                     Role::Param => model
                         .add_param(full, value, ParamKind::Constant, span)
                         .map(VarRef::Param),
@@ -271,27 +361,46 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
         }
     }
 
-    // Edge weights are parameters, so they can be set and swept like any other.
-    let mut weight_params = Vec::with_capacity(edges.len());
-    for e in &edges {
-        let base = format!(
-            "{}/{}->{}/{}/weight",
-            ops[e.source.0].path, e.source.1, ops[e.target.0].path, e.target.1
-        );
+    // Edge weights and delays are parameters, so they can be set and swept like any other.
+    let unique = |model: &Model, base: String| {
         let mut name = base.clone();
         let mut n = 2;
         while model.lookup(&name).is_some() {
             name = format!("{base}#{n}");
             n += 1;
         }
-        let h = model
-            .add_param(&name, e.decl.weight.0, ParamKind::Weight, e.decl.weight.1)
-            .expect("unique by construction");
-        weight_params.push(h);
+        name
+    };
+    let mut weight_params = Vec::with_capacity(edges.len());
+    let mut delay_params = Vec::with_capacity(edges.len());
+    for e in &edges {
+        weight_params.push(e.weight.map(|(w, span)| {
+            let name = unique(&model, format!("{}/weight", e.label));
+            model
+                .add_param(&name, w, ParamKind::Weight, span)
+                .expect("unique by construction")
+        }));
+        delay_params.push(e.delay.map(|(d, span)| {
+            let name = unique(&model, format!("{}/delay", e.label));
+            model
+                .add_param(&name, d, ParamKind::Delay, span)
+                .expect("unique by construction")
+        }));
     }
+    let network_speed = network.as_ref().map(|(_, net)| {
+        let h = model
+            .add_param("network/speed", net.speed.0, ParamKind::Speed, net.speed.1)
+            .expect("unique name");
+        model.network = Some(Network {
+            speed: h,
+            span: net.span,
+        });
+        h
+    });
+    let _ = network_speed;
 
     let mut lowerer = Lowerer::new(&mut model);
-    // Equations.
+    // Equations and noise amplitudes.
     for (i, inst) in ops.iter().enumerate() {
         let scope = OpScope {
             op: inst,
@@ -300,6 +409,19 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
         for eq in &inst.op.equations {
             lower_equation(&mut lowerer, eq, &scope, &infos[i]);
         }
+        for (name, decl) in &inst.vars {
+            if let (Some(g), Some(info)) = (&decl.noise, infos[i].get(name))
+                && info.role == Role::State
+                && let Some(value) = lowerer.lower(g, &scope)
+            {
+                for (k, r) in info.refs.iter().enumerate() {
+                    if let VarRef::State(h) = r {
+                        lowerer.model.states[*h].noise =
+                            Some(value.elems[if value.vector { k } else { 0 }]);
+                    }
+                }
+            }
+        }
     }
     // Node-internal connections: the sum of the outputs of the same name.
     for (b, inst) in ops.iter().enumerate() {
@@ -307,54 +429,111 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Model, Diagnos
             let target = &infos[b][name];
             let span = inst.vars[name].name_span;
             for (k, t) in target.refs.iter().enumerate() {
-                let mut acc: Option<Handle<Expr>> = None;
-                for &a in sources {
-                    let src = &infos[a][name];
-                    let Some(s) = src.refs.get(k).or(src.refs.first()) else {
-                        continue;
-                    };
-                    let e = var_expr(lowerer.model, *s, span);
-                    acc = Some(match acc {
-                        None => e,
-                        Some(prev) => lowerer
-                            .model
-                            .add_expr(Expr::Binary(BinOp::Add, prev, e), span),
-                    });
-                }
-                if let (VarRef::Derived(h), Some(expr)) = (t, acc) {
-                    lowerer.model.derived[*h].expr = expr;
-                }
-            }
-        }
-        // Edges: the sum of weight * source.
-        for (name, list) in &edges_into[b] {
-            let target = &infos[b][name];
-            let mut acc: Option<Handle<Expr>> = None;
-            for &k in list {
-                let e = &edges[k];
-                let span = e.decl.span;
-                let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
-                    continue;
-                };
-                let w = lowerer
-                    .model
-                    .add_expr(Expr::Param(weight_params[k]), e.decl.weight.1);
-                let s = var_expr(lowerer.model, src, e.decl.source.1);
-                let term = lowerer.model.add_expr(Expr::Binary(BinOp::Mul, w, s), span);
-                acc = Some(match acc {
-                    None => term,
-                    Some(prev) => lowerer
-                        .model
-                        .add_expr(Expr::Binary(BinOp::Add, prev, term), span),
-                });
-            }
-            if let (Some(VarRef::Derived(h)), Some(expr)) = (target.refs.first(), acc) {
-                lowerer.model.derived[*h].expr = expr;
+                let terms: Vec<Handle<Expr>> = sources
+                    .iter()
+                    .filter_map(|&a| {
+                        let src = &infos[a][name];
+                        src.refs
+                            .get(k)
+                            .or(src.refs.first())
+                            .map(|s| var_expr(lowerer.model, *s, span))
+                    })
+                    .collect();
+                set_sum(lowerer.model, *t, terms, span);
             }
         }
     }
+    // Edges: the sum of weight * source (delayed, or through a gamma chain).
+    for (b, _) in ops.iter().enumerate() {
+        for (name, list) in &edges_into[b] {
+            let Some(&target) = infos[b][name].refs.first() else {
+                continue;
+            };
+            let mut terms = Vec::new();
+            for &k in list {
+                let e = &edges[k];
+                let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
+                    continue;
+                };
+                let s = match (delay_params[k], e.spread) {
+                    (None, _) => var_expr(lowerer.model, src, e.source_span),
+                    (Some(time), None) => {
+                        let d = lowerer.model.delays.append(Delay {
+                            source: src,
+                            time,
+                            span: e.span,
+                        });
+                        lowerer.model.add_expr(Expr::Delayed(d), e.span)
+                    }
+                    (Some(time), Some((spread, _))) => {
+                        gamma_chain(lowerer.model, e, src, time, spread)
+                    }
+                };
+                let term = match weight_params[k] {
+                    Some(w) => {
+                        let we = lowerer
+                            .model
+                            .add_expr(Expr::Param(w), e.weight.map_or(e.span, |(_, s)| s));
+                        lowerer
+                            .model
+                            .add_expr(Expr::Binary(BinOp::Mul, we, s), e.span)
+                    }
+                    None => s,
+                };
+                terms.push(term);
+            }
+            let span = edges[list[0]].span;
+            set_sum(lowerer.model, target, terms, span);
+        }
+    }
+    // Network couplings.
+    if let Some((_, net)) = &network {
+        let mut handles = Vec::with_capacity(couplings.len());
+        for (c, s, t) in &couplings {
+            handles.push(coupling(&mut lowerer, c, s, t, &infos, &ops));
+        }
+        for (b, _) in ops.iter().enumerate() {
+            for (name, list) in &couplings_into[b] {
+                let Some(&target) = infos[b][name].refs.first() else {
+                    continue;
+                };
+                let terms: Vec<Handle<Expr>> = list
+                    .iter()
+                    .filter_map(|&k| {
+                        handles[k].map(|h| {
+                            lowerer
+                                .model
+                                .add_expr(Expr::Coupling(h), couplings[k].0.span)
+                        })
+                    })
+                    .collect();
+                set_sum(lowerer.model, target, terms, couplings[list[0]].0.span);
+            }
+        }
+        if net.couplings.is_empty() {
+            loader.warn_once(
+                Diagnostic::warning("the network has no couplings: its nodes run independently")
+                    .with_primary(net.span, "network without couplings"),
+            );
+        }
+    }
     diags.extend(std::mem::take(&mut lowerer.diags));
-    (model, diags)
+    let connectivity = network.and_then(|(_, net)| net.connectivity.clone());
+    (
+        Lowered {
+            model,
+            connectivity,
+        },
+        diags,
+    )
+}
+
+fn qualified(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}/{name}")
+    }
 }
 
 fn var_expr(model: &mut Model, v: VarRef, span: Span) -> Handle<Expr> {
@@ -365,6 +544,85 @@ fn var_expr(model: &mut Model, v: VarRef, span: Span) -> Handle<Expr> {
         VarRef::Series(h) => Expr::Series(h),
     };
     model.add_expr(e, span)
+}
+
+/// Sets a connected input (a derived variable) to the left-to-right sum of `terms`.
+fn set_sum(model: &mut Model, target: VarRef, terms: Vec<Handle<Expr>>, span: Span) {
+    let mut acc: Option<Handle<Expr>> = None;
+    for t in terms {
+        acc = Some(match acc {
+            None => t,
+            Some(prev) => model.add_expr(Expr::Binary(BinOp::Add, prev, t), span),
+        });
+    }
+    if let (VarRef::Derived(h), Some(expr)) = (target, acc) {
+        model.derived[h].expr = expr;
+    }
+}
+
+/// The most stages a distributed delay may have.
+const MAX_CHAIN: usize = 10_000;
+
+fn chain_order(delay: f64, spread: f64) -> f64 {
+    ((delay / spread) * (delay / spread)).round().max(1.0)
+}
+
+fn check_chain(e: &EdgeInst, diags: &mut Diagnostics) {
+    if let (Some((delay, _)), Some((spread, span))) = (e.delay, e.spread) {
+        if spread < 0.0 {
+            diags.push(
+                Diagnostic::error(format!("edge spread must not be negative, found {spread}"))
+                    .with_primary(span, "negative spread")
+                    .with_help("`spread` is the standard deviation of the delay"),
+            );
+        } else if chain_order(delay, spread) > MAX_CHAIN as f64 {
+            diags.push(
+                Diagnostic::error(format!(
+                    "a delay of {delay} with spread {spread} needs {} stages (at most {MAX_CHAIN})",
+                    chain_order(delay, spread)
+                ))
+                .with_primary(span, "spread too small for the delay")
+                .with_help("the chain has round((delay/spread)^2) stages; use a larger spread or a plain delay"),
+            );
+        }
+    }
+}
+
+/// The stages `z_1 .. z_n` of a gamma-distributed delay: `z_1' = k (x - z_1)`,
+/// `z_j' = k (z_(j-1) - z_j)`, `k = n / delay`; they start at the source's value at t0. Returns the
+/// expression of `z_n`.
+fn gamma_chain(
+    model: &mut Model,
+    e: &EdgeInst,
+    src: VarRef,
+    time: Handle<rateforge_ir::Param>,
+    spread: f64,
+) -> Handle<Expr> {
+    let delay = model.params[time].value;
+    let n = chain_order(delay, spread).min(MAX_CHAIN as f64) as usize;
+    let span = e.span;
+    let n_lit = model.add_expr(Expr::Lit(n as f64), span);
+    let delay_e = model.add_expr(Expr::Param(time), span);
+    let rate = model.add_expr(Expr::Binary(BinOp::Div, n_lit, delay_e), span);
+    let mut prev = var_expr(model, src, e.source_span);
+    for k in 1..=n {
+        let mut name = format!("{}/gamma[{k}]", e.label);
+        let mut dup = 2;
+        while model.lookup(&name).is_some() {
+            name = format!("{}#{dup}/gamma[{k}]", e.label);
+            dup += 1;
+        }
+        let z = model
+            .add_state(&name, 0.0, span)
+            .expect("unique by construction");
+        model.states[z].init_from = Some(src);
+        let ze = model.add_expr(Expr::State(z), span);
+        let diff = model.add_expr(Expr::Binary(BinOp::Sub, prev, ze), span);
+        let rhs = model.add_expr(Expr::Binary(BinOp::Mul, rate, diff), span);
+        model.add_ode(z, rhs, span);
+        prev = model.add_expr(Expr::State(z), span);
+    }
+    prev
 }
 
 /// Places every operator of every node; `failed` gets the path prefixes of nodes, sub-circuits
@@ -379,8 +637,8 @@ fn collect(
     failed.extend(circuit.failed.iter().map(|l| format!("{prefix}{l}")));
     for (label, (node, _)) in &circuit.nodes {
         let node_path = format!("{prefix}{label}");
-        failed.extend(node.failed.iter().map(|o| format!("{node_path}/{o}")));
-        place_node(node, &node_path, ops);
+        failed.extend(node.failed.iter().map(|o| qualified(&node_path, o)));
+        place_node(node, &node_path, ops, &IndexMap::new());
     }
     for (label, (sub, _)) in &circuit.circuits {
         collect(sub, &format!("{prefix}{label}/"), ops, edges, failed);
@@ -390,14 +648,25 @@ fn collect(
     }
 }
 
-fn place_node(node: &Node, node_path: &str, ops: &mut Vec<OpInst>) {
+/// Places a node's operators under `node_path`; `extra` overrides values by `op/var`.
+fn place_node(
+    node: &Node,
+    node_path: &str,
+    ops: &mut Vec<OpInst>,
+    extra: &IndexMap<(String, String), VarDecl>,
+) {
     for u in &node.operators {
         let mut vars = u.op.variables.clone();
         for (k, v) in &u.overrides {
             vars.insert(k.clone(), v.clone());
         }
+        for ((op, var), v) in extra {
+            if *op == u.op.name {
+                vars.insert(var.clone(), v.clone());
+            }
+        }
         ops.push(OpInst {
-            path: format!("{node_path}/{}", u.op.name),
+            path: qualified(node_path, &u.op.name),
             node_path: node_path.to_string(),
             op: u.op.clone(),
             vars,
@@ -405,12 +674,23 @@ fn place_node(node: &Node, node_path: &str, ops: &mut Vec<OpInst>) {
     }
 }
 
-fn used_names(equations: &[Equation]) -> HashSet<String> {
+fn used_names(op: &OpInst) -> HashSet<String> {
     let mut out = HashSet::new();
+    let equations: &[Equation] = &op.op.equations;
     for eq in equations {
         out.insert(eq.target.text.clone());
         for (n, _) in eq.rhs.names() {
             out.insert(n.to_string());
+        }
+    }
+    // Noise amplitudes of used states read variables too.
+    for (name, decl) in &op.vars {
+        if let Some(g) = &decl.noise
+            && out.contains(name)
+        {
+            for (n, _) in g.names() {
+                out.insert(n.to_string());
+            }
         }
     }
     out
@@ -442,8 +722,7 @@ fn roles(
             diags.push(d);
             continue;
         };
-        if let Some(ix) = eq.target_index {
-            let _ = ix;
+        if eq.target_index.is_some() {
             diags.push(
                 Diagnostic::error(format!("an equation cannot define one element of `{name}`"))
                     .with_primary(eq.target.span, "indexed left-hand side")
@@ -517,16 +796,15 @@ fn roles(
                 VarKind::Constant => Role::Param,
                 VarKind::Input => Role::FreeInput,
                 VarKind::Output | VarKind::Variable => {
-                    if !diags
-                        .errors()
-                        .any(|d| d.message.contains(&format!("`{name}`")))
+                    if !op.poisoned
+                        && !diags
+                            .errors()
+                            .any(|d| d.message.contains(&format!("`{name}`")))
                     {
                         diags.push(
                             Diagnostic::error(format!("no equation defines `{name}` in operator `{}`", op.name))
                                 .with_primary(decl.name_span, "declared as a variable")
-                                .with_help(format!(
-                                    "add an equation such as `d/dt * {name} = ...`, or declare it as a constant or an input"
-                                )),
+                                .with_help(format!("add an equation such as `d/dt * {name} = ...`, or declare it as a constant or an input")),
                         );
                     }
                     Role::Failed
@@ -544,8 +822,10 @@ fn roles(
     out
 }
 
+/// Resolves every edge; an edge with a template places the template's operators as an extra node
+/// and becomes two edges (source -> edge node input, edge node output -> target).
 fn resolve_edges(
-    ops: &[OpInst],
+    ops: &mut Vec<OpInst>,
     decls: &[(Rc<EdgeDecl>, String)],
     failed: &[String],
     diags: &mut Diagnostics,
@@ -562,17 +842,233 @@ fn resolve_edges(
         if broken(&decl.source.0) || broken(&decl.target.0) {
             continue;
         }
-        let source = resolve_path(ops, &decl.source, prefix, "source", diags);
-        let target = resolve_path(ops, &decl.target, prefix, "target", diags);
-        if let (Some(source), Some(target)) = (source, target) {
-            out.push(EdgeInst {
-                decl: decl.clone(),
-                source,
-                target,
-            });
+        let source = resolve_path(ops, &decl.source, prefix, "edge source", diags);
+        let target = resolve_path(ops, &decl.target, prefix, "edge target", diags);
+        let (Some(source), Some(target)) = (source, target) else {
+            continue;
+        };
+        let label = format!(
+            "{}->{}",
+            qualified(&ops[source.0].path, &source.1),
+            qualified(&ops[target.0].path, &target.1)
+        );
+        let plain = |source, target, weight| EdgeInst {
+            label: label.clone(),
+            source,
+            target,
+            weight,
+            delay: decl.delay,
+            spread: decl.spread,
+            span: decl.span,
+            source_span: decl.source.1,
+            target_span: decl.target.1,
+            target_text: decl.target.0.clone(),
+        };
+        match &decl.template {
+            None => out.push(plain(source, target, Some(decl.weight))),
+            Some((Template::Edge(node), tspan)) => {
+                let Some((input, output)) =
+                    place_edge_node(ops, node, decl, &source, &target, *tspan, diags)
+                else {
+                    continue;
+                };
+                out.push(EdgeInst {
+                    label: format!(
+                        "{}->{}",
+                        qualified(&ops[source.0].path, &source.1),
+                        qualified(&ops[input.0].path, &input.1)
+                    ),
+                    source,
+                    target: input,
+                    weight: None,
+                    delay: None,
+                    spread: None,
+                    span: decl.span,
+                    source_span: decl.source.1,
+                    target_span: *tspan,
+                    target_text: decl.target.0.clone(),
+                });
+                out.push(plain(output, target, Some(decl.weight)));
+            }
+            Some(_) => {}
         }
     }
     out
+}
+
+/// Places an edge template's operators as a node named `source_node->target_node`; returns the
+/// input that receives the edge's source and the output that feeds the target.
+fn place_edge_node(
+    ops: &mut Vec<OpInst>,
+    node: &Rc<Node>,
+    decl: &EdgeDecl,
+    source: &(usize, String),
+    target: &(usize, String),
+    tspan: Span,
+    diags: &mut Diagnostics,
+) -> Option<((usize, String), (usize, String))> {
+    let base = format!("{}->{}", ops[source.0].node_path, ops[target.0].node_path);
+    let mut node_path = base.clone();
+    let mut dup = 2;
+    while ops.iter().any(|o| o.node_path == node_path) {
+        node_path = format!("{base}#{dup}");
+        dup += 1;
+    }
+    // Attributes: `op/var: number` sets a value, `op/var: source` names the receiving input.
+    let mut extra: IndexMap<(String, String), VarDecl> = IndexMap::new();
+    let mut mapped_input: Option<(String, String, Span)> = None;
+    let op_names: Vec<String> = node.operators.iter().map(|u| u.op.name.clone()).collect();
+    for (key, value, kspan) in &decl.attrs {
+        let Some((op, var)) = key
+            .split_once('/')
+            .filter(|(o, v)| !o.is_empty() && !v.contains('/'))
+        else {
+            diags.push(
+                Diagnostic::error(format!("unknown edge attribute `{key}`"))
+                    .with_primary(*kspan, "not an edge attribute")
+                    .with_help("edges with a template take `weight`, `delay`, `spread` and `operator/variable` values"),
+            );
+            continue;
+        };
+        let Some(u) = node.operators.iter().find(|u| u.op.name == op) else {
+            let mut d = Diagnostic::error(format!(
+                "edge template `{}` has no operator `{op}`",
+                node.name
+            ))
+            .with_primary(*kspan, "unknown operator");
+            d = match did_you_mean(op, op_names.iter().map(String::as_str)) {
+                Some(s) => d.with_help(format!("did you mean `{s}/{var}`?")),
+                None => d.with_help(format!("its operators: {}", op_names.join(", "))),
+            };
+            diags.push(d);
+            continue;
+        };
+        let Some(decl_var) = u.op.variables.get(var) else {
+            diags.push(
+                Diagnostic::error(format!("operator `{op}` has no variable `{var}`"))
+                    .with_primary(*kspan, "unknown variable")
+                    .with_help(format!(
+                        "its variables: {}",
+                        u.op.variables
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+            );
+            continue;
+        };
+        match (value.as_f64(), value.as_str()) {
+            (Some(x), _) if x.is_finite() => {
+                let mut d = decl_var.clone();
+                d.values = vec![x; d.values.len()];
+                d.value_span = value.span;
+                extra.insert((op.to_string(), var.to_string()), d);
+            }
+            (_, Some("source")) => mapped_input = Some((op.to_string(), var.to_string(), *kspan)),
+            _ => diags.push(
+                Diagnostic::error(format!("edge attribute `{key}` must be a number or `source`"))
+                    .with_primary(value.span, "here")
+                    .with_help("a number sets the edge operator's value; `source` names the input that receives the edge's source"),
+            ),
+        }
+    }
+    let first = ops.len();
+    place_node(node, &node_path, ops, &extra);
+    let placed = first..ops.len();
+    let outputs_of = |ops: &Vec<OpInst>, i: usize| -> Vec<String> {
+        ops[i]
+            .vars
+            .iter()
+            .filter(|(_, d)| d.kind == VarKind::Output)
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let inputs_of = |ops: &Vec<OpInst>, i: usize| -> Vec<String> {
+        ops[i]
+            .vars
+            .iter()
+            .filter(|(_, d)| d.kind == VarKind::Input)
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    let all_outputs: Vec<String> = placed.clone().flat_map(|i| outputs_of(ops, i)).collect();
+    let all_inputs: Vec<String> = placed.clone().flat_map(|i| inputs_of(ops, i)).collect();
+    // The receiving input: named by `op/var: source`, else the only input no edge operator feeds.
+    let input = match mapped_input {
+        Some((op, var, span)) => {
+            let i = placed.clone().find(|&i| ops[i].op.name == op)?;
+            if ops[i]
+                .vars
+                .get(&var)
+                .is_none_or(|d| d.kind != VarKind::Input)
+            {
+                diags.push(
+                    Diagnostic::error(format!("`{op}/{var}` is not an input of the edge template"))
+                        .with_primary(span, "cannot receive the source")
+                        .with_help("declare it as `input` in the edge operator"),
+                );
+                return None;
+            }
+            (i, var)
+        }
+        None => {
+            let free: Vec<(usize, String)> = placed
+                .clone()
+                .flat_map(|i| {
+                    inputs_of(ops, i)
+                        .into_iter()
+                        .filter(|v| !all_outputs.contains(v))
+                        .map(move |v| (i, v))
+                })
+                .collect();
+            match free.as_slice() {
+                [one] => one.clone(),
+                _ => {
+                    let names: Vec<String> = free
+                        .iter()
+                        .map(|(i, v)| format!("`{}/{v}`", ops[*i].op.name))
+                        .collect();
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "cannot tell which input of edge template `{}` receives the edge's source ({} candidates)",
+                            node.name,
+                            free.len()
+                        ))
+                        .with_primary(tspan, "edge template")
+                        .with_help(if names.is_empty() {
+                            "the edge template's operators need an `input` variable that no other operator of it feeds".to_string()
+                        } else {
+                            format!("name it in the edge's attributes, e.g. `{}: source` (candidates: {})", names[0].trim_matches('`'), names.join(", "))
+                        }),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    // The output: the only output no other edge operator reads.
+    let outs: Vec<(usize, String)> = placed
+        .clone()
+        .flat_map(|i| {
+            outputs_of(ops, i)
+                .into_iter()
+                .filter(|v| !all_inputs.contains(v))
+                .map(move |v| (i, v))
+        })
+        .collect();
+    let output = match outs.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            diags.push(
+                Diagnostic::error(format!("edge template `{}` needs exactly one output feeding the target, found {}", node.name, outs.len()))
+                    .with_primary(tspan, "edge template")
+                    .with_help("mark the variable that feeds the target as `output` in its operator, and only that one"),
+            );
+            return None;
+        }
+    };
+    Some((input, output))
 }
 
 fn resolve_path(
@@ -584,9 +1080,9 @@ fn resolve_path(
 ) -> Option<(usize, String)> {
     let Some((op_path, var)) = path.rsplit_once('/') else {
         diags.push(
-            Diagnostic::error(format!("edge {what} `{path}` is not a variable path"))
+            Diagnostic::error(format!("{what} `{path}` is not a variable path"))
                 .with_primary(*span, "expected `node/operator/variable`")
-.with_help("paths are `node/operator/variable`, with sub-circuit labels in front for nested circuits"),
+                .with_help("paths are `node/operator/variable`, with sub-circuit labels in front for nested circuits"),
         );
         return None;
     };
@@ -596,55 +1092,121 @@ fn resolve_path(
             .iter()
             .filter_map(|o| o.path.strip_prefix(prefix).map(str::to_string))
             .collect();
-        let mut d = Diagnostic::error(format!(
-            "edge {what} `{path}`: there is no operator `{op_path}`"
-        ))
-        .with_primary(*span, "unknown node or operator");
+        let mut d = Diagnostic::error(format!("{what} `{path}`: there is no operator `{op_path}`"))
+            .with_primary(*span, "unknown node or operator");
         d = match did_you_mean(op_path, known.iter().map(String::as_str)) {
             Some(s) => d.with_help(format!("did you mean `{s}/{var}`?")),
-            None => d.with_help(format!("operators in this circuit: {}", known.join(", "))),
+            None => d.with_help(format!("operators here: {}", known.join(", "))),
         };
         diags.push(d);
         return None;
     };
     if !ops[i].vars.contains_key(var) {
         let mut d = Diagnostic::error(format!(
-            "edge {what} `{path}`: operator `{}` has no variable `{var}`",
+            "{what} `{path}`: operator `{}` has no variable `{var}`",
             ops[i].op.name
         ))
         .with_primary(*span, "unknown variable");
-        if let Some(s) = did_you_mean(var, ops[i].vars.keys().map(String::as_str)) {
-            d = d.with_help(format!("did you mean `{op_path}/{s}`?"));
-        }
+        d = match did_you_mean(var, ops[i].vars.keys().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{op_path}/{s}`?")),
+            None => d.with_help(format!(
+                "its variables: {}",
+                ops[i].vars.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        };
         diags.push(d);
         return None;
     }
     Some((i, var.to_string()))
 }
 
-fn check_unsupported_edge(decl: &EdgeDecl, diags: &mut Diagnostics) {
-    if let Some((_, span)) = &decl.template {
+/// Whether `target` can receive an edge or coupling; reports why not.
+#[allow(clippy::too_many_arguments)]
+fn target_ok(
+    ops: &[OpInst],
+    infos: &[IndexMap<String, VarInfo>],
+    node_sources: &[IndexMap<String, Vec<usize>>],
+    target: &(usize, String),
+    span: Span,
+    text: &str,
+    what: &str,
+    diags: &mut Diagnostics,
+    loader: &mut Loader,
+) -> bool {
+    let (op, var) = target;
+    let decl = &ops[*op].vars[var];
+    let info = &infos[*op][var];
+    if decl.kind != VarKind::Input || matches!(info.role, Role::State | Role::Derived) {
         diags.push(
-            Diagnostic::error("edge templates are not supported yet")
-                .with_primary(*span, "edge with operators")
-                .with_help(
-                    "use `null` as the edge template; edge dynamics arrive with network support",
-                ),
+            Diagnostic::error(format!("{what} target `{text}` is not an input"))
+                .with_primary(
+                    span,
+                    format!(
+                        "cannot receive {}",
+                        if what == "edge" {
+                            "an edge"
+                        } else {
+                            "a coupling"
+                        }
+                    ),
+                )
+                .with_secondary(decl.name_span, "declared here")
+                .with_help(format!(
+                    "declare it as `{var}: input` in operator `{}`",
+                    ops[*op].op.name
+                )),
         );
+        return false;
     }
-    if let Some((_, span)) = decl.delay {
+    if node_sources[*op].contains_key(var) {
         diags.push(
-            Diagnostic::error("delayed edges are not supported yet")
-                .with_primary(span, "non-zero delay")
-                .with_help("remove `delay` (or set it to 0); delays arrive with network support"),
+            Diagnostic::error(format!(
+                "input `{text}` receives both {} and the output of another operator",
+                if what == "edge" {
+                    "an edge"
+                } else {
+                    "a coupling"
+                }
+            ))
+            .with_primary(span, format!("{what} target"))
+            .with_help(format!(
+                "connect the {what} to a separate input variable and add the two in the equation"
+            )),
         );
+        return false;
     }
-    if let Some((_, span)) = decl.spread {
-        diags.push(
-            Diagnostic::error("edges with a delay `spread` are not supported yet")
-                .with_primary(span, "non-zero spread")
-                .with_help("remove `spread`; distributed delays arrive with network support"),
+    if info.role == Role::Dropped {
+        loader.warn_once(
+            Diagnostic::warning(format!(
+                "{what} into `{text}` has no effect: no equation uses it"
+            ))
+            .with_primary(span, "unused input")
+            .with_help("use the input in an equation of its operator, or remove the connection"),
         );
+        return false;
+    }
+    true
+}
+
+/// Whether an edge or coupling source is something that has a value over time.
+fn source_ok(
+    infos: &[IndexMap<String, VarInfo>],
+    source: &(usize, String),
+    span: Span,
+    diags: &mut Diagnostics,
+) -> bool {
+    match infos[source.0][&source.1].role {
+        // Its declaration failed and was reported.
+        Role::Failed => false,
+        Role::Time => {
+            diags.push(
+                Diagnostic::error("the time `t` cannot be the source of an edge or coupling")
+                    .with_primary(span, "source")
+                    .with_help("connect a variable of the model; every operator already sees `t`"),
+            );
+            false
+        }
+        _ => true,
     }
 }
 
@@ -707,15 +1269,11 @@ fn lower_equation(
                 "the right-hand side is a vector of length {}, but `{}` {}",
                 value.elems.len(),
                 eq.target.text,
-                if vector_target {
-                    format!("has length {n}")
-                } else {
-                    "is a scalar".to_string()
-                }
+                if vector_target { format!("has length {n}") } else { "is a scalar".to_string() }
             ))
             .with_primary(eq.rhs.span, "vector expression")
             .with_secondary(eq.target.span, "defined here")
-.with_help("a vector variable takes a vector of its own length or a scalar (applied to every element)"),
+            .with_help("a vector variable takes a vector of its own length or a scalar (applied to every element)"),
         );
         return;
     }
@@ -730,4 +1288,220 @@ fn lower_equation(
             _ => {}
         }
     }
+}
+
+// ---- network couplings -------------------------------------------------------------------------
+
+/// The built-in coupling functions (TVB's definitions and defaults): name, parameters with
+/// defaults, `pre`, `post`.
+pub(crate) const COUPLING_FUNCTIONS: &[(&str, &[(&str, f64)], &str, &str)] = &[
+    (
+        "linear",
+        &[("a", 0.00390625), ("b", 0.0)],
+        "x_j",
+        "a*gx + b",
+    ),
+    ("scaling", &[("a", 0.00390625)], "x_j", "a*gx"),
+    ("difference", &[("a", 0.1)], "x_j - x_i", "a*gx"),
+    ("kuramoto", &[("a", 1.0)], "sin(x_j - x_i)", "a/n_nodes*gx"),
+    (
+        "sigmoidal",
+        &[
+            ("cmin", -1.0),
+            ("cmax", 1.0),
+            ("midpoint", 0.0),
+            ("a", 1.0),
+            ("sigma", 230.0),
+        ],
+        "x_j",
+        "cmin + (cmax - cmin)/(1 + exp(-a*((gx - midpoint)/sigma)))",
+    ),
+    (
+        "tanh",
+        &[("a", 1.0), ("b", 1.0), ("midpoint", 0.0), ("sigma", 1.0)],
+        "a*(1 + tanh((b*x_j - midpoint)/sigma))",
+        "gx",
+    ),
+];
+
+/// Names inside a coupling's `pre` or `post`.
+struct CouplingScope<'a> {
+    x_i: VarRef,
+    params: &'a IndexMap<String, Handle<rateforge_ir::Param>>,
+    post: bool,
+}
+
+impl Scope for CouplingScope<'_> {
+    fn resolve(&self, name: &str) -> Option<Binding> {
+        match name {
+            "x_i" => Some(Binding::Scalar(self.x_i)),
+            "x_j" if !self.post => Some(Binding::Leaf(Expr::CouplingSource)),
+            "gx" if self.post => Some(Binding::Leaf(Expr::CouplingSum)),
+            "n_nodes" => Some(Binding::Leaf(Expr::NodeCount)),
+            "t" => Some(Binding::Time),
+            _ => self
+                .params
+                .get(name)
+                .map(|p| Binding::Scalar(VarRef::Param(*p)))
+                .or_else(|| constant(name).map(Binding::Constant)),
+        }
+    }
+
+    fn candidates(&self) -> Vec<String> {
+        let mut c: Vec<String> = self.params.keys().cloned().collect();
+        c.extend(["x_i", "x_j", "n_nodes"].map(String::from));
+        if self.post {
+            c.push("gx".to_string());
+        }
+        c
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "the coupling's `{}` expression",
+            if self.post { "post" } else { "pre" }
+        )
+    }
+
+    fn declaration_hint(&self) -> String {
+        "`pre` may use `x_j`, `x_i`, `n_nodes` and the coupling's parameters; `post` may use `gx`, `n_nodes` and the parameters".to_string()
+    }
+}
+
+/// Lowers one coupling: its parameters, `pre` and `post`. `None` after an error.
+fn coupling(
+    lowerer: &mut Lowerer<'_>,
+    c: &CouplingDecl,
+    source: &(usize, String),
+    target: &(usize, String),
+    infos: &[IndexMap<String, VarInfo>],
+    ops: &[OpInst],
+) -> Option<Handle<Coupling>> {
+    let x_i = *infos[source.0][&source.1].refs.first()?;
+    let (fname, fspan) = &c.function;
+    let builtin = COUPLING_FUNCTIONS.iter().find(|(n, ..)| n == fname);
+    let (defaults, pre_text, post_text): (Vec<(&str, f64)>, Option<&str>, Option<&str>) =
+        match (builtin, fname.as_str()) {
+            (Some((_, params, pre, post)), _) => {
+                if c.pre.is_some() || c.post.is_some() {
+                    lowerer.diags.push(
+                        Diagnostic::error(format!(
+                            "the `{fname}` coupling has its own `pre` and `post`"
+                        ))
+                        .with_primary(*fspan, "built-in function")
+                        .with_help("use `function: custom` to write `pre` and `post` yourself"),
+                    );
+                    return None;
+                }
+                (params.to_vec(), Some(pre), Some(post))
+            }
+            (None, "custom") => (Vec::new(), None, None),
+            (None, _) => {
+                let names: Vec<&str> = COUPLING_FUNCTIONS
+                    .iter()
+                    .map(|(n, ..)| *n)
+                    .chain(["custom"])
+                    .collect();
+                let mut d = Diagnostic::error(format!("unknown coupling function `{fname}`"))
+                    .with_primary(*fspan, "not a coupling function");
+                d = match did_you_mean(fname, names.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("coupling functions: {}", names.join(", "))),
+                };
+                lowerer.diags.push(d);
+                return None;
+            }
+        };
+    // Parameters: named `source->target/name`.
+    let label = format!(
+        "{}->{}",
+        qualified(&ops[source.0].path, &source.1),
+        qualified(&ops[target.0].path, &target.1)
+    );
+    let mut params: IndexMap<String, Handle<rateforge_ir::Param>> = IndexMap::new();
+    for (name, (value, span)) in &c.params {
+        if builtin.is_some() && !defaults.iter().any(|(d, _)| d == name) {
+            let known: Vec<&str> = defaults.iter().map(|(d, _)| *d).collect();
+            let mut d =
+                Diagnostic::error(format!("the `{fname}` coupling has no parameter `{name}`"))
+                    .with_primary(*span, "unknown parameter");
+            d = match did_you_mean(name, known.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!("its parameters: {}", known.join(", "))),
+            };
+            lowerer.diags.push(d);
+            continue;
+        }
+        let h = lowerer
+            .model
+            .add_param(
+                &format!("{label}/{name}"),
+                *value,
+                ParamKind::Constant,
+                *span,
+            )
+            .ok()?;
+        params.insert(name.clone(), h);
+    }
+    for (name, value) in &defaults {
+        if !params.contains_key(*name) {
+            let h = lowerer
+                .model
+                .add_param(
+                    &format!("{label}/{name}"),
+                    *value,
+                    ParamKind::Constant,
+                    c.span,
+                )
+                .ok()?;
+            params.insert(name.to_string(), h);
+        }
+    }
+    let parse = |text: &str| parse_expression(text, &Origin::whole(*fspan)).ok();
+    let (pre_ast, post_ast): (Option<Ast>, Option<Ast>) = match (pre_text, post_text) {
+        (Some(p), Some(q)) => (parse(p), parse(q)),
+        _ => (c.pre.clone(), c.post.clone()),
+    };
+    let (Some(pre_ast), Some(post_ast)) = (pre_ast, post_ast) else {
+        lowerer.diags.push(
+            Diagnostic::error("a custom coupling needs `pre` and `post`")
+                .with_primary(c.span, "coupling")
+                .with_help("e.g. `pre: \"sin(x_j - x_i)\"`, `post: \"a*gx\"`, with `a: 1.0`"),
+        );
+        return None;
+    };
+    let pre = lower_coupling_expr(
+        lowerer,
+        &pre_ast,
+        &CouplingScope {
+            x_i,
+            params: &params,
+            post: false,
+        },
+    )?;
+    let post = lower_coupling_expr(
+        lowerer,
+        &post_ast,
+        &CouplingScope {
+            x_i,
+            params: &params,
+            post: true,
+        },
+    )?;
+    Some(lowerer.model.couplings.append(Coupling {
+        name: label,
+        source: x_i,
+        pre,
+        post,
+        span: c.span,
+    }))
+}
+
+/// Lowers `pre`/`post`: `x_j`, `gx` and `n_nodes` are the coupling's own leaves.
+fn lower_coupling_expr(
+    lowerer: &mut Lowerer<'_>,
+    ast: &Ast,
+    scope: &CouplingScope<'_>,
+) -> Option<Handle<Expr>> {
+    lowerer.lower_scalar(ast, scope)
 }

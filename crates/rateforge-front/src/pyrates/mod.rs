@@ -14,7 +14,7 @@ mod tests;
 use rateforge_ir::{Diagnostics, Model, SourceMap};
 use std::path::PathBuf;
 
-pub use templates::Kind;
+pub use templates::{ConnectivitySource, Kind};
 
 /// Where to look for files referenced in dotted form (`pkg.file.Template`).
 #[derive(Clone, Debug, Default)]
@@ -35,6 +35,8 @@ pub struct Loaded {
     pub warnings: Diagnostics,
     /// The files the model was read from, in the order they were read.
     pub files: Vec<PathBuf>,
+    /// The connectivity a `network:` section names (loaded by the caller).
+    pub connectivity: Option<ConnectivitySource>,
 }
 
 /// A failed load: the diagnostics and the files needed to render them.
@@ -65,8 +67,9 @@ pub fn load(reference: &str, options: &LoadOptions) -> Result<Loaded, LoadFailur
     diags.sort();
     let files = loader.file_paths();
     match model {
-        Some(model) if !diags.has_errors() => Ok(Loaded {
-            model,
+        Some(lowered) if !diags.has_errors() => Ok(Loaded {
+            model: lowered.model,
+            connectivity: lowered.connectivity,
             sources: loader.sources,
             warnings: diags,
             files,

@@ -21,6 +21,7 @@ use indexmap::IndexMap;
 use rateforge_ir::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
 use std::rc::Rc;
 
 /// The four kinds of PyRates template.
@@ -71,7 +72,15 @@ impl Kind {
         match self {
             Kind::Operator => &["base", "description", "equations", "variables"],
             Kind::Node | Kind::Edge => &["base", "description", "operators"],
-            Kind::Circuit => &["base", "description", "nodes", "circuits", "edges"],
+            Kind::Circuit => &[
+                "base",
+                "description",
+                "nodes",
+                "circuits",
+                "edges",
+                "history",
+                "network",
+            ],
         }
     }
 }
@@ -94,6 +103,10 @@ pub(crate) struct VarDecl {
     pub vector: bool,
     pub name_span: Span,
     pub value_span: Span,
+    /// `bounds: [lo, hi]`: the state is clamped to this range.
+    pub bounds: Option<((f64, f64), Span)>,
+    /// `noise: g`: the amplitude of `g dW` (a number or an expression of the operator's variables).
+    pub noise: Option<Ast>,
 }
 
 #[derive(Debug)]
@@ -134,12 +147,55 @@ pub(crate) struct EdgeDecl {
     pub weight: (f64, Span),
     pub delay: Option<(f64, Span)>,
     pub spread: Option<(f64, Span)>,
+    /// Other attributes (edge templates): `op/var: number` sets a value of an edge operator,
+    /// `op/var: source` names the input that receives the edge's source.
+    pub attrs: Vec<(String, YNode, Span)>,
+    pub span: Span,
+}
+
+/// A connectivity named in a model file (paths resolved against the file's directory).
+#[derive(Clone, Debug)]
+pub struct ConnectivitySource {
+    /// A TVB connectivity zip, a directory holding `weights.*` and `tract_lengths.*`, or a
+    /// weights file (`.npy`, `.csv`, `.txt`).
+    pub weights: PathBuf,
+    /// Tract lengths (divided by the speed to get delays).
+    pub tract_lengths: Option<PathBuf>,
+    /// Delays in time units (instead of tract lengths).
+    pub delays: Option<PathBuf>,
+    /// Where it is named.
+    pub span: Span,
+}
+
+/// One coupling of a `network:` section.
+#[derive(Debug)]
+pub(crate) struct CouplingDecl {
+    pub source: (String, Span),
+    pub target: (String, Span),
+    pub function: (String, Span),
+    pub params: IndexMap<String, (f64, Span)>,
+    pub pre: Option<Ast>,
+    pub post: Option<Ast>,
+    pub span: Span,
+}
+
+/// A `network:` section: identical nodes coupled through a connectivity.
+#[derive(Debug)]
+pub(crate) struct NetworkDecl {
+    pub node: (Template, Span),
+    pub connectivity: Option<ConnectivitySource>,
+    pub speed: (f64, Span),
+    pub couplings: Vec<CouplingDecl>,
     pub span: Span,
 }
 
 #[derive(Debug)]
 pub(crate) struct Circuit {
     pub name: String,
+    /// `history: zero` or `initial`.
+    pub history: Option<(rateforge_ir::History, Span)>,
+    /// A `network:` section (instead of nodes and edges).
+    pub network: Option<Rc<NetworkDecl>>,
     /// Labels whose template failed to resolve (edges naming them are not reported again).
     pub failed: Vec<String>,
     pub description: Option<String>,
@@ -1055,6 +1111,8 @@ impl Loader {
             vector,
             name_span,
             value_span: v.span,
+            bounds: None,
+            noise: None,
         };
         match &v.value {
             Value::Int(_) | Value::Float(_) => {
@@ -1106,19 +1164,35 @@ impl Loader {
                         let key = k.key_text().unwrap_or_default();
                         if !matches!(
                             key.as_str(),
-                            "default" | "description" | "unit" | "units" | "doc"
+                            "default"
+                                | "description"
+                                | "unit"
+                                | "units"
+                                | "doc"
+                                | "bounds"
+                                | "noise"
                         ) {
-                            self.warn_once(
-                                Diagnostic::warning(format!(
-                                    "field `{}` of variable `{name}` is ignored",
-                                    shown(&key)
-                                ))
-                                .with_primary(k.span, "ignored"),
-                            );
+                            let mut w = Diagnostic::warning(format!(
+                                "field `{}` of variable `{name}` is ignored",
+                                shown(&key)
+                            ))
+                            .with_primary(k.span, "ignored");
+                            if let Some(s) =
+                                did_you_mean(&key, ["bounds", "noise", "description", "unit"])
+                            {
+                                w = w.with_help(format!("did you mean `{s}`?"));
+                            }
+                            self.warn_once(w);
                         }
                     }
                     let mut d = self.var_decl(name, name_span, default)?;
                     d.value_span = default.span;
+                    if let Some(b) = v.get("bounds") {
+                        d.bounds = self.bounds(name, b).map(|r| (r, b.span));
+                    }
+                    if let Some(g) = v.get("noise") {
+                        d.noise = self.expr_of(g);
+                    }
                     return Some(d);
                 }
                 if let Some(vtype) = v.get("vtype") {
@@ -1181,6 +1255,50 @@ impl Loader {
                         .with_help(format!(
                             "give a number or a type, e.g. `{name}: 0.0` or `{name}: input`"
                         )),
+                );
+                None
+            }
+        }
+    }
+
+    /// `bounds: [lo, hi]`, either side a number, `inf`/`-inf` or null (no bound).
+    fn bounds(&mut self, name: &str, b: &YNode) -> Option<(f64, f64)> {
+        let side = |n: &YNode, default: f64| -> Option<f64> {
+            match &n.value {
+                Value::Null => Some(default),
+                Value::Int(_) | Value::Float(_) => n.as_f64().filter(|x| !x.is_nan()),
+                Value::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "inf" | "+inf" | ".inf" | "infinity" => Some(f64::INFINITY),
+                    "-inf" | "-.inf" | "-infinity" => Some(f64::NEG_INFINITY),
+                    "none" | "null" => Some(default),
+                    t => t.parse::<f64>().ok().filter(|x| !x.is_nan()),
+                },
+                _ => None,
+            }
+        };
+        let parsed = match &b.value {
+            Value::Seq(items) if items.len() == 2 => {
+                side(&items[0], f64::NEG_INFINITY).zip(side(&items[1], f64::INFINITY))
+            }
+            _ => None,
+        };
+        match parsed {
+            Some((lo, hi)) if lo <= hi => Some((lo, hi)),
+            Some((lo, hi)) => {
+                self.diags.push(
+                    Diagnostic::error(format!("the bounds of `{name}` are empty: [{lo}, {hi}]"))
+                        .with_primary(b.span, "lower bound above upper bound")
+                        .with_help("write `bounds: [low, high]` with low <= high"),
+                );
+                None
+            }
+            None => {
+                self.diags.push(
+                    Diagnostic::error(format!("cannot read the bounds of `{name}`"))
+                        .with_primary(b.span, "expected `[low, high]`")
+                        .with_help(
+                            "e.g. `bounds: [0.0, inf]`; use `inf`, `-inf` or null for no bound",
+                        ),
                 );
                 None
             }
@@ -1516,14 +1634,325 @@ impl Loader {
                 ),
             }
         }
+        let history = match body.get("history") {
+            Some(h) => match h.as_str().map(str::trim) {
+                Some("zero") => Some((rateforge_ir::History::Zero, h.span)),
+                Some("initial") => Some((rateforge_ir::History::Initial, h.span)),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error("`history` must be `zero` or `initial`")
+                            .with_primary(h.span, "unknown history")
+                            .with_help("`initial` (the default): delayed values before the start equal the initial value; `zero`: they are 0, as in PyRates"),
+                    );
+                    None
+                }
+            },
+            None => parent.and_then(|p| p.history),
+        };
+        let network = match body.get("network") {
+            Some(n) => self.network(file, n).map(Rc::new),
+            None => parent.and_then(|p| p.network.clone()),
+        };
+        if let Some(net) = &network
+            && (!nodes.is_empty() || !circuits.is_empty() || !edges.is_empty())
+        {
+            self.diags.push(
+                Diagnostic::error(format!("circuit `{name}` has a `network` and also nodes, circuits or edges"))
+                    .with_primary(net.span, "network")
+                    .with_help("a network replicates one node template (`network: {node: ...}`); put the node's structure in that template"),
+            );
+        }
         Circuit {
             name: name.to_string(),
+            history,
+            network,
             failed,
             description,
             nodes,
             circuits,
             edges,
         }
+    }
+
+    // ---- networks ------------------------------------------------------------------------
+
+    /// `network: {node, connectivity, speed, couplings}`.
+    fn network(&mut self, file: &Path, n: &YNode) -> Option<NetworkDecl> {
+        const KEYS: [&str; 4] = ["node", "connectivity", "speed", "couplings"];
+        let Some(map) = n.as_map() else {
+            self.diags.push(
+                Diagnostic::error(format!("`network` must be a mapping, found {}", n.kind()))
+                    .with_primary(n.span, "here")
+                    .with_help("e.g. `network: {node: my_node, connectivity: connectivity_68.zip, speed: 2.0, couplings: [...]}`"),
+            );
+            return None;
+        };
+        for (k, _) in map {
+            let key = k.key_text().unwrap_or_default();
+            if !KEYS.contains(&key.as_str()) {
+                let mut d =
+                    Diagnostic::error(format!("unknown field `{}` in `network`", shown(&key)))
+                        .with_primary(k.span, "not a network field");
+                d = match did_you_mean(&key, KEYS) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => {
+                        d.with_help("a network has `node`, `connectivity`, `speed` and `couplings`")
+                    }
+                };
+                self.diags.push(d);
+            }
+        }
+        let Some(node_ref) = n.get("node") else {
+            self.diags.push(
+                Diagnostic::error("`network` has no `node`")
+                    .with_primary(n.span, "which template is replicated at every node?")
+                    .with_help("add `node: my_node` naming a NodeTemplate or CircuitTemplate"),
+            );
+            return None;
+        };
+        let node = match node_ref.as_str() {
+            Some(r) => match self.resolve(r, Some(file), node_ref.span)? {
+                t @ (Template::Node(_) | Template::Circuit(_)) => (t, node_ref.span),
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "the network node `{}` is {}",
+                            shown(r),
+                            other.kind().article()
+                        ))
+                        .with_primary(node_ref.span, "expected a NodeTemplate or CircuitTemplate")
+                        .with_help("put the operators in a node template and name that"),
+                    );
+                    return None;
+                }
+            },
+            None => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "`node` must be a template name, found {}",
+                        node_ref.kind()
+                    ))
+                    .with_primary(node_ref.span, "here")
+                    .with_help("e.g. `node: mpr_node`"),
+                );
+                return None;
+            }
+        };
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let connectivity = n
+            .get("connectivity")
+            .and_then(|c| self.connectivity(&dir, c));
+        let speed = match n.get("speed") {
+            None => (1.0, n.span),
+            Some(s) => match s.as_f64() {
+                Some(v) if v.is_finite() && v > 0.0 => (v, s.span),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error("the conduction `speed` must be a positive number")
+                            .with_primary(s.span, "not a positive number")
+                            .with_help("tract lengths are divided by the speed to get delays, e.g. `speed: 2.0` (mm/ms)"),
+                    );
+                    (1.0, s.span)
+                }
+            },
+        };
+        let mut couplings = Vec::new();
+        match n.get("couplings").map(|c| &c.value) {
+            None | Some(Value::Null) => {}
+            Some(Value::Seq(items)) => {
+                for item in items {
+                    if let Some(c) = self.coupling(item) {
+                        couplings.push(c);
+                    }
+                }
+            }
+            Some(_) => {
+                let c = n.get("couplings").expect("present");
+                self.diags.push(
+                    Diagnostic::error(format!("`couplings` must be a list, found {}", c.kind()))
+                        .with_primary(c.span, "here")
+                        .with_help("e.g. `couplings: [{source: op/r, target: op/c, function: linear, a: 0.1}]`"),
+                );
+            }
+        }
+        Some(NetworkDecl {
+            node,
+            connectivity,
+            speed,
+            couplings,
+            span: n.span,
+        })
+    }
+
+    fn connectivity(&mut self, dir: &Path, c: &YNode) -> Option<ConnectivitySource> {
+        let path = |this: &mut Self, n: &YNode| -> Option<PathBuf> {
+            match n.as_str() {
+                Some(s) => {
+                    let p = Path::new(s.trim());
+                    Some(if p.is_absolute() {
+                        p.to_path_buf()
+                    } else {
+                        dir.join(p)
+                    })
+                }
+                None => {
+                    this.diags.push(
+                        Diagnostic::error(format!(
+                            "a connectivity file must be a path, found {}",
+                            n.kind()
+                        ))
+                        .with_primary(n.span, "here")
+                        .with_help("paths are relative to the model file"),
+                    );
+                    None
+                }
+            }
+        };
+        match &c.value {
+            Value::Str(_) => Some(ConnectivitySource {
+                weights: path(self, c)?,
+                tract_lengths: None,
+                delays: None,
+                span: c.span,
+            }),
+            Value::Map(entries) => {
+                for (k, _) in entries {
+                    let key = k.key_text().unwrap_or_default();
+                    if !matches!(key.as_str(), "weights" | "tract_lengths" | "delays") {
+                        self.diags.push(
+                            Diagnostic::error(format!("unknown field `{}` in `connectivity`", shown(&key)))
+                                .with_primary(k.span, "not a connectivity field")
+                                .with_help("a connectivity has `weights` and either `tract_lengths` or `delays`"),
+                        );
+                    }
+                }
+                let Some(w) = c.get("weights") else {
+                    self.diags.push(
+                        Diagnostic::error("`connectivity` has no `weights`")
+                            .with_primary(c.span, "here")
+                            .with_help(
+                                "e.g. `connectivity: {weights: w.npy, tract_lengths: l.npy}`",
+                            ),
+                    );
+                    return None;
+                };
+                let weights = path(self, w)?;
+                let tract_lengths = match c.get("tract_lengths") {
+                    Some(t) => Some(path(self, t)?),
+                    None => None,
+                };
+                let delays = match c.get("delays") {
+                    Some(t) => Some(path(self, t)?),
+                    None => None,
+                };
+                if tract_lengths.is_some() && delays.is_some() {
+                    self.diags.push(
+                        Diagnostic::error("give either `tract_lengths` or `delays`, not both")
+                            .with_primary(c.span, "here")
+                            .with_help(
+                                "tract lengths are divided by the speed; delays are in time units",
+                            ),
+                    );
+                }
+                Some(ConnectivitySource {
+                    weights,
+                    tract_lengths,
+                    delays,
+                    span: c.span,
+                })
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(format!("`connectivity` must be a path or a mapping, found {}", c.kind()))
+                        .with_primary(c.span, "here")
+                        .with_help("a TVB connectivity zip, a directory with weights and tract lengths, or `{weights: ..., tract_lengths: ...}`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `{source, target, function, <parameters>, pre, post}`.
+    fn coupling(&mut self, item: &YNode) -> Option<CouplingDecl> {
+        let Some(map) = item.as_map() else {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "a coupling must be a mapping, found {}",
+                    item.kind()
+                ))
+                .with_primary(item.span, "here")
+                .with_help("e.g. `{source: op/r, target: op/c_r, function: linear, a: 20.0}`"),
+            );
+            return None;
+        };
+        let text = |this: &mut Self, key: &str| -> Option<(String, Span)> {
+            match item.get(key) {
+                Some(n) => match n.as_str() {
+                    Some(s) => Some((s.trim().to_string(), n.span)),
+                    None => {
+                        this.diags.push(
+                            Diagnostic::error(format!(
+                                "coupling `{key}` must be text, found {}",
+                                n.kind()
+                            ))
+                            .with_primary(n.span, "here")
+                            .with_help("paths look like `operator/variable` inside the node"),
+                        );
+                        None
+                    }
+                },
+                None => {
+                    this.diags.push(
+                        Diagnostic::error(format!("a coupling needs a `{key}`"))
+                            .with_primary(item.span, format!("no `{key}`"))
+                            .with_help(
+                                "e.g. `{source: op/r, target: op/c_r, function: linear, a: 20.0}`",
+                            ),
+                    );
+                    None
+                }
+            }
+        };
+        let source = text(self, "source");
+        let target = text(self, "target");
+        let function = match item.get("function") {
+            Some(_) => text(self, "function"),
+            None => Some(("linear".to_string(), item.span)),
+        };
+        let mut params = IndexMap::new();
+        let (mut pre, mut post) = (None, None);
+        for (k, v) in map {
+            let key = k.key_text().unwrap_or_default();
+            match key.as_str() {
+                "source" | "target" | "function" => {}
+                "pre" => pre = self.expr_of(v),
+                "post" => post = self.expr_of(v),
+                _ if is_identifier(&key) => match v.as_f64() {
+                    Some(x) if x.is_finite() => {
+                        params.insert(key, (x, v.span));
+                    }
+                    _ => self.diags.push(
+                        Diagnostic::error(format!("coupling parameter `{key}` must be a number, found {}", v.kind()))
+                            .with_primary(v.span, "not a number")
+                            .with_help("coupling parameters are numbers, e.g. `a: 20.0`"),
+                    ),
+                },
+                _ => self.diags.push(
+                    Diagnostic::error(format!("invalid coupling parameter name `{}`", shown(&key)))
+                        .with_primary(k.span, "not a valid name")
+                        .with_help("names start with a letter or `_` and contain only letters, digits and `_`"),
+                ),
+            }
+        }
+        Some(CouplingDecl {
+            source: source?,
+            target: target?,
+            function: function?,
+            params,
+            pre,
+            post,
+            span: item.span,
+        })
     }
 
     fn edge(&mut self, file: &Path, item: &YNode) -> Option<EdgeDecl> {
@@ -1651,6 +2080,7 @@ impl Loader {
             }
         }
         let mut weight = (1.0, item.span);
+        let mut attrs_out = Vec::new();
         let (mut delay, mut spread) = (None, None);
         if let Some(a) = &attrs {
             match &a.value {
@@ -1707,7 +2137,9 @@ impl Loader {
                                     spread = Some((s, v.span));
                                 }
                             }
-                            _ if template.is_some() => {} // edge-operator values: checked when edge templates are lowered
+                            _ if template.is_some() => {
+                                attrs_out.push((key.clone(), v.clone(), k.span))
+                            }
                             _ => {
                                 let mut d = Diagnostic::error(format!(
                                     "unknown edge attribute `{}`",
@@ -1733,6 +2165,16 @@ impl Loader {
                 ),
             }
         }
+        if spread.is_some() && delay.is_none() {
+            let (_, s) = spread.expect("checked");
+            self.diags.push(
+                Diagnostic::error("an edge with a `spread` needs a `delay`")
+                    .with_primary(s, "spread without a mean delay")
+                    .with_help(
+                        "`spread` is the standard deviation of a distributed delay around `delay`",
+                    ),
+            );
+        }
         Some(EdgeDecl {
             source: source?,
             target: target?,
@@ -1740,6 +2182,7 @@ impl Loader {
             weight,
             delay,
             spread,
+            attrs: attrs_out,
             span: item.span,
         })
     }
