@@ -33,6 +33,11 @@ struct ModelArgs {
     /// A directory to search for dotted template references (repeatable).
     #[arg(long = "model-path", value_name = "DIR")]
     model_path: Vec<PathBuf>,
+    /// Couple copies of the model through a connectivity: `SOURCE->TARGET[:FUNCTION][:NAME=VALUE]...`
+    /// (functions: linear, scaling, difference, kuramoto, sigmoidal, tanh, custom with pre=... and
+    /// post=...); replaces the couplings of a network model (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    coupling: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -63,6 +68,14 @@ enum Target {
     Rust,
     /// A CUDA C kernel with a sweep driver.
     Cuda,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum HistoryArg {
+    /// The value at the start.
+    Initial,
+    /// Zero.
+    Zero,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -108,6 +121,32 @@ struct RunArgs {
     /// Which implementation to run.
     #[arg(long, value_enum, default_value_t = BackendArg::Native)]
     backend: BackendArg,
+    /// The connectivity of a network: a TVB zip, a directory with weights and tract lengths, or a
+    /// weights file (.npy, .csv, .txt; row = target, column = source).
+    #[arg(long, value_name = "PATH")]
+    connectivity: Option<PathBuf>,
+    /// Tract lengths for `--connectivity` (divided by `--speed` to give delays).
+    #[arg(long = "tract-lengths", value_name = "FILE")]
+    tract_lengths: Option<PathBuf>,
+    /// Delays in time units for `--connectivity` (instead of tract lengths).
+    #[arg(long, value_name = "FILE")]
+    delays: Option<PathBuf>,
+    /// Conduction speed of a network (distance per time unit).
+    #[arg(long, value_name = "V")]
+    speed: Option<f64>,
+    /// Initial states per node: a table with one row per state (in the order `check` lists them)
+    /// and one column per node (.npy, .csv).
+    #[arg(long = "initial-state", value_name = "FILE")]
+    initial_state: Option<PathBuf>,
+    /// Add noise `SIGMA dW` to a state: `PATH=SIGMA` (repeatable).
+    #[arg(long, value_name = "PATH=SIGMA")]
+    noise: Vec<String>,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Delayed values before the start: the initial value (TVB) or zero (PyRates).
+    #[arg(long, value_enum)]
+    history: Option<HistoryArg>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -143,6 +182,7 @@ fn load(args: &ModelArgs) -> Result<Model, Error> {
         &args.model,
         &LoadOptions {
             model_paths: args.model_path.clone(),
+            couplings: args.coupling.clone(),
         },
     )
 }
@@ -223,6 +263,39 @@ fn run(args: &RunArgs) -> Result<(), Error> {
     if !args.quiet {
         eprint!("{}", model.warnings());
     }
+    if let Some(h) = args.history {
+        model.set_history(match h {
+            HistoryArg::Initial => rateforge::crates::ir::History::Initial,
+            HistoryArg::Zero => rateforge::crates::ir::History::Zero,
+        });
+    }
+    if let Some(path) = &args.connectivity {
+        let loaded = rateforge::crates::runtime::connectivity::load(
+            path,
+            args.tract_lengths.as_deref(),
+            args.delays.as_deref(),
+        )
+        .map_err(Error::Input)?;
+        model.set_connectivity(loaded)?;
+    } else if args.tract_lengths.is_some() || args.delays.is_some() {
+        return Err(usage(
+            "`--tract-lengths` and `--delays` go with `--connectivity`",
+            "give the weights with `--connectivity FILE`",
+        ));
+    }
+    if let Some(v) = args.speed {
+        model.set("network/speed", v)?;
+    }
+    for n in &args.noise {
+        let (path, value) = split_assignment(n, "--noise", "p/ou_op/x=0.1")?;
+        let sigma: f64 = value.parse().map_err(|_| {
+            usage(
+                format!("`{value}` in `--noise {n}` is not a number"),
+                "the noise amplitude is a number, e.g. 0.01",
+            )
+        })?;
+        model.set_noise(path, sigma)?;
+    }
     for s in &args.set {
         let (path, value) = split_assignment(s, "--set", "p/qif_op/eta=-4.6")?;
         let v: f64 = value.parse().map_err(|_| {
@@ -249,6 +322,37 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         }
     }
     let valid = model.validate()?;
+    let mut node_values = Vec::new();
+    if let Some(file) = &args.initial_state {
+        let table = rateforge::read_table(file).map_err(Error::Input)?;
+        let states: Vec<String> = valid
+            .ir()
+            .model()
+            .states
+            .values()
+            .map(|s| s.name.clone())
+            .collect();
+        if table.n_rows != states.len() {
+            return Err(usage(
+                format!(
+                    "`{}` has {} rows, but the model has {} states",
+                    file.display(),
+                    table.n_rows,
+                    states.len()
+                ),
+                format!(
+                    "give one row per state, in this order: {}",
+                    states.join(", ")
+                ),
+            ));
+        }
+        for (s, name) in states.iter().enumerate() {
+            node_values.push((
+                name.clone(),
+                table.data[s * table.n_cols..(s + 1) * table.n_cols].to_vec(),
+            ));
+        }
+    }
     let spec = RunSpec {
         time: args.time,
         dt: args.dt,
@@ -263,6 +367,8 @@ fn run(args: &RunArgs) -> Result<(), Error> {
             .collect(),
         series,
         threads: args.threads,
+        seed: args.seed,
+        node_values,
         ..Default::default()
     };
     // Check the recorded paths before spending time on compilation.

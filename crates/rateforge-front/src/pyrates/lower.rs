@@ -129,7 +129,8 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
             }
             None => (c.clone(), None),
         },
-        Template::Node(n) => (single_node(n, &n.name), None),
+        // A node template on its own: paths relative to it (`op/var`), as in a network.
+        Template::Node(n) => (single_node(n, ""), None),
         Template::Operator(op) => {
             diags.push(
                 Diagnostic::error(format!("`{}` is an operator template; a model is a node or circuit template", op.name))
@@ -316,7 +317,8 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
                     Diagnostic::error(format!("`{name}` has {what} but is not a state variable"))
                         .with_primary(decl.name_span, "not integrated")
                         .with_help(format!(
-                            "{what} apply to variables defined by `d/dt * {name} = ...`"
+                            "{what} {} to variables defined by `d/dt * {name} = ...`",
+                            if what == "bounds" { "apply" } else { "applies" }
                         )),
                 );
             }

@@ -22,6 +22,10 @@ pub struct LoadOptions {
     /// Model directories, searched in order after the referencing file's own directory. The
     /// current directory is always searched last.
     pub model_paths: Vec<PathBuf>,
+    /// Network couplings given outside the model file (the command line's `--coupling`), each
+    /// `SOURCE->TARGET[:FUNCTION][:NAME=VALUE]...`. They turn a node or circuit model into a
+    /// network of copies of it, or replace the couplings of a network model.
+    pub couplings: Vec<String>,
 }
 
 /// A successfully loaded model.
@@ -53,7 +57,12 @@ pub struct LoadFailure {
 /// `dir/file.yaml` when the file has exactly one circuit template.
 pub fn load(reference: &str, options: &LoadOptions) -> Result<Loaded, LoadFailure> {
     let mut loader = templates::Loader::new(options);
-    let template = loader.top_level(reference);
+    let mut template = loader.top_level(reference);
+    if !options.couplings.is_empty()
+        && let Some(t) = template.take()
+    {
+        template = loader.with_couplings(t, &options.couplings);
+    }
     let mut diags = std::mem::take(&mut loader.diags);
     let mut model = None;
     // Lowering runs even after template errors, so errors in equations are reported together

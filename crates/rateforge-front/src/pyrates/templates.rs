@@ -1676,6 +1676,148 @@ impl Loader {
 
     // ---- networks ------------------------------------------------------------------------
 
+    /// Wraps `top` in a network with the couplings of the command line (replacing the couplings
+    /// of a network model).
+    pub fn with_couplings(&mut self, top: Template, texts: &[String]) -> Option<Template> {
+        let couplings: Vec<CouplingDecl> = texts
+            .iter()
+            .enumerate()
+            .filter_map(|(k, t)| self.cli_coupling(k, t))
+            .collect();
+        if couplings.len() != texts.len() {
+            return None;
+        }
+        let (name, node, connectivity, speed, span, description) = match &top {
+            Template::Circuit(c) => match &c.network {
+                Some(net) => (
+                    c.name.clone(),
+                    net.node.clone(),
+                    net.connectivity.clone(),
+                    net.speed,
+                    net.span,
+                    c.description.clone(),
+                ),
+                None => (
+                    c.name.clone(),
+                    (top.clone(), Span::UNDEFINED),
+                    None,
+                    (1.0, Span::UNDEFINED),
+                    Span::UNDEFINED,
+                    c.description.clone(),
+                ),
+            },
+            Template::Node(n) => (
+                n.name.clone(),
+                (top.clone(), n.span),
+                None,
+                (1.0, Span::UNDEFINED),
+                Span::UNDEFINED,
+                None,
+            ),
+            Template::Operator(_) | Template::Edge(_) => return Some(top),
+        };
+        let history = match &top {
+            Template::Circuit(c) => c.history,
+            _ => None,
+        };
+        let network = NetworkDecl {
+            node,
+            connectivity,
+            speed,
+            couplings,
+            span,
+        };
+        Some(Template::Circuit(Rc::new(Circuit {
+            name,
+            history,
+            network: Some(Rc::new(network)),
+            failed: Vec::new(),
+            description,
+            nodes: IndexMap::new(),
+            circuits: IndexMap::new(),
+            edges: Vec::new(),
+        })))
+    }
+
+    /// `SOURCE->TARGET[:FUNCTION][:NAME=VALUE]...`, with `pre=EXPR` and `post=EXPR` for `custom`.
+    fn cli_coupling(&mut self, k: usize, text: &str) -> Option<CouplingDecl> {
+        let file = self.sources.add(format!("<--coupling {}>", k + 1), text);
+        let at = |a: usize, b: usize| Span::new(file, a..b);
+        let whole = at(0, text.len());
+        let help = "write `--coupling SOURCE->TARGET[:FUNCTION][:NAME=VALUE]...`, e.g. `op/r->op/c_r:linear:a=20`";
+        let Some(arrow) = text.find("->") else {
+            self.diags.push(
+                Diagnostic::error("a coupling needs `SOURCE->TARGET`")
+                    .with_primary(whole, "no `->`")
+                    .with_help(help),
+            );
+            return None;
+        };
+        let source = (text[..arrow].trim().to_string(), at(0, arrow));
+        let mut parts: Vec<(usize, &str)> = Vec::new();
+        let mut start = arrow + 2;
+        for piece in text[arrow + 2..].split(':') {
+            parts.push((start, piece));
+            start += piece.len() + 1;
+        }
+        let (t0, tgt) = parts[0];
+        let target = (tgt.trim().to_string(), at(t0, t0 + tgt.len()));
+        let mut function = ("linear".to_string(), whole);
+        let (mut params, mut pre, mut post) = (IndexMap::new(), None, None);
+        for (i, &(off, piece)) in parts.iter().enumerate().skip(1) {
+            match piece.split_once('=') {
+                None if i == 1 => function = (piece.trim().to_string(), at(off, off + piece.len())),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error(format!("`{piece}` is not `NAME=VALUE`"))
+                            .with_primary(at(off, off + piece.len()), "here")
+                            .with_help(help),
+                    );
+                    return None;
+                }
+                Some((name, value)) => {
+                    let name = name.trim();
+                    let voff = off + piece.find('=').unwrap_or(0) + 1;
+                    let vspan = at(voff, voff + value.len());
+                    match name {
+                        "pre" | "post" => {
+                            let ast = parse_expression(value, &Origin::exact(file, voff))
+                                .map_err(|d| self.diags.push(d))
+                                .ok()?;
+                            if name == "pre" {
+                                pre = Some(ast)
+                            } else {
+                                post = Some(ast)
+                            }
+                        }
+                        _ => match value.trim().parse::<f64>() {
+                            Ok(x) if x.is_finite() && is_identifier(name) => {
+                                params.insert(name.to_string(), (x, vspan));
+                            }
+                            _ => {
+                                self.diags.push(
+                                    Diagnostic::error(format!("coupling parameter `{name}` needs a number, found `{value}`"))
+                                        .with_primary(vspan, "not a number")
+                                        .with_help(help),
+                                );
+                                return None;
+                            }
+                        },
+                    }
+                }
+            }
+        }
+        Some(CouplingDecl {
+            source,
+            target,
+            function,
+            params,
+            pre,
+            post,
+            span: whole,
+        })
+    }
+
     /// `network: {node, connectivity, speed, couplings}`.
     fn network(&mut self, file: &Path, n: &YNode) -> Option<NetworkDecl> {
         const KEYS: [&str; 4] = ["node", "connectivity", "speed", "couplings"];
@@ -1789,11 +1931,11 @@ impl Loader {
             match n.as_str() {
                 Some(s) => {
                     let p = Path::new(s.trim());
-                    Some(if p.is_absolute() {
+                    Some(relative_to_cwd(&if p.is_absolute() {
                         p.to_path_buf()
                     } else {
                         dir.join(p)
-                    })
+                    }))
                 }
                 None => {
                     this.diags.push(
@@ -2186,6 +2328,17 @@ impl Loader {
             span: item.span,
         })
     }
+}
+
+/// `path` relative to the current directory when it lies inside it (without touching the file
+/// system, so missing files are shown as written).
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    if let Ok(cwd) = std::env::current_dir().and_then(|c| c.canonicalize())
+        && let Ok(rel) = path.strip_prefix(&cwd)
+    {
+        return rel.to_path_buf();
+    }
+    path.to_path_buf()
 }
 
 /// The path relative to the current directory when it is inside it, else as given.
