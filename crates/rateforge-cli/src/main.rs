@@ -335,10 +335,11 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         if table.n_rows != states.len() {
             return Err(usage(
                 format!(
-                    "`{}` has {} rows, but the model has {} states",
+                    "`{}` has {} rows, but the model has {} state{}",
                     file.display(),
                     table.n_rows,
-                    states.len()
+                    states.len(),
+                    if states.len() == 1 { "" } else { "s" }
                 ),
                 format!(
                     "give one row per state, in this order: {}",
@@ -432,18 +433,29 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         }
     }
     if !args.quiet && args.output.is_none() {
-        println!(
-            "{:<40} {:>14} {:>14} {:>14}",
-            "variable", "final", "min", "max"
-        );
+        let nn = result.n_nodes;
+        let title = if result.network {
+            format!("variable (over {nn} nodes)")
+        } else {
+            "variable".to_string()
+        };
+        let last = if result.network {
+            "final (mean)"
+        } else {
+            "final"
+        };
+        println!("{title:<40} {last:>14} {:>14} {:>14}", "min", "max");
         for (r, name) in result.names.iter().enumerate() {
-            let col = result.column(r, 0);
-            let min = col.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            println!(
-                "{name:<40} {:>14.6e} {min:>14.6e} {max:>14.6e}",
-                col.last().copied().unwrap_or(f64::NAN)
-            );
+            let cols: Vec<Vec<f64>> = (0..nn).map(|n| result.node_column(r, n, 0)).collect();
+            let all = cols.iter().flatten().copied();
+            let min = all.clone().fold(f64::INFINITY, f64::min);
+            let max = all.fold(f64::NEG_INFINITY, f64::max);
+            let final_mean = cols
+                .iter()
+                .map(|c| c.last().copied().unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / nn as f64;
+            println!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
         }
     }
     Ok(())

@@ -455,3 +455,153 @@ fn a_missing_rust_compiler_is_a_clear_error() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn networks_and_noise_from_the_command_line() {
+    // Montbrio's QIF circuit replicated on the 68-region connectome, coupled from the command line.
+    let init = tmp("qif68_init.csv");
+    let mut table = String::new();
+    for row in 0..2 {
+        let values: Vec<String> = (0..68)
+            .map(|n| {
+                if row == 0 {
+                    format!("{}", 0.01 + 0.001 * n as f64)
+                } else {
+                    "-2".into()
+                }
+            })
+            .collect();
+        table.push_str(&values.join(","));
+        table.push('\n');
+    }
+    std::fs::write(&init, table).unwrap();
+    let out_a = tmp("qif68_a.npz");
+    let out_b = tmp("qif68_b.npz");
+    let out_c = tmp("qif68_c.npz");
+    let init_s = init.display().to_string();
+    let args = |out: &PathBuf, seed: &str| -> Vec<String> {
+        [
+            "run",
+            "examples/models/montbrio.yaml/qif",
+            "--connectivity",
+            "examples/data/connectivity_68",
+            "--speed",
+            "2",
+            "--coupling",
+            "p/qif_op/r->p/qif_op/I_ext:linear:a=0.05",
+            "--noise",
+            "p/qif_op/v=0.1",
+            "--seed",
+            seed,
+            "--initial-state",
+            &init_s,
+            "--time",
+            "5",
+            "--dt",
+            "0.01",
+            "--solver",
+            "heun",
+            "--record",
+            "p/qif_op/r",
+            "--every",
+            "0.5",
+            "-o",
+            &out.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    for (out, seed) in [(&out_a, "5"), (&out_b, "5"), (&out_c, "6")] {
+        let a: Vec<String> = args(out, seed);
+        let o = rateforge(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(&out_a).unwrap()).unwrap();
+    let r: ndarray::Array2<f64> = npz.by_name("p/qif_op/r").unwrap();
+    assert_eq!(r.shape(), [11, 68]);
+    for n in 0..68 {
+        assert_eq!(
+            r[[0, n]],
+            0.01 + 0.001 * n as f64,
+            "initial state of node {n}"
+        );
+    }
+    let trace = |p: &PathBuf| -> ndarray::Array2<f64> {
+        ndarray_npy::NpzReader::new(std::fs::File::open(p).unwrap())
+            .unwrap()
+            .by_name("p/qif_op/r")
+            .unwrap()
+    };
+    assert_eq!(trace(&out_a), trace(&out_b), "same seed, same result");
+    assert_ne!(trace(&out_a), trace(&out_c), "another seed, another result");
+    // Usage errors.
+    let m = "examples/models/networks/rww4.yaml/rww4";
+    user_error(
+        &rateforge(&[
+            "run",
+            m,
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+            "--noise",
+            "rww_op/S=0.01",
+            "--solver",
+            "rk4",
+        ]),
+        &["rk4 has no stochastic form"],
+    );
+    user_error(
+        &rateforge(&[
+            "run",
+            m,
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+            "--tract-lengths",
+            "x.npy",
+        ]),
+        &["go with `--connectivity`"],
+    );
+    user_error(
+        &rateforge(&[
+            "run",
+            m,
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+            "--noise",
+            "rww_op/H=0.1",
+        ]),
+        &["cannot add noise to `rww_op/H`"],
+    );
+    user_error(
+        &rateforge(&[
+            "run",
+            "examples/models/montbrio.yaml/qif",
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+            "--connectivity",
+            "examples/data/connectivity_4",
+        ]),
+        &["not a network model"],
+    );
+    user_error(
+        &rateforge(&[
+            "run",
+            m,
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+            "--initial-state",
+            &init_s,
+        ]),
+        &["has 2 rows, but the model has 1 state"],
+    );
+}

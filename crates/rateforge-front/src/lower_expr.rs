@@ -71,6 +71,14 @@ enum Func {
     Heaviside,
     Sum,
     Mean,
+    /// `step(t, t0)`: 1 from `t0` on, else 0.
+    Step,
+    /// `pulse(t, start, width)`: 1 for `start <= t < start + width`.
+    Pulse,
+    /// `train(t, start, width, period)`: pulses of `width` every `period` from `start` on.
+    Train,
+    /// `ramp(t, start, duration)`: 0 before `start`, rising linearly to 1 at `start + duration`.
+    Ramp,
 }
 
 fn function(name: &str) -> Option<Func> {
@@ -100,12 +108,16 @@ fn function(name: &str) -> Option<Func> {
         "pow" => Func::Pow,
         "sum" | "vsum" => Func::Sum,
         "mean" => Func::Mean,
+        "step" => Func::Step,
+        "pulse" => Func::Pulse,
+        "train" => Func::Train,
+        "ramp" => Func::Ramp,
         _ => return None,
     })
 }
 
 /// Every function name the language knows, for suggestions and documentation.
-pub const FUNCTION_NAMES: [&str; 33] = [
+pub const FUNCTION_NAMES: [&str; 37] = [
     "exp",
     "log",
     "ln",
@@ -139,6 +151,10 @@ pub const FUNCTION_NAMES: [&str; 33] = [
     "sum",
     "vsum",
     "mean",
+    "step",
+    "pulse",
+    "train",
+    "ramp",
 ];
 
 /// The lowered value of an expression: one IR expression (scalar) or one per element (vector).
@@ -386,6 +402,43 @@ impl<'m> Lowerer<'m> {
         self.model.add_expr(Expr::Binary(op, x, y), span)
     }
 
+    /// Stimulus helpers, written with comparisons so that edges on the time grid are exact with the
+    /// left-limit rule of the last solver stage.
+    fn stimulus(&mut self, func: &Func, a: &[Handle<Expr>], span: Span) -> Handle<Expr> {
+        let (t, start) = (a[0], a[1]);
+        match func {
+            // t >= t0
+            Func::Step => self.binary(BinOp::Ge, t, start, span),
+            // (t >= start) * (t < start + width)
+            Func::Pulse => {
+                let on = self.binary(BinOp::Ge, t, start, span);
+                let end = self.binary(BinOp::Add, start, a[2], span);
+                let off = self.binary(BinOp::Lt, t, end, span);
+                self.binary(BinOp::Mul, on, off, span)
+            }
+            // (t >= start) * ((t - start) - period*floor((t - start)/period) < width)
+            Func::Train => {
+                let on = self.binary(BinOp::Ge, t, start, span);
+                let since = self.binary(BinOp::Sub, t, start, span);
+                let cycles = self.binary(BinOp::Div, since, a[3], span);
+                let whole = self.builtin(Builtin::Floor, vec![cycles], span);
+                let back = self.binary(BinOp::Mul, a[3], whole, span);
+                let phase = self.binary(BinOp::Sub, since, back, span);
+                let within = self.binary(BinOp::Lt, phase, a[2], span);
+                self.binary(BinOp::Mul, on, within, span)
+            }
+            // min(max((t - start)/duration, 0), 1)
+            _ => {
+                let since = self.binary(BinOp::Sub, t, start, span);
+                let frac = self.binary(BinOp::Div, since, a[2], span);
+                let zero = self.lit(0.0, span);
+                let one = self.lit(1.0, span);
+                let lo = self.builtin(Builtin::Max, vec![frac, zero], span);
+                self.builtin(Builtin::Min, vec![lo, one], span)
+            }
+        }
+    }
+
     fn builtin(&mut self, f: Builtin, args: Vec<Handle<Expr>>, span: Span) -> Handle<Expr> {
         let lits: Option<Vec<f64>> = args.iter().map(|a| self.literal_of(*a)).collect();
         if let Some(vals) = lits {
@@ -415,6 +468,9 @@ impl<'m> Lowerer<'m> {
             Func::Float | Func::Sum | Func::Mean => (1, 1),
             Func::Pow => (2, 2),
             Func::Heaviside => (1, 2),
+            Func::Step => (2, 2),
+            Func::Pulse | Func::Ramp => (3, 3),
+            Func::Train => (4, 4),
         };
         if args.len() < lo || args.len() > hi {
             let expected = match (lo, hi) {
@@ -494,6 +550,18 @@ impl<'m> Lowerer<'m> {
                 let inner = this.model.add_expr(Expr::Select(lt, zero, h0), span);
                 this.model.add_expr(Expr::Select(gt, one, inner), span)
             }),
+            Func::Step | Func::Pulse | Func::Train | Func::Ramp => {
+                if vals.iter().any(|v| v.vector) {
+                    self.diags.push(
+                        Diagnostic::error(format!("`{name}` takes scalar arguments"))
+                            .with_primary(span, "vector argument")
+                            .with_help(format!("usage: {}", signature(name))),
+                    );
+                    return None;
+                }
+                let a: Vec<Handle<Expr>> = vals.iter().map(|v| v.elems[0]).collect();
+                Some(Value::scalar(self.stimulus(&func, &a, span)))
+            }
             Func::Sum | Func::Mean => {
                 let x = &vals[0];
                 let mut acc = x.elems[0];
@@ -563,6 +631,15 @@ fn signature(name: &str) -> String {
         Some(Func::Heaviside) => format!("{name}(x) or {name}(x, value_at_zero)"),
         Some(Func::Sum) => format!("{name}(vector)"),
         Some(Func::Mean) => "mean(vector)".to_string(),
+        Some(Func::Step) => "step(t, t0): 1 from t0 on".to_string(),
+        Some(Func::Pulse) => "pulse(t, start, width): 1 for start <= t < start + width".to_string(),
+        Some(Func::Train) => {
+            "train(t, start, width, period): pulses of `width` every `period` from `start` on"
+                .to_string()
+        }
+        Some(Func::Ramp) => {
+            "ramp(t, start, duration): from 0 at `start` to 1 at `start + duration`".to_string()
+        }
         None => format!("{name}(...)"),
     }
 }
