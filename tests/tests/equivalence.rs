@@ -54,6 +54,41 @@ const CASES: &[Case] = &[
         time: 5.0,
         dt: 1e-2,
     },
+    Case {
+        model: "tests/models/valid/delayed_edge.yaml/net",
+        drive: &[],
+        vary: ("p/op/x->p/op/u/delay", 0.5),
+        time: 5.0,
+        dt: 1e-2,
+    },
+    Case {
+        model: "tests/models/valid/edge_template.yaml/net",
+        drive: &[("a/op/u", "sin(t)")],
+        vary: ("a/op/x->b/op/u/weight", 1.0),
+        time: 5.0,
+        dt: 1e-2,
+    },
+    Case {
+        model: "tests/models/valid/gamma_delay.yaml/chain",
+        drive: &[],
+        vary: ("a/source/level", 1.0),
+        time: 8.0,
+        dt: 1e-2,
+    },
+    Case {
+        model: "examples/models/networks/rww4.yaml/rww4",
+        drive: &[],
+        vary: ("rww_op/w", 0.6),
+        time: 50.0,
+        dt: 0.1,
+    },
+    Case {
+        model: "examples/models/networks/g2do4.yaml/g2do4",
+        drive: &[],
+        vary: ("network/speed", 2.0),
+        time: 50.0,
+        dt: 0.1,
+    },
 ];
 
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
