@@ -32,7 +32,7 @@ const DELAYS: [(usize, usize); N_DELAY] = [];
 const COUPLING_SLOTS: [usize; N_COUPLING] = [];
 /// States with noise, in the order of the normal numbers.
 const NOISY: [usize; N_NOISY] = [];
-const SPEED_PARAM: usize = 0;
+
 /// States starting at another variable's value at t0: (state, from a state?, index).
 const INIT_FROM: [(usize, bool, usize); 0] = [];
 
@@ -204,9 +204,11 @@ fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 
 struct StepInputs {
     u: [Lane; N_SERIES],
     q: [Lane; N_DELAY],
-    c: [Lane; N_COUPLING],
+        c: [Lane; N_COUPLING],
     /// The number of nodes.
     nn: f64,
+    /// The step size.
+    dt: f64,
 }
 
 /// The vector field of one node: derived values in evaluation order, then `dy = f(t, y)`.
@@ -221,6 +223,7 @@ fn rhs(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], dy: &mu
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
         let n_nodes = x.nn;
+        let step_dt = x.dt;
         // p/qif_op/r_in
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         // d/dt p/qif_op/r
@@ -242,6 +245,7 @@ fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
         let n_nodes = x.nn;
+        let step_dt = x.dt;
         // p/qif_op/r_in
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         out[0][l] = d_p__qif_op__r_in;
@@ -260,6 +264,7 @@ fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE]
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
         let n_nodes = x.nn;
+        let step_dt = x.dt;
         let d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r);
         out[0][l] = d_p__qif_op__r_in;
     }
@@ -277,6 +282,7 @@ fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_ST
         let p_p__qif_op__I_ext = p[3][l];
         let p_p__qif_op__r__p__qif_op__r_in__weight = p[4][l];
         let n_nodes = x.nn;
+        let step_dt = x.dt;
         let d_p__qif_op__r_in = d[0][l];
     }
 }
@@ -437,9 +443,21 @@ impl BlockCtx<'_> {
     }
 }
 
+/// The delay in steps of an edge of length `dist` for lane `l`.
+#[inline(always)]
+fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p: &[Lane; N_PARAM]) -> usize {
+    let step_dt = dt;
+    0
+}
+
 #[inline(always)]
 fn delay_steps(time: f64, dt: f64) -> usize {
-    let d = (time / dt).round_ties_even();
+    whole_steps(time / dt)
+}
+
+#[inline(always)]
+fn whole_steps(steps: f64) -> usize {
+    let d = steps.round_ties_even();
     if d.is_finite() && d > 0.0 { d as usize } else { 0 }
 }
 
@@ -481,7 +499,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
         for e in 0..n_edges {
             let dist = unsafe { *a.distance.add(e) };
             for l in 0..LANES {
-                let d = delay_steps(dist / p[SPEED_PARAM][l], dt);
+                let d = edge_delay(l, dist, dt, nn as f64, &p);
                 ctx.edge_delay[e * LANES + l] = d;
                 max_delay = max_delay.max(d);
             }
@@ -493,7 +511,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
     let needs_derived = record.iter().any(|&v| v as usize >= N_STATE) || N_NOISY > 0;
     let mut inputs: Vec<StepInputs> =
-                (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING], nn: nn as f64 }).collect();
+                (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING], nn: nn as f64, dt }).collect();
     let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0f64; LANES]; N_DERIVED]; nn];
     let mut dv = [[0.0f64; LANES]; N_DERIVED];
     let mut g = [[0.0f64; LANES]; N_NOISY];

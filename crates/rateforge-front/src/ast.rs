@@ -35,6 +35,8 @@ pub enum AstKind {
     Unary(UnOp, Box<Ast>),
     /// `a op b`.
     Binary(BinOp, Box<Ast>, Box<Ast>),
+    /// `cond ? a : b`: `a` where `cond` is nonzero, else `b`.
+    Cond(Box<Ast>, Box<Ast>, Box<Ast>),
 }
 
 /// A name with its own span.
@@ -100,6 +102,7 @@ impl Ast {
             (AstKind::Binary(o, a, b), AstKind::Binary(p, c, d)) => {
                 o == p && a.same(c) && b.same(d)
             }
+            (AstKind::Cond(a, b, c), AstKind::Cond(d, e, f)) => a.same(d) && b.same(e) && c.same(f),
             _ => false,
         }
     }
@@ -112,6 +115,11 @@ impl Ast {
             AstKind::Call(_, args) => args.iter().for_each(|a| a.walk(visit)),
             AstKind::Unary(_, a) => a.walk(visit),
             AstKind::Binary(_, a, b) => {
+                a.walk(visit);
+                b.walk(visit);
+            }
+            AstKind::Cond(c, a, b) => {
+                c.walk(visit);
                 a.walk(visit);
                 b.walk(visit);
             }
@@ -373,6 +381,13 @@ fn rewrite_children(
             let b = rewrite(*b, pattern, replacement, count).unwrap_or(kb);
             AstKind::Binary(op, Box::new(a), Box::new(b))
         }
+        AstKind::Cond(c, a, b) => {
+            let (kc, ka, kb) = ((*c).clone(), (*a).clone(), (*b).clone());
+            let c = rewrite(*c, pattern, replacement, count).unwrap_or(kc);
+            let a = rewrite(*a, pattern, replacement, count).unwrap_or(ka);
+            let b = rewrite(*b, pattern, replacement, count).unwrap_or(kb);
+            AstKind::Cond(Box::new(c), Box::new(a), Box::new(b))
+        }
         other => other,
     };
     Some(Ast { kind, span })
@@ -427,6 +442,7 @@ mod tests {
             }
             AstKind::Unary(_, x) => format!("(-{})", show(x)),
             AstKind::Binary(op, x, y) => format!("({} {} {})", show(x), op.symbol(), show(y)),
+            AstKind::Cond(c, x, y) => format!("({} ? {} : {})", show(c), show(x), show(y)),
         }
     }
 

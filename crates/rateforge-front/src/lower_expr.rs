@@ -250,6 +250,59 @@ impl<'m> Lowerer<'m> {
                 self.elementwise(&a, &b, span, |this, x, y| this.binary(*op, x, y, span))
             }
             AstKind::Call(name, args) => self.call(&name.text, name.span, args, span, scope),
+            AstKind::Cond(c, a, b) => {
+                let (c, a, b) = (
+                    self.lower(c, scope),
+                    self.lower(a, scope),
+                    self.lower(b, scope),
+                );
+                let (c, a, b) = (c?, a?, b?);
+                // Broadcast: pair the branches, then the condition with the pairs.
+                let n = [&c, &a, &b]
+                    .iter()
+                    .filter(|v| v.vector)
+                    .map(|v| v.elems.len())
+                    .max()
+                    .unwrap_or(1);
+                for v in [&c, &a, &b] {
+                    if v.vector && v.elems.len() != n {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "vector lengths do not match: {} and {n}",
+                                v.elems.len()
+                            ))
+                            .with_primary(span, "in this conditional")
+                            .with_help(
+                                "the condition and both branches need equal lengths, or be scalars",
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                let pick = |v: &Value, i: usize| v.elems[if v.vector { i } else { 0 }];
+                let elems = (0..n)
+                    .map(|i| self.select(pick(&c, i), pick(&a, i), pick(&b, i), span))
+                    .collect();
+                Some(Value {
+                    elems,
+                    vector: c.vector || a.vector || b.vector,
+                })
+            }
+        }
+    }
+
+    /// `c ? a : b`; a literal condition picks its branch.
+    fn select(
+        &mut self,
+        c: Handle<Expr>,
+        a: Handle<Expr>,
+        b: Handle<Expr>,
+        span: Span,
+    ) -> Handle<Expr> {
+        match self.literal_of(c) {
+            Some(v) if v != 0.0 => a,
+            Some(_) => b,
+            None => self.model.add_expr(Expr::Select(c, a, b), span),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::arena::Handle;
 use crate::expr::{Expr, powi};
-use crate::model::{History, VarRef};
+use crate::model::{EdgeDelays, History, VarRef};
 use crate::rng;
 use crate::solver::{Solver, end_time, mid_time, step_time};
 use crate::valid::ValidModel;
@@ -48,7 +48,7 @@ pub struct Connectivity<'a> {
     pub source: &'a [usize],
     /// Weight of each edge.
     pub weight: &'a [f64],
-    /// Distance of each edge (divided by the speed parameter to get a delay).
+    /// Distance of each edge (turned into a delay by the model's [`EdgeDelays`] rule).
     pub distance: &'a [f64],
 }
 
@@ -114,7 +114,12 @@ pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>)
 
 /// `round_half_even(time / dt)` as a number of steps (negative or non-finite gives 0).
 pub fn delay_steps(time: f64, dt: f64) -> usize {
-    let d = (time / dt).round_ties_even();
+    whole_steps(time / dt)
+}
+
+/// `round_half_even(steps)` (negative or non-finite gives 0).
+pub fn whole_steps(steps: f64) -> usize {
+    let d = steps.round_ties_even();
     if d.is_finite() && d > 0.0 {
         d as usize
     } else {
@@ -163,19 +168,32 @@ pub fn simulate_observed(
         .values()
         .map(|d| delay_steps(params[d.time.index()], dt))
         .collect();
-    let speed = m.network.as_ref().map_or(1.0, |n| params[n.speed.index()]);
-    let edge_d: Vec<usize> = net
-        .distance
-        .iter()
-        .map(|l| delay_steps(l / speed, dt))
-        .collect();
+    let edge_d: Vec<usize> = match m.network.as_ref().map(|n| n.delays) {
+        Some(EdgeDelays::Speed(speed)) => {
+            let speed = params[speed.index()];
+            net.distance
+                .iter()
+                .map(|l| delay_steps(l / speed, dt))
+                .collect()
+        }
+        Some(EdgeDelays::StepsPerDistance(scale)) => {
+            let scale = NodeEval::new(model, params, nn, dt).constant(scale);
+            net.distance
+                .iter()
+                .map(|l| whole_steps(l * scale))
+                .collect()
+        }
+        Some(EdgeDelays::Zero) | None => vec![0; net.distance.len()],
+    };
     let horizon = delay_d.iter().chain(&edge_d).copied().max().unwrap_or(0) + 1;
     let nb = info.buffered.len();
     let mut history = vec![0.0; nb * horizon * nn]; // [(b * horizon + slot) * nn + node]
 
     // y[s * nn + node]
     let mut y = instance.init.to_vec();
-    let mut nodes: Vec<NodeEval<'_>> = (0..nn).map(|_| NodeEval::new(model, params, nn)).collect();
+    let mut nodes: Vec<NodeEval<'_>> = (0..nn)
+        .map(|_| NodeEval::new(model, params, nn, dt))
+        .collect();
     let mut series = vec![0.0; m.series.len()];
     let mut time = Vec::with_capacity(config.n_samples());
     let mut samples = Vec::with_capacity(config.n_samples());
@@ -472,18 +490,20 @@ struct NodeEval<'a> {
     model: &'a ValidModel,
     params: &'a [f64],
     n_nodes: f64,
+    dt: f64,
     derived: Vec<f64>,
     delayed: Vec<f64>,
     couplings: Vec<f64>,
 }
 
 impl<'a> NodeEval<'a> {
-    fn new(model: &'a ValidModel, params: &'a [f64], n_nodes: usize) -> Self {
+    fn new(model: &'a ValidModel, params: &'a [f64], n_nodes: usize, dt: f64) -> Self {
         let m = model.model();
         NodeEval {
             model,
             params,
             n_nodes: n_nodes as f64,
+            dt,
             derived: vec![0.0; m.derived.len()],
             delayed: vec![0.0; m.delays.len()],
             couplings: vec![0.0; m.couplings.len()],
@@ -525,6 +545,20 @@ impl<'a> NodeEval<'a> {
                 },
             );
         }
+    }
+
+    /// An expression of parameters, `dt` and `n_nodes` only (validated), such as a delay scale.
+    fn constant(&self, expr: Handle<Expr>) -> f64 {
+        self.eval(
+            expr,
+            &Ctx {
+                t: 0.0,
+                y: &[],
+                series: &[],
+                source: 0.0,
+                sum: 0.0,
+            },
+        )
     }
 
     /// The vector field `dy = f(t, y)` of this node.
@@ -569,6 +603,7 @@ impl<'a> NodeEval<'a> {
             Expr::CouplingSource => c.source,
             Expr::CouplingSum => c.sum,
             Expr::NodeCount => self.n_nodes,
+            Expr::StepSize => self.dt,
             Expr::Unary(op, a) => op.apply(e(*a)),
             Expr::Binary(op, a, b) => {
                 let a = e(*a);

@@ -32,6 +32,8 @@ pub enum Expr {
     CouplingSum,
     /// The number of nodes of the network (1 without a network).
     NodeCount,
+    /// The step size `dt` of the run (RateML models use it, e.g. in `rec_speed_dt` and `nsig`).
+    StepSize,
     /// A unary operation.
     Unary(UnOp, Handle<Expr>),
     /// A binary operation; the left operand is evaluated first.

@@ -34,6 +34,7 @@
 //!   the same node had `d = round_half_even(delay / dt)` steps before the current step's start.
 //! * **Coupling** ([`Expr::Coupling`]): the value of a network coupling term at this node.
 //! * **Node count** ([`Expr::NodeCount`]): `N` (TVB's Kuramoto coupling divides by it).
+//! * **Step size** ([`Expr::StepSize`]): the run's `dt` (RateML writes it in derived parameters).
 //!
 //! Expressions ([`Expr`]) live in one flat arena ([`Model::exprs`]) and refer to each other and to
 //! variables through typed [`Handle`]s. Every expression and variable keeps a [`Span`] into the model
@@ -66,9 +67,10 @@
 //! c_i  = post(gx_i)
 //! ```
 //!
-//! summed left to right in increasing `j`, with `d_ij = round_half_even((l_ij / speed) / dt)` steps
-//! (the speed is the parameter [`Network::speed`]; connectivities given as delays in time units
-//! have `l_ij` = the delay and speed 1). Inside `pre`, [`Expr::CouplingSource`] is the delayed
+//! summed left to right in increasing `j`, with `d_ij` steps given by [`Network::delays`]:
+//! `round_half_even((l_ij / speed) / dt)` with a speed parameter (connectivities given as delays
+//! in time units have `l_ij` = the delay and speed 1), `round_half_even(l_ij * scale)` with a
+//! per-instance scale in steps per distance unit (RateML's `rec_speed_dt`), or zero. Inside `pre`, [`Expr::CouplingSource`] is the delayed
 //! `x_j`, and states, parameters and derived values (which must not depend on delays or
 //! couplings) are those of the target node `i` at the step's start; inside `post`,
 //! [`Expr::CouplingSum`] is `gx_i`. A coupling is computed once per
@@ -124,6 +126,13 @@
 //! seed, counter = (step, pair, node, instance)), so a run is identical whatever the threads,
 //! lane width or backend.
 //!
+//! ## Initial values
+//!
+//! A state starts at [`State::init`] (a run may give other values per instance and node), or, with
+//! [`State::init_range`] `(lo, hi)`, at `lo + (hi - lo) * u` with `u` in `[0, 1)` from
+//! [`rng::uniform_init`] (seed, instance, node, state), clamped to the state's bounds. The draw is
+//! made once on the host, so every backend starts from the same numbers.
+//!
 //! ## Outputs
 //!
 //! A run records chosen states and derived variables every `k` steps: sample `j` is taken at
@@ -153,8 +162,8 @@ pub use arena::{Arena, Handle};
 pub use diag::{Diagnostic, Diagnostics, Label, Severity, did_you_mean};
 pub use expr::{BinOp, Builtin, Expr, UnOp, powi};
 pub use model::{
-    Coupling, Delay, Derived, DerivedKind, History, Model, Network, Ode, Param, ParamKind, Series,
-    State, VarRef, qualified_name,
+    Coupling, Delay, Derived, DerivedKind, EdgeDelays, History, Model, Network, Ode, Param,
+    ParamKind, Series, State, VarRef, qualified_name,
 };
 pub use solver::Solver;
 pub use span::{FileId, SourceMap, Span};

@@ -22,6 +22,11 @@ pub struct State {
     /// states; with [`History::Zero`] the state starts at 0). Used for the stages of distributed
     /// delays, whose history is the source's initial value.
     pub init_from: Option<VarRef>,
+    /// `(lo, hi)`: instead of `init`, each instance and node starts at `lo + (hi - lo) * u`, with
+    /// `u` uniform in `[0, 1)` drawn by [`crate::rng::uniform_init`] from the run's seed, then
+    /// clamped to `bounds` (RateML's `StateVariable dimension="lo, hi"`). Setting an initial
+    /// value replaces the range.
+    pub init_range: Option<(f64, f64)>,
 }
 
 /// Where a parameter comes from (for display and for choosing what a user may drive).
@@ -111,11 +116,25 @@ pub struct Coupling {
     pub span: Span,
 }
 
+/// How the distances `l_ij` of a connectivity become delays `d_ij` in steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EdgeDelays {
+    /// `d_ij = round_half_even((l_ij / speed) / dt)` with the parameter `speed` (TVB's rule;
+    /// distances that are already delays in time units use speed 1).
+    Speed(Handle<Param>),
+    /// `d_ij = round_half_even(l_ij * scale)`, with `scale` (steps per unit of distance) evaluated
+    /// once per instance before the run; it reads only literals, parameters, [`Expr::StepSize`]
+    /// and [`Expr::NodeCount`] (RateML's `rec_speed_dt`).
+    StepsPerDistance(Handle<Expr>),
+    /// Every `d_ij = 0` (RateML without `rec_speed_dt`).
+    Zero,
+}
+
 /// The model is a network of identical nodes coupled through a connectivity given at run time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Network {
-    /// The conduction speed dividing connectivity distances (1 for distances that are delays).
-    pub speed: Handle<Param>,
+    /// How distances become delays.
+    pub delays: EdgeDelays,
     /// Where the network is declared.
     pub span: Span,
 }
@@ -245,6 +264,7 @@ impl Model {
             bounds: None,
             noise: None,
             init_from: None,
+            init_range: None,
         }))
     }
 
@@ -390,8 +410,12 @@ impl Model {
         for d in self.delays.iter_mut_values() {
             d.time = remap(d.time);
         }
-        if let Some(n) = &mut self.network {
-            n.speed = remap(n.speed);
+        if let Some(Network {
+            delays: EdgeDelays::Speed(speed),
+            ..
+        }) = &mut self.network
+        {
+            *speed = remap(*speed);
         }
         for v in self.names.values_mut() {
             if let VarRef::Param(h) = v {
@@ -414,7 +438,8 @@ impl Model {
             | Expr::Coupling(_)
             | Expr::CouplingSource
             | Expr::CouplingSum
-            | Expr::NodeCount => Vec::new(),
+            | Expr::NodeCount
+            | Expr::StepSize => Vec::new(),
             Expr::Unary(_, a) | Expr::Powi(a, _) => vec![*a],
             Expr::Binary(_, a, b) => vec![*a, *b],
             Expr::Call(_, args) => args.clone(),

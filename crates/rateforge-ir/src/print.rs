@@ -6,7 +6,7 @@
 
 use crate::arena::Handle;
 use crate::expr::{BinOp, Expr, UnOp};
-use crate::model::{DerivedKind, Model, ParamKind, VarRef};
+use crate::model::{DerivedKind, EdgeDelays, Model, ParamKind, VarRef};
 use crate::valid::ValidModel;
 use std::fmt::Write;
 
@@ -58,6 +58,7 @@ fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &m
         Expr::CouplingSource => (PREC_ATOM, "x_j".to_string()),
         Expr::CouplingSum => (PREC_ATOM, "gx".to_string()),
         Expr::NodeCount => (PREC_ATOM, "n_nodes".to_string()),
+        Expr::StepSize => (PREC_ATOM, "dt".to_string()),
         Expr::Unary(op, a) => {
             let mut s = String::from(match op {
                 UnOp::Neg => "-",
@@ -143,7 +144,17 @@ pub fn model(valid: &ValidModel) -> String {
     };
     section(&mut out, "states", m.states.len());
     for s in m.states.values() {
-        write!(out, "  {} (initial {})", s.name, number(s.init)).unwrap();
+        match s.init_range {
+            Some((lo, hi)) => write!(
+                out,
+                "  {} (initial drawn from [{}, {}])",
+                s.name,
+                number(lo),
+                number(hi)
+            ),
+            None => write!(out, "  {} (initial {})", s.name, number(s.init)),
+        }
+        .unwrap();
         if let Some((lo, hi)) = s.bounds {
             write!(out, " in [{}, {}]", number(lo), number(hi)).unwrap();
         }
@@ -226,12 +237,18 @@ pub fn model(valid: &ValidModel) -> String {
         }
     }
     if let Some(net) = &m.network {
-        let speed = &m.params[net.speed];
+        let delays = match net.delays {
+            EdgeDelays::Speed(p) => {
+                format!("{} = {}", m.params[p].name, number(m.params[p].value))
+            }
+            EdgeDelays::StepsPerDistance(e) => {
+                format!("delays = distance * ({}) steps", expr(m, e, ""))
+            }
+            EdgeDelays::Zero => "no delays".to_string(),
+        };
         writeln!(
             out,
-            "\nnetwork: identical nodes, connectivity given at run time, {} = {}",
-            speed.name,
-            number(speed.value)
+            "\nnetwork: identical nodes, connectivity given at run time, {delays}"
         )
         .unwrap();
         section(&mut out, "couplings", m.couplings.len());

@@ -5,7 +5,8 @@ use rateforge_front::equation::{Origin, parse_expression};
 use rateforge_front::lower_expr::{Binding, Lowerer, Scope, constant};
 use rateforge_front::pyrates::{self, LoadOptions};
 use rateforge_ir::{
-    Diagnostic, Diagnostics, Expr, History, SourceMap, Span, ValidModel, VarRef, did_you_mean,
+    Diagnostic, Diagnostics, EdgeDelays, Expr, History, SourceMap, Span, ValidModel, VarRef,
+    did_you_mean,
 };
 use rateforge_runtime::Connectivity;
 use rateforge_runtime::connectivity::{self, Distances};
@@ -81,7 +82,25 @@ impl Model {
                 .with_help("declare a `network:` section with a `node:` template to replicate"),
             ));
         };
-        if loaded.distances == Distances::Delays && self.model.params[net.speed].value != 1.0 {
+        let misfit = match net.delays {
+            EdgeDelays::Speed(speed) => {
+                loaded.distances == Distances::Delays && self.model.params[speed].value != 1.0
+            }
+            EdgeDelays::StepsPerDistance(_) => loaded.distances == Distances::Delays,
+            EdgeDelays::Zero => false,
+        };
+        if misfit && matches!(net.delays, EdgeDelays::StepsPerDistance(_)) {
+            return Err(Error::model(
+                &self.sources,
+                Diagnostic::error(
+                    "the connectivity gives delays in time units, but this model turns tract lengths into delays (`rec_speed_dt`)",
+                )
+                .with_primary(span, "delays")
+                .with_help("give tract lengths (e.g. a TVB connectivity zip or `tract_lengths.npy`)")
+                .into(),
+            ));
+        }
+        if misfit {
             return Err(Error::model(
                 &self.sources,
                 Diagnostic::error(
@@ -175,7 +194,10 @@ impl Model {
         }
         match self.model.lookup(path) {
             Some(VarRef::Param(h)) => self.model.params[h].value = value,
-            Some(VarRef::State(h)) => self.model.states[h].init = value,
+            Some(VarRef::State(h)) => {
+                self.model.states[h].init = value;
+                self.model.states[h].init_range = None;
+            }
             Some(v) => {
                 return Err(Error::usage(
                     Diagnostic::error(format!(

@@ -246,8 +246,28 @@ impl Validated {
             params.extend(std::iter::repeat_n(p.value, n));
         }
         let mut init = Vec::with_capacity(ns * nn * n);
-        for s in m.states.values() {
-            init.extend(std::iter::repeat_n(s.init, nn * n));
+        for (k, s) in m.states.values().enumerate() {
+            match s.init_range {
+                None => init.extend(std::iter::repeat_n(s.init, nn * n)),
+                // Drawn per instance and node from the seed (IR docs, "Initial values").
+                Some((lo, hi)) => {
+                    for node in 0..nn {
+                        for i in 0..n {
+                            let u = rateforge_ir::rng::uniform_init(
+                                spec.seed,
+                                i as u64,
+                                node as u64,
+                                k as u32,
+                            );
+                            let v = lo + (hi - lo) * u;
+                            init.push(match s.bounds {
+                                Some((blo, bhi)) => rateforge_ir::eval::clamp_value(v, blo, bhi),
+                                None => v,
+                            });
+                        }
+                    }
+                }
+            }
         }
         let finite = |path: &str, values: &[f64]| match values.iter().find(|v| !v.is_finite()) {
             Some(bad) => Err(Error::usage(

@@ -8,7 +8,7 @@
 
 use crate::namer::{Namer, RUST_RESERVED, comment};
 use crate::{EmitError, EmitOptions, render};
-use rateforge_ir::{BinOp, Builtin, Expr, Handle, History, UnOp, ValidModel, VarRef};
+use rateforge_ir::{BinOp, Builtin, EdgeDelays, Expr, Handle, History, UnOp, ValidModel, VarRef};
 use serde::Serialize;
 
 /// Version of the C ABI between generated Rust kernels and the runtime.
@@ -83,7 +83,8 @@ struct Context {
     noisy: Vec<usize>,
     bounds: Vec<BoundCtx>,
     init_from: Vec<InitFromCtx>,
-    speed_param: usize,
+    edge_delay_loads: Vec<String>,
+    edge_delay: String,
     prelude: String,
 }
 
@@ -213,6 +214,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             .map(|(i, id)| format!("let {id} = x.c[{i}][l];")),
     );
     load_lines.push("let n_nodes = x.nn;".to_string());
+    load_lines.push("let step_dt = x.dt;".to_string());
 
     let mut derived_lines = Vec::new();
     let mut free_derived_lines = Vec::new();
@@ -356,7 +358,19 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
                 _ => None,
             })
             .collect(),
-        speed_param: m.network.as_ref().map_or(0, |n| n.speed.index()),
+        edge_delay_loads: match m.network.as_ref().map(|n| n.delays) {
+            Some(EdgeDelays::StepsPerDistance(_)) => param_loads.clone(),
+            _ => Vec::new(),
+        },
+        edge_delay: match m.network.as_ref().map(|n| n.delays) {
+            Some(EdgeDelays::Speed(speed)) => {
+                format!("delay_steps(dist / p[{}][l], dt)", speed.index())
+            }
+            Some(EdgeDelays::StepsPerDistance(scale)) => {
+                format!("whole_steps(dist * {})", printer.expr(scale))
+            }
+            Some(EdgeDelays::Zero) | None => "0".to_string(),
+        },
         prelude: PRELUDE.to_string(),
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
@@ -382,6 +396,7 @@ impl Printer<'_> {
             Expr::CouplingSource => "cs".to_string(),
             Expr::CouplingSum => "gx".to_string(),
             Expr::NodeCount => "n_nodes".to_string(),
+            Expr::StepSize => "step_dt".to_string(),
             Expr::Unary(op, a) => match op {
                 UnOp::Neg => format!("(-{})", self.expr(*a)),
                 UnOp::Not => format!("rf_b({} == 0.0_f64)", self.expr(*a)),

@@ -84,8 +84,8 @@ fn run<'a>(rule: Rule, text: &'a str, origin: &Origin) -> Result<Pairs<'a, Rule>
     let mut depth = 0usize;
     for (i, c) in text.char_indices() {
         match c {
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth = depth.saturating_sub(1),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
         if depth > MAX_NESTING {
@@ -205,8 +205,47 @@ fn build_target(
     Ok((name, index))
 }
 
-// expression = { arith ~ (cmp_op ~ arith)* }
+// expression = { disjunction ~ (question ~ expression ~ ":" ~ expression)? }
 fn build_expression(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> {
+    let mut inner = p.into_inner();
+    let cond = build_logic(inner.next().expect("disjunction"), origin)?;
+    // question = { "?" }
+    if inner.next().is_none() {
+        return Ok(cond);
+    }
+    let then = build_expression(inner.next().expect("then branch"), origin)?;
+    let otherwise = build_expression(inner.next().expect("else branch"), origin)?;
+    let span = cond.span.join(otherwise.span);
+    Ok(Ast::new(
+        AstKind::Cond(Box::new(cond), Box::new(then), Box::new(otherwise)),
+        span,
+    ))
+}
+
+// disjunction = { conjunction ~ (or ~ conjunction)* }
+// conjunction = { comparison ~ (and ~ comparison)* }
+fn build_logic(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> {
+    if p.as_rule() == Rule::comparison {
+        return build_comparison(p, origin);
+    }
+    let mut inner = p.into_inner();
+    let mut acc = build_logic(inner.next().expect("operand"), origin)?;
+    while let Some(op) = inner.next() {
+        let rhs = build_logic(inner.next().expect("operand"), origin)?;
+        let span = acc.span.join(rhs.span);
+        // or = { "||" | ".or." }, and = { "&&" | ".and." }
+        let op = if op.as_rule() == Rule::or {
+            BinOp::Or
+        } else {
+            BinOp::And
+        };
+        acc = Ast::new(AstKind::Binary(op, Box::new(acc), Box::new(rhs)), span);
+    }
+    Ok(acc)
+}
+
+// comparison = { arith ~ (cmp_op ~ arith)* }
+fn build_comparison(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> {
     let mut inner = p.into_inner();
     let first = build_arith(inner.next().expect("arith"), origin)?;
     let Some(op) = inner.next() else {
@@ -275,7 +314,9 @@ fn build_primary(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> 
     match p.as_rule() {
         // number = @{ ... }
         Rule::number => {
-            let value: f64 = p.as_str().parse().map_err(|_| {
+            // C's float suffix `1.0f` is the same number.
+            let text = p.as_str().strip_suffix('f').unwrap_or(p.as_str());
+            let value: f64 = text.parse().map_err(|_| {
                 Diagnostic::error(format!("`{}` is not a valid number", p.as_str()))
                     .with_primary(span, "here")
                     .with_help("numbers look like `1`, `1.`, `.5` or `3.25e-3`")
@@ -359,6 +400,10 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::indexed
         | Rule::expression
         | Rule::expression_only
+        | Rule::disjunction
+        | Rule::conjunction
+        | Rule::comparison
+        | Rule::dotted_word
         | Rule::arith
         | Rule::operand
         | Rule::primary
@@ -372,7 +417,10 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::pow
         | Rule::infix
         | Rule::fragment_lead
-        | Rule::fragment_trail => "operator",
+        | Rule::fragment_trail
+        | Rule::and
+        | Rule::or => "operator",
+        Rule::question => "operator",
         Rule::lt | Rule::le | Rule::gt | Rule::ge | Rule::eq | Rule::ne | Rule::cmp_op => {
             "comparison"
         }
@@ -414,7 +462,7 @@ fn syntax_error(err: &pest::error::Error<Rule>, text: &str, origin: &Origin) -> 
         // Only closing punctuation is worth naming: `(` and `[` could follow any name.
         for t in a.expected_tokens() {
             let token = t.to_string();
-            if matches!(token.as_str(), ")" | "," | "]" | "'" | "=") {
+            if matches!(token.as_str(), ")" | "}" | "," | "]" | "'" | "=" | ":") {
                 push(format!("`{token}`"));
             }
         }
@@ -499,9 +547,7 @@ fn syntax_help(text: &str, pos: usize) -> Option<String> {
     if closes > opens && rest.starts_with(')') {
         return Some("this `)` has no matching `(`".into());
     }
-    if rest.starts_with("&&") || rest.starts_with("||") {
-        return Some("combine conditions by multiplication, e.g. `(t >= 1)*(t < 2)`".into());
-    }
+
     if rest.starts_with('=') && !rest.starts_with("==") {
         return Some("an equation has exactly one `=`; use `==` to compare".into());
     }

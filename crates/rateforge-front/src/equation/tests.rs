@@ -17,6 +17,7 @@ fn show(a: &Ast) -> String {
         ),
         AstKind::Unary(_, x) => format!("(-{})", show(x)),
         AstKind::Binary(op, x, y) => format!("({} {} {})", show(x), op.symbol(), show(y)),
+        AstKind::Cond(c, x, y) => format!("({} ? {} : {})", show(c), show(x), show(y)),
     }
 }
 
@@ -81,6 +82,36 @@ fn numbers() {
     assert_eq!(expr("2.*x"), "(2.0 * x)");
 }
 
+/// The forms RateML/LEMS files write (see `../shared/spec/rateml-xml.md`).
+#[test]
+fn lems_and_c_forms() {
+    assert_eq!(expr("{V^2}"), "(V ^ 2.0)");
+    assert_eq!(expr("- 0.1 * {z^7}"), "((-0.1) * (z ^ 7.0))");
+    assert_eq!(expr("{pi^2} * {tau^2}"), "((pi ^ 2.0) * (tau ^ 2.0))");
+    assert_eq!(expr("{(a + b)^2}"), "((a + b) ^ 2.0)");
+    assert_eq!(expr("1.0f / n_node"), "(1.0 / n_node)");
+    assert_eq!(expr("2f*x"), "(2.0 * x)");
+    assert_eq!(expr("1.e3f"), "1000.0");
+    assert_eq!(expr("x .gt. 0"), "(x > 0.0)");
+    assert_eq!(expr("x.ge.1.5"), "(x >= 1.5)");
+    assert_eq!(expr("x.geq.y"), "(x >= y)");
+    assert_eq!(expr("1.lt.x"), "(1.0 < x)");
+    assert_eq!(expr("1..le.x"), "(1.0 <= x)");
+    assert_eq!(expr("x .leq. 2"), "(x <= 2.0)");
+    assert_eq!(expr("x .eq. 2"), "(x == 2.0)");
+    assert_eq!(expr("x .neq. 2"), "(x != 2.0)");
+    assert_eq!(expr("x .ne. 2"), "(x != 2.0)");
+    assert_eq!(
+        expr("a < 1 .and. b > 2 .or. c"),
+        "(((a < 1.0) and (b > 2.0)) or c)"
+    );
+    assert_eq!(expr("a || b && c"), "(a or (b and c))");
+    assert_eq!(expr("x < 0 ? -x : x"), "((x < 0.0) ? (-x) : x)");
+    assert_eq!(expr("a ? 1 : b ? 2 : 3"), "(a ? 1.0 : (b ? 2.0 : 3.0))");
+    assert_eq!(expr("(a ? b : c) + 1"), "((a ? b : c) + 1.0)");
+    assert_eq!(expr("H(x - 1)"), "H((x - 1.0))");
+}
+
 #[test]
 fn calls_and_indexing() {
     assert_eq!(expr("f()"), "f()");
@@ -137,4 +168,13 @@ fn syntax_errors_point_at_the_problem() {
     assert_eq!(fails("= 3").0, "expected a variable name, found `=`");
     assert_eq!(fails("x' = 1e999").0, "number `1e999` is too large");
     assert_eq!(fails("x' = a[1.5]").1, 8);
+    assert_eq!(fails("x' = {a + b").1, 12);
+    assert_eq!(
+        fails("x' = a ? b").0,
+        "expected an operator, a comparison or `:`, found end of text"
+    );
+    assert_eq!(
+        fails("x' = 1.0ff").0,
+        "expected an operator, a comparison or end of text, found `ff`"
+    );
 }

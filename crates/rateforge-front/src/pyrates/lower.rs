@@ -31,8 +31,8 @@ use crate::equation::{Origin, parse_expression};
 use crate::lower_expr::{Binding, Lowerer, Scope, constant};
 use indexmap::IndexMap;
 use rateforge_ir::{
-    BinOp, Coupling, Delay, DerivedKind, Diagnostic, Diagnostics, Expr, Handle, Model, Network,
-    ParamKind, Span, VarRef, did_you_mean,
+    BinOp, Coupling, Delay, DerivedKind, Diagnostic, Diagnostics, EdgeDelays, Expr, Handle, Model,
+    Network, ParamKind, Span, VarRef, did_you_mean,
 };
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -389,17 +389,15 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
                 .expect("unique by construction")
         }));
     }
-    let network_speed = network.as_ref().map(|(_, net)| {
+    if let Some((_, net)) = network.as_ref() {
         let h = model
             .add_param("network/speed", net.speed.0, ParamKind::Speed, net.speed.1)
             .expect("unique name");
         model.network = Some(Network {
-            speed: h,
+            delays: EdgeDelays::Speed(h),
             span: net.span,
         });
-        h
-    });
-    let _ = network_speed;
+    }
 
     let mut lowerer = Lowerer::new(&mut model);
     // Equations and noise amplitudes.

@@ -8,7 +8,7 @@
 use crate::arena::Handle;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::expr::{Expr, POWI_MAX};
-use crate::model::{Derived, Model, Ode, VarRef};
+use crate::model::{Derived, EdgeDelays, Model, Ode, VarRef};
 use crate::span::Span;
 
 #[cfg(test)]
@@ -169,7 +169,8 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             | Expr::Coupling(_)
             | Expr::CouplingSource
             | Expr::CouplingSum
-            | Expr::NodeCount => {}
+            | Expr::NodeCount
+            | Expr::StepSize => {}
             Expr::Unary(_, a) if !operand_ok(a) => diags.push(bad("forward operand")),
             Expr::Binary(_, a, b) if !operand_ok(a) || !operand_ok(b) => {
                 diags.push(bad("forward operand"))
@@ -233,13 +234,14 @@ fn check_exprs(model: &Model, diags: &mut Diagnostics) {
             ));
         }
     }
-    if model
-        .network
-        .as_ref()
-        .is_some_and(|n| !model.params.contains(n.speed))
-    {
+    let delays_ok = match model.network.as_ref().map(|n| n.delays) {
+        Some(EdgeDelays::Speed(p)) => model.params.contains(p),
+        Some(EdgeDelays::StepsPerDistance(e)) => root_ok(e),
+        Some(EdgeDelays::Zero) | None => true,
+    };
+    if !delays_ok {
         diags.push(Diagnostic::error(
-            "internal error: the network speed is a dangling handle",
+            "internal error: the network's delay rule has a dangling handle",
         ));
     }
 }
@@ -259,6 +261,18 @@ fn check_states(model: &Model, diags: &mut Diagnostics) {
                 .with_help(
                     "write bounds as `[low, high]` with low <= high (use `inf` for no bound)",
                 ),
+            );
+        }
+        if let Some((lo, hi)) = st.init_range
+            && !(lo.is_finite() && hi.is_finite())
+        {
+            diags.push(
+                Diagnostic::error(format!(
+                    "the initial range of `{}` is not finite: [{lo}, {hi}]",
+                    st.name
+                ))
+                .with_primary(st.span, "declared here")
+                .with_help("initial values are drawn between two finite numbers"),
             );
         }
         if let Some(n) = st.noise {
@@ -341,6 +355,43 @@ fn forbid(
                 Diagnostic::error(format!("{context} cannot use {}", f.what()))
                     .with_primary(model.expr_span(e), "not allowed here")
                     .with_help("`x_j` belongs in a coupling's `pre` expression, `gx` in its `post` expression; couplings are computed from states and parameters"),
+            );
+            return;
+        }
+        stack.extend(model.operands(e));
+    }
+}
+
+/// Reports the first leaf of `root` that is not a literal, parameter, `dt`, `n_nodes`, the
+/// coupling sum or the time: what per-instance constants (and `post`) may read.
+fn only_constants(
+    model: &Model,
+    root: Handle<Expr>,
+    diags: &mut Diagnostics,
+    context: &str,
+    help: &str,
+    in_post: bool,
+) {
+    let mut stack = vec![root];
+    while let Some(e) = stack.pop() {
+        let bad = match &model.exprs[e] {
+            Expr::State(_) => Some("a state variable"),
+            Expr::Derived(_) => Some("an algebraic variable"),
+            // In `post`, these are reported by `forbid`.
+            _ if in_post => None,
+            Expr::Series(_) => Some("an input series"),
+            Expr::Delayed(_) => Some("a delayed value"),
+            Expr::Coupling(_) => Some("a coupling"),
+            Expr::CouplingSource => Some("the coupling source value `x_j`"),
+            Expr::CouplingSum => Some("the coupling sum `gx`"),
+            Expr::Time => Some("the time `t`"),
+            _ => None,
+        };
+        if let Some(what) = bad {
+            diags.push(
+                Diagnostic::error(format!("{context} cannot use {what}"))
+                    .with_primary(model.expr_span(e), "not allowed here")
+                    .with_help(help.to_string()),
             );
             return;
         }
@@ -436,6 +487,24 @@ fn check_network(model: &Model, diags: &mut Diagnostics) {
             stack.extend(model.operands(e));
         }
         forbid(model, c.post, diags, &post, &no_post);
+        only_constants(
+            model,
+            c.post,
+            diags,
+            &post,
+            "`post` is applied to the sum `gx` once per step; it may use `gx`, parameters, `dt` and `n_nodes`",
+            true,
+        );
+    }
+    if let Some(EdgeDelays::StepsPerDistance(e)) = model.network.as_ref().map(|n| n.delays) {
+        only_constants(
+            model,
+            e,
+            diags,
+            "the delay scale (steps per unit of distance)",
+            "delays are fixed before the run: the scale may use parameters, `dt` and `n_nodes`",
+            false,
+        );
     }
     // Outside couplings, x_j and gx mean nothing.
     let mut inside = vec![false; model.exprs.len()];
