@@ -6,6 +6,10 @@
 //! TVB keeps its history and coupling sums in float32; `data_pure_f64_reimpl.npy` is an
 //! independent float64 implementation (matched by TVB's numba backend to 1.2e-12), which a float64
 //! rateforge run must reproduce to 1e-9; against TVB's own `data.npy` expect only ~1e-3.
+//!
+//! Each model is written twice, in PyRates-style YAML and in RateML's XML (delays from
+//! `rec_speed_dt`, couplings from coupling components); both must meet these bounds and agree
+//! with each other.
 
 use ndarray::{Array2, Array3};
 use ndarray_npy::read_npy;
@@ -15,8 +19,12 @@ use rateforge_tests::*;
 struct Case {
     name: &'static str,
     model: &'static str,
+    /// The same model in RateML's XML format.
+    xml: &'static str,
     dt: f64,
     states: &'static [&'static str],
+    /// The states' names in the XML model.
+    xml_states: &'static [&'static str],
     connectivity: &'static str,
 }
 
@@ -24,22 +32,28 @@ const CASES: &[Case] = &[
     Case {
         name: "mpr68",
         model: "examples/models/networks/mpr68.yaml/mpr68",
+        xml: "examples/models/networks/mpr68.xml",
         dt: 0.01,
         states: &["mpr_op/r", "mpr_op/V"],
+        xml_states: &["r", "V"],
         connectivity: "examples/data/connectivity_68",
     },
     Case {
         name: "g2do4",
         model: "examples/models/networks/g2do4.yaml/g2do4",
+        xml: "examples/models/networks/g2do4.xml",
         dt: 0.1,
         states: &["g2do_op/V", "g2do_op/W"],
+        xml_states: &["V", "W"],
         connectivity: "examples/data/connectivity_4",
     },
     Case {
         name: "rww4",
         model: "examples/models/networks/rww4.yaml/rww4",
+        xml: "examples/models/networks/rww4.xml",
         dt: 0.1,
         states: &["rww_op/S"],
+        xml_states: &["S"],
         connectivity: "examples/data/connectivity_4",
     },
 ];
@@ -68,6 +82,15 @@ fn delays_round_like_tvb() {
                 "{}: delay of edge {i} <- {j}",
                 case.name
             );
+            // RateML's rule in the XML models: round_half_even(l * rec_speed_dt), with
+            // rec_speed_dt = 1.0f / global_speed / dt.
+            let d = rateforge::crates::ir::eval::whole_steps(l * (1.0 / 2.0 / case.dt));
+            assert_eq!(
+                d as i64,
+                expected[[i, j]],
+                "{} (XML): delay of edge {i} <- {j}",
+                case.name
+            );
         }
     }
 }
@@ -75,7 +98,33 @@ fn delays_round_like_tvb() {
 #[test]
 fn networks_reproduce_tvb() {
     for case in CASES {
-        let model = load(case.model)
+        let yaml = check_case(case, case.model, case.states, None);
+        let conn = rateforge::crates::runtime::connectivity::load(
+            &root().join(case.connectivity).join("weights.npy"),
+            Some(&root().join(case.connectivity).join("tract_lengths.npy")),
+            None,
+        )
+        .unwrap();
+        let xml = check_case(case, case.xml, case.xml_states, Some(conn.connectivity));
+        let diff = max_abs_diff(&yaml, &xml);
+        eprintln!("{}: max |YAML - XML| = {diff:e}", case.name);
+        assert!(
+            diff == 0.0,
+            "{}: YAML and XML differ by {diff:e}",
+            case.name
+        );
+    }
+}
+
+/// Runs one form of a case on both backends against the references; returns the native trace.
+fn check_case(
+    case: &Case,
+    reference: &str,
+    states: &[&str],
+    connectivity: Option<rateforge::crates::runtime::Connectivity>,
+) -> Vec<f64> {
+    {
+        let model = load(reference)
             .validate()
             .unwrap_or_else(|e| panic!("{}", e.render()));
         let init: Array2<f64> = read_npy(refs(case, "initial_state.npy")).unwrap();
@@ -86,9 +135,9 @@ fn networks_reproduce_tvb() {
             time: STEPS as f64 * case.dt,
             dt: case.dt,
             solver: Solver::Heun,
-            record: case.states.iter().map(|s| s.to_string()).collect(),
-            node_values: case
-                .states
+            record: states.iter().map(|s| s.to_string()).collect(),
+            connectivity,
+            node_values: states
                 .iter()
                 .enumerate()
                 .map(|(s, name)| (name.to_string(), init.row(s).to_vec()))
@@ -96,12 +145,16 @@ fn networks_reproduce_tvb() {
             ..Default::default()
         };
         let k = kernel(&model);
+        let mut native = Vec::new();
         for backend in [Backend::Native(&k), Backend::Interp] {
             let out = run(&model, backend, &spec);
+            if matches!(backend, Backend::Native(_)) {
+                native = out.trace.clone();
+            }
             assert_eq!(out.n_nodes, n);
             assert_eq!(out.time.len(), STEPS + 1);
             let (mut err_pure, mut err_tvb, mut scale) = (0.0f64, 0.0f64, 0.0f64);
-            for (s, _) in case.states.iter().enumerate() {
+            for (s, _) in states.iter().enumerate() {
                 for node in 0..n {
                     let ours = out.node_column(s, node, 0);
                     // TVB's row k is the state after step k + 1.
@@ -113,7 +166,7 @@ fn networks_reproduce_tvb() {
                 }
             }
             eprintln!(
-                "{} ({}): max |rateforge - f64 reference| = {err_pure:e}, max |rateforge - TVB| = {err_tvb:e}, max |x| = {scale}",
+                "{} ({reference}, {}): max |rateforge - f64 reference| = {err_pure:e}, max |rateforge - TVB| = {err_tvb:e}, max |x| = {scale}",
                 case.name,
                 backend.name()
             );
@@ -130,5 +183,6 @@ fn networks_reproduce_tvb() {
                 backend.name()
             );
         }
+        native
     }
 }

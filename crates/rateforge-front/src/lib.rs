@@ -5,11 +5,55 @@
 //! * [`lower_expr`]: expressions from the syntax tree to the IR (names, functions, vectors).
 //! * [`yaml`]: YAML documents with spans.
 //! * [`pyrates`]: PyRates-style YAML templates to a flat IR model.
+//! * [`rateml`]: RateML/LEMS XML files to the same IR.
 
 pub mod ast;
 pub mod equation;
 pub mod lower_expr;
 pub mod pyrates;
+pub mod rateml;
 pub mod yaml;
 
-pub use pyrates::{LoadFailure, LoadOptions, Loaded};
+pub use pyrates::LoadOptions;
+pub use rateml::SweepAxis;
+
+use rateforge_ir::{Diagnostics, Model, SourceMap};
+use std::path::{Path, PathBuf};
+
+/// A successfully loaded model.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The flattened model (not yet validated).
+    pub model: Model,
+    /// Every file read, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// Warnings (unused variables, replacements that match nothing, ...).
+    pub warnings: Diagnostics,
+    /// The files the model was read from, in the order they were read.
+    pub files: Vec<PathBuf>,
+    /// The connectivity a `network:` section names (loaded by the caller).
+    pub connectivity: Option<pyrates::ConnectivitySource>,
+    /// Swept parameters the model file declares (RateML), in declaration order.
+    pub sweep: Vec<SweepAxis>,
+    /// What to record when a run names nothing (RateML's `Exposure`s); empty: every state.
+    pub record: Vec<String>,
+}
+
+/// A failed load: the diagnostics and the files needed to render them.
+#[derive(Clone, Debug)]
+pub struct LoadFailure {
+    /// Every file read.
+    pub sources: SourceMap,
+    /// Errors and warnings.
+    pub diagnostics: Diagnostics,
+}
+
+/// A path relative to the current directory when it lies below it (for messages).
+pub(crate) fn pretty_path(path: &Path) -> PathBuf {
+    if let (Ok(abs), Ok(cwd)) = (path.canonicalize(), std::env::current_dir())
+        && let Ok(rel) = abs.strip_prefix(&cwd)
+    {
+        return rel.to_path_buf();
+    }
+    path.to_path_buf()
+}

@@ -4,6 +4,7 @@ use crate::error::Error;
 use rateforge_front::equation::{Origin, parse_expression};
 use rateforge_front::lower_expr::{Binding, Lowerer, Scope, constant};
 use rateforge_front::pyrates::{self, LoadOptions};
+use rateforge_front::{SweepAxis, rateml};
 use rateforge_ir::{
     Diagnostic, Diagnostics, EdgeDelays, Expr, History, SourceMap, Span, ValidModel, VarRef,
     did_you_mean,
@@ -32,6 +33,8 @@ pub struct Model {
     drives: Vec<(String, Drive)>,
     connectivity: Option<Connectivity>,
     connectivity_source: Option<String>,
+    sweep: Vec<SweepAxis>,
+    record: Vec<String>,
 }
 
 impl Model {
@@ -39,8 +42,18 @@ impl Model {
     /// `package.file.Template` (searched in `options.model_paths` and the current directory), or a
     /// file with a single circuit.
     pub fn load(reference: &str, options: &LoadOptions) -> Result<Model, Error> {
-        let l = pyrates::load(reference, options)
-            .map_err(|f| Error::model(&f.sources, f.diagnostics))?;
+        let l = if rateml::is_xml(reference) {
+            if !options.couplings.is_empty() {
+                return Err(Error::usage(
+                    Diagnostic::error("`--coupling` applies to YAML models; a RateML model declares its couplings in coupling components")
+                        .with_help("edit the model's `<ComponentType name=\"coupling_...\">`, or use a YAML model"),
+                ));
+            }
+            rateml::load(std::path::Path::new(reference))
+        } else {
+            pyrates::load(reference, options)
+        }
+        .map_err(|f| Error::model(&f.sources, f.diagnostics))?;
         let mut model = Model {
             reference: reference.to_string(),
             model: l.model,
@@ -50,6 +63,8 @@ impl Model {
             drives: Vec::new(),
             connectivity: None,
             connectivity_source: None,
+            sweep: l.sweep,
+            record: l.record,
         };
         if let Some(src) = l.connectivity {
             let loaded = connectivity::load(&src.weights, src.tract_lengths.as_deref(), src.delays.as_deref()).map_err(|e| {
@@ -299,6 +314,8 @@ impl Model {
                     drives: self.drives,
                     connectivity: self.connectivity,
                     connectivity_source: self.connectivity_source,
+                    sweep: self.sweep,
+                    record: self.record,
                 })
             }
             Err(d) => Err(Error::model(&self.sources, d)),
@@ -320,6 +337,10 @@ pub struct Validated {
     pub(crate) connectivity: Option<rateforge_runtime::Connectivity>,
     /// Where it came from (for metadata).
     pub(crate) connectivity_source: Option<String>,
+    /// Swept parameters the model file declares.
+    pub(crate) sweep: Vec<SweepAxis>,
+    /// What a run records when it names nothing (empty: every state).
+    pub(crate) record: Vec<String>,
 }
 
 impl Validated {
@@ -346,6 +367,26 @@ impl Validated {
     /// How inputs are driven.
     pub fn drives(&self) -> &[(String, Drive)] {
         &self.drives
+    }
+
+    /// The swept parameters the model file declares (RateML `<Parameter dimension="lo, hi">`).
+    pub fn sweep_axes(&self) -> &[SweepAxis] {
+        &self.sweep
+    }
+
+    /// What a run records when [`crate::RunSpec::record`] is empty: the model's exposures, or
+    /// (when it declares none) every state.
+    pub fn default_record(&self) -> Vec<String> {
+        if self.record.is_empty() {
+            self.valid
+                .model()
+                .states
+                .values()
+                .map(|s| s.name.clone())
+                .collect()
+        } else {
+            self.record.clone()
+        }
     }
 
     /// The human-readable listing: states, parameters, inputs and equations.

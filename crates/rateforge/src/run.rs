@@ -142,6 +142,10 @@ fn unknown_path(v: &Validated, path: &str) -> Error {
     })
 }
 
+/// One node without edges: a network model run without a connectivity.
+static SINGLE_NODE: std::sync::LazyLock<Connectivity> =
+    std::sync::LazyLock::new(|| Connectivity::from_dense(1, &[0.0], &[0.0]));
+
 impl Validated {
     /// The ids of recorded paths (`< n_state` states, else derived values); empty means all states.
     pub fn record_ids(&self, paths: &[String]) -> Result<Vec<u32>, Error> {
@@ -219,26 +223,17 @@ impl Validated {
                 ));
             }
             (Some(_), Some(c), _) | (Some(_), None, Some(c)) => Some(c),
-            (Some(_), None, None) => {
-                return Err(Error::usage(
-                    Diagnostic::error(format!(
-                        "`{}` is a network model: give a connectivity",
-                        m.name
-                    ))
-                    .with_help(
-                        "name one in the model's `network:` section or pass `--connectivity FILE`",
-                    ),
-                ));
-            }
+            // Without a connectivity, a network model runs as one uncoupled node.
+            (Some(_), None, None) => Some(&*SINGLE_NODE),
         };
         let nn = connectivity.map_or(1, |c| c.n_nodes);
         let n = spec.instances.max(1);
-        let record = self.record_ids(&spec.record)?;
         let names: Vec<String> = if spec.record.is_empty() {
-            m.states.values().map(|s| s.name.clone()).collect()
+            self.default_record()
         } else {
             spec.record.clone()
         };
+        let record = self.record_ids(&names)?;
         // Parameters (per instance) and initial states (per node and instance), structure of arrays.
         let (np, ns) = (m.params.len(), m.states.len());
         let mut params = Vec::with_capacity(np * n);
@@ -430,7 +425,11 @@ impl Validated {
             json!({
                 "nodes": c.n_nodes,
                 "edges": c.weight.len(),
-                "connectivity": spec.connectivity.as_ref().map_or_else(|| self.connectivity_source.clone(), |_| Some("given at run time".to_string())),
+                                "connectivity": match (&spec.connectivity, &self.connectivity_source) {
+                    (Some(_), _) => Some("given at run time".to_string()),
+                    (None, Some(s)) => Some(s.clone()),
+                    (None, None) => Some("none: one uncoupled node".to_string()),
+                },
             })
         });
         let metadata = json!({

@@ -11,7 +11,6 @@ mod templates;
 #[cfg(test)]
 mod tests;
 
-use rateforge_ir::{Diagnostics, Model, SourceMap};
 use std::path::PathBuf;
 
 pub use templates::{ConnectivitySource, Kind};
@@ -28,29 +27,7 @@ pub struct LoadOptions {
     pub couplings: Vec<String>,
 }
 
-/// A successfully loaded model.
-#[derive(Clone, Debug)]
-pub struct Loaded {
-    /// The flattened model (not yet validated).
-    pub model: Model,
-    /// Every file read, for rendering diagnostics.
-    pub sources: SourceMap,
-    /// Warnings (unused variables, replacements that match nothing, ...).
-    pub warnings: Diagnostics,
-    /// The files the model was read from, in the order they were read.
-    pub files: Vec<PathBuf>,
-    /// The connectivity a `network:` section names (loaded by the caller).
-    pub connectivity: Option<ConnectivitySource>,
-}
-
-/// A failed load: the diagnostics and the files needed to render them.
-#[derive(Clone, Debug)]
-pub struct LoadFailure {
-    /// Every file read.
-    pub sources: SourceMap,
-    /// Errors and warnings.
-    pub diagnostics: Diagnostics,
-}
+pub use crate::{LoadFailure, Loaded};
 
 /// Loads a model from a PyRates template reference: `dir/file.yaml/Template`, `dir/file/Template`,
 /// dotted `pkg.file.Template` (searched in the model paths and the current directory), or just
@@ -82,6 +59,8 @@ pub fn load(reference: &str, options: &LoadOptions) -> Result<Loaded, LoadFailur
             sources: loader.sources,
             warnings: diags,
             files,
+            sweep: Vec::new(),
+            record: Vec::new(),
         }),
         _ => Err(LoadFailure {
             sources: loader.sources,

@@ -2342,14 +2342,7 @@ fn relative_to_cwd(path: &Path) -> PathBuf {
 }
 
 /// The path relative to the current directory when it is inside it, else as given.
-fn pretty_path(path: &Path) -> PathBuf {
-    if let (Ok(abs), Ok(cwd)) = (path.canonicalize(), std::env::current_dir())
-        && let Ok(rel) = abs.strip_prefix(&cwd)
-    {
-        return rel.to_path_buf();
-    }
-    path.to_path_buf()
-}
+use crate::pretty_path;
 
 impl EqKind {
     /// Word for messages.
