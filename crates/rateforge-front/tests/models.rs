@@ -1,12 +1,13 @@
 //! Snapshot tests over `tests/models/`:
-//! * `valid/*.yaml` load and validate; the IR listing plus warnings must equal `NAME.ir`;
-//! * `invalid/*.yaml` fail; the rendered diagnostics must equal `NAME.stderr`, and every error
-//!   must point into a file.
+//! * `valid/*.{yaml,xml}` load and validate; the IR listing plus warnings must equal `NAME.ir`;
+//! * `invalid/*.{yaml,xml}` fail; the rendered diagnostics must equal `NAME.stderr`, and every
+//!   error must point into a file (line and column).
 //!
 //! A first line `# model: TEMPLATE` selects the template; otherwise the file's single circuit is
 //! used. Run with `RATEFORGE_BLESS=1` to rewrite the snapshots after an intended change.
 
-use rateforge_front::pyrates::{LoadOptions, load};
+use rateforge_front::pyrates::LoadOptions;
+use rateforge_front::{pyrates, rateml};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -28,7 +29,12 @@ fn reference(path: &Path) -> String {
 /// relative to the workspace root.
 fn outcome(path: &Path) -> (bool, String, Vec<String>) {
     let prefix = format!("{}/", root().display());
-    match load(&reference(path), &LoadOptions::default()) {
+    let loaded = if path.extension().is_some_and(|e| e == "xml") {
+        rateml::load(path)
+    } else {
+        pyrates::load(&reference(path), &LoadOptions::default())
+    };
+    match loaded {
         Ok(l) => {
             let warnings = l.warnings.render(&l.sources);
             match rateforge_ir::validate(l.model) {
@@ -77,14 +83,18 @@ fn files(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/models").join(dir))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "xml"))
         .collect();
     v.sort();
     v
 }
 
 fn compare(path: &Path, ext: &str, actual: &str, stale: &mut Vec<String>) {
-    let snap = path.with_extension(ext);
+    let snap = match path.extension().and_then(|e| e.to_str()) {
+        // `a.xml` and `a.yaml` may both exist: XML snapshots keep the extension.
+        Some("xml") => path.with_extension(format!("xml.{ext}")),
+        _ => path.with_extension(ext),
+    };
     let expected = std::fs::read_to_string(&snap).unwrap_or_default();
     if expected != actual {
         if std::env::var_os("RATEFORGE_BLESS").is_some() {

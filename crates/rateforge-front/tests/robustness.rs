@@ -3,6 +3,7 @@
 
 use rateforge_front::equation::{Origin, parse_equation, parse_expression};
 use rateforge_front::pyrates::{LoadOptions, load};
+use rateforge_front::rateml;
 use rateforge_ir::SourceMap;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +71,49 @@ const SNIPPETS: &[&str] = &[
     "[1, 2, 3]",
 ];
 
+const XML_SNIPPETS: &[&str] = &[
+    "<",
+    ">",
+    "/>",
+    "</Dynamics>",
+    "</ComponentType>",
+    "&lt;",
+    "&amp;",
+    "&",
+    "\"",
+    "'",
+    "=",
+    "<Case condition=\"x1 &lt; 0\" value=\"1\"/>",
+    "<Case value=\"1\"/>",
+    "<TimeDerivative variable=\"dQ\" value=\"1\"/>",
+    "<StateVariable name=\"Q\" dimension=\"1, 0\" exposure=\"2, 1\"/>",
+    "<Parameter name=\"x1_j\" dimension=\"7\"/>",
+    "<DerivedParameter name=\"rec_speed_dt\" value=\"x1\"/>",
+    "<ComponentType name=\"noise\"/>",
+    "<ComponentType name=\"coupling_x\"><DerivedParameter name=\"c9\" value=\"x1\"/></ComponentType>",
+    "<Dynamics>",
+    "{",
+    "}",
+    "^",
+    ".gt.",
+    " ? ",
+    ":",
+    "1.0f",
+    "None",
+    "inf",
+    "dimension=\"\"",
+    "é",
+    "\n",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+];
+
 fn mutate(text: &str, rng: &mut Rng) -> String {
+    mutate_with(text, rng, SNIPPETS)
+}
+
+fn mutate_with(text: &str, rng: &mut Rng, snippets: &[&str]) -> String {
     let mut s: Vec<char> = text.chars().collect();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(s.len() + 1);
@@ -80,7 +123,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
                 s.drain(at.min(end)..end);
             }
             1 => {
-                let snip = SNIPPETS[rng.below(SNIPPETS.len())];
+                let snip = snippets[rng.below(snippets.len())];
                 for (k, c) in snip.chars().enumerate() {
                     s.insert((at + k).min(s.len()), c);
                 }
@@ -149,11 +192,61 @@ fn mutated_model_files_never_panic() {
 }
 
 #[test]
+fn mutated_xml_files_never_panic() {
+    let sources: Vec<PathBuf> = [
+        "examples/models/networks/mpr68.xml",
+        "tests/models/valid/rateml_style.xml",
+    ]
+    .iter()
+    .map(|p| root().join(p))
+    .collect();
+    let dir = std::env::temp_dir().join(format!("rateforge-xml-mutants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rounds: usize = std::env::var("RATEFORGE_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut outcomes = [0usize; 2];
+    for round in 0..rounds {
+        let src = &sources[round % sources.len()];
+        let text = mutate_with(
+            &std::fs::read_to_string(src).unwrap(),
+            &mut rng,
+            XML_SNIPPETS,
+        );
+        let file = dir.join(format!("m{round}.xml"));
+        std::fs::write(&file, &text).unwrap();
+        let result = std::panic::catch_unwind(|| match rateml::load(&file) {
+            Ok(l) => rateforge_ir::validate(l.model).is_ok(),
+            Err(f) => {
+                let _ = f.diagnostics.render(&f.sources);
+                assert!(f.diagnostics.has_errors());
+                false
+            }
+        });
+        match result {
+            Ok(ok) => outcomes[usize::from(ok)] += 1,
+            Err(_) => panic!(
+                "the XML front end panicked on mutant {round} of {}:\n{text}",
+                src.display()
+            ),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        outcomes[0] > 100 && outcomes[1] > 100,
+        "mutants should both load and fail: {outcomes:?}"
+    );
+}
+
+#[test]
 fn random_equations_never_panic() {
     const TOKENS: &[&str] = &[
         "x", "y", "tau", "1", "2.5", ".5", "1e-3", "+", "-", "*", "/", "^", "**", "(", ")", "[",
         "]", ":", ",", "=", "'", "d/dt", "exp(", "max(", "<", ">=", "==", "!=", " ", "t", "pi",
-        "é", "\"", "\n", "3.", "e", "_a1",
+        "é", "\"", "\n", "3.", "e", "_a1", "{", "}", ".gt.", ".and.", "&&", "||", "?", "1.0f", ".",
+        "f",
     ];
     let mut rng = Rng(42);
     let mut sources = SourceMap::new();

@@ -99,7 +99,8 @@ fn run<'a>(rule: Rule, text: &'a str, origin: &Origin) -> Result<Pairs<'a, Rule>
         }
     }
     pest::set_error_detail(true);
-    EquationParser::parse(rule, text).map_err(|e| syntax_error(&e, text, origin))
+    EquationParser::parse(rule, text)
+        .map_err(|e| syntax_error(&e, text, origin, rule == Rule::equation))
 }
 
 /// Parses one equation.
@@ -439,7 +440,12 @@ fn describe(rule: Rule) -> &'static str {
 }
 
 /// Converts a pest error into a diagnostic: `expected X, found Y`, pointing at the position.
-fn syntax_error(err: &pest::error::Error<Rule>, text: &str, origin: &Origin) -> Diagnostic {
+fn syntax_error(
+    err: &pest::error::Error<Rule>,
+    text: &str,
+    origin: &Origin,
+    equation: bool,
+) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
     let pos = match err.location {
         InputLocation::Pos(p) => p,
@@ -510,13 +516,15 @@ fn syntax_error(err: &pest::error::Error<Rule>, text: &str, origin: &Origin) -> 
     let span = origin.span(pos, pos + len.max(if pos < text.len() { 1 } else { 0 }));
     let mut d = Diagnostic::error(format!("expected {expected}, found {found}"))
         .with_primary(span, format!("expected {expected}"));
-    let help = syntax_help(text, pos).unwrap_or_else(|| {
+    let help = syntax_help(text, pos, equation).unwrap_or_else(|| {
         if expected.starts_with("an expression") {
             "an operand belongs here: a number, a name, a function call or an expression in parentheses".to_string()
         } else if expected.contains("operator") {
             "join operands with an operator such as `+`, `-`, `*`, `/` or `^`".to_string()
-        } else {
+                } else if equation {
             "equations look like `d/dt * x = -x/tau`, `x' = ...` or `y = 2*x`".to_string()
+        } else {
+            "expressions look like `a*(v - v0)/tau` or `exp(-x^2)`".to_string()
         }
     });
     d = d.with_help(help);
@@ -534,11 +542,11 @@ fn a_or_an(what: &str) -> String {
 }
 
 /// A hint for common mistakes at the failure position.
-fn syntax_help(text: &str, pos: usize) -> Option<String> {
+fn syntax_help(text: &str, pos: usize, equation: bool) -> Option<String> {
     let rest = &text[pos..];
     let opens = text.matches('(').count();
     let closes = text.matches(')').count();
-    if !text.contains('=') {
+    if equation && !text.contains('=') {
         return Some("an equation needs `=`, e.g. `d/dt * x = -x/tau` or `y = 2*x`".into());
     }
     if opens > closes && rest.trim().is_empty() {

@@ -125,6 +125,7 @@ fn value<'e>(el: &'e Element, name: &str) -> &'e Attr {
 }
 
 /// Checks an element's attributes against the schema: unknown ones and missing required ones.
+/// Returns whether every required attribute is present (so the element can be read).
 fn check_attrs(el: &Element, diags: &mut Diagnostics) -> bool {
     let Some((_, allowed)) = SCHEMA.iter().find(|(n, _)| *n == el.name) else {
         return true;
@@ -155,8 +156,8 @@ fn check_attrs(el: &Element, diags: &mut Diagnostics) -> bool {
                         .join(", ")
                 )),
             };
+            // Reported, but the element is still read: its other attributes are fine.
             diags.push(d);
-            ok = false;
         }
     }
     for n in allowed.iter().filter_map(|n| n.strip_suffix('*')) {
@@ -966,12 +967,36 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
                 h
             }
             None => {
+                let guess = did_you_mean(
+                    var.value.trim(),
+                    states
+                        .iter()
+                        .map(|h| lowerer.model.states[*h].name.as_str()),
+                );
+                let taken = guess.as_deref().and_then(|g| {
+                    states
+                        .iter()
+                        .find(|h| lowerer.model.states[**h].name == g)
+                        .and_then(|h| paired[h.index()].map(|first| (*h, first)))
+                });
+                if let Some((h, first)) = taken {
+                    lowerer.diags.push(
+                        Diagnostic::error(format!(
+                            "state `{}` has two time derivatives",
+                            lowerer.model.states[h].name
+                        ))
+                        .with_primary(var.value_span, "second")
+                        .with_secondary(first, "first")
+                        .with_help("keep one `<TimeDerivative>` per state variable"),
+                    );
+                    continue;
+                }
                 let d = Diagnostic::error(format!(
                     "time derivative `{}` has no state variable",
                     var.value.trim()
                 ))
                 .with_primary(var.value_span, "no state of this name");
-                let d = match did_you_mean(var.value.trim(), states.iter().map(|h| lowerer.model.states[*h].name.as_str())) {
+                let d = match guess {
                     Some(s) => d.with_help(format!("did you mean `{s}`? (RateML pairs the time derivatives with the {n_states} state variables by position; this is number {})", k + 1)),
                     None => d.with_help(format!("declare `<StateVariable name=\"{}\" .../>` in `<Dynamics>` (there are {n_states} state variables and this is time derivative number {})", var.value.trim().trim_start_matches('d'), k + 1)),
                 };
@@ -1234,6 +1259,8 @@ fn lower_coupling(
     let term_name = value(term, "name");
     // The source parameters: name -> state.
     let mut sources: IndexMap<String, (Handle<rateforge_ir::State>, Span)> = IndexMap::new();
+    // Parameters whose state could not be found (already reported): read as 0 without more errors.
+    let mut unresolved: IndexMap<String, Binding> = IndexMap::new();
     for p in &comp.params {
         let n = value(p, "name");
         let Some(dim) = p.attr("dimension") else {
@@ -1267,8 +1294,13 @@ fn lower_coupling(
                 }
             },
         };
-        if let Some(s) = state {
-            sources.insert(n.value.trim().to_string(), (s, n.value_span));
+        match state {
+            Some(s) => {
+                sources.insert(n.value.trim().to_string(), (s, n.value_span));
+            }
+            None => {
+                unresolved.insert(n.value.trim().to_string(), Binding::Constant(0.0));
+            }
         }
     }
     // The per-edge factor: post * pre (post = 1 when absent or `1`).
@@ -1326,7 +1358,7 @@ fn lower_coupling(
             .first()
             .map(|u| sources[u].0)
             .unwrap_or(first_state(states));
-        let mut local = IndexMap::new();
+        let mut local = unresolved.clone();
         for k in sources.keys() {
             if used.contains(k) {
                 local.insert(k.clone(), Binding::Leaf(Expr::CouplingSource));
@@ -1362,7 +1394,7 @@ fn lower_coupling(
             return;
         }
         let name = format!("{}/pre", term_name.value.trim());
-        let mut local = IndexMap::new();
+        let mut local = unresolved.clone();
         for (k, (state, _)) in &sources {
             local.insert(k.clone(), Binding::Scalar(VarRef::State(*state)));
         }

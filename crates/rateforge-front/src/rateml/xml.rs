@@ -151,14 +151,17 @@ fn element(
         let value_span = Span::new(file, base + pos.value.start..base + pos.value.end);
         let raw_value = &raw[pos.value.clone()];
         let value = attr.normalized_value(XmlVersion::Implicit1_0).map_err(|e| {
-            let help = if raw_value.contains('&') {
-                "XML knows only `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` and numeric references; write `&amp;` for `&` itself"
-            } else {
-                "check the characters of this value"
-            };
-            Diagnostic::error(format!("the value of `{attr_name}` is not valid XML: {e}"))
-                .with_primary(value_span, "in this value")
-                .with_help(help)
+            match entity_at_fault(raw_value) {
+                Some(r) => Diagnostic::error(format!(
+                    "`{}` in the value of `{attr_name}` is not an XML entity",
+                    &raw_value[r.clone()]
+                ))
+                .with_primary(value_span.slice(r), "unknown entity")
+                .with_help("XML knows only `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` and numeric references; write `&amp;` for `&` itself"),
+                None => Diagnostic::error(format!("the value of `{attr_name}` is not valid XML: {e}"))
+                    .with_primary(value_span, "in this value")
+                    .with_help("check the characters of this value"),
+            }
         })?;
         let value = value.into_owned();
         attrs.push(Attr {
@@ -176,6 +179,31 @@ fn element(
         attrs,
         children: Vec::new(),
     })
+}
+
+/// The first `&...` in a raw value that is not one of XML's five entities or a character
+/// reference (relative byte range).
+fn entity_at_fault(raw: &str) -> Option<std::ops::Range<usize>> {
+    let mut from = 0;
+    while let Some(i) = raw[from..].find('&').map(|i| from + i) {
+        let rest = &raw[i + 1..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#'))
+            .unwrap_or(rest.len());
+        let name = &rest[..len];
+        let known = matches!(name, "lt" | "gt" | "amp" | "quot" | "apos")
+            || (name.starts_with('#') && name.len() > 1);
+        if !(known && rest[len..].starts_with(';')) {
+            let end = if rest[len..].starts_with(';') {
+                len + 1
+            } else {
+                len
+            };
+            return Some(i..i + 1 + end);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// Byte ranges (relative to the tag) of one attribute's name and raw value.
@@ -233,10 +261,17 @@ fn attribute_positions(raw: &str, from: usize) -> Vec<AttrPos> {
 /// A well-formedness error from quick-xml as a diagnostic at `position`.
 fn not_well_formed(text: &str, file: FileId, position: usize, e: &quick_xml::Error) -> Diagnostic {
     let position = position.min(text.len());
-    let end = text[position..]
-        .char_indices()
-        .nth(1)
-        .map_or(text.len(), |(i, _)| position + i);
+    let end = if text[position..].starts_with("</") {
+        // A whole end tag.
+        text[position..]
+            .find('>')
+            .map_or(text.len(), |i| position + i + 1)
+    } else {
+        text[position..]
+            .char_indices()
+            .nth(1)
+            .map_or(text.len(), |(i, _)| position + i)
+    };
     let message = e.to_string();
     let help = if message.contains("end tag") || message.contains("close") {
         "every `<Element>` needs a matching `</Element>` (or write `<Element ... />`)"
@@ -299,7 +334,11 @@ mod tests {
     fn malformed_documents_point_at_the_problem() {
         let cases = [
             ("<Lems><A></B></Lems>", "not well-formed", "</B>"),
-            ("<Lems>\n<A x=\"&mu_V\"/></Lems>", "not valid XML", "&mu_V"),
+            (
+                "<Lems>\n<A x=\"&mu_V\"/></Lems>",
+                "not an XML entity",
+                "&mu_V",
+            ),
             ("<Lems><A>", "ends before `<A>` is closed", "A"),
             ("<Lems/><Lems/>", "second top-level element", "Lems"),
             ("", "no XML element", ""),
