@@ -60,6 +60,35 @@ enum Command {
     },
     /// Simulate a model and write the recorded variables.
     Run(RunArgs),
+    /// Simulate a grid of parameter values, one instance per grid point (RateML-style sweeps).
+    Sweep(SweepArgs),
+    /// List the model library: the standard brain-network models, each in YAML and XML.
+    Models(ModelsArgs),
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Points of a swept parameter the model declares (`<Parameter dimension="lo, hi">`):
+    /// `NAME=N` (repeatable; RateML's `-s0 N -s1 M` name them by position). Default: 1 point
+    /// where lo = hi, else 4 (RateML's default).
+    #[arg(long, value_name = "NAME=N")]
+    points: Vec<String>,
+    /// `-sK N` from RateML's command line, rewritten to `K=N`.
+    #[arg(long = "points-at", hide = true)]
+    points_at: Vec<String>,
+    /// Sweep any parameter or initial state: `PATH=LO:HI:N`, N evenly spaced values with both
+    /// ends (repeatable; replaces a declared range).
+    #[arg(long, value_name = "PATH=LO:HI:N")]
+    range: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct ModelsArgs {
+    /// Write the library's model files into this directory.
+    #[arg(long, value_name = "DIR")]
+    write: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -90,9 +119,17 @@ enum BackendArg {
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Simulated time, in the model's time unit.
-    #[arg(long, value_name = "T")]
-    time: f64,
+    /// Simulated time, in the model's time unit (or give `--steps`).
+    #[arg(
+        long,
+        value_name = "T",
+        required_unless_present = "steps",
+        conflicts_with = "steps"
+    )]
+    time: Option<f64>,
+    /// Number of steps (instead of `--time`).
+    #[arg(short = 'n', long, value_name = "N")]
+    steps: Option<u64>,
     /// Step size.
     #[arg(long, value_name = "DT")]
     dt: f64,
@@ -102,14 +139,14 @@ struct RunArgs {
     /// Solver: euler, heun or rk4.
     #[arg(long, default_value = "rk4")]
     solver: String,
-    /// Set a parameter or an initial state: `PATH=VALUE` (repeatable).
-    #[arg(long = "set", value_name = "PATH=VALUE")]
+    /// Set a parameter or an initial state: `PATH=VALUE` (repeatable; `--init` is the same).
+    #[arg(long = "set", visible_alias = "init", value_name = "PATH=VALUE")]
     set: Vec<String>,
     /// Drive an input: `PATH=EXPR(t)` (e.g. `p/qif_op/I_ext=30*(t>=30)*(t<60)`) or
     /// `PATH=FILE.npy|.csv` (one row per step) (repeatable).
     #[arg(long = "input", value_name = "PATH=EXPR|FILE")]
     input: Vec<String>,
-    /// Paths to record, comma-separated (default: every state).
+    /// Paths to record, comma-separated (default: the model's exposures, else every state).
     #[arg(long, value_name = "PATH[,PATH...]", value_delimiter = ',')]
     record: Vec<String>,
     /// Sampling interval (default: every step).
@@ -141,7 +178,7 @@ struct RunArgs {
     /// Add noise `SIGMA dW` to a state: `PATH=SIGMA` (repeatable).
     #[arg(long, value_name = "PATH=SIGMA")]
     noise: Vec<String>,
-    /// Seed of the noise.
+    /// Seed of the noise and of initial values drawn from ranges.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Delayed values before the start: the initial value (TVB) or zero (PyRates).
@@ -155,8 +192,32 @@ struct RunArgs {
     quiet: bool,
 }
 
+/// RateML's driver takes `-s0 8 -s1 8 -n 4000 -dt 0.1`; clap's short options are single
+/// letters, so `-sK` and `-dt` are rewritten to long options first.
+fn rateml_aliases(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        if let Some(k) = a
+            .strip_prefix("-s")
+            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push("--points-at".to_string());
+            match args.next() {
+                Some(n) => out.push(format!("{k}={n}")),
+                None => out.push(format!("{k}=")),
+            }
+        } else if a == "-dt" {
+            out.push("--dt".to_string());
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(rateml_aliases(std::env::args()));
     let colour = std::io::stderr().is_terminal();
     let result = match cli.command {
         Command::Check { model } => check(&model),
@@ -166,6 +227,8 @@ fn main() {
             output,
         } => generate(&model, target, &output),
         Command::Run(args) => run(&args),
+        Command::Sweep(args) => sweep(&args),
+        Command::Models(args) => models(&args),
     };
     if let Err(e) = result {
         e.emit(colour);
@@ -193,6 +256,20 @@ fn check(args: &ModelArgs) -> Result<(), Error> {
     let valid = model.validate()?;
     eprint!("{warnings}");
     print!("{}", valid.listing());
+    let axes = valid.sweep_axes();
+    if !axes.is_empty() {
+        println!(
+            "\nswept parameters ({}, `rateforge sweep --points NAME=N`):",
+            axes.len()
+        );
+        for a in axes {
+            println!("  {}: {} to {}", a.name, a.lo, a.hi);
+        }
+    }
+    println!(
+        "\nrecorded by default: {}",
+        valid.default_record().join(", ")
+    );
     println!("\nhash {}", valid.hash());
     Ok(())
 }
@@ -254,11 +331,18 @@ fn split_assignment<'a>(
     }
 }
 
-fn run(args: &RunArgs) -> Result<(), Error> {
+/// Loads the model and applies everything `run` and `sweep` share: connectivity, noise, values,
+/// inputs, initial states; returns the validated model and the run specification.
+fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
     let solver: Solver = args
         .solver
         .parse()
         .map_err(|e: String| usage(e, "use --solver euler, heun or rk4"))?;
+    let time = match (args.time, args.steps) {
+        (Some(t), _) => t,
+        (None, Some(n)) => n as f64 * args.dt,
+        (None, None) => unreachable!("clap requires --time or --steps"),
+    };
     let mut model = load(&args.model)?;
     if !args.quiet {
         eprint!("{}", model.warnings());
@@ -355,7 +439,7 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         }
     }
     let spec = RunSpec {
-        time: args.time,
+        time,
         dt: args.dt,
         t0: args.t0,
         solver,
@@ -372,6 +456,15 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         node_values,
         ..Default::default()
     };
+    Ok((valid, spec))
+}
+
+/// Builds the kernel and runs, with a progress bar on a terminal once the run takes a second.
+fn execute(
+    valid: &rateforge::Validated,
+    spec: &RunSpec,
+    args: &RunArgs,
+) -> Result<rateforge::RunResult, Error> {
     // Check the recorded paths before spending time on compilation.
     valid.record_ids(&spec.record)?;
     let kernel = match args.backend {
@@ -382,21 +475,27 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         Some(k) => Backend::Native(k),
         None => Backend::Interp,
     };
-    let total = ((args.time / args.dt).round().max(0.0) as u64).max(1);
+    let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
+    let total = steps * spec.instances.max(1) as u64;
     let progress = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
     let controls = Controls {
         progress: Some(&progress),
         cancel: Some(&cancel),
     };
-    let result = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| valid.run(backend, &spec, controls));
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(|| valid.run(backend, spec, controls));
         let start = Instant::now();
         // The bar exists (and times) from the start, but is drawn only once the run has taken a
         // second, and only on a terminal.
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        let unit = if spec.instances > 1 {
+            "instance-steps"
+        } else {
+            "steps"
+        };
         bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {percent:>3}% {human_pos}/{human_len} steps, eta {eta}")
+            ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:40}}] {{percent:>3}}% {{human_pos}}/{{human_len}} {unit}, eta {{eta}}"))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -420,12 +519,21 @@ fn run(args: &RunArgs) -> Result<(), Error> {
                 "please report it",
             ))
         })
-    })?;
+    })
+}
+
+/// Writes the output file, or prints a summary of every recorded variable.
+fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
     if let Some(out) = &args.output {
         result.write(out)?;
         if !args.quiet {
+            let instances = if result.n_instances > 1 {
+                format!(" for {} instances", result.n_instances)
+            } else {
+                String::new()
+            };
             eprintln!(
-                "wrote {} samples of {} variable(s) to {}",
+                "wrote {} samples of {} variable(s){instances} to {}",
                 result.time.len(),
                 result.names.len(),
                 out.display()
@@ -433,20 +541,25 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         }
     }
     if !args.quiet && args.output.is_none() {
-        let nn = result.n_nodes;
-        let title = if result.network {
-            format!("variable (over {nn} nodes)")
-        } else {
-            "variable".to_string()
+        let (nn, n) = (result.n_nodes, result.n_instances);
+        let over = match (result.network, n > 1) {
+            (true, true) => format!(" (over {nn} nodes, {n} instances)"),
+            (true, false) => format!(" (over {nn} nodes)"),
+            (false, true) => format!(" (over {n} instances)"),
+            (false, false) => String::new(),
         };
-        let last = if result.network {
+        let title = format!("variable{over}");
+        let last = if result.network || n > 1 {
             "final (mean)"
         } else {
             "final"
         };
         println!("{title:<40} {last:>14} {:>14} {:>14}", "min", "max");
         for (r, name) in result.names.iter().enumerate() {
-            let cols: Vec<Vec<f64>> = (0..nn).map(|n| result.node_column(r, n, 0)).collect();
+            let cols: Vec<Vec<f64>> = (0..n)
+                .flat_map(|i| (0..nn).map(move |node| (node, i)))
+                .map(|(node, i)| result.node_column(r, node, i))
+                .collect();
             let all = cols.iter().flatten().copied();
             let min = all.clone().fold(f64::INFINITY, f64::min);
             let max = all.fold(f64::NEG_INFINITY, f64::max);
@@ -454,8 +567,159 @@ fn run(args: &RunArgs) -> Result<(), Error> {
                 .iter()
                 .map(|c| c.last().copied().unwrap_or(f64::NAN))
                 .sum::<f64>()
-                / nn as f64;
+                / cols.len().max(1) as f64;
             println!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
+        }
+        if result.partial {
+            eprintln!("the run was interrupted: these are the steps done so far");
+        }
+    }
+    Ok(())
+}
+
+fn run(args: &RunArgs) -> Result<(), Error> {
+    let (valid, spec) = prepare(args)?;
+    let result = execute(&valid, &spec, args)?;
+    report(&result, args)
+}
+
+fn sweep(args: &SweepArgs) -> Result<(), Error> {
+    let (valid, mut spec) = prepare(&args.run)?;
+    let declared = valid.sweep_axes().to_vec();
+    // Points per declared axis.
+    let mut points: Vec<Option<usize>> = vec![None; declared.len()];
+    let count = |text: &str, flag: &str, arg: &str| -> Result<usize, Error> {
+        text.parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                usage(
+                    format!("`{text}` in `{flag} {arg}` is not a positive number of points"),
+                    format!("e.g. `{flag} global_coupling=8`"),
+                )
+            })
+    };
+    for p in &args.points {
+        let (name, n) = split_assignment(p, "--points", "global_coupling=8")?;
+        let Some(k) = declared.iter().position(|a| a.name == name) else {
+            let names: Vec<String> = declared.iter().map(|a| format!("`{}`", a.name)).collect();
+            return Err(usage(
+                format!("`{name}` is not a swept parameter of the model"),
+                if names.is_empty() {
+                    "the model declares no swept parameters; sweep any parameter with `--range PATH=LO:HI:N`".to_string()
+                } else {
+                    format!(
+                        "the model sweeps {}; sweep other parameters with `--range PATH=LO:HI:N`",
+                        names.join(", ")
+                    )
+                },
+            ));
+        };
+        points[k] = Some(count(n, "--points", p)?);
+    }
+    for p in &args.points_at {
+        let (k, n) = p.split_once('=').unwrap_or((p, ""));
+        let k: usize = k.parse().unwrap_or(usize::MAX);
+        if k >= declared.len() {
+            return Err(usage(
+                format!(
+                    "`-s{k}` names swept parameter {k}, but the model declares {}",
+                    declared.len()
+                ),
+                "RateML numbers the swept `<Parameter>`s from 0 in document order",
+            ));
+        }
+        points[k] = Some(count(n, &format!("-s{k}"), n)?);
+    }
+    let mut axes = Vec::new();
+    for (a, n) in declared.iter().zip(&points) {
+        let n = n.unwrap_or(if a.lo == a.hi { 1 } else { 4 });
+        axes.push(rateforge::sweep::Axis::linspace(&a.name, a.lo, a.hi, n)?);
+    }
+    for r in &args.range {
+        let (path, spec_text) = split_assignment(r, "--range", "global_coupling=0:1:8")?;
+        let parts: Vec<&str> = spec_text.split(':').collect();
+        let bad = || {
+            usage(
+                format!("`--range {r}` is not of the form PATH=LO:HI:N"),
+                "e.g. `--range p/qif_op/eta=-6:-4:16` (16 values from -6 to -4)",
+            )
+        };
+        let [lo, hi, n] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let (lo, hi): (f64, f64) = (
+            lo.trim().parse().map_err(|_| bad())?,
+            hi.trim().parse().map_err(|_| bad())?,
+        );
+        let n = count(n.trim(), "--range", r)?;
+        let axis = rateforge::sweep::Axis::linspace(path, lo, hi, n)?;
+        match axes.iter_mut().find(|a| a.path == path) {
+            Some(a) => *a = axis,
+            None => axes.push(axis),
+        }
+    }
+    if axes.is_empty() {
+        return Err(usage(
+            "nothing to sweep",
+            "this model declares no swept parameters: give `--range PATH=LO:HI:N`",
+        ));
+    }
+    let grid = rateforge::sweep::grid(&axes);
+    spec.instances = grid.first().map_or(1, |(_, v)| v.len());
+    spec.instance_values = grid;
+    if !args.run.quiet {
+        let shape: Vec<String> = axes
+            .iter()
+            .map(|a| format!("{} ({} values)", a.path, a.values.len()))
+            .collect();
+        eprintln!(
+            "sweeping {}: {} instances",
+            shape.join(" x "),
+            spec.instances
+        );
+    }
+    let result = execute(&valid, &spec, &args.run)?;
+    report(&result, &args.run)
+}
+
+fn models(args: &ModelsArgs) -> Result<(), Error> {
+    let library = rateforge::library::MODELS;
+    match &args.write {
+        None => {
+            let width = library.iter().map(|m| m.name.len()).max().unwrap_or(0);
+            for m in library {
+                println!("{:<width$}  {}", m.name, m.title);
+            }
+            println!(
+                "\nEach is in examples/models/library/NAME.yaml (template NAME) and NAME.xml; \
+                 `rateforge models --write DIR` writes them out.\n\
+                 e.g. rateforge run DIR/kuramoto.xml --connectivity CONNECTIVITY --time 1000 --dt 0.1 --solver heun -o kuramoto.npz"
+            );
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                usage(
+                    format!("cannot create `{}`: {e}", dir.display()),
+                    "choose a writable directory",
+                )
+            })?;
+            for m in library {
+                for (ext, text) in [("yaml", m.yaml), ("xml", m.xml)] {
+                    let path = dir.join(format!("{}.{ext}", m.name));
+                    std::fs::write(&path, text).map_err(|e| {
+                        usage(
+                            format!("cannot write `{}`: {e}", path.display()),
+                            "choose a writable directory",
+                        )
+                    })?;
+                }
+            }
+            eprintln!(
+                "wrote {} models (YAML and XML) to {}",
+                library.len(),
+                dir.display()
+            );
         }
     }
     Ok(())

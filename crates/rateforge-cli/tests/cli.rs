@@ -104,10 +104,17 @@ fn every_malformed_model_exits_2_with_a_located_diagnostic() {
                 .unwrap()
                 .map(|e| e.unwrap().path())
         })
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "xml"))
         .collect();
     files.sort();
     assert!(files.len() >= 25);
+    assert!(
+        files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "xml"))
+            .count()
+            >= 15
+    );
     for f in files {
         let first = std::fs::read_to_string(&f)
             .unwrap()
@@ -604,4 +611,177 @@ fn networks_and_noise_from_the_command_line() {
         ]),
         &["has 2 rows, but the model has 1 state"],
     );
+}
+
+fn npz_array(path: &Path, name: &str) -> ndarray::ArrayD<f64> {
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    npz.by_name(&format!("{name}.npy"))
+        .unwrap_or_else(|e| panic!("{}: no `{name}`: {e}", path.display()))
+}
+
+#[test]
+fn rateml_style_sweep_equals_single_runs() {
+    // RateML's driver arguments: -s0/-s1 points per swept parameter, -n steps, -dt.
+    let out = tmp("g2do4_sweep.npz");
+    let common = [
+        "--connectivity",
+        "examples/data/connectivity_4",
+        "--solver",
+        "heun",
+        "--every",
+        "1",
+    ];
+    let mut args = vec![
+        "sweep",
+        "examples/models/networks/g2do4.xml",
+        "-s0",
+        "3",
+        "-s1",
+        "2",
+        "-n",
+        "500",
+        "-dt",
+        "0.1",
+        "-o",
+    ];
+    let out_s = out.display().to_string();
+    args.push(&out_s);
+    args.extend(common);
+    let o = rateforge(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("6 instances"),
+        "{}",
+        text(&o.stderr)
+    );
+    let g = npz_array(&out, "grid/global_coupling");
+    let s = npz_array(&out, "grid/global_speed");
+    // numpy.linspace(10, 20, 3) x linspace(2, 2, 2), first axis slowest.
+    assert_eq!(g.as_slice().unwrap(), &[10.0, 10.0, 15.0, 15.0, 20.0, 20.0]);
+    assert_eq!(s.as_slice().unwrap(), &[2.0; 6]);
+    let v = npz_array(&out, "V");
+    assert_eq!(v.shape(), &[51, 4, 6]);
+    // Instance 2 (global_coupling = 15) equals a single run with that value, bit for bit.
+    let single = tmp("g2do4_single.npz");
+    let single_s = single.display().to_string();
+    let mut args = vec![
+        "run",
+        "examples/models/networks/g2do4.xml",
+        "--init",
+        "global_coupling=15",
+        "--steps",
+        "500",
+        "--dt",
+        "0.1",
+        "-o",
+        &single_s,
+    ];
+    args.extend(common);
+    let o = rateforge(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let one = npz_array(&single, "V");
+    assert_eq!(one.shape(), &[51, 4]);
+    for j in 0..51 {
+        for n in 0..4 {
+            assert_eq!(
+                v[[j, n, 2]].to_bits(),
+                one[[j, n]].to_bits(),
+                "sample {j}, node {n}"
+            );
+        }
+    }
+    // The exposures are recorded by default.
+    let _ = npz_array(&single, "W");
+}
+
+#[test]
+fn sweeps_of_any_parameter_and_their_errors() {
+    let out = tmp("qif_range.npz");
+    let out_s = out.display().to_string();
+    let o = rateforge(&[
+        "sweep",
+        "examples/models/montbrio.yaml/qif",
+        "--range",
+        "p/qif_op/eta=-6:-4:5",
+        "--time",
+        "1",
+        "--dt",
+        "1e-3",
+        "--record",
+        "p/qif_op/r",
+        "-o",
+        &out_s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eta = npz_array(&out, "grid/p/qif_op/eta");
+    assert_eq!(eta.as_slice().unwrap(), &[-6.0, -5.5, -5.0, -4.5, -4.0]);
+    assert_eq!(npz_array(&out, "p/qif_op/r").shape(), &[1001, 5]);
+    let base = [
+        "sweep",
+        "examples/models/networks/g2do4.xml",
+        "--time",
+        "1",
+        "--dt",
+        "0.1",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().chain(extra).copied().collect()
+    };
+    user_error(
+        &rateforge(&with(&["--points", "global_cupling=4"])),
+        &[
+            "`global_cupling` is not a swept parameter",
+            "global_coupling",
+        ],
+    );
+    user_error(&rateforge(&with(&["-s5", "4"])), &["-s5", "declares 2"]);
+    user_error(
+        &rateforge(&with(&["--points", "global_coupling=0"])),
+        &["positive number of points"],
+    );
+    user_error(&rateforge(&with(&["--range", "a=1:2"])), &["PATH=LO:HI:N"]);
+    user_error(
+        &rateforge(&[
+            "sweep",
+            "examples/models/montbrio.yaml/qif",
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+        ]),
+        &["nothing to sweep", "--range"],
+    );
+}
+
+#[test]
+fn the_model_library_is_listed_and_written() {
+    let o = rateforge(&["models"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    for name in [
+        "montbrio_pazo_roxin",
+        "kuramoto",
+        "generic_2d_oscillator",
+        "reduced_wong_wang",
+        "wong_wang_exc_inh",
+        "epileptor",
+        "jansen_rit",
+        "wilson_cowan",
+        "stuart_landau",
+        "fitzhugh_nagumo",
+        "larter_breakspear",
+    ] {
+        assert!(
+            s.lines().any(|l| l.starts_with(name)),
+            "`{name}` not listed:\n{s}"
+        );
+    }
+    let dir = tmp("library");
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = rateforge(&["models", "--write", &dir.display().to_string()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let n = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(n, 22);
+    let o = rateforge(&["check", &dir.join("kuramoto.xml").display().to_string()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }

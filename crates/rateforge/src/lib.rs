@@ -1,6 +1,6 @@
 //! # rateforge
 //!
-//! Describe a rate-based neural model once (PyRates-style YAML), and rateforge generates a
+//! Describe a rate-based neural model once (PyRates-style YAML or RateML XML), and rateforge generates a
 //! specialised kernel, compiles and loads it, and runs it. The command-line tool is a thin layer
 //! over this API; so are build scripts of downstream crates.
 //!
@@ -33,14 +33,17 @@
 //! that renders with file, line, column and a help line.
 
 mod error;
+pub mod library;
 mod model;
 mod run;
+pub mod sweep;
 
 pub use error::Error;
 pub use model::{Drive, Model, Validated};
 pub use run::{Backend, Controls, RunResult, RunSpec};
 
 pub use rateforge_codegen::EmitOptions;
+pub use rateforge_front::SweepAxis;
 pub use rateforge_front::pyrates::LoadOptions;
 pub use rateforge_ir::Solver;
 pub use rateforge_runtime::data::{Table, read_table};

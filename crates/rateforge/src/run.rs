@@ -114,6 +114,9 @@ pub struct RunResult {
     pub final_state: Vec<f64>,
     /// Run metadata (model, hash, solver, dt, parameters, version, ...).
     pub metadata: serde_json::Value,
+    /// The values varied between instances ([`RunSpec::instance_values`]): one value per instance
+    /// each, written to `.npz` as `grid/<path>`.
+    pub varied: Vec<(String, Vec<f64>)>,
     /// Whether the run was stopped early.
     pub partial: bool,
 }
@@ -466,6 +469,7 @@ impl Validated {
             trace: outcome.trace,
             final_state: outcome.final_state,
             metadata,
+            varied: spec.instance_values.clone(),
             partial: outcome.cancelled,
         })
     }
@@ -514,9 +518,10 @@ impl RunResult {
         }
     }
 
-    /// Writes `time`, one array per recorded path and `metadata` (a JSON string). Arrays have the
-    /// axes `(samples, nodes, instances)`, without the node axis for a model that is not a network
-    /// and without the instance axis for a single instance.
+    /// Writes `time`, one array per recorded path, `grid/<path>` for every value varied between
+    /// instances (one entry per instance), and `metadata` (a JSON string). Arrays have the axes
+    /// `(samples, nodes, instances)`, without the node axis for a model that is not a network and
+    /// without the instance axis for a single instance.
     pub fn write_npz(&self, path: &Path) -> Result<(), Error> {
         let (n, nn, nr, ns) = (
             self.n_instances,
@@ -547,6 +552,13 @@ impl RunResult {
                 name: name.clone(),
                 shape,
                 data,
+            });
+        }
+        for (name, values) in &self.varied {
+            arrays.push(NpzArray {
+                name: format!("grid/{name}"),
+                shape: vec![values.len()],
+                data: values.clone(),
             });
         }
         write_npz(path, &arrays, &self.metadata.to_string()).map_err(Error::from)
