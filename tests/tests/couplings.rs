@@ -62,7 +62,7 @@ fn built_in_couplings_compute_their_formulas() {
     };
     type Case<'a> = (&'static str, Box<dyn Fn(usize) -> f64 + 'a>);
     let s = &sum;
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "linear:a=0.5:b=0.1",
             Box::new(move |i| 0.5 * s(&|xj, _| xj, i) + 0.1),

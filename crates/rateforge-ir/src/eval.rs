@@ -267,19 +267,23 @@ pub fn simulate_observed(
             history[(b * horizon + slot) * nn + node]
         };
         // 3. Delayed values and couplings of every node.
-        for node in 0..nn {
-            let delayed: Vec<f64> = (0..m.delays.len())
+        for (node, ev) in nodes.iter_mut().enumerate() {
+            ev.delayed = (0..m.delays.len())
                 .map(|k| read(info.delay_slot[k], delay_d[k], node))
                 .collect();
-            nodes[node].delayed = delayed;
         }
         for (c, coupling) in m.couplings.iter() {
-            for i in 0..nn {
+            let mut values = Vec::with_capacity(nn);
+            for (i, ev) in nodes.iter().enumerate() {
                 let yi = node_state(&y, i);
-                let ev = &nodes[i];
                 let mut gx = 0.0;
-                for e in net.row_start[i]..net.row_start[i + 1] {
-                    let xj = read(info.coupling_slot[c.index()], edge_d[e], net.source[e]);
+                let row = net.row_start[i]..net.row_start[i + 1];
+                for ((&d, &j), &w) in edge_d[row.clone()]
+                    .iter()
+                    .zip(&net.source[row.clone()])
+                    .zip(&net.weight[row])
+                {
+                    let xj = read(info.coupling_slot[c.index()], d, j);
                     let pre = ev.eval(
                         coupling.pre,
                         &Ctx {
@@ -290,7 +294,7 @@ pub fn simulate_observed(
                             sum: 0.0,
                         },
                     );
-                    gx += net.weight[e] * pre;
+                    gx += w * pre;
                 }
                 let value = ev.eval(
                     coupling.post,
@@ -302,7 +306,10 @@ pub fn simulate_observed(
                         sum: gx,
                     },
                 );
-                nodes[i].couplings[c.index()] = value;
+                values.push(value);
+            }
+            for (ev, value) in nodes.iter_mut().zip(values) {
+                ev.couplings[c.index()] = value;
             }
         }
         // 4. Derived values, samples, noise amplitudes; 5. the solver — node by node.

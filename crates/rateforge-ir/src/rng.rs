@@ -80,7 +80,7 @@ pub fn uniform_init(seed: u64, instance: u64, node: u64, state: u32) -> f64 {
 /// Normal number `index` of (seed, instance, node, step).
 pub fn normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
     let (z0, z1) = normal_pair(seed, instance, node, step, index / 2);
-    if index % 2 == 0 { z0 } else { z1 }
+    if index.is_multiple_of(2) { z0 } else { z1 }
 }
 
 #[cfg(test)]
@@ -144,7 +144,7 @@ mod tests {
             "mean {}",
             s / n as f64
         );
-        assert!(lo >= 0.0 && lo < 1e-3 && hi < 1.0 && hi > 1.0 - 1e-3);
+        assert!((0.0..1e-3).contains(&lo) && (1.0 - 1e-3..1.0).contains(&hi));
         assert_ne!(uniform_init(3, 0, 0, 0), uniform_init(3, 0, 0, 1));
         assert_ne!(uniform_init(3, 0, 0, 0), uniform_init(3, 0, 1, 0));
         assert_ne!(uniform_init(3, 0, 0, 0), uniform_init(3, 1, 0, 0));

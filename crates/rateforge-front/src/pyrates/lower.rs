@@ -163,7 +163,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
     let mut failed = Vec::new();
     collect(&top, "", &mut ops, &mut edge_decls, &mut failed);
     let edges = resolve_edges(&mut ops, &edge_decls, &failed, &mut diags);
-    let couplings: Vec<(&CouplingDecl, (usize, String), (usize, String))> = match &network {
+    let couplings: Vec<ResolvedCoupling<'_>> = match &network {
         Some((_, net)) => net
             .couplings
             .iter()
@@ -1292,9 +1292,19 @@ fn lower_equation(
 
 // ---- network couplings -------------------------------------------------------------------------
 
-/// The built-in coupling functions (TVB's definitions and defaults): name, parameters with
-/// defaults, `pre`, `post`.
-pub(crate) const COUPLING_FUNCTIONS: &[(&str, &[(&str, f64)], &str, &str)] = &[
+/// A coupling with its source and target resolved to (operator, variable).
+type ResolvedCoupling<'a> = (&'a CouplingDecl, (usize, String), (usize, String));
+
+/// A built-in coupling function: name, parameters with defaults, `pre`, `post`.
+type CouplingFunction = (
+    &'static str,
+    &'static [(&'static str, f64)],
+    &'static str,
+    &'static str,
+);
+
+/// The built-in coupling functions (TVB's definitions and defaults).
+pub(crate) const COUPLING_FUNCTIONS: &[CouplingFunction] = &[
     (
         "linear",
         &[("a", 0.00390625), ("b", 0.0)],

@@ -1079,7 +1079,16 @@ impl Loader {
             );
             return None;
         }
-        if matches!(text.as_str(), "pi" | "PI" | "E") {
+        // `E` names many models' excitatory population (TVB's Wilson-Cowan): a variable of that
+        // name shadows Euler's number in its operator. `pi` stays reserved.
+        if text == "E" {
+            self.warn_once(
+                Diagnostic::warning("`E` is declared as a variable: in this operator it is the variable, not Euler's number")
+                    .with_primary(key.span, "shadows the constant")
+                    .with_help("write `exp(1)` where Euler's number is meant"),
+            );
+        }
+        if matches!(text.as_str(), "pi" | "PI") {
             self.diags.push(
                 Diagnostic::error(format!(
                     "`{text}` is a constant and cannot be declared as a variable"
@@ -2307,8 +2316,7 @@ impl Loader {
                 ),
             }
         }
-        if spread.is_some() && delay.is_none() {
-            let (_, s) = spread.expect("checked");
+        if let (Some((_, s)), None) = (spread, delay) {
             self.diags.push(
                 Diagnostic::error("an edge with a `spread` needs a `delay`")
                     .with_primary(s, "spread without a mean delay")

@@ -973,7 +973,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
                         .iter()
                         .map(|h| lowerer.model.states[*h].name.as_str()),
                 );
-                let taken = guess.as_deref().and_then(|g| {
+                let taken = guess.and_then(|g| {
                     states
                         .iter()
                         .find(|h| lowerer.model.states[**h].name == g)
