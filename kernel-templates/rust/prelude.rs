@@ -16,11 +16,7 @@ fn rf_sign(x: f64) -> f64 {
     }
 }
 
-// sigmoid(x) = 1 / (1 + exp(-x)).
-#[inline(always)]
-fn rf_sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
+
 
 // heaviside(x): 0 below zero, 0.5 at zero, 1 above, NaN for NaN.
 #[inline(always)]
@@ -75,7 +71,7 @@ fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 
     let b = (((r[2] as u64) << 32) | r[3] as u64) >> 11;
     let u1 = (a + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
     let u2 = b as f64 * (1.0 / 9_007_199_254_740_992.0);
-    let rho = (-2.0 * u1.ln()).sqrt();
+        let rho = (-2.0 * rf_log(u1)).sqrt();
     let angle = std::f64::consts::TAU * u2;
-    if index % 2 == 0 { rho * angle.cos() } else { rho * angle.sin() }
+    if index % 2 == 0 { rho * rf_cos(angle) } else { rho * rf_sin(angle) }
 }

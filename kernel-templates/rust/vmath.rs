@@ -11,12 +11,14 @@
 // tables (no gathers) and no libm calls.
 //
 // FMA: polynomials are evaluated with rf_mla(a, b, c) = a*b + c, which is
-// f64::mul_add (one vfmadd instruction) when the target has FMA
-// (cfg!(target_feature = "fma"), e.g. target-cpu=native on Haswell or later)
-// and a separate multiply and add otherwise, so the slow libm fma() call that
-// mul_add becomes without FMA hardware is never emitted.  FMA makes rf_exp about
-// 1.3x faster.  Both variants are accuracy-tested; they may differ in the last
-// bit.  Error-free products (rf_prod_err) use FMA or Dekker's splitting and are
+// f64::mul_add (one vfmadd instruction) when the includer sets the constant
+// RF_FMA (generated kernels set it only when asked for FMA and the target has
+// it, so the slow libm fma() call that mul_add becomes without FMA hardware is
+// never emitted) and a separate multiply and add otherwise.  rateforge-ir's
+// reference semantics (module `math`) use RF_FMA = false, and so do kernels by
+// default, which therefore agree with the reference evaluator bit for bit.  FMA
+// makes rf_exp about 1.3x faster.  Both variants are accuracy-tested; they may
+// differ in the last bit.  Error-free products (rf_prod_err) use FMA or Dekker's splitting and are
 // exact either way.  Within one build, vectorised and scalar code give
 // bit-identical results.
 //
@@ -214,13 +216,13 @@ fn rf_fast_two_sum_f32(a: f32, b: f32) -> (f32, f32) {
     (s, (a - s) + b)
 }
 
-/// a * b + c: one fused multiply-add where the target has FMA (x86 with
-/// target-cpu >= haswell), two rounded operations otherwise -- never the slow
-/// libm fma() call that f64::mul_add becomes without FMA hardware.  Used only
-/// in polynomial evaluation, whose accuracy is verified both ways.
+/// a * b + c: one fused multiply-add when RF_FMA is set (the includer sets it
+/// only where the target has FMA), two rounded operations otherwise -- never
+/// the slow libm fma() call that f64::mul_add becomes without FMA hardware.
+/// Used in polynomial evaluation, whose accuracy is verified both ways.
 #[inline(always)]
 fn rf_mla(a: f64, b: f64, c: f64) -> f64 {
-    if cfg!(target_feature = "fma") {
+    if RF_FMA {
         a.mul_add(b, c)
     } else {
         a * b + c
@@ -229,7 +231,7 @@ fn rf_mla(a: f64, b: f64, c: f64) -> f64 {
 
 #[inline(always)]
 fn rf_mla_f32(a: f32, b: f32, c: f32) -> f32 {
-    if cfg!(target_feature = "fma") {
+    if RF_FMA {
         a.mul_add(b, c)
     } else {
         a * b + c

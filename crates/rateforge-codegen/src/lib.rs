@@ -18,6 +18,9 @@ pub struct EmitOptions {
     pub lanes: usize,
     /// A directory whose `rust/kernel.rs.tera` (etc.) replaces the built-in template.
     pub template_dir: Option<PathBuf>,
+    /// Fuse `a*b + c` into one rounding where the CPU has FMA (faster; results then differ from
+    /// the reference evaluator in the last bits).
+    pub fma: bool,
 }
 
 impl Default for EmitOptions {
@@ -25,6 +28,7 @@ impl Default for EmitOptions {
         EmitOptions {
             lanes: 8,
             template_dir: None,
+            fma: false,
         }
     }
 }

@@ -21,6 +21,9 @@
 
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+/// As in generated kernels built with FMA where the target has it.
+const RF_FMA: bool = cfg!(target_feature = "fma");
+
 include!("../../../kernel-templates/rust/vmath.rs");
 
 use std::fmt::Write as _;
@@ -1303,7 +1306,8 @@ const FUNCS: [(&str, &str, usize); 14] = [
 /// Kernel source as the code generator would produce it: vmath text first,
 /// then lane loops over fixed-size arrays.
 fn lanes_source() -> String {
-    let mut s = String::from(VMATH_SRC);
+    let mut s = String::from("const RF_FMA: bool = cfg!(target_feature = \"fma\");\n");
+    s.push_str(VMATH_SRC);
     s.push_str("\n// ---- lane loops ----\n");
     for (f, ty, lanes) in FUNCS {
         writeln!(

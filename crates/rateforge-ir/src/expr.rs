@@ -5,6 +5,7 @@
 //! generated kernels print code that computes the same IEEE-754 operations in the same order.
 
 use crate::arena::Handle;
+use crate::math;
 use crate::model::{Coupling, Delay, Derived, Param, Series, State};
 
 /// One node of an expression tree.
@@ -262,19 +263,22 @@ impl Builtin {
         }
     }
 
-    /// The scalar semantics; `args.len()` must equal [`Builtin::arity`].
+    /// The scalar semantics; `args.len()` must equal [`Builtin::arity`]. `exp`, `log`, `sin`,
+    /// `cos`, `tanh` and `sigmoid` are rateforge's own functions ([`crate::math`], within 1 ulp,
+    /// the same bits on every platform and backend); `sqrt` is IEEE's; the others are the
+    /// platform's libm (kernels call the same).
     pub fn apply(self, args: &[f64]) -> f64 {
         let x = args[0];
         match self {
-            Builtin::Exp => x.exp(),
-            Builtin::Log => x.ln(),
+            Builtin::Exp => math::rf_exp(x),
+            Builtin::Log => math::rf_log(x),
             Builtin::Sqrt => x.sqrt(),
-            Builtin::Sin => x.sin(),
-            Builtin::Cos => x.cos(),
+            Builtin::Sin => math::rf_sin(x),
+            Builtin::Cos => math::rf_cos(x),
             Builtin::Tan => x.tan(),
             Builtin::Sinh => x.sinh(),
             Builtin::Cosh => x.cosh(),
-            Builtin::Tanh => x.tanh(),
+            Builtin::Tanh => math::rf_tanh(x),
             Builtin::Asin => x.asin(),
             Builtin::Acos => x.acos(),
             Builtin::Atan => x.atan(),
@@ -301,9 +305,9 @@ pub fn sign(x: f64) -> f64 {
     }
 }
 
-/// `sigmoid(x) = 1 / (1 + exp(-x))`.
+/// `sigmoid(x) = 1 / (1 + exp(-x))`, within 1 ulp ([`math::rf_sigmoid`]).
 pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
+    math::rf_sigmoid(x)
 }
 
 /// `heaviside(x)` as specified on [`Builtin::Heaviside`].

@@ -151,6 +151,7 @@ pub mod arena;
 pub mod diag;
 pub mod eval;
 pub mod expr;
+pub mod math;
 pub mod model;
 pub mod print;
 pub mod rng;

@@ -12,8 +12,11 @@
 //! * `rho = sqrt(-2 ln u1)`, and normal number `index` is `rho * cos(TAU * u2)` for even indices,
 //!   `rho * sin(TAU * u2)` for odd ones.
 //!
-//! Generated kernels implement exactly these steps (integer arithmetic is bit-exact everywhere;
-//! `ln`, `sqrt`, `cos`, `sin` are those of the backend's math library).
+//! Generated kernels implement exactly these steps: integer arithmetic is bit-exact everywhere,
+//! `sqrt` is IEEE's, and `ln`, `cos`, `sin` are rateforge's own ([`crate::math`]), so every
+//! backend draws the same bits.
+
+use crate::math;
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -54,9 +57,9 @@ pub fn normal_pair(seed: u64, instance: u64, node: u64, step: u64, pair: u32) ->
     let b = ((u64::from(r[2]) << 32) | u64::from(r[3])) >> 11;
     let u1 = (a + 1) as f64 * INV_2_53;
     let u2 = b as f64 * INV_2_53;
-    let rho = (-2.0 * u1.ln()).sqrt();
+    let rho = (-2.0 * math::rf_log(u1)).sqrt();
     let angle = std::f64::consts::TAU * u2;
-    (rho * angle.cos(), rho * angle.sin())
+    (rho * math::rf_cos(angle), rho * math::rf_sin(angle))
 }
 
 /// The step counter value reserved for initial-value draws: no run reaches step `2^48 - 1`.

@@ -16,6 +16,7 @@ pub const ABI_VERSION: u32 = 2;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
 const PRELUDE: &str = include_str!("../../../../kernel-templates/rust/prelude.rs");
+const VMATH: &str = include_str!("../../../../kernel-templates/rust/vmath.rs");
 
 #[derive(Serialize)]
 struct Buffered {
@@ -86,6 +87,8 @@ struct Context {
     edge_delay_loads: Vec<String>,
     edge_delay: String,
     prelude: String,
+    vmath: String,
+    fma: bool,
 }
 
 /// Identifiers of every model value.
@@ -372,6 +375,8 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             Some(EdgeDelays::Zero) | None => "0".to_string(),
         },
         prelude: PRELUDE.to_string(),
+        vmath: VMATH.to_string(),
+        fma: options.fma,
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
 }
@@ -438,15 +443,15 @@ impl Printer<'_> {
             Expr::Call(f, args) => {
                 let a: Vec<String> = args.iter().map(|x| self.expr(*x)).collect();
                 match f {
-                    Builtin::Exp => format!("{}.exp()", a[0]),
-                    Builtin::Log => format!("{}.ln()", a[0]),
+                    Builtin::Exp => format!("rf_exp({})", a[0]),
+                    Builtin::Log => format!("rf_log({})", a[0]),
                     Builtin::Sqrt => format!("{}.sqrt()", a[0]),
-                    Builtin::Sin => format!("{}.sin()", a[0]),
-                    Builtin::Cos => format!("{}.cos()", a[0]),
+                    Builtin::Sin => format!("rf_sin({})", a[0]),
+                    Builtin::Cos => format!("rf_cos({})", a[0]),
                     Builtin::Tan => format!("{}.tan()", a[0]),
                     Builtin::Sinh => format!("{}.sinh()", a[0]),
                     Builtin::Cosh => format!("{}.cosh()", a[0]),
-                    Builtin::Tanh => format!("{}.tanh()", a[0]),
+                    Builtin::Tanh => format!("rf_tanh({})", a[0]),
                     Builtin::Asin => format!("{}.asin()", a[0]),
                     Builtin::Acos => format!("{}.acos()", a[0]),
                     Builtin::Atan => format!("{}.atan()", a[0]),
