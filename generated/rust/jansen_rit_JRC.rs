@@ -3,14 +3,15 @@
 // Model `JRC`
 // IR hash b66a86c35d019b0ee46fdaee6f19f9544397ae810eaa2eca3fe67c38193d7e52
 //
-// Kernel ABI 2 (see rateforge-runtime's `abi` module): `rf_info` describes the
+// Kernel ABI 3 (see rateforge-runtime's `abi` module): `rf_info` describes the
 // kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
-// (instance index fastest) and processed in blocks of LANES, the time loop inside the block.
-#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, unused_assignments, dead_code, clippy::all)]
+// (instance index fastest) and processed in blocks of LANES, the time loop inside the block. Each solver stage is one loop over the lanes that
+// evaluates the model and updates the states, so a block's states stay in the L1 cache.
+#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, unused_assignments, unused_braces, dead_code, clippy::all)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-const LANES: usize = 8;
+const LANES: usize = 32;
 const NETWORK: bool = false;
 const HISTORY_ZERO: bool = false;
 const N_STATE: usize = 8;
@@ -21,8 +22,14 @@ const N_DELAY: usize = 0;
 const N_COUPLING: usize = 0;
 const N_BUFFERED: usize = 0;
 const N_NOISY: usize = 0;
-const ABI_VERSION: u32 = 2;
+const ABI_VERSION: u32 = 3;
 const MODEL_HASH: &[u8; 64] = b"b66a86c35d019b0ee46fdaee6f19f9544397ae810eaa2eca3fe67c38193d7e52";
+
+/// The arithmetic of the model and the solver.
+type F = f64;
+/// The values kept in the delay history.
+type H = f64;
+type Lane = [F; LANES];
 
 /// For each history buffer: (holds a state?, index of the state or derived value).
 const BUFFERED: [(bool, usize); N_BUFFERED] = [];
@@ -32,11 +39,10 @@ const DELAYS: [(usize, usize); N_DELAY] = [];
 const COUPLING_SLOTS: [usize; N_COUPLING] = [];
 /// States with noise, in the order of the normal numbers.
 const NOISY: [usize; N_NOISY] = [];
-
 /// States starting at another variable's value at t0: (state, from a state?, index).
 const INIT_FROM: [(usize, bool, usize); 0] = [];
-
-type Lane = [f64; LANES];
+/// Parameters compiled in as constants: (index, value). `rf_run` refuses other values.
+const INLINED: [(usize, f64); 0] = [];
 
 /// An external time series: `n_rows` rows (one per step) of `n_cols` columns, row-major.
 /// `mode` says which column instance `i`, node `n` reads: 0 column 0, 1 column `n`, 2 column
@@ -51,9 +57,12 @@ pub struct RfSeries {
 
 /// Everything `rf_run` needs. Instance-indexed arrays are instance-fastest: parameters
 /// `[k * n_instances + i]`, states `[(s * n_nodes + n) * n_instances + i]`, the trace
-/// `[((sample * n_record + r) * n_nodes + n) * n_instances + i]`. The connectivity lists the edges
-/// into each node in increasing source order: compressed rows (`row_start`, `source`, `weight`,
-/// `distance`), or with `dense` set, `n_nodes x n_nodes` row-major `weight` and `distance`.
+/// `[((sample * n_record + r) * n_nodes + n) * n_instances + i]`, the statistics
+/// `[((k * n_record + r) * n_nodes + n) * n_instances + i]` (k: last, mean, variance, min, max,
+/// time above the threshold), `steps_done[i]`. The connectivity lists the edges into each node in
+/// increasing source order: compressed rows (`row_start`, `source`, `weight`, `distance`), or
+/// with `dense` set, `n_nodes x n_nodes` row-major `weight` and `distance`. `trace`, `stats`,
+/// `thresholds` and `steps_done` may be null.
 #[repr(C)]
 pub struct RfArgs {
     pub n_instances: u64,
@@ -72,6 +81,10 @@ pub struct RfArgs {
     pub init: *const f64,
     pub final_state: *mut f64,
     pub trace: *mut f64,
+    pub stats: *mut f64,
+    pub thresholds: *const f64,
+    pub transient_samples: u64,
+    pub steps_done: *mut u64,
     pub series: *const RfSeries,
     pub dense: u32,
     pub row_start: *const u64,
@@ -94,6 +107,9 @@ pub struct RfInfo {
     pub n_delay: u32,
     pub n_coupling: u32,
     pub network: u32,
+    pub float_bits: u32,
+    pub history_bits: u32,
+    pub n_inlined: u32,
     pub model_hash: [u8; 64],
 }
 
@@ -107,6 +123,9 @@ static INFO: RfInfo = RfInfo {
     n_delay: N_DELAY as u32,
     n_coupling: N_COUPLING as u32,
     network: NETWORK as u32,
+    float_bits: (8 * std::mem::size_of::<F>()) as u32,
+    history_bits: (8 * std::mem::size_of::<H>()) as u32,
+    n_inlined: INLINED.len() as u32,
     model_hash: *MODEL_HASH,
 };
 
@@ -115,18 +134,25 @@ pub extern "C" fn rf_info() -> *const RfInfo {
     &INFO
 }
 
-// ---- built-in functions (semantics: rateforge-ir `expr`, `eval` and `rng` modules) ----------------
+// ---- built-in functions (semantics: rateforge-ir `expr`, `math`, `eval` and `rng` modules) -------
 /// Fused multiply-adds in polynomials and `a*b + c` (set only where the CPU has FMA).
 const RF_FMA: bool = false && cfg!(target_feature = "fma");
 // Truth values are 1.0 / 0.0 (rateforge-ir `BinOp`).
 #[inline(always)]
-fn rf_b(c: bool) -> f64 {
+fn rf_b(c: bool) -> F {
     if c { 1.0 } else { 0.0 }
+}
+
+// a * b + c: one fused multiply-add when RF_FMA is set, else two roundings (rateforge-ir's
+// semantics, which never fuse).
+#[inline(always)]
+fn rf_fma(a: F, b: F, c: F) -> F {
+    if RF_FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 // sign(x): 1 for x > 0, -1 for x < 0, x itself for zero and NaN.
 #[inline(always)]
-fn rf_sign(x: f64) -> f64 {
+fn rf_sign(x: F) -> F {
     if x > 0.0 {
         1.0
     } else if x < 0.0 {
@@ -136,11 +162,9 @@ fn rf_sign(x: f64) -> f64 {
     }
 }
 
-
-
 // heaviside(x): 0 below zero, 0.5 at zero, 1 above, NaN for NaN.
 #[inline(always)]
-fn rf_heaviside(x: f64) -> f64 {
+fn rf_heaviside(x: F) -> F {
     if x > 0.0 {
         1.0
     } else if x < 0.0 {
@@ -154,7 +178,7 @@ fn rf_heaviside(x: f64) -> f64 {
 
 // clamp(x, lo, hi) with comparisons, so NaN stays NaN (rateforge-ir `eval::clamp_value`).
 #[inline(always)]
-fn rf_clamp(x: f64, lo: f64, hi: f64) -> f64 {
+fn rf_clamp(x: F, lo: F, hi: F) -> F {
     if x < lo {
         lo
     } else if x > hi {
@@ -181,7 +205,8 @@ fn rf_philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
-// Normal number `index` of (seed, instance, node, step) by Box-Muller (rateforge-ir `rng::normal`).
+// Normal number `index` of (seed, instance, node, step) by Box-Muller (rateforge-ir `rng::normal`),
+// in float64 whatever the kernel's precision.
 #[inline(always)]
 fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
     let pair = index / 2;
@@ -191,7 +216,7 @@ fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 
     let b = (((r[2] as u64) << 32) | r[3] as u64) >> 11;
     let u1 = (a + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
     let u2 = b as f64 * (1.0 / 9_007_199_254_740_992.0);
-        let rho = (-2.0 * rf_log(u1)).sqrt();
+    let rho = (-2.0 * rf_log(u1)).sqrt();
     let angle = std::f64::consts::TAU * u2;
     if index % 2 == 0 { rho * rf_cos(angle) } else { rho * rf_sin(angle) }
 }
@@ -926,100 +951,26 @@ pub fn rf_cos_f32(x: f32) -> f32 {
 struct StepInputs {
     u: [Lane; N_SERIES],
     q: [Lane; N_DELAY],
-        c: [Lane; N_COUPLING],
+    c: [Lane; N_COUPLING],
     /// The number of nodes.
-    nn: f64,
+    nn: F,
     /// The step size.
-    dt: f64,
+    dt: F,
 }
 
-/// The vector field of one node: derived values in evaluation order, then `dy = f(t, y)`.
+/// Every derived value of one node at `(t, ys)`, for recording and noise amplitudes.
 #[inline(always)]
-fn rhs(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], dy: &mut [Lane; N_STATE]) {
+fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
+    let t = t as F;
     for l in 0..LANES {
-        let s_pc__rpo_e_in__v = y[0][l];
-        let s_pc__rpo_e_in__x = y[1][l];
-        let s_pc__rpo_i__v = y[2][l];
-        let s_pc__rpo_i__x = y[3][l];
-        let s_ein__rpo_e__v = y[4][l];
-        let s_ein__rpo_e__x = y[5][l];
-        let s_iin__rpo_e__v = y[6][l];
-        let s_iin__rpo_e__x = y[7][l];
-        let p_pc__rpo_e_in__h = p[0][l];
-        let p_pc__rpo_e_in__tau = p[1][l];
-        let p_pc__rpo_e_in__u = p[2][l];
-        let p_pc__rpo_i__h = p[3][l];
-        let p_pc__rpo_i__tau = p[4][l];
-        let p_pc__pro__m_max = p[5][l];
-        let p_pc__pro__s = p[6][l];
-        let p_pc__pro__v_thr = p[7][l];
-        let p_ein__rpo_e__h = p[8][l];
-        let p_ein__rpo_e__tau = p[9][l];
-        let p_ein__pro__m_max = p[10][l];
-        let p_ein__pro__s = p[11][l];
-        let p_ein__pro__v_thr = p[12][l];
-        let p_iin__rpo_e__h = p[13][l];
-        let p_iin__rpo_e__tau = p[14][l];
-        let p_iin__pro__m_max = p[15][l];
-        let p_iin__pro__s = p[16][l];
-        let p_iin__pro__v_thr = p[17][l];
-        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
-        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
-        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
-        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // ein/pro/v
-        let d_ein__pro__v = s_ein__rpo_e__v;
-        // ein/pro/m
-        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
-        // pc/rpo_e_in/m_in
-        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
-        // iin/pro/v
-        let d_iin__pro__v = s_iin__rpo_e__v;
-        // iin/pro/m
-        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
-        // pc/rpo_i/m_in
-        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
-        // pc/pro/v
-        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
-        // pc/pro/m
-        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
-        // ein/rpo_e/m_in
-        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
-        // iin/rpo_e/m_in
-        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
-        // d/dt pc/rpo_e_in/v
-        dy[0][l] = s_pc__rpo_e_in__x;
-        // d/dt pc/rpo_e_in/x
-        dy[1][l] = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
-        // d/dt pc/rpo_i/v
-        dy[2][l] = s_pc__rpo_i__x;
-        // d/dt pc/rpo_i/x
-        dy[3][l] = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
-        // d/dt ein/rpo_e/v
-        dy[4][l] = s_ein__rpo_e__x;
-        // d/dt ein/rpo_e/x
-        dy[5][l] = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
-        // d/dt iin/rpo_e/v
-        dy[6][l] = s_iin__rpo_e__x;
-        // d/dt iin/rpo_e/x
-        dy[7][l] = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
-    }
-}
-
-/// Every derived value of one node at `(t, y)`, for recording and noise amplitudes.
-#[inline(always)]
-fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
-    for l in 0..LANES {
-        let s_pc__rpo_e_in__v = y[0][l];
-        let s_pc__rpo_e_in__x = y[1][l];
-        let s_pc__rpo_i__v = y[2][l];
-        let s_pc__rpo_i__x = y[3][l];
-        let s_ein__rpo_e__v = y[4][l];
-        let s_ein__rpo_e__x = y[5][l];
-        let s_iin__rpo_e__v = y[6][l];
-        let s_iin__rpo_e__x = y[7][l];
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
         let p_pc__rpo_e_in__h = p[0][l];
         let p_pc__rpo_e_in__tau = p[1][l];
         let p_pc__rpo_e_in__u = p[2][l];
@@ -1079,16 +1030,17 @@ fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out
 
 /// The derived values that depend on no delay and no coupling (for histories and couplings).
 #[inline(always)]
-fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
+fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
+    let t = t as F;
     for l in 0..LANES {
-        let s_pc__rpo_e_in__v = y[0][l];
-        let s_pc__rpo_e_in__x = y[1][l];
-        let s_pc__rpo_i__v = y[2][l];
-        let s_pc__rpo_i__x = y[3][l];
-        let s_ein__rpo_e__v = y[4][l];
-        let s_ein__rpo_e__x = y[5][l];
-        let s_iin__rpo_e__v = y[6][l];
-        let s_iin__rpo_e__x = y[7][l];
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
         let p_pc__rpo_e_in__h = p[0][l];
         let p_pc__rpo_e_in__tau = p[1][l];
         let p_pc__rpo_e_in__u = p[2][l];
@@ -1138,16 +1090,17 @@ fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE]
 
 /// Noise amplitudes of one node at the step's start.
 #[inline(always)]
-fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_STATE], d: &[Lane; N_DERIVED], g: &mut [Lane; N_NOISY]) {
+fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], g: &mut [Lane; N_NOISY]) {
+    let t = t as F;
     for l in 0..LANES {
-        let s_pc__rpo_e_in__v = y[0][l];
-        let s_pc__rpo_e_in__x = y[1][l];
-        let s_pc__rpo_i__v = y[2][l];
-        let s_pc__rpo_i__x = y[3][l];
-        let s_ein__rpo_e__v = y[4][l];
-        let s_ein__rpo_e__x = y[5][l];
-        let s_iin__rpo_e__v = y[6][l];
-        let s_iin__rpo_e__x = y[7][l];
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
         let p_pc__rpo_e_in__h = p[0][l];
         let p_pc__rpo_e_in__tau = p[1][l];
         let p_pc__rpo_e_in__u = p[2][l];
@@ -1185,14 +1138,535 @@ fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, y: &[Lane; N_ST
     }
 }
 
-/// Clamps the bounded states (NaN stays NaN).
+// ---- solver stages: one loop over the lanes each, the model evaluated inline -----------------------
+
+
+/// Euler (Euler-Maruyama with noise): `ys <- clamp(ys + dt*f(t, ys) + eta)`.
 #[inline(always)]
-fn clamp(y: &mut [Lane; N_STATE]) {
+fn stage_euler(t: f64, dt: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        ys[0][l] = rf_fma(dt, k_0, ys[0][l]);
+        ys[1][l] = rf_fma(dt, k_1, ys[1][l]);
+        ys[2][l] = rf_fma(dt, k_2, ys[2][l]);
+        ys[3][l] = rf_fma(dt, k_3, ys[3][l]);
+        ys[4][l] = rf_fma(dt, k_4, ys[4][l]);
+        ys[5][l] = rf_fma(dt, k_5, ys[5][l]);
+        ys[6][l] = rf_fma(dt, k_6, ys[6][l]);
+        ys[7][l] = rf_fma(dt, k_7, ys[7][l]);
+    }
 }
 
-/// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
+/// Heun, first stage: `k1 = f(t, y)`, `tmp = clamp(y + dt*k1 + eta)`.
 #[inline(always)]
-fn couplings_of_node(i: usize, ctx: &BlockCtx, step: u64, t: f64, p: &[Lane; N_PARAM], y: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [Lane; N_COUPLING]) {
+fn stage_heun1(t: f64, dt: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], tmp: &mut [Lane; N_STATE], k1: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        k1[0][l] = k_0;
+        tmp[0][l] = rf_fma(dt, k_0, ys[0][l]);
+        k1[1][l] = k_1;
+        tmp[1][l] = rf_fma(dt, k_1, ys[1][l]);
+        k1[2][l] = k_2;
+        tmp[2][l] = rf_fma(dt, k_2, ys[2][l]);
+        k1[3][l] = k_3;
+        tmp[3][l] = rf_fma(dt, k_3, ys[3][l]);
+        k1[4][l] = k_4;
+        tmp[4][l] = rf_fma(dt, k_4, ys[4][l]);
+        k1[5][l] = k_5;
+        tmp[5][l] = rf_fma(dt, k_5, ys[5][l]);
+        k1[6][l] = k_6;
+        tmp[6][l] = rf_fma(dt, k_6, ys[6][l]);
+        k1[7][l] = k_7;
+        tmp[7][l] = rf_fma(dt, k_7, ys[7][l]);
+    }
+}
+
+/// Heun, second stage: `k2 = f(t_end, tmp)`, `y = clamp(y + dt/2*(k1 + k2) + eta)`.
+#[inline(always)]
+fn stage_heun2(t: f64, h2: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], y: &mut [Lane; N_STATE], k1: &[Lane; N_STATE], eta: &[Lane; N_NOISY]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        y[0][l] = rf_fma(h2, (k1[0][l] + k_0), y[0][l]);
+        y[1][l] = rf_fma(h2, (k1[1][l] + k_1), y[1][l]);
+        y[2][l] = rf_fma(h2, (k1[2][l] + k_2), y[2][l]);
+        y[3][l] = rf_fma(h2, (k1[3][l] + k_3), y[3][l]);
+        y[4][l] = rf_fma(h2, (k1[4][l] + k_4), y[4][l]);
+        y[5][l] = rf_fma(h2, (k1[5][l] + k_5), y[5][l]);
+        y[6][l] = rf_fma(h2, (k1[6][l] + k_6), y[6][l]);
+        y[7][l] = rf_fma(h2, (k1[7][l] + k_7), y[7][l]);
+    }
+}
+
+/// RK4, first stage: `acc = k1 = f(t, y)`, `tmp = clamp(y + dt/2*k1)`.
+#[inline(always)]
+fn stage_rk4_1(t: f64, h2: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], tmp: &mut [Lane; N_STATE], acc: &mut [Lane; N_STATE]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        acc[0][l] = k_0;
+        tmp[0][l] = rf_fma(h2, k_0, ys[0][l]);
+        acc[1][l] = k_1;
+        tmp[1][l] = rf_fma(h2, k_1, ys[1][l]);
+        acc[2][l] = k_2;
+        tmp[2][l] = rf_fma(h2, k_2, ys[2][l]);
+        acc[3][l] = k_3;
+        tmp[3][l] = rf_fma(h2, k_3, ys[3][l]);
+        acc[4][l] = k_4;
+        tmp[4][l] = rf_fma(h2, k_4, ys[4][l]);
+        acc[5][l] = k_5;
+        tmp[5][l] = rf_fma(h2, k_5, ys[5][l]);
+        acc[6][l] = k_6;
+        tmp[6][l] = rf_fma(h2, k_6, ys[6][l]);
+        acc[7][l] = k_7;
+        tmp[7][l] = rf_fma(h2, k_7, ys[7][l]);
+    }
+}
+
+/// RK4, second and third stages: `k = f(t, tmp)`, `acc = acc + 2*k`, `tmp = clamp(y + h*k)`.
+#[inline(always)]
+fn stage_rk4_mid(t: f64, h: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &mut [Lane; N_STATE], y: &[Lane; N_STATE], acc: &mut [Lane; N_STATE]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        acc[0][l] = rf_fma(2.0 as F, k_0, acc[0][l]);
+        ys[0][l] = rf_fma(h, k_0, y[0][l]);
+        acc[1][l] = rf_fma(2.0 as F, k_1, acc[1][l]);
+        ys[1][l] = rf_fma(h, k_1, y[1][l]);
+        acc[2][l] = rf_fma(2.0 as F, k_2, acc[2][l]);
+        ys[2][l] = rf_fma(h, k_2, y[2][l]);
+        acc[3][l] = rf_fma(2.0 as F, k_3, acc[3][l]);
+        ys[3][l] = rf_fma(h, k_3, y[3][l]);
+        acc[4][l] = rf_fma(2.0 as F, k_4, acc[4][l]);
+        ys[4][l] = rf_fma(h, k_4, y[4][l]);
+        acc[5][l] = rf_fma(2.0 as F, k_5, acc[5][l]);
+        ys[5][l] = rf_fma(h, k_5, y[5][l]);
+        acc[6][l] = rf_fma(2.0 as F, k_6, acc[6][l]);
+        ys[6][l] = rf_fma(h, k_6, y[6][l]);
+        acc[7][l] = rf_fma(2.0 as F, k_7, acc[7][l]);
+        ys[7][l] = rf_fma(h, k_7, y[7][l]);
+    }
+}
+
+/// RK4, last stage: `k4 = f(t_end, tmp)`, `y = clamp(y + dt/6*(acc + k4))`.
+#[inline(always)]
+fn stage_rk4_4(t: f64, h6: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], y: &mut [Lane; N_STATE], acc: &[Lane; N_STATE]) {
+    let t = t as F;
+    for l in 0..LANES {
+        let s_pc__rpo_e_in__v = ys[0][l];
+        let s_pc__rpo_e_in__x = ys[1][l];
+        let s_pc__rpo_i__v = ys[2][l];
+        let s_pc__rpo_i__x = ys[3][l];
+        let s_ein__rpo_e__v = ys[4][l];
+        let s_ein__rpo_e__x = ys[5][l];
+        let s_iin__rpo_e__v = ys[6][l];
+        let s_iin__rpo_e__x = ys[7][l];
+        let p_pc__rpo_e_in__h = p[0][l];
+        let p_pc__rpo_e_in__tau = p[1][l];
+        let p_pc__rpo_e_in__u = p[2][l];
+        let p_pc__rpo_i__h = p[3][l];
+        let p_pc__rpo_i__tau = p[4][l];
+        let p_pc__pro__m_max = p[5][l];
+        let p_pc__pro__s = p[6][l];
+        let p_pc__pro__v_thr = p[7][l];
+        let p_ein__rpo_e__h = p[8][l];
+        let p_ein__rpo_e__tau = p[9][l];
+        let p_ein__pro__m_max = p[10][l];
+        let p_ein__pro__s = p[11][l];
+        let p_ein__pro__v_thr = p[12][l];
+        let p_iin__rpo_e__h = p[13][l];
+        let p_iin__rpo_e__tau = p[14][l];
+        let p_iin__pro__m_max = p[15][l];
+        let p_iin__pro__s = p[16][l];
+        let p_iin__pro__v_thr = p[17][l];
+        let p_pc__pro__m__ein__rpo_e__m_in__weight = p[18][l];
+        let p_ein__pro__m__pc__rpo_e_in__m_in__weight = p[19][l];
+        let p_pc__pro__m__iin__rpo_e__m_in__weight = p[20][l];
+        let p_iin__pro__m__pc__rpo_i__m_in__weight = p[21][l];
+        let n_nodes = x.nn;
+        let step_dt = x.dt;
+        // ein/pro/v
+        let d_ein__pro__v = s_ein__rpo_e__v;
+        // ein/pro/m
+        let d_ein__pro__m = (p_ein__pro__m_max / (1.0_f64 + rf_exp((p_ein__pro__s * (p_ein__pro__v_thr - d_ein__pro__v)))));
+        // pc/rpo_e_in/m_in
+        let d_pc__rpo_e_in__m_in = (p_ein__pro__m__pc__rpo_e_in__m_in__weight * d_ein__pro__m);
+        // iin/pro/v
+        let d_iin__pro__v = s_iin__rpo_e__v;
+        // iin/pro/m
+        let d_iin__pro__m = (p_iin__pro__m_max / (1.0_f64 + rf_exp((p_iin__pro__s * (p_iin__pro__v_thr - d_iin__pro__v)))));
+        // pc/rpo_i/m_in
+        let d_pc__rpo_i__m_in = (p_iin__pro__m__pc__rpo_i__m_in__weight * d_iin__pro__m);
+        // pc/pro/v
+        let d_pc__pro__v = (s_pc__rpo_e_in__v + s_pc__rpo_i__v);
+        // pc/pro/m
+        let d_pc__pro__m = (p_pc__pro__m_max / (1.0_f64 + rf_exp((p_pc__pro__s * (p_pc__pro__v_thr - d_pc__pro__v)))));
+        // ein/rpo_e/m_in
+        let d_ein__rpo_e__m_in = (p_pc__pro__m__ein__rpo_e__m_in__weight * d_pc__pro__m);
+        // iin/rpo_e/m_in
+        let d_iin__rpo_e__m_in = (p_pc__pro__m__iin__rpo_e__m_in__weight * d_pc__pro__m);
+        // d/dt pc/rpo_e_in/v
+        let k_0 = s_pc__rpo_e_in__x;
+        // d/dt pc/rpo_e_in/x
+        let k_1 = ((((p_pc__rpo_e_in__h * (d_pc__rpo_e_in__m_in + p_pc__rpo_e_in__u)) / p_pc__rpo_e_in__tau) - ((2.0_f64 * s_pc__rpo_e_in__x) / p_pc__rpo_e_in__tau)) - (s_pc__rpo_e_in__v / ({ let b = p_pc__rpo_e_in__tau; (b * b) })));
+        // d/dt pc/rpo_i/v
+        let k_2 = s_pc__rpo_i__x;
+        // d/dt pc/rpo_i/x
+        let k_3 = ((((p_pc__rpo_i__h * d_pc__rpo_i__m_in) / p_pc__rpo_i__tau) - ((2.0_f64 * s_pc__rpo_i__x) / p_pc__rpo_i__tau)) - (s_pc__rpo_i__v / ({ let b = p_pc__rpo_i__tau; (b * b) })));
+        // d/dt ein/rpo_e/v
+        let k_4 = s_ein__rpo_e__x;
+        // d/dt ein/rpo_e/x
+        let k_5 = ((((p_ein__rpo_e__h * d_ein__rpo_e__m_in) / p_ein__rpo_e__tau) - ((2.0_f64 * s_ein__rpo_e__x) / p_ein__rpo_e__tau)) - (s_ein__rpo_e__v / ({ let b = p_ein__rpo_e__tau; (b * b) })));
+        // d/dt iin/rpo_e/v
+        let k_6 = s_iin__rpo_e__x;
+        // d/dt iin/rpo_e/x
+        let k_7 = ((((p_iin__rpo_e__h * d_iin__rpo_e__m_in) / p_iin__rpo_e__tau) - ((2.0_f64 * s_iin__rpo_e__x) / p_iin__rpo_e__tau)) - (s_iin__rpo_e__v / ({ let b = p_iin__rpo_e__tau; (b * b) })));
+        y[0][l] = rf_fma(h6, (acc[0][l] + k_0), y[0][l]);
+        y[1][l] = rf_fma(h6, (acc[1][l] + k_1), y[1][l]);
+        y[2][l] = rf_fma(h6, (acc[2][l] + k_2), y[2][l]);
+        y[3][l] = rf_fma(h6, (acc[3][l] + k_3), y[3][l]);
+        y[4][l] = rf_fma(h6, (acc[4][l] + k_4), y[4][l]);
+        y[5][l] = rf_fma(h6, (acc[5][l] + k_5), y[5][l]);
+        y[6][l] = rf_fma(h6, (acc[6][l] + k_6), y[6][l]);
+        y[7][l] = rf_fma(h6, (acc[7][l] + k_7), y[7][l]);
+    }
 }
 
 // ---- the integrator -------------------------------------------------------------------------------
@@ -1200,83 +1674,34 @@ fn couplings_of_node(i: usize, ctx: &BlockCtx, step: u64, t: f64, p: &[Lane; N_P
 const EULER: u32 = 0;
 const HEUN: u32 = 1;
 const RK4: u32 = 2;
-/// Steps between progress reports and cancellation checks.
+/// Steps between progress reports and cancellation checks (a power of two).
 const CHECK_EVERY: u64 = 4096;
 
-#[inline(always)]
-fn axpy(out: &mut [Lane; N_STATE], y: &[Lane; N_STATE], h: f64, k: &[Lane; N_STATE]) {
-    for s in 0..N_STATE {
-        for l in 0..LANES {
-            out[s][l] = y[s][l] + h * k[s][l];
-        }
-    }
-}
-
-#[inline(always)]
-fn add_noise(y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
-    for q in 0..N_NOISY {
-        for l in 0..LANES {
-            y[NOISY[q]][l] += eta[q][l];
-        }
-    }
+/// Scratch arrays of the solver stages.
+struct Scratch {
+    k1: [Lane; N_STATE],
+    tmp: [Lane; N_STATE],
 }
 
 /// One solver step of one node; inputs fixed for the step, `eta` the noise increments.
 #[inline(always)]
-fn step_node<const SOLVER: u32>(t0: f64, dt: f64, step: u64, p: &[Lane; N_PARAM], x: &StepInputs, y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
-    let mut k1 = [[0.0f64; LANES]; N_STATE];
-    let mut k2 = [[0.0f64; LANES]; N_STATE];
-    let mut tmp = [[0.0f64; LANES]; N_STATE];
+fn step_node<const SOLVER: u32>(t0: f64, dt: f64, step: u64, p: &[Lane; N_PARAM], x: &StepInputs, y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY], s: &mut Scratch) {
     let tn = t0 + step as f64 * dt;
     let t_end = (t0 + (step + 1) as f64 * dt).next_down();
+    let h = dt as F;
     match SOLVER {
-        EULER => {
-            rhs(tn, p, x, y, &mut k1);
-            for s in 0..N_STATE {
-                for l in 0..LANES {
-                    y[s][l] += dt * k1[s][l];
-                }
-            }
-            add_noise(y, eta);
-            clamp(y);
-        }
+        EULER => stage_euler(tn, h, p, x, y, eta),
         HEUN => {
-            rhs(tn, p, x, y, &mut k1);
-            axpy(&mut tmp, y, dt, &k1);
-            add_noise(&mut tmp, eta);
-            clamp(&mut tmp);
-            rhs(t_end, p, x, &tmp, &mut k2);
-            let h2 = 0.5 * dt;
-            for s in 0..N_STATE {
-                for l in 0..LANES {
-                    y[s][l] += h2 * (k1[s][l] + k2[s][l]);
-                }
-            }
-            add_noise(y, eta);
-            clamp(y);
+            stage_heun1(tn, h, p, x, y, &mut s.tmp, &mut s.k1, eta);
+            stage_heun2(t_end, (0.5 * dt) as F, p, x, &s.tmp, y, &s.k1, eta);
         }
         _ => {
-            let mut k3 = [[0.0f64; LANES]; N_STATE];
-            let mut k4 = [[0.0f64; LANES]; N_STATE];
-            let h2 = 0.5 * dt;
             let t_mid = t0 + (step as f64 + 0.5) * dt;
-            rhs(tn, p, x, y, &mut k1);
-            axpy(&mut tmp, y, h2, &k1);
-            clamp(&mut tmp);
-            rhs(t_mid, p, x, &tmp, &mut k2);
-            axpy(&mut tmp, y, h2, &k2);
-            clamp(&mut tmp);
-            rhs(t_mid, p, x, &tmp, &mut k3);
-            axpy(&mut tmp, y, dt, &k3);
-            clamp(&mut tmp);
-            rhs(t_end, p, x, &tmp, &mut k4);
-            let h6 = dt / 6.0;
-            for s in 0..N_STATE {
-                for l in 0..LANES {
-                    y[s][l] += h6 * (((k1[s][l] + 2.0 * k2[s][l]) + 2.0 * k3[s][l]) + k4[s][l]);
-                }
-            }
-            clamp(y);
+            let h2 = (0.5 * dt) as F;
+            stage_rk4_1(tn, h2, p, x, y, &mut s.tmp, &mut s.k1);
+            stage_rk4_mid(t_mid, h2, p, x, &mut s.tmp, y, &mut s.k1);
+            stage_rk4_mid(t_mid, h, p, x, &mut s.tmp, y, &mut s.k1);
+            stage_rk4_4(t_end, (dt / 6.0) as F, p, x, &s.tmp, y, &s.k1);
         }
     }
 }
@@ -1284,32 +1709,32 @@ fn step_node<const SOLVER: u32>(t0: f64, dt: f64, step: u64, p: &[Lane; N_PARAM]
 /// Per-block data: where lanes come from, the history ring, delays and the connectivity.
 struct BlockCtx<'a> {
     a: &'a RfArgs,
-    first: usize,
-    n: usize,
     nn: usize,
     horizon: usize,
-    /// `[((b * horizon + slot) * nn + node) * LANES + l]`
-    history: Vec<f64>,
+    /// The history slot of the current step.
+    cur: usize,
+    /// `[((b * nn + node) * horizon + slot) * LANES + l]`: per buffer and node, consecutive steps
+    /// are neighbours in memory.
+    history: Vec<H>,
     /// `[k * LANES + l]`: delay of delay `k` in steps, per lane.
     delay: Vec<usize>,
-    /// `[e * LANES + l]`: delay of edge `e` in steps, per lane.
-    edge_delay: Vec<usize>,
+    /// `[e]`: the delay of edge `e` in steps when every lane has the same one, else `u32::MAX`.
+    uniform: Vec<u32>,
+    /// `[e * LANES + l]`: delay of edge `e` in steps, per lane (only for edges without a uniform delay).
+    edge_delay: Vec<u32>,
 }
 
 impl BlockCtx<'_> {
+    /// The slot `back` steps before the current one (`back < horizon`).
     #[inline(always)]
-    fn lane_instance(&self, l: usize) -> usize {
-        self.first + if l < self.n { l } else { self.n - 1 }
+    fn slot_back(&self, back: usize) -> usize {
+        let s = self.cur + self.horizon - back;
+        if s >= self.horizon { s - self.horizon } else { s }
     }
 
     #[inline(always)]
-    fn slot(&self, step: u64, back: usize) -> usize {
-        ((step as i64 - back as i64).rem_euclid(self.horizon as i64)) as usize
-    }
-
-    #[inline(always)]
-    fn read(&self, b: usize, back: usize, step: u64, node: usize, l: usize) -> f64 {
-        self.history[((b * self.horizon + self.slot(step, back)) * self.nn + node) * LANES + l]
+    fn at(&self, b: usize, node: usize, slot: usize) -> usize {
+        ((b * self.nn + node) * self.horizon + slot) * LANES
     }
 
     /// Calls `f(edge, source, weight)` for the edges into node `i`, in increasing source order.
@@ -1343,8 +1768,8 @@ impl BlockCtx<'_> {
 
 /// The delay in steps of an edge of length `dist` for lane `l`.
 #[inline(always)]
-fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p: &[Lane; N_PARAM]) -> usize {
-    let step_dt = dt;
+fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: F, p: &[Lane; N_PARAM]) -> usize {
+    let step_dt = dt as F;
     0
 }
 
@@ -1359,64 +1784,141 @@ fn whole_steps(steps: f64) -> usize {
     if d.is_finite() && d > 0.0 { d as usize } else { 0 }
 }
 
+/// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
+#[inline(always)]
+fn couplings_of_node(i: usize, ctx: &BlockCtx, t: f64, p: &[Lane; N_PARAM], ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [Lane; N_COUPLING]) {
+    let t = t as F;
+    let nn = ctx.nn as F;
+    let step_dt = ctx.a.dt as F;
+}
+
+/// Streaming statistics of one recorded value at one node, per lane (Welford's mean and variance).
+#[derive(Clone)]
+struct Stat {
+    last: [f64; LANES],
+    mean: [f64; LANES],
+    m2: [f64; LANES],
+    min: [f64; LANES],
+    max: [f64; LANES],
+    above: [f64; LANES],
+}
+
+impl Stat {
+    fn new() -> Stat {
+        Stat {
+            last: [f64::NAN; LANES],
+            mean: [0.0; LANES],
+            m2: [0.0; LANES],
+            min: [f64::INFINITY; LANES],
+            max: [f64::NEG_INFINITY; LANES],
+            above: [0.0; LANES],
+        }
+    }
+
+    /// Adds sample number `count` (1-based) with value `v` (rateforge-runtime `stats::Accumulator`).
+    #[inline(always)]
+    fn add(&mut self, l: usize, count: f64, v: f64, threshold: f64) {
+        let delta = v - self.mean[l];
+        self.mean[l] += delta / count;
+        self.m2[l] += delta * (v - self.mean[l]);
+        if v < self.min[l] {
+            self.min[l] = v;
+        }
+        if v > self.max[l] {
+            self.max[l] = v;
+        }
+        if v > threshold {
+            self.above[l] += 1.0;
+        }
+        self.last[l] = v;
+    }
+}
+
 /// Integrates instances `first .. first + n` (n <= LANES); unused lanes repeat the last instance.
-/// Returns 0, or 2 when cancelled.
+/// Returns 0, 2 when cancelled (after writing what is done), or 3 when a parameter differs from
+/// its compiled-in value.
 unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i32 {
     let total = a.n_instances as usize;
     let nn = if NETWORK { a.n_nodes as usize } else { 1 };
     let lane_instance = |l: usize| first + if l < n { l } else { n - 1 };
-    let mut p = [[0.0f64; LANES]; N_PARAM];
+    let mut p = [[0.0 as F; LANES]; N_PARAM];
     for k in 0..N_PARAM {
         for l in 0..LANES {
-            p[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) };
+            p[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) } as F;
+        }
+    }
+    for &(k, v) in INLINED.iter() {
+        for l in 0..n {
+            if unsafe { *a.params.add(k * total + first + l) } != v {
+                return 3;
+            }
         }
     }
     // States of every node: y[node][s][l].
-    let mut y: Vec<[Lane; N_STATE]> = vec![[[0.0f64; LANES]; N_STATE]; nn];
+    let mut y: Vec<[Lane; N_STATE]> = vec![[[0.0 as F; LANES]; N_STATE]; nn];
     for node in 0..nn {
         for s in 0..N_STATE {
             for l in 0..LANES {
-                y[node][s][l] = unsafe { *a.init.add((s * nn + node) * total + lane_instance(l)) };
+                y[node][s][l] = unsafe { *a.init.add((s * nn + node) * total + lane_instance(l)) } as F;
             }
         }
     }
     let (dt, t0) = (a.dt, a.t0);
     // Delays in steps and the history length.
-    let mut ctx = BlockCtx { a, first, n, nn, horizon: 1, history: Vec::new(), delay: vec![0; N_DELAY * LANES], edge_delay: Vec::new() };
+    let mut ctx = BlockCtx { a, nn, horizon: 1, cur: 0, history: Vec::new(), delay: vec![0; N_DELAY * LANES], uniform: Vec::new(), edge_delay: Vec::new() };
     let mut max_delay = 0usize;
     for (k, &(param, _)) in DELAYS.iter().enumerate() {
         for l in 0..LANES {
-            let d = delay_steps(p[param][l], dt);
+            let d = delay_steps(p[param][l] as f64, dt);
             ctx.delay[k * LANES + l] = d;
             max_delay = max_delay.max(d);
         }
     }
     if NETWORK && N_COUPLING > 0 {
         let n_edges = ctx.n_edges();
-        ctx.edge_delay = vec![0; n_edges * LANES];
+        ctx.uniform = vec![u32::MAX; n_edges];
+        let mut per_lane = [0usize; LANES];
         for e in 0..n_edges {
             let dist = unsafe { *a.distance.add(e) };
             for l in 0..LANES {
-                let d = edge_delay(l, dist, dt, nn as f64, &p);
-                ctx.edge_delay[e * LANES + l] = d;
-                max_delay = max_delay.max(d);
+                per_lane[l] = edge_delay(l, dist, dt, nn as F, &p);
+                max_delay = max_delay.max(per_lane[l]);
+            }
+            if per_lane.iter().all(|&d| d == per_lane[0]) && per_lane[0] < u32::MAX as usize {
+                ctx.uniform[e] = per_lane[0] as u32;
+            } else {
+                if ctx.edge_delay.is_empty() {
+                    ctx.edge_delay = vec![0; n_edges * LANES];
+                }
+                for l in 0..LANES {
+                    ctx.edge_delay[e * LANES + l] = per_lane[l] as u32;
+                }
             }
         }
     }
     ctx.horizon = max_delay + 1;
-    ctx.history = vec![0.0; N_BUFFERED * ctx.horizon * nn * LANES];
+    ctx.history = vec![0.0 as H; N_BUFFERED * nn * ctx.horizon * LANES];
     let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
     let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
-    let needs_derived = record.iter().any(|&v| v as usize >= N_STATE) || N_NOISY > 0;
-    let mut inputs: Vec<StepInputs> =
-                (0..nn).map(|_| StepInputs { u: [[0.0; LANES]; N_SERIES], q: [[0.0; LANES]; N_DELAY], c: [[0.0; LANES]; N_COUPLING], nn: nn as f64, dt }).collect();
-    let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0f64; LANES]; N_DERIVED]; nn];
-    let mut dv = [[0.0f64; LANES]; N_DERIVED];
-    let mut g = [[0.0f64; LANES]; N_NOISY];
-    let mut eta = [[0.0f64; LANES]; N_NOISY];
+    let n_record = record.len();
+    let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
+    let mut inputs: Vec<StepInputs> = (0..nn)
+        .map(|_| StepInputs { u: [[0.0 as F; LANES]; N_SERIES], q: [[0.0 as F; LANES]; N_DELAY], c: [[0.0 as F; LANES]; N_COUPLING], nn: nn as F, dt: dt as F })
+        .collect();
+    let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0 as F; LANES]; N_DERIVED]; nn];
+    let mut dv = [[0.0 as F; LANES]; N_DERIVED];
+    let mut g = [[0.0 as F; LANES]; N_NOISY];
+    let mut eta = [[0.0 as F; LANES]; N_NOISY];
+    let mut scratch = Scratch { k1: [[0.0 as F; LANES]; N_STATE], tmp: [[0.0 as F; LANES]; N_STATE] };
     let sqrt_dt = dt.sqrt();
     let every = a.record_every.max(1);
-    let mut sample = 0usize;
+    // Statistics: [r * nn + node], over samples numbered from `transient_samples` on.
+    let with_stats = !a.stats.is_null();
+    let mut stats: Vec<Stat> = if with_stats { vec![Stat::new(); n_record * nn] } else { Vec::new() };
+    let thresholds: Vec<f64> = (0..n_record).map(|r| if a.thresholds.is_null() { f64::NAN } else { unsafe { *a.thresholds.add(r) } }).collect();
+    let mut counted = 0.0f64;
+    let mut sample = 0u64;
+    let mut until_sample = 0u64;
 
     let load_series = |inputs: &mut Vec<StepInputs>, step: u64| {
         for (k, s) in series.iter().enumerate() {
@@ -1429,17 +1931,17 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
                         2 => lane_instance(l),
                         _ => lane_instance(l) * nn + node,
                     };
-                    inputs[node].u[k][l] = unsafe { *s.data.add(row * s.n_cols as usize + col) };
+                    inputs[node].u[k][l] = unsafe { *s.data.add(row * s.n_cols as usize + col) } as F;
                 }
             }
         }
     };
-    let buffered_value = |y: &[Lane; N_STATE], free: &[Lane; N_DERIVED], b: usize, l: usize| {
+    let buffered_value = |y: &[Lane; N_STATE], free: &[Lane; N_DERIVED], b: usize, l: usize| -> H {
         let (is_state, index) = BUFFERED[b];
-        if is_state { y[index][l] } else { free[index][l] }
+        (if is_state { y[index][l] } else { free[index][l] }) as H
     };
 
-        // States that start at another variable's value at t0 (stages of distributed delays).
+    // States that start at another variable's value at t0 (stages of distributed delays).
     if !INIT_FROM.is_empty() {
         load_series(&mut inputs, 0);
         for node in 0..nn {
@@ -1447,7 +1949,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
             for &(s, from_state, index) in INIT_FROM.iter() {
                 for l in 0..LANES {
-                    y[node][s][l] = if HISTORY_ZERO { 0.0 } else if from_state { y0[index][l] } else { free[node][index][l] };
+                    y[node][s][l] = if HISTORY_ZERO { 0.0 as F } else if from_state { y0[index][l] } else { free[node][index][l] };
                 }
             }
         }
@@ -1459,8 +1961,9 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             derived_free(t0, &p, &inputs[node], &y[node], &mut free[node]);
             for b in 0..N_BUFFERED {
                 for slot in 0..ctx.horizon {
+                    let row = ctx.at(b, node, slot);
                     for l in 0..LANES {
-                        ctx.history[((b * ctx.horizon + slot) * nn + node) * LANES + l] = buffered_value(&y[node], &free[node], b, l);
+                        ctx.history[row + l] = buffered_value(&y[node], &free[node], b, l);
                     }
                 }
             }
@@ -1468,17 +1971,20 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     }
 
     let mut step: u64 = 0;
+    let mut status = 0;
     loop {
         let tn = t0 + step as f64 * dt;
         // 1. series; 2. the history entry of this step.
-        load_series(&mut inputs, step);
-        if N_BUFFERED > 0 || N_COUPLING > 0 {
-            let slot = ctx.slot(step, 0);
+        if N_SERIES > 0 {
+            load_series(&mut inputs, step);
+        }
+        if N_BUFFERED > 0 {
             for node in 0..nn {
                 derived_free(tn, &p, &inputs[node], &y[node], &mut free[node]);
                 for b in 0..N_BUFFERED {
+                    let row = ctx.at(b, node, ctx.cur);
                     for l in 0..LANES {
-                        ctx.history[((b * ctx.horizon + slot) * nn + node) * LANES + l] = buffered_value(&y[node], &free[node], b, l);
+                        ctx.history[row + l] = buffered_value(&y[node], &free[node], b, l);
                     }
                 }
             }
@@ -1487,29 +1993,42 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
         for node in 0..nn {
             for (k, &(_, b)) in DELAYS.iter().enumerate() {
                 for l in 0..LANES {
-                    inputs[node].q[k][l] = ctx.read(b, ctx.delay[k * LANES + l], step, node, l);
+                    let slot = ctx.slot_back(ctx.delay[k * LANES + l]);
+                    inputs[node].q[k][l] = ctx.history[ctx.at(b, node, slot) + l] as F;
                 }
             }
         }
         if N_COUPLING > 0 {
             for node in 0..nn {
-                let mut c = [[0.0f64; LANES]; N_COUPLING];
-                couplings_of_node(node, &ctx, step, tn, &p, &y[node], &free[node], &mut c);
+                let mut c = [[0.0 as F; LANES]; N_COUPLING];
+                couplings_of_node(node, &ctx, tn, &p, &y[node], &free[node], &mut c);
                 inputs[node].c = c;
             }
         }
         // 4. Samples, noise; 5. the solver, node by node.
-        let sampling = step % every == 0;
+        let sampling = until_sample == 0;
+        let counting = sampling && with_stats && sample >= a.transient_samples;
+        if counting {
+            counted += 1.0;
+        }
         for node in 0..nn {
-            if needs_derived && (sampling || N_NOISY > 0) {
-                derived(tn, &p, &inputs[node], &y[node], &mut dv);
-            }
             if sampling {
+                if needs_derived {
+                    derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                }
                 for (r, &v) in record.iter().enumerate() {
                     let v = v as usize;
-                    for l in 0..n {
-                        let value = if v < N_STATE { y[node][v][l] } else { dv[v - N_STATE][l] };
-                        unsafe { *a.trace.add(((sample * record.len() + r) * nn + node) * total + first + l) = value };
+                    let value = |l: usize| -> f64 { (if v < N_STATE { y[node][v][l] } else { dv[v - N_STATE][l] }) as f64 };
+                    if !a.trace.is_null() {
+                        for l in 0..n {
+                            unsafe { *a.trace.add(((sample as usize * n_record + r) * nn + node) * total + first + l) = value(l) };
+                        }
+                    }
+                    if counting {
+                        let st = &mut stats[r * nn + node];
+                        for l in 0..LANES {
+                            st.add(l, counted, value(l), thresholds[r]);
+                        }
                     }
                 }
             }
@@ -1517,56 +2036,89 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
                 continue;
             }
             if N_NOISY > 0 {
+                if N_DERIVED > 0 {
+                    derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                }
                 noise_amplitudes(tn, &p, &inputs[node], &y[node], &dv, &mut g);
                 for q in 0..N_NOISY {
                     for l in 0..LANES {
                         let z = rf_normal(a.seed, lane_instance(l) as u64, node as u64, step, q as u32);
-                        eta[q][l] = g[q][l] * (sqrt_dt * z);
+                        eta[q][l] = g[q][l] * ((sqrt_dt * z) as F);
                     }
                 }
             }
-            match SOLVER {
-                EULER => step_node::<EULER>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
-                HEUN => step_node::<HEUN>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
-                _ => step_node::<RK4>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta),
-            }
+            step_node::<SOLVER>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta, &mut scratch);
         }
         if sampling {
             sample += 1;
+            until_sample = every;
         }
+        until_sample -= 1;
         if step == a.n_steps {
             break;
         }
         step += 1;
-        if step % CHECK_EVERY == 0 {
+        ctx.cur = if ctx.cur + 1 == ctx.horizon { 0 } else { ctx.cur + 1 };
+        if step & (CHECK_EVERY - 1) == 0 {
             if !a.progress.is_null() {
                 unsafe { &*a.progress }.fetch_add(CHECK_EVERY * n as u64, Ordering::Relaxed);
             }
             if !a.cancel.is_null() && unsafe { &*a.cancel }.load(Ordering::Relaxed) {
-                return 2;
+                status = 2;
+                break;
             }
         }
     }
-    if !a.progress.is_null() {
-        unsafe { &*a.progress }.fetch_add((a.n_steps % CHECK_EVERY) * n as u64, Ordering::Relaxed);
+    if status == 0 && !a.progress.is_null() {
+        unsafe { &*a.progress }.fetch_add((a.n_steps & (CHECK_EVERY - 1)) * n as u64, Ordering::Relaxed);
     }
     for node in 0..nn {
         for s in 0..N_STATE {
             for l in 0..n {
-                unsafe { *a.final_state.add((s * nn + node) * total + first + l) = y[node][s][l] };
+                unsafe { *a.final_state.add((s * nn + node) * total + first + l) = y[node][s][l] as f64 };
             }
         }
     }
-    0
+    if !a.steps_done.is_null() {
+        for l in 0..n {
+            unsafe { *a.steps_done.add(first + l) = step };
+        }
+    }
+    if with_stats {
+        let above_scale = every as f64 * dt;
+        for r in 0..n_record {
+            for node in 0..nn {
+                let st = &stats[r * nn + node];
+                for l in 0..n {
+                    let none = counted == 0.0;
+                    let values = [
+                        st.last[l],
+                        if none { f64::NAN } else { st.mean[l] },
+                        if none { f64::NAN } else { st.m2[l] / counted },
+                        if none { f64::NAN } else { st.min[l] },
+                        if none { f64::NAN } else { st.max[l] },
+                        if none { f64::NAN } else { st.above[l] * above_scale },
+                    ];
+                    for (k, v) in values.iter().enumerate() {
+                        unsafe { *a.stats.add(((k * n_record + r) * nn + node) * total + first + l) = *v };
+                    }
+                }
+            }
+        }
+    }
+    status
 }
 
 /// Integrates instances `begin .. end`. Returns 0 on success, 1 for invalid arguments (unknown
 /// solver, noise with rk4, a recorded id out of range, a series without rows, a network without
-/// nodes), 2 when cancelled.
+/// nodes), 2 when cancelled, 3 when a parameter differs from its compiled-in value.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
     let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
     if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 || (N_NOISY > 0 && a.solver == RK4) {
+        return 1;
+    }
+    if a.final_state.is_null() || (N_PARAM > 0 && a.params.is_null()) || a.init.is_null() {
         return 1;
     }
     if NETWORK && (a.n_nodes == 0 || a.weight.is_null() || a.distance.is_null() || (a.dense == 0 && (a.row_start.is_null() || a.source.is_null()))) {

@@ -11,24 +11,74 @@ pub mod rust;
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// Floating-point precision of a kernel's arithmetic or of its delay history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// IEEE double precision: the reference semantics.
+    #[default]
+    F64,
+    /// IEEE single precision: twice the lanes per vector, about 7 significant digits.
+    F32,
+}
+
+impl Precision {
+    /// The Rust type name.
+    pub fn rust(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+
+    /// Bits of the type.
+    pub fn bits(self) -> u32 {
+        match self {
+            Precision::F64 => 64,
+            Precision::F32 => 32,
+        }
+    }
+}
+
 /// Options shared by the emitters.
 #[derive(Clone, Debug)]
 pub struct EmitOptions {
-    /// Instances per lane block (the SIMD width the kernel's inner loops are written for).
+    /// Instances per lane block (the width the kernel's inner loops are written for; LLVM splits
+    /// them into SIMD vectors).
     pub lanes: usize,
     /// A directory whose `rust/kernel.rs.tera` (etc.) replaces the built-in template.
     pub template_dir: Option<PathBuf>,
     /// Fuse `a*b + c` into one rounding where the CPU has FMA (faster; results then differ from
     /// the reference evaluator in the last bits).
     pub fma: bool,
+    /// The arithmetic (float64 gives the reference semantics).
+    pub precision: Precision,
+    /// What the delay history stores (float32 halves its memory traffic).
+    pub history: Precision,
+    /// Parameters compiled into the kernel as constants, `(index, value)`: the compiler can then
+    /// fold them (a division by `tau = 1` disappears). The kernel refuses to run with other values.
+    pub inline: Vec<(usize, f64)>,
+}
+
+impl EmitOptions {
+    /// The default lane count for a precision: 32 float64 or 64 float32 lanes (four AVX-512
+    /// vectors), enough independent work to hide the latency of every operation.
+    pub fn default_lanes(precision: Precision) -> usize {
+        match precision {
+            Precision::F64 => 32,
+            Precision::F32 => 64,
+        }
+    }
 }
 
 impl Default for EmitOptions {
     fn default() -> Self {
         EmitOptions {
-            lanes: 8,
+            lanes: EmitOptions::default_lanes(Precision::F64),
             template_dir: None,
             fma: false,
+            precision: Precision::F64,
+            history: Precision::F64,
+            inline: Vec::new(),
         }
     }
 }

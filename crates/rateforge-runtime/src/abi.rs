@@ -5,11 +5,14 @@
 //! * `rf_info() -> *const RfInfo`: the ABI version, the lane width, the counts of states,
 //!   parameters, derived values and series, and the model hash it was generated from;
 //! * `rf_run(*const RfArgs) -> i32`: integrates instances `begin..end`; returns 0, 1 (invalid
-//!   arguments) or 2 (cancelled).
+//!   arguments), 2 (cancelled, with what was done written) or 3 (a parameter differs from the
+//!   value compiled into the kernel).
 //!
 //! Memory layout (instance fastest): parameters `[k * n_instances + i]`, initial and final states
 //! `[(s * n_nodes + node) * n_instances + i]`, the trace
-//! `[((sample * n_record + r) * n_nodes + node) * n_instances + i]`; recorded ids `< n_state` are
+//! `[((sample * n_record + r) * n_nodes + node) * n_instances + i]`, the statistics
+//! `[((k * n_record + r) * n_nodes + node) * n_instances + i]` (k in [`STATS`] order), the steps
+//! done `[i]`; recorded ids `< n_state` are
 //! states, the rest derived values (`id - n_state`). Series are row-major `n_rows x n_cols`, one
 //! row per step; `mode` picks the column (0: column 0, 1: the node, 2: the instance, 3:
 //! `instance * n_nodes + node`). The connectivity lists the edges into each node in increasing
@@ -69,8 +72,16 @@ pub struct RfArgs {
     pub init: *const f64,
     /// Final states (written).
     pub final_state: *mut f64,
-    /// Samples (written).
+    /// Samples (written; null: no trace).
     pub trace: *mut f64,
+    /// Statistics of the recorded values (written; null: none).
+    pub stats: *mut f64,
+    /// Per recorded value, the threshold of the time-above statistic (null: none).
+    pub thresholds: *const f64,
+    /// Samples before this one are left out of the statistics (the transient).
+    pub transient_samples: u64,
+    /// Steps done per instance (written; null: not wanted).
+    pub steps_done: *mut u64,
     /// Series, one per model series.
     pub series: *const RfSeries,
     /// Nonzero: the connectivity is dense.
@@ -111,6 +122,17 @@ pub struct RfInfo {
     pub n_coupling: u32,
     /// Nonzero for a network model.
     pub network: u32,
+    /// Bits of the arithmetic (64 or 32).
+    pub float_bits: u32,
+    /// Bits of the delay history (64 or 32).
+    pub history_bits: u32,
+    /// Parameters compiled in as constants.
+    pub n_inlined: u32,
     /// Hex SHA-256 of the model (`ValidModel::hash`).
     pub model_hash: [u8; 64],
 }
+
+/// The statistics a kernel streams, in their order in the `stats` array: the last sample, the
+/// mean, the (population) variance, the minimum, the maximum, and the time spent above the
+/// threshold (samples above it times the sampling interval).
+pub const STATS: [&str; 6] = ["last", "mean", "var", "min", "max", "above"];

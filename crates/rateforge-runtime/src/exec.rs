@@ -162,6 +162,19 @@ pub struct Launch<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// Keep every sample (else only the statistics and final states: memory O(instances)).
+    pub trace: bool,
+    /// Streaming statistics of the recorded values.
+    pub stats: Option<StatsRequest>,
+}
+
+/// Which statistics a run streams (see [`crate::stats`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsRequest {
+    /// Samples before this one are the transient, left out.
+    pub transient_samples: u64,
+    /// Per recorded value, the threshold of the time above it (NaN: none).
+    pub thresholds: Vec<f64>,
 }
 
 impl Launch<'_> {
@@ -185,7 +198,13 @@ pub struct Outcome {
     pub trace: Vec<f64>,
     /// Samples per instance.
     pub n_samples: usize,
-    /// Whether the run was stopped early (the outputs are then incomplete).
+    /// Statistics, `[((k * n_record + r) * n_nodes + node) * n_instances + i]` (k in
+    /// [`crate::abi::STATS`] order); empty unless requested.
+    pub stats: Vec<f64>,
+    /// Steps integrated per instance (all of them unless cancelled).
+    pub steps_done: Vec<u64>,
+    /// Whether the run was stopped early (the outputs are then incomplete: samples not reached
+    /// are NaN, statistics cover the samples taken, `steps_done` says how far each instance got).
     pub cancelled: bool,
 }
 
@@ -301,6 +320,10 @@ fn check(launch: &Launch<'_>, shape: &Shape) -> Result<(), RuntimeError> {
 }
 
 fn allocate(len: usize, what: &str) -> Result<Vec<f64>, RuntimeError> {
+    allocate_filled(len, 0.0, what)
+}
+
+fn allocate_filled(len: usize, value: f64, what: &str) -> Result<Vec<f64>, RuntimeError> {
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| {
         RuntimeError::OutOfMemory(format!(
@@ -308,8 +331,16 @@ fn allocate(len: usize, what: &str) -> Result<Vec<f64>, RuntimeError> {
             len as f64 * 8.0 / (1u64 << 30) as f64
         ))
     })?;
-    v.resize(len, 0.0);
+    v.resize(len, value);
     Ok(v)
+}
+
+fn stats_len(launch: &Launch<'_>) -> usize {
+    if launch.stats.is_some() {
+        6 * launch.record.len() * launch.n_nodes() * launch.n_instances
+    } else {
+        0
+    }
 }
 
 fn trace_len(launch: &Launch<'_>) -> Result<usize, RuntimeError> {
@@ -446,7 +477,19 @@ impl Kernel {
         let n = launch.n_instances;
         let nn = launch.n_nodes();
         let mut final_state = allocate(shape.n_state * nn * n, "final states")?;
-        let mut trace = allocate(trace_len(launch)?, "recorded trace")?;
+        // Samples not reached (a cancelled run) stay NaN.
+        let mut trace = if launch.trace {
+            allocate_filled(trace_len(launch)?, f64::NAN, "recorded trace")?
+        } else {
+            Vec::new()
+        };
+        let mut stats = allocate_filled(stats_len(launch), f64::NAN, "statistics")?;
+        let thresholds: Vec<f64> = launch.stats.as_ref().map_or_else(Vec::new, |s| {
+            (0..launch.record.len())
+                .map(|r| s.thresholds.get(r).copied().unwrap_or(f64::NAN))
+                .collect()
+        });
+        let mut steps_done = vec![0u64; n];
         let series: Vec<RfSeries> = launch
             .series
             .iter()
@@ -499,7 +542,23 @@ impl Kernel {
             params: launch.params.as_ptr(),
             init: launch.init.as_ptr(),
             final_state: final_state.as_mut_ptr(),
-            trace: trace.as_mut_ptr(),
+            trace: if launch.trace {
+                trace.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            },
+            stats: if launch.stats.is_some() {
+                stats.as_mut_ptr()
+            } else {
+                std::ptr::null_mut()
+            },
+            thresholds: if launch.stats.is_some() {
+                thresholds.as_ptr()
+            } else {
+                std::ptr::null()
+            },
+            transient_samples: launch.stats.as_ref().map_or(0, |s| s.transient_samples),
+            steps_done: steps_done.as_mut_ptr(),
             series: series.as_ptr(),
             dense: u32::from(dense),
             row_start: if launch.connectivity.is_some() {
@@ -561,10 +620,17 @@ impl Kernel {
                 "the kernel rejected its arguments".into(),
             ));
         }
+        if statuses.contains(&3) {
+            return Err(RuntimeError::Invalid(
+                "the parameter values differ from those compiled into the kernel; build it again for these values".into(),
+            ));
+        }
         Ok(Outcome {
             final_state,
             trace,
             n_samples: launch.n_samples(),
+            stats,
+            steps_done,
             cancelled: statuses.contains(&2),
         })
     }
@@ -610,7 +676,7 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
     let n_samples = launch.n_samples();
     let n_record = launch.record.len();
     let mut final_state = allocate(ns * nn * n, "final states")?;
-    let mut trace = allocate(trace_len(launch)?, "recorded trace")?;
+    let mut trace = allocate_filled(trace_len(launch)?, f64::NAN, "recorded trace")?;
     let pool = pool(launch.threads)?;
     let cancelled = AtomicBool::new(false);
     let network = launch.connectivity.map(|c| EvalConnectivity {
@@ -666,10 +732,16 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
         Some(p) => p.install(|| (0..n).into_par_iter().map(one).collect()),
         None => (0..n).into_par_iter().map(one).collect(),
     };
+    let mut steps_done = vec![0u64; n];
     for (i, r) in results.into_iter().enumerate() {
         let Some(t) = r else { continue };
         for k in 0..ns * nn {
             final_state[k * n + i] = t.final_state[k];
+        }
+        steps_done[i] =
+            (t.samples.len().saturating_sub(1) as u64 * launch.record_every).min(launch.n_steps);
+        if t.samples.len() == n_samples {
+            steps_done[i] = launch.n_steps;
         }
         for (j, sample) in t.samples.iter().enumerate().take(n_samples) {
             for r in 0..n_record {
@@ -679,10 +751,28 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
             }
         }
     }
+    let stats = match &launch.stats {
+        Some(s) => crate::stats::from_trace(
+            &trace,
+            n_samples,
+            n_record,
+            nn,
+            n,
+            s.transient_samples as usize,
+            &s.thresholds,
+            launch.record_every as f64 * launch.dt,
+        ),
+        None => Vec::new(),
+    };
+    if !launch.trace {
+        trace = Vec::new();
+    }
     Ok(Outcome {
         final_state,
         trace,
         n_samples,
+        stats,
+        steps_done,
         cancelled: cancelled.load(Ordering::Relaxed),
     })
 }

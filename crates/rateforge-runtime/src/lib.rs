@@ -12,7 +12,10 @@ pub mod data;
 pub mod error;
 pub mod exec;
 pub mod output;
+pub mod stats;
 
 pub use compile::{BuildOptions, Compiled, build_rust};
 pub use error::RuntimeError;
-pub use exec::{Connectivity, Kernel, Launch, Outcome, SeriesColumns, SeriesData, run_interpreted};
+pub use exec::{
+    Connectivity, Kernel, Launch, Outcome, SeriesColumns, SeriesData, StatsRequest, run_interpreted,
+};

@@ -40,9 +40,9 @@ pub mod sweep;
 
 pub use error::Error;
 pub use model::{Drive, Model, Validated};
-pub use run::{Backend, Controls, RunResult, RunSpec};
+pub use run::{Backend, Controls, RunResult, RunSpec, STATS, StatsSpec};
 
-pub use rateforge_codegen::EmitOptions;
+pub use rateforge_codegen::{EmitOptions, Precision};
 pub use rateforge_front::SweepAxis;
 pub use rateforge_front::pyrates::LoadOptions;
 pub use rateforge_ir::Solver;

@@ -3,10 +3,12 @@
 use crate::error::Error;
 use crate::model::{Drive, Validated};
 use rateforge_ir::{Diagnostic, Solver, VarRef, did_you_mean};
+pub use rateforge_runtime::abi::STATS;
 use rateforge_runtime::data::Table;
 use rateforge_runtime::output::{NpzArray, write_csv, write_npz};
 use rateforge_runtime::{
-    Connectivity, Kernel, Launch, RuntimeError, SeriesColumns, SeriesData, run_interpreted,
+    Connectivity, Kernel, Launch, RuntimeError, SeriesColumns, SeriesData, StatsRequest,
+    run_interpreted,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -64,6 +66,20 @@ pub struct RunSpec {
     pub seed: u64,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// Keep every sample of the recorded values (else only statistics and final states, so the
+    /// memory stays proportional to the number of instances).
+    pub trace: bool,
+    /// Streaming statistics of the recorded values, computed inside the kernel.
+    pub stats: Option<StatsSpec>,
+}
+
+/// Which statistics a run computes (see `rateforge_runtime::stats` for the definitions).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsSpec {
+    /// Samples taken before `t0 + transient` are left out.
+    pub transient: f64,
+    /// Thresholds of the time-above statistic, by recorded path (others: none).
+    pub thresholds: Vec<(String, f64)>,
 }
 
 impl Default for RunSpec {
@@ -82,6 +98,8 @@ impl Default for RunSpec {
             connectivity: None,
             seed: 0,
             threads: None,
+            trace: true,
+            stats: None,
         }
     }
 }
@@ -108,8 +126,14 @@ pub struct RunResult {
     pub n_nodes: usize,
     /// Whether the model is a network (arrays then have a node axis).
     pub network: bool,
-    /// Samples `[((sample * names.len() + r) * n_nodes + node) * n_instances + i]`.
+    /// Samples `[((sample * names.len() + r) * n_nodes + node) * n_instances + i]` (empty when
+    /// the run kept no trace).
     pub trace: Vec<f64>,
+    /// Statistics `[((k * names.len() + r) * n_nodes + node) * n_instances + i]`, `k` in the order
+    /// of [`STATS`] (empty unless requested).
+    pub stats: Vec<f64>,
+    /// Steps integrated per instance (all of them unless the run was interrupted).
+    pub steps_done: Vec<u64>,
     /// Final states `[(k * n_nodes + node) * n_instances + i]`.
     pub final_state: Vec<f64>,
     /// Run metadata (model, hash, solver, dt, parameters, version, ...).
@@ -150,6 +174,30 @@ static SINGLE_NODE: std::sync::LazyLock<Connectivity> =
     std::sync::LazyLock::new(|| Connectivity::from_dense(1, &[0.0], &[0.0]));
 
 impl Validated {
+    /// The parameters a run of `spec` gives the same value in every instance, with those values:
+    /// what [`crate::EmitOptions::inline`] can compile into a kernel specialised for the run.
+    pub fn constant_parameters(&self, spec: &RunSpec) -> Vec<(usize, f64)> {
+        let m = self.valid.model();
+        m.params
+            .iter()
+            .filter(|(_, p)| {
+                !spec
+                    .instance_values
+                    .iter()
+                    .any(|(path, values)| path == &p.name && values.iter().any(|v| *v != values[0]))
+            })
+            .map(|(h, p)| {
+                let value = spec
+                    .instance_values
+                    .iter()
+                    .find(|(path, _)| path == &p.name)
+                    .and_then(|(_, v)| v.first().copied())
+                    .unwrap_or(p.value);
+                (h.index(), value)
+            })
+            .collect()
+    }
+
     /// The ids of recorded paths (`< n_state` states, else derived values); empty means all states.
     pub fn record_ids(&self, paths: &[String]) -> Result<Vec<u32>, Error> {
         let m = self.valid.model();
@@ -378,6 +426,41 @@ impl Validated {
                 columns,
             });
         }
+        // Statistics: the transient in samples, thresholds per recorded value.
+        let stats = match &spec.stats {
+            None => None,
+            Some(s) => {
+                if !(s.transient.is_finite() && s.transient >= 0.0) {
+                    return Err(Error::usage(
+                        Diagnostic::error(format!(
+                            "the transient must be a positive time, found {}",
+                            s.transient
+                        ))
+                        .with_help("give `--transient` in the model's time unit, e.g. 100"),
+                    ));
+                }
+                let interval = every as f64 * spec.dt;
+                let transient_samples = (s.transient / interval - 1e-9).ceil().max(0.0) as u64;
+                let mut thresholds = vec![f64::NAN; names.len()];
+                for (path, v) in &s.thresholds {
+                    match names.iter().position(|n| n == path) {
+                        Some(r) => thresholds[r] = *v,
+                        None => {
+                            return Err(Error::usage(
+                                Diagnostic::error(format!(
+                                    "a threshold is given for `{path}`, which is not recorded"
+                                ))
+                                .with_help(format!("recorded: {}", names.join(", "))),
+                            ));
+                        }
+                    }
+                }
+                Some(StatsRequest {
+                    transient_samples,
+                    thresholds,
+                })
+            }
+        };
         let launch = Launch {
             n_instances: n,
             n_steps,
@@ -394,6 +477,8 @@ impl Validated {
             progress: controls.progress,
             cancel: controls.cancel,
             threads: spec.threads,
+            trace: spec.trace,
+            stats: stats.clone(),
         };
         let outcome = match backend {
             Backend::Native(k) => k.run(&launch),
@@ -456,8 +541,25 @@ impl Validated {
             "inputs": inputs,
             "varied": spec.instance_values.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
             "varied_per_node": spec.node_values.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
-            "recorded": names,
+                        "recorded": names,
+            "trace": spec.trace,
             "array_axes": if m.network.is_some() { "samples, nodes[, instances]" } else { "samples[, instances]" },
+            "stats": stats.as_ref().map(|s| json!({
+                "names": STATS,
+                "transient": spec.stats.as_ref().map_or(0.0, |x| x.transient),
+                "transient_samples": s.transient_samples,
+                "thresholds": names.iter().zip(&s.thresholds).filter(|(_, t)| !t.is_nan()).map(|(n, t)| (n.clone(), json!(t))).collect::<serde_json::Map<_, _>>(),
+                "array_axes": if m.network.is_some() { "nodes[, instances]" } else { "[instances]" },
+            })),
+            "kernel": match backend {
+                Backend::Native(k) => json!({
+                    "lanes": k.info().lanes,
+                    "float_bits": k.info().float_bits,
+                    "history_bits": k.info().history_bits,
+                    "inlined_parameters": k.info().n_inlined,
+                }),
+                Backend::Interp => serde_json::Value::Null,
+            },
             "partial": outcome.cancelled,
         });
         Ok(RunResult {
@@ -467,6 +569,8 @@ impl Validated {
             n_nodes: nn,
             network: m.network.is_some(),
             trace: outcome.trace,
+            stats: outcome.stats,
+            steps_done: outcome.steps_done,
             final_state: outcome.final_state,
             metadata,
             varied: spec.instance_values.clone(),
@@ -487,6 +591,13 @@ impl RunResult {
         (0..self.time.len())
             .map(|j| self.trace[((j * nr + r) * nn + node) * n + i])
             .collect()
+    }
+
+    /// Statistic `stat` (a name of [`STATS`]) of recorded value `r` at `node` for instance `i`.
+    pub fn stat(&self, stat: &str, r: usize, node: usize, i: usize) -> Option<f64> {
+        let k = STATS.iter().position(|s| *s == stat)?;
+        let (nr, nn, n) = (self.names.len(), self.n_nodes, self.n_instances);
+        self.stats.get(((k * nr + r) * nn + node) * n + i).copied()
     }
 
     /// The samples of the recorded path `name` at node 0 for instance 0.
@@ -518,10 +629,12 @@ impl RunResult {
         }
     }
 
-    /// Writes `time`, one array per recorded path, `grid/<path>` for every value varied between
-    /// instances (one entry per instance), and `metadata` (a JSON string). Arrays have the axes
-    /// `(samples, nodes, instances)`, without the node axis for a model that is not a network and
-    /// without the instance axis for a single instance.
+    /// Writes `time` and one array per recorded path (when the run kept a trace),
+    /// `<stat>/<path>` for every statistic (when computed), `grid/<path>` for every value varied
+    /// between instances (one entry per instance), `steps_done` for an interrupted run, and
+    /// `metadata` (a JSON string). Traces have the axes `(samples, nodes, instances)`, statistics
+    /// `(nodes, instances)`, without the node axis for a model that is not a network and without
+    /// the instance axis for a single instance.
     pub fn write_npz(&self, path: &Path) -> Result<(), Error> {
         let (n, nn, nr, ns) = (
             self.n_instances,
@@ -529,12 +642,16 @@ impl RunResult {
             self.names.len(),
             self.time.len(),
         );
-        let mut arrays = vec![NpzArray {
-            name: "time".into(),
-            shape: vec![ns],
-            data: self.time.clone(),
-        }];
-        for (r, name) in self.names.iter().enumerate() {
+        let mut arrays = Vec::new();
+        let traced = !self.trace.is_empty();
+        if traced {
+            arrays.push(NpzArray {
+                name: "time".into(),
+                shape: vec![ns],
+                data: self.time.clone(),
+            });
+        }
+        for (r, name) in self.names.iter().enumerate().filter(|_| traced) {
             let mut shape = vec![ns];
             if self.network {
                 shape.push(nn);
@@ -554,11 +671,38 @@ impl RunResult {
                 data,
             });
         }
+        // Statistics: `<stat>/<path>`, shape ([nodes,] [instances]).
+        if !self.stats.is_empty() {
+            for (k, stat) in STATS.iter().enumerate() {
+                for (r, name) in self.names.iter().enumerate() {
+                    let mut shape = Vec::new();
+                    if self.network {
+                        shape.push(nn);
+                    }
+                    if n > 1 {
+                        shape.push(n);
+                    }
+                    let at = (k * nr + r) * nn * n;
+                    arrays.push(NpzArray {
+                        name: format!("{stat}/{name}"),
+                        shape,
+                        data: self.stats[at..at + nn * n].to_vec(),
+                    });
+                }
+            }
+        }
         for (name, values) in &self.varied {
             arrays.push(NpzArray {
                 name: format!("grid/{name}"),
                 shape: vec![values.len()],
                 data: values.clone(),
+            });
+        }
+        if self.partial {
+            arrays.push(NpzArray {
+                name: "steps_done".into(),
+                shape: vec![n],
+                data: self.steps_done.iter().map(|&s| s as f64).collect(),
             });
         }
         write_npz(path, &arrays, &self.metadata.to_string()).map_err(Error::from)

@@ -7,12 +7,12 @@
 //! the same order, so the kernel's results equal the evaluator's.
 
 use crate::namer::{Namer, RUST_RESERVED, comment};
-use crate::{EmitError, EmitOptions, render};
+use crate::{EmitError, EmitOptions, Precision, render};
 use rateforge_ir::{BinOp, Builtin, EdgeDelays, Expr, Handle, History, UnOp, ValidModel, VarRef};
 use serde::Serialize;
 
 /// Version of the C ABI between generated Rust kernels and the runtime.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
 const PRELUDE: &str = include_str!("../../../../kernel-templates/rust/prelude.rs");
@@ -46,11 +46,21 @@ struct InitFromCtx {
     index: usize,
 }
 
+/// What a solver stage needs to know to update state `index`.
 #[derive(Serialize)]
-struct BoundCtx {
+struct StateCtx {
     index: usize,
+    bounded: bool,
     lo: String,
     hi: String,
+    noisy: bool,
+    q: usize,
+}
+
+#[derive(Serialize)]
+struct InlinedCtx {
+    index: usize,
+    value: String,
 }
 
 #[derive(Serialize)]
@@ -62,6 +72,8 @@ struct Context {
     lanes: usize,
     network: bool,
     history_zero: bool,
+    float: &'static str,
+    hfloat: &'static str,
     n_state: usize,
     n_param: usize,
     n_derived: usize,
@@ -73,17 +85,18 @@ struct Context {
     load_lines: Vec<String>,
     derived_lines: Vec<String>,
     free_derived_lines: Vec<String>,
-    ode_lines: Vec<String>,
+    k_lines: Vec<String>,
     store_derived_lines: Vec<String>,
     store_free_lines: Vec<String>,
     derived_loads: Vec<String>,
+    states: Vec<StateCtx>,
     buffered: Vec<Buffered>,
     delays: Vec<DelayCtx>,
     couplings: Vec<CouplingCtx>,
     noise_lines: Vec<String>,
     noisy: Vec<usize>,
-    bounds: Vec<BoundCtx>,
     init_from: Vec<InitFromCtx>,
+    inlined: Vec<InlinedCtx>,
     edge_delay_loads: Vec<String>,
     edge_delay: String,
     prelude: String,
@@ -173,19 +186,34 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
     let printer = Printer {
         model,
         names: &names,
+        precision: options.precision,
+        fma: options.fma,
     };
+    let lanes = options.lanes.max(1);
+    let mut inline: Vec<(usize, f64)> = options
+        .inline
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k < m.params.len())
+        .collect();
+    inline.sort_by_key(|(k, _)| *k);
+    inline.dedup_by_key(|(k, _)| *k);
+    let inlined_value = |k: usize| inline.iter().find(|(i, _)| *i == k).map(|(_, v)| *v);
 
     let state_loads: Vec<String> = names
         .states
         .iter()
         .enumerate()
-        .map(|(i, id)| format!("let {id} = y[{i}][l];"))
+        .map(|(i, id)| format!("let {id} = ys[{i}][l];"))
         .collect();
     let param_loads: Vec<String> = names
         .params
         .iter()
         .enumerate()
-        .map(|(i, id)| format!("let {id} = p[{i}][l];"))
+        .map(|(i, id)| match inlined_value(i) {
+            Some(v) => format!("let {id}: F = {};", printer.lit(v)),
+            None => format!("let {id} = p[{i}][l];"),
+        })
         .collect();
     let derived_loads: Vec<String> = names
         .derived
@@ -234,10 +262,10 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             free_derived_lines.push(line);
         }
     }
-    let mut ode_lines = Vec::new();
+    let mut k_lines = Vec::new();
     for (i, state) in m.states.values().enumerate() {
-        ode_lines.push(format!("// d/dt {}", comment(&state.name)));
-        ode_lines.push(format!("dy[{i}][l] = {};", printer.expr(model.ode(i).rhs)));
+        k_lines.push(format!("// d/dt {}", comment(&state.name)));
+        k_lines.push(format!("let k_{i} = {};", printer.expr(model.ode(i).rhs)));
     }
     let store_derived_lines = names
         .derived
@@ -302,26 +330,34 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             format!("g[{q}][l] = {};", printer.expr(g))
         })
         .collect();
-    let bounds = m
+    let states = m
         .states
         .values()
         .enumerate()
-        .filter_map(|(index, s)| {
-            s.bounds.map(|(lo, hi)| BoundCtx {
+        .map(|(index, s)| {
+            let q = info.noisy.iter().position(|&n| n == index);
+            let (lo, hi) = s.bounds.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+            StateCtx {
                 index,
-                lo: float_literal(lo),
-                hi: float_literal(hi),
-            })
+                bounded: s.bounds.is_some(),
+                lo: printer.lit(lo),
+                hi: printer.lit(hi),
+                noisy: q.is_some(),
+                q: q.unwrap_or(0),
+            }
         })
         .collect();
+    let delays_rule = m.network.as_ref().map(|n| n.delays);
     let context = Context {
         version: env!("CARGO_PKG_VERSION"),
         abi_version: ABI_VERSION,
         model_name: comment(&m.name),
         model_hash: model.hash(),
-        lanes: options.lanes,
+        lanes,
         network: m.network.is_some(),
         history_zero: m.history == History::Zero,
+        float: options.precision.rust(),
+        hfloat: options.history.rust(),
         n_state: m.states.len(),
         n_param: m.params.len(),
         n_derived: m.derived.len(),
@@ -333,16 +369,16 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         load_lines,
         derived_lines,
         free_derived_lines,
-        ode_lines,
+        k_lines,
         store_derived_lines,
         store_free_lines,
         derived_loads,
+        states,
         buffered,
         delays,
         couplings,
         noise_lines,
         noisy: info.noisy.clone(),
-        bounds,
         init_from: m
             .states
             .values()
@@ -361,16 +397,24 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
                 _ => None,
             })
             .collect(),
-        edge_delay_loads: match m.network.as_ref().map(|n| n.delays) {
+        inlined: inline
+            .iter()
+            .map(|&(index, v)| InlinedCtx {
+                index,
+                value: float_literal(v),
+            })
+            .collect(),
+        edge_delay_loads: match delays_rule {
             Some(EdgeDelays::StepsPerDistance(_)) => param_loads.clone(),
             _ => Vec::new(),
         },
-        edge_delay: match m.network.as_ref().map(|n| n.delays) {
-            Some(EdgeDelays::Speed(speed)) => {
-                format!("delay_steps(dist / p[{}][l], dt)", speed.index())
-            }
+        edge_delay: match delays_rule {
+            Some(EdgeDelays::Speed(speed)) => match inlined_value(speed.index()) {
+                Some(v) => format!("delay_steps(dist / {}, dt)", float_literal(v)),
+                None => format!("delay_steps(dist / (p[{}][l] as f64), dt)", speed.index()),
+            },
             Some(EdgeDelays::StepsPerDistance(scale)) => {
-                format!("whole_steps(dist * {})", printer.expr(scale))
+                format!("whole_steps(dist * ({} as f64))", printer.expr(scale))
             }
             Some(EdgeDelays::Zero) | None => "0".to_string(),
         },
@@ -384,13 +428,42 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
 struct Printer<'a> {
     model: &'a ValidModel,
     names: &'a Names,
+    precision: Precision,
+    fma: bool,
 }
 
 impl Printer<'_> {
+    /// A literal of the kernel's precision that reads back to `v` (rounded once for float32).
+    fn lit(&self, v: f64) -> String {
+        match self.precision {
+            Precision::F64 => float_literal(v),
+            Precision::F32 => {
+                let x = v as f32;
+                if x == f32::INFINITY {
+                    "f32::INFINITY".to_string()
+                } else if x == f32::NEG_INFINITY {
+                    "f32::NEG_INFINITY".to_string()
+                } else if x < 0.0 || x.is_sign_negative() {
+                    format!("({x:?}_f32)")
+                } else {
+                    format!("{x:?}_f32")
+                }
+            }
+        }
+    }
+
+    /// The name of one of rateforge's own functions at the kernel's precision.
+    fn own(&self, name: &str) -> String {
+        match self.precision {
+            Precision::F64 => name.to_string(),
+            Precision::F32 => format!("{name}_f32"),
+        }
+    }
+
     fn expr(&self, e: Handle<Expr>) -> String {
         let m = self.model.model();
         match &m.exprs[e] {
-            Expr::Lit(v) => float_literal(*v),
+            Expr::Lit(v) => self.lit(*v),
             Expr::Time => "t".to_string(),
             Expr::State(h) => self.names.var(VarRef::State(*h)).to_string(),
             Expr::Param(h) => self.names.var(VarRef::Param(*h)).to_string(),
@@ -404,10 +477,29 @@ impl Printer<'_> {
             Expr::StepSize => "step_dt".to_string(),
             Expr::Unary(op, a) => match op {
                 UnOp::Neg => format!("(-{})", self.expr(*a)),
-                UnOp::Not => format!("rf_b({} == 0.0_f64)", self.expr(*a)),
+                UnOp::Not => format!("rf_b({} == 0.0)", self.expr(*a)),
             },
-            Expr::Binary(op, a, b) => {
-                let (a, b) = (self.expr(*a), self.expr(*b));
+            Expr::Binary(op, a0, b0) => {
+                // With FMA, `x*y + z` and `z + x*y` become one fused operation.
+                if self.fma && *op == BinOp::Add {
+                    if let Expr::Binary(BinOp::Mul, x, y) = &m.exprs[*a0] {
+                        return format!(
+                            "rf_fma({}, {}, {})",
+                            self.expr(*x),
+                            self.expr(*y),
+                            self.expr(*b0)
+                        );
+                    }
+                    if let Expr::Binary(BinOp::Mul, x, y) = &m.exprs[*b0] {
+                        return format!(
+                            "rf_fma({}, {}, {})",
+                            self.expr(*x),
+                            self.expr(*y),
+                            self.expr(*a0)
+                        );
+                    }
+                }
+                let (a, b) = (self.expr(*a0), self.expr(*b0));
                 match op {
                     BinOp::Add => format!("({a} + {b})"),
                     BinOp::Sub => format!("({a} - {b})"),
@@ -420,22 +512,22 @@ impl Printer<'_> {
                     BinOp::Ge => format!("rf_b({a} >= {b})"),
                     BinOp::Eq => format!("rf_b({a} == {b})"),
                     BinOp::Ne => format!("rf_b({a} != {b})"),
-                    BinOp::And => format!("rf_b(({a} != 0.0_f64) & ({b} != 0.0_f64))"),
-                    BinOp::Or => format!("rf_b(({a} != 0.0_f64) | ({b} != 0.0_f64))"),
+                    BinOp::And => format!("rf_b(({a} != 0.0) & ({b} != 0.0))"),
+                    BinOp::Or => format!("rf_b(({a} != 0.0) | ({b} != 0.0))"),
                 }
             }
             Expr::Powi(a, n) => {
                 // rateforge_ir::powi: left-to-right repeated multiplication.
                 let x = self.expr(*a);
                 if *n == 0 {
-                    return "1.0_f64".to_string();
+                    return self.lit(1.0);
                 }
                 let mut acc = "b".to_string();
                 for _ in 1..n.unsigned_abs() {
                     acc = format!("({acc} * b)");
                 }
                 if *n < 0 {
-                    format!("({{ let b = {x}; 1.0_f64 / {acc} }})")
+                    format!("({{ let b = {x}; {} / {acc} }})", self.lit(1.0))
                 } else {
                     format!("({{ let b = {x}; {acc} }})")
                 }
@@ -443,21 +535,21 @@ impl Printer<'_> {
             Expr::Call(f, args) => {
                 let a: Vec<String> = args.iter().map(|x| self.expr(*x)).collect();
                 match f {
-                    Builtin::Exp => format!("rf_exp({})", a[0]),
-                    Builtin::Log => format!("rf_log({})", a[0]),
+                    Builtin::Exp => format!("{}({})", self.own("rf_exp"), a[0]),
+                    Builtin::Log => format!("{}({})", self.own("rf_log"), a[0]),
                     Builtin::Sqrt => format!("{}.sqrt()", a[0]),
-                    Builtin::Sin => format!("rf_sin({})", a[0]),
-                    Builtin::Cos => format!("rf_cos({})", a[0]),
+                    Builtin::Sin => format!("{}({})", self.own("rf_sin"), a[0]),
+                    Builtin::Cos => format!("{}({})", self.own("rf_cos"), a[0]),
                     Builtin::Tan => format!("{}.tan()", a[0]),
                     Builtin::Sinh => format!("{}.sinh()", a[0]),
                     Builtin::Cosh => format!("{}.cosh()", a[0]),
-                    Builtin::Tanh => format!("rf_tanh({})", a[0]),
+                    Builtin::Tanh => format!("{}({})", self.own("rf_tanh"), a[0]),
                     Builtin::Asin => format!("{}.asin()", a[0]),
                     Builtin::Acos => format!("{}.acos()", a[0]),
                     Builtin::Atan => format!("{}.atan()", a[0]),
                     Builtin::Abs => format!("{}.abs()", a[0]),
                     Builtin::Sign => format!("rf_sign({})", a[0]),
-                    Builtin::Sigmoid => format!("rf_sigmoid({})", a[0]),
+                    Builtin::Sigmoid => format!("{}({})", self.own("rf_sigmoid"), a[0]),
                     Builtin::Heaviside => format!("rf_heaviside({})", a[0]),
                     Builtin::Floor => format!("{}.floor()", a[0]),
                     Builtin::Ceil => format!("{}.ceil()", a[0]),
@@ -467,7 +559,7 @@ impl Printer<'_> {
             }
             Expr::Select(c, a, b) => {
                 format!(
-                    "(if {} != 0.0_f64 {{ {} }} else {{ {} }})",
+                    "(if {} != 0.0 {{ {} }} else {{ {} }})",
                     self.expr(*c),
                     self.expr(*a),
                     self.expr(*b)
