@@ -185,14 +185,9 @@ fn a_coupling_scaled_by_the_target_node_and_no_delays() {
             g[i] += dt * dg[i];
         }
     }
-    for node in 0..2 {
+        for (node, &by_hand) in x.iter().enumerate() {
         let ours = native.node_column(0, node, 0);
-        let err = (ours[steps] - x[node]).abs();
-        assert!(
-            err < 1e-13,
-            "node {node}: {} vs {} by hand",
-            ours[steps],
-            x[node]
-        );
+        let err = (ours[steps] - by_hand).abs();
+        assert!(err < 1e-13, "node {node}: {} vs {by_hand} by hand", ours[steps]);
     }
 }
