@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 2 a mistake in the input (model file, arguments, data files), 1 a
 //! failure of the machinery (no compiler, a kernel that does not build).
 
+mod bench;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rateforge::{
@@ -62,8 +64,50 @@ enum Command {
     Run(RunArgs),
     /// Simulate a grid of parameter values, one instance per grid point (RateML-style sweeps).
     Sweep(SweepArgs),
-    /// List the model library: the standard brain-network models, each in YAML and XML.
+        /// List the model library: the standard brain-network models, each in YAML and XML.
     Models(ModelsArgs),
+    /// Time a fixed suite of models and print instance-steps/s, GFLOP/s and the share of peak.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Shorter runs (a quick check; the figures are noisier).
+    #[arg(long)]
+    quick: bool,
+    /// Fast arithmetic: fused multiply-adds where the CPU has them, division by constants as
+    /// multiplication (results differ from the reference in the last bits).
+    #[arg(long)]
+    fast: bool,
+        /// Arithmetic of the kernels.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    precision: PrecisionArg,
+    /// What the delay history stores.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    history: PrecisionArg,
+    /// Lanes per block (default: 32 for f64, 64 for f32).
+    #[arg(long)]
+    lanes: Option<usize>,
+    /// Threads of the multi-core rows (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum PrecisionArg {
+    /// IEEE double precision (the reference semantics).
+    F64,
+    /// IEEE single precision.
+    F32,
+}
+
+impl PrecisionArg {
+    fn precision(self) -> rateforge::Precision {
+        match self {
+            PrecisionArg::F64 => rateforge::Precision::F64,
+            PrecisionArg::F32 => rateforge::Precision::F32,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -228,7 +272,15 @@ fn main() {
         } => generate(&model, target, &output),
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
-        Command::Models(args) => models(&args),
+                Command::Models(args) => models(&args),
+        Command::Bench(args) => bench::run(&bench::BenchOptions {
+            quick: args.quick,
+            fast: args.fast,
+                        precision: args.precision.precision(),
+            history: args.history.precision(),
+            lanes: args.lanes,
+            threads: args.threads,
+        }),
     };
     if let Err(e) = result {
         e.emit(colour);

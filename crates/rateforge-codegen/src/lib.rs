@@ -49,7 +49,7 @@ pub struct EmitOptions {
     pub template_dir: Option<PathBuf>,
     /// Fuse `a*b + c` into one rounding where the CPU has FMA (faster; results then differ from
     /// the reference evaluator in the last bits).
-    pub fma: bool,
+    pub fast: bool,
     /// The arithmetic (float64 gives the reference semantics).
     pub precision: Precision,
     /// What the delay history stores (float32 halves its memory traffic).
@@ -75,7 +75,7 @@ impl Default for EmitOptions {
         EmitOptions {
             lanes: EmitOptions::default_lanes(Precision::F64),
             template_dir: None,
-            fma: false,
+            fast: false,
             precision: Precision::F64,
             history: Precision::F64,
             inline: Vec::new(),

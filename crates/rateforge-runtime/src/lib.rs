@@ -12,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod exec;
 pub mod output;
+pub mod peak;
 pub mod stats;
 
 pub use compile::{BuildOptions, Compiled, build_rust};

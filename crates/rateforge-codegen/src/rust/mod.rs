@@ -100,8 +100,9 @@ struct Context {
     edge_delay_loads: Vec<String>,
     edge_delay: String,
     prelude: String,
-    vmath: String,
+        vmath: String,
     fma: bool,
+    prefetch_ahead: usize,
 }
 
 /// Identifiers of every model value.
@@ -183,13 +184,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
     let m = model.model();
     let info = model.info();
     let names = Names::new(model);
-    let printer = Printer {
-        model,
-        names: &names,
-        precision: options.precision,
-        fma: options.fma,
-    };
-    let lanes = options.lanes.max(1);
+        let lanes = options.lanes.max(1);
     let mut inline: Vec<(usize, f64)> = options
         .inline
         .iter()
@@ -198,6 +193,13 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         .collect();
     inline.sort_by_key(|(k, _)| *k);
     inline.dedup_by_key(|(k, _)| *k);
+    let printer = Printer {
+        model,
+        names: &names,
+        precision: options.precision,
+        fast: options.fast,
+        inline: &inline,
+    };
     let inlined_value = |k: usize| inline.iter().find(|(i, _)| *i == k).map(|(_, v)| *v);
 
     let state_loads: Vec<String> = names
@@ -419,8 +421,12 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             Some(EdgeDelays::Zero) | None => "0".to_string(),
         },
         prelude: PRELUDE.to_string(),
-        vmath: VMATH.to_string(),
-        fma: options.fma,
+                vmath: VMATH.to_string(),
+        fma: options.fast,
+        prefetch_ahead: std::env::var("RATEFORGE_PREFETCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2),
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
 }
@@ -429,7 +435,9 @@ struct Printer<'a> {
     model: &'a ValidModel,
     names: &'a Names,
     precision: Precision,
-    fma: bool,
+    fast: bool,
+    /// Parameters compiled in, with their values.
+    inline: &'a [(usize, f64)],
 }
 
 impl Printer<'_> {
@@ -449,6 +457,23 @@ impl Printer<'_> {
                     format!("{x:?}_f32")
                 }
             }
+        }
+    }
+
+        /// The value of an expression made of literals and compiled-in parameters (IR semantics).
+    fn constant(&self, e: Handle<Expr>) -> Option<f64> {
+        let m = self.model.model();
+        match &m.exprs[e] {
+            Expr::Lit(v) => Some(*v),
+            Expr::Param(h) => self
+                .inline
+                .iter()
+                .find(|(k, _)| *k == h.index())
+                .map(|(_, v)| *v),
+            Expr::Unary(op, a) => Some(op.apply(self.constant(*a)?)),
+            Expr::Binary(op, a, b) => Some(op.apply(self.constant(*a)?, self.constant(*b)?)),
+            Expr::Powi(a, n) => Some(rateforge_ir::powi(self.constant(*a)?, *n)),
+            _ => None,
         }
     }
 
@@ -481,7 +506,7 @@ impl Printer<'_> {
             },
             Expr::Binary(op, a0, b0) => {
                 // With FMA, `x*y + z` and `z + x*y` become one fused operation.
-                if self.fma && *op == BinOp::Add {
+                if self.fast && *op == BinOp::Add {
                     if let Expr::Binary(BinOp::Mul, x, y) = &m.exprs[*a0] {
                         return format!(
                             "rf_fma({}, {}, {})",
@@ -498,6 +523,14 @@ impl Printer<'_> {
                             self.expr(*a0)
                         );
                     }
+                }
+                                // Fast: division by a constant becomes multiplication by its reciprocal.
+                if self.fast && *op == BinOp::Div
+                    && let Some(c) = self.constant(*b0)
+                    && c != 0.0
+                    && (1.0 / c).is_finite()
+                {
+                    return format!("({} * {})", self.expr(*a0), self.lit(1.0 / c));
                 }
                 let (a, b) = (self.expr(*a0), self.expr(*b0));
                 match op {

@@ -1,0 +1,407 @@
+//! `rateforge bench`: a fixed suite of timed runs that prints, per case, the rate in
+//! instance-steps per second, the estimated GFLOP/s from the model's operation count, its share
+//! of this core's peak FP64 rate (measured by a fused multiply-add loop in the same run), and the
+//! speed-up over the reference evaluator; plus a straightforward scalar loop as a baseline.
+//!
+//! The models are compiled into the binary, so the suite runs anywhere. Kernels are built for the
+//! run: the parameters that do not vary are compiled in as constants, as `run` and `sweep` do.
+
+use rateforge::crates::ir::{Builtin, Expr, Handle, Model as IrModel, UnOp, ValidModel};
+use rateforge::{
+    Backend, BuildOptions, Controls, EmitOptions, Error, Model, Precision, RunSpec, Solver,
+    Validated,
+};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The suite's model files, written to a scratch directory before loading.
+const FILES: &[(&str, &[u8])] = &[
+    (
+        "montbrio.yaml",
+        include_bytes!("../../../examples/models/montbrio.yaml"),
+    ),
+    (
+        "jansen_rit.yaml",
+        include_bytes!("../../../examples/models/jansen_rit.yaml"),
+    ),
+    (
+        "mpr68.xml",
+        include_bytes!("../../../examples/models/networks/mpr68.xml"),
+    ),
+    (
+        "kuramoto.xml",
+        include_bytes!("../../../examples/models/library/kuramoto.xml"),
+    ),
+    (
+        "connectivity_68/weights.npy",
+        include_bytes!("../../../examples/data/connectivity_68/weights.npy"),
+    ),
+    (
+        "connectivity_68/tract_lengths.npy",
+        include_bytes!("../../../examples/data/connectivity_68/tract_lengths.npy"),
+    ),
+];
+
+/// Options of the suite.
+pub struct BenchOptions {
+    /// Shorter runs (a quick check, figures noisier).
+    pub quick: bool,
+    /// Fused multiply-adds where the CPU has them.
+    pub fast: bool,
+        /// The kernels' arithmetic.
+    pub precision: Precision,
+    /// What the delay history stores.
+    pub history: Precision,
+    /// Lanes per block (default: the precision's).
+    pub lanes: Option<usize>,
+    /// Worker threads for the multi-core rows (default: all cores).
+    pub threads: Option<usize>,
+}
+
+struct Case {
+    name: &'static str,
+    model: &'static str,
+    solver: Solver,
+    dt: f64,
+    /// (instances, steps, threads): rows of the case; threads 0 = all.
+    rows: Vec<(usize, u64, usize)>,
+    /// The swept parameter and its range (instances get evenly spaced values).
+    sweep: (&'static str, f64, f64),
+    /// The evaluator's row: (instances, steps).
+    interp: (usize, u64),
+    network: bool,
+    unit: &'static str,
+}
+
+/// Floating-point operations of a model: per evaluation of the right-hand side, per edge of a
+/// coupling, per coupling at a node. Convention: `+ - * /`, comparisons and negation count 1, an
+/// integer power `n - 1` multiplications, `sqrt` 1, the other functions 20.
+struct Flops {
+    rhs: f64,
+    per_edge: f64,
+    per_node_coupling: f64,
+    states: f64,
+}
+
+fn expr_flops(m: &IrModel, e: Handle<Expr>) -> f64 {
+    let sub: f64 = m.operands(e).map(|o| expr_flops(m, o)).sum();
+    let own = match &m.exprs[e] {
+        Expr::Binary(..) => 1.0,
+        Expr::Unary(UnOp::Neg | UnOp::Not, _) => 1.0,
+        Expr::Powi(_, n) => (n.unsigned_abs().max(1) - 1) as f64 + if *n < 0 { 1.0 } else { 0.0 },
+        Expr::Call(Builtin::Sqrt | Builtin::Abs | Builtin::Max | Builtin::Min, _) => 1.0,
+        Expr::Call(..) => 20.0,
+        Expr::Select(..) => 1.0,
+        _ => 0.0,
+    };
+    own + sub
+}
+
+fn flops(v: &ValidModel) -> Flops {
+    let m = v.model();
+    let rhs = m.derived.values().map(|d| expr_flops(m, d.expr)).sum::<f64>()
+        + m.odes.iter().map(|o| expr_flops(m, o.rhs)).sum::<f64>();
+    let per_edge = m
+        .couplings
+        .values()
+        .map(|c| 2.0 + expr_flops(m, c.pre))
+        .sum();
+    let per_node_coupling = m.couplings.values().map(|c| expr_flops(m, c.post)).sum();
+    Flops {
+        rhs,
+        per_edge,
+        per_node_coupling,
+        states: m.states.len() as f64,
+    }
+}
+
+/// FLOPs per instance-step of one node: stages times the right-hand side plus the updates.
+fn step_flops(f: &Flops, solver: Solver) -> f64 {
+    match solver {
+        Solver::Euler => f.rhs + 2.0 * f.states,
+        Solver::Heun => 2.0 * f.rhs + 5.0 * f.states,
+        Solver::Rk4 => 4.0 * f.rhs + 13.0 * f.states,
+    }
+}
+
+fn write_files() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(format!("rateforge-bench-{}", std::process::id()));
+    for (name, bytes) in FILES {
+        let path = dir.join(name);
+        let io = |e: std::io::Error| {
+            Error::Runtime(rateforge::crates::runtime::RuntimeError::Invalid(format!(
+                "cannot write `{}`: {e}",
+                path.display()
+            )))
+        };
+        std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io)?;
+        std::fs::write(&path, bytes).map_err(io)?;
+    }
+    Ok(dir)
+}
+
+fn load(dir: &Path, reference: &str) -> Result<Validated, Error> {
+    Model::load(&dir.join(reference).display().to_string(), &Default::default())?.validate()
+}
+
+/// Timed runs of one kernel: the best of `repeats` (the machine is shared and noisy).
+fn time_run(
+    valid: &Validated,
+    backend: Backend<'_>,
+    spec: &RunSpec,
+    repeats: usize,
+) -> Result<f64, Error> {
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        let r = valid.run(backend, spec, Controls::default())?;
+        std::hint::black_box(&r.final_state);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+fn human(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2}e9", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}e6", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.2}e3", x / 1e3)
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// Runs the suite and prints its table.
+pub fn run(options: &BenchOptions) -> Result<(), Error> {
+    let start = Instant::now();
+    let dir = write_files()?;
+    let build = BuildOptions::default();
+    let threads_all = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let scale = if options.quick { 0.1 } else { 1.0 };
+    let steps = |s: f64| ((s * scale) as u64).max(10);
+    let peak = rateforge::crates::runtime::peak::fp64_peak(&build, if options.quick { 0.3 } else { 1.0 })
+        .map_err(Error::Runtime)?;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    println!("rateforge bench {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "machine: {cpu}, {threads_all} core(s); peak FP64 of one core (FMA loop): {:.1} GFLOP/s",
+        peak / 1e9
+    );
+        println!(
+        "kernels: {} arithmetic, {} history, {} lanes, FMA {}; parameters that do not vary are compiled in",
+        options.precision.rust(),
+        options.history.rust(),
+        options
+            .lanes
+            .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
+        if options.fast { "on" } else { "off" }
+    );
+    println!(
+        "rates are instance-steps per second (for networks, one instance-step advances every node); the best of 3 runs\n"
+    );
+    let cases = vec![
+        Case {
+            name: "Montbrio single node, euler",
+            model: "montbrio.yaml/qif",
+            solver: Solver::Euler,
+            dt: 1e-4,
+            rows: vec![
+                (100, steps(1e7), 1),
+                (10_000, steps(1e5), 1),
+                (1_000_000, steps(1e3), 1),
+                (10_000, steps(2e5), 0),
+            ],
+            sweep: ("p/qif_op/eta", -6.0, -4.0),
+            interp: (32, steps(2e4)),
+            network: false,
+            unit: "lane-steps/s",
+        },
+        Case {
+            name: "Montbrio single node, rk4",
+            model: "montbrio.yaml/qif",
+            solver: Solver::Rk4,
+            dt: 1e-3,
+            rows: vec![(10_000, steps(3e4), 1), (10_000, steps(6e4), 0)],
+            sweep: ("p/qif_op/eta", -6.0, -4.0),
+            interp: (32, steps(5e3)),
+            network: false,
+            unit: "lane-steps/s",
+        },
+        Case {
+            name: "Jansen-Rit circuit, rk4",
+            model: "jansen_rit.yaml/JRC",
+            solver: Solver::Rk4,
+            dt: 1e-4,
+            rows: vec![(10_000, steps(1e4), 1), (10_000, steps(2e4), 0)],
+            sweep: ("pc/rpo_e_in/u", 120.0, 320.0),
+            interp: (32, steps(2e3)),
+            network: false,
+            unit: "circuit-steps/s",
+        },
+        Case {
+            name: "Montbrio, 68 regions, delays, heun",
+            model: "mpr68.xml",
+            solver: Solver::Heun,
+            dt: 0.1,
+            rows: vec![(64, steps(5e3), 1), (128, steps(5e3), 0)],
+            sweep: ("global_coupling", 0.0, 1.0),
+            interp: (4, steps(500.0)),
+            network: true,
+            unit: "network-steps/s",
+        },
+        Case {
+            name: "Kuramoto, 68 regions, delays, heun",
+            model: "kuramoto.xml",
+            solver: Solver::Heun,
+            dt: 0.1,
+            rows: vec![(64, steps(5e3), 1), (128, steps(5e3), 0)],
+            sweep: ("global_coupling", 1.0, 10.0),
+            interp: (4, steps(500.0)),
+            network: true,
+            unit: "network-steps/s",
+        },
+    ];
+    let conn = if cases.iter().any(|c| c.network) {
+        Some(
+            rateforge::crates::runtime::connectivity::load(
+                &dir.join("connectivity_68/weights.npy"),
+                Some(&dir.join("connectivity_68/tract_lengths.npy")),
+                None,
+            )
+            .map_err(Error::Input)?,
+        )
+    } else {
+        None
+    };
+    println!(
+        "{:<38} {:>9} {:>8} {:>7} {:>8} {:>18} {:>8} {:>6} {:>9}",
+        "case", "instances", "steps", "threads", "time s", "rate", "GFLOP/s", "%peak", "x interp"
+    );
+    for case in &cases {
+        let valid = load(&dir, case.model)?;
+        let f = flops(valid.ir());
+        let edges = conn.as_ref().map_or(0.0, |c| c.connectivity.weight.len() as f64);
+        let nodes = conn.as_ref().map_or(1.0, |c| c.connectivity.n_nodes as f64);
+        let per_instance_step = if case.network {
+            nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
+        } else {
+            step_flops(&f, case.solver)
+        };
+        let spec_for = |n: usize, steps: u64, threads: usize| -> RunSpec {
+            let values: Vec<f64> = (0..n)
+                .map(|i| {
+                    case.sweep.1 + (case.sweep.2 - case.sweep.1) * i as f64 / (n.max(2) - 1) as f64
+                })
+                .collect();
+            RunSpec {
+                time: steps as f64 * case.dt,
+                dt: case.dt,
+                solver: case.solver,
+                every: Some(steps as f64 * case.dt),
+                instances: n,
+                instance_values: vec![(case.sweep.0.to_string(), values)],
+                connectivity: if case.network {
+                    conn.as_ref().map(|c| c.connectivity.clone())
+                } else {
+                    None
+                },
+                threads: Some(if threads == 0 { threads_all } else { threads }),
+                trace: false,
+                ..Default::default()
+            }
+        };
+        // The evaluator, once per case.
+        let (ni, si) = case.interp;
+        let ispec = spec_for(ni, si, 1);
+        let interp_time = time_run(&valid, Backend::Interp, &ispec, 1)?;
+        let interp_rate = ni as f64 * si as f64 / interp_time;
+        let emit = EmitOptions {
+            lanes: options
+                .lanes
+                .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
+                        fast: options.fast,
+            precision: options.precision,
+            history: options.history,
+            inline: valid.constant_parameters(&spec_for(2, 1, 1)),
+            ..Default::default()
+        };
+        let kernel = valid.build(&emit, &build)?;
+        for &(n, s, threads) in &case.rows {
+            let spec = spec_for(n, s, threads);
+            let t = time_run(&valid, Backend::Native(&kernel), &spec, 3)?;
+            let th = if threads == 0 { threads_all } else { threads };
+            let rate = n as f64 * s as f64 / t;
+            let gflops = rate * per_instance_step / 1e9;
+            println!(
+                "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9.0}",
+                case.name,
+                n,
+                s,
+                th,
+                t,
+                format!("{} {}", human(rate), case.unit.trim_end_matches("/s")),
+                gflops,
+                100.0 * gflops * 1e9 / (peak * th as f64),
+                rate / th as f64 / interp_rate
+            );
+        }
+        println!(
+            "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.2} {:>5.1}% {:>9}",
+            format!("  reference evaluator"),
+            ni,
+            si,
+            1,
+            interp_time,
+            format!("{} {}", human(interp_rate), case.unit.trim_end_matches("/s")),
+            interp_rate * per_instance_step / 1e9,
+            100.0 * interp_rate * per_instance_step / peak,
+            "1"
+        );
+    }
+    // A straightforward scalar loop: Montbrio, euler, one instance after another.
+    let (n, s) = (100usize, steps(1e6));
+    let t = Instant::now();
+    let mut sink = 0.0;
+    for i in 0..n {
+        let eta = -6.0 + 2.0 * i as f64 / (n - 1) as f64;
+        let (delta, tau, j, dt) = (1.0f64, 1.0f64, 15.0f64, 1e-4f64);
+        let (mut r, mut v) = (0.01f64, -2.0f64);
+        for _ in 0..s {
+            let pi = std::f64::consts::PI;
+            let dr = (delta / (pi * tau) + 2.0 * r * v) / tau;
+            let dv = (v * v + eta + j * r * tau - (pi * tau * r) * (pi * tau * r)) / tau;
+            r += dt * dr;
+            v += dt * dv;
+        }
+        sink += r + v;
+    }
+    std::hint::black_box(sink);
+    let secs = t.elapsed().as_secs_f64();
+    let rate = n as f64 * s as f64 / secs;
+    println!(
+        "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18}",
+        "scalar loop (Montbrio, euler, Rust)",
+        n,
+        s,
+        1,
+        secs,
+        format!("{} lane-steps", human(rate)),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The peak floating-point rate of one core: a fused multiply-add loop compiled like the kernels
+//! (`-C target-cpu=native`) and timed, so benchmarks can report their share of what the CPU can do.
+
+use crate::compile::{BuildOptions, build_rust};
+use crate::error::RuntimeError;
+use std::time::Instant;
+
+/// Independent accumulators, each a vector of `WIDTH` doubles: enough to keep every FMA unit of
+/// a core busy whatever its latency.
+const CHAINS: usize = 12;
+const WIDTH: usize = 8;
+
+const SOURCE: &str = r#"
+// rateforge peak probe: CHAINS x WIDTH independent fused multiply-add chains.
+#[unsafe(no_mangle)]
+pub extern "C" fn rf_peak(n: u64, a: f64, b: f64) -> f64 {
+    let mut acc = [[1.0f64; WIDTH]; CHAINS];
+    for k in 0..CHAINS {
+        for l in 0..WIDTH {
+            acc[k][l] = 1.0 + (k * WIDTH + l) as f64 * 1e-3;
+        }
+    }
+    for _ in 0..n {
+        for k in 0..CHAINS {
+            for l in 0..WIDTH {
+                acc[k][l] = acc[k][l].mul_add(a, b);
+            }
+        }
+    }
+    let mut s = 0.0;
+    for k in 0..CHAINS {
+        for l in 0..WIDTH {
+            s += acc[k][l];
+        }
+    }
+    s
+}
+"#;
+
+/// Double-precision FLOP/s of one core (an FMA counts as two), measured over about `seconds`.
+pub fn fp64_peak(options: &BuildOptions, seconds: f64) -> Result<f64, RuntimeError> {
+    let source = SOURCE
+        .replace("CHAINS", &CHAINS.to_string())
+        .replace("WIDTH", &WIDTH.to_string());
+    let compiled = build_rust(&source, options)?;
+    let err = |reason: String| RuntimeError::Load {
+        path: compiled.library.clone(),
+        reason,
+    };
+    // SAFETY: the library is the probe compiled above; `rf_peak` has this signature.
+    let library =
+        unsafe { libloading::Library::new(&compiled.library) }.map_err(|e| err(e.to_string()))?;
+    let peak: libloading::Symbol<'_, unsafe extern "C" fn(u64, f64, f64) -> f64> =
+        unsafe { library.get(b"rf_peak") }.map_err(|e| err(e.to_string()))?;
+    let flops_per_iter = (CHAINS * WIDTH * 2) as f64;
+    // Calibrate, then take the best of three runs.
+    let mut n = 1u64 << 16;
+    loop {
+        let t = Instant::now();
+        // SAFETY: plain arithmetic.
+        std::hint::black_box(unsafe { peak(n, 0.999_999, 1e-9) });
+        if t.elapsed().as_secs_f64() > seconds / 10.0 || n > 1 << 40 {
+            break;
+        }
+        n *= 2;
+    }
+    let n = ((n as f64) * (seconds / 3.0) / (seconds / 10.0)).max(1.0) as u64;
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let t = Instant::now();
+        std::hint::black_box(unsafe { peak(n, 0.999_999, 1e-9) });
+        let rate = n as f64 * flops_per_iter / t.elapsed().as_secs_f64();
+        best = best.max(rate);
+    }
+    Ok(best)
+}
