@@ -1181,6 +1181,8 @@ const HEUN: u32 = 1;
 const RK4: u32 = 2;
 /// Steps between progress reports and cancellation checks (a power of two).
 const CHECK_EVERY: u64 = 4096;
+/// How many steps ahead coupling reads are prefetched.
+const PREFETCH_AHEAD: usize = 2;
 
 /// Scratch arrays of the solver stages.
 struct Scratch {
@@ -1237,9 +1239,30 @@ impl BlockCtx<'_> {
         if s >= self.horizon { s - self.horizon } else { s }
     }
 
-    #[inline(always)]
+        #[inline(always)]
     fn at(&self, b: usize, node: usize, slot: usize) -> usize {
         ((b * self.nn + node) * self.horizon + slot) * LANES
+    }
+
+    /// Asks the CPU to bring the history row `PREFETCH_AHEAD` slots after `slot` into the cache:
+    /// the rows an edge reads at consecutive steps are neighbours, and with thousands of edges
+    /// the hardware prefetchers cannot follow every stream.
+    #[inline(always)]
+    fn prefetch(&self, b: usize, node: usize, slot: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ahead = slot + PREFETCH_AHEAD;
+            let ahead = if ahead >= self.horizon { ahead - self.horizon } else { ahead };
+            let row = self.at(b, node, ahead);
+            let bytes = LANES * std::mem::size_of::<H>();
+            let base = self.history.as_ptr().wrapping_add(row) as *const i8;
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: prefetching has no effect on memory; the address is inside `history`.
+                unsafe { std::arch::x86_64::_mm_prefetch(base.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0) };
+                off += 64;
+            }
+        }
     }
 
     /// Calls `f(edge, source, weight)` for the edges into node `i`, in increasing source order.
@@ -1295,6 +1318,13 @@ fn couplings_of_node(i: usize, ctx: &BlockCtx, t: f64, p: &[Lane; N_PARAM], ys: 
     let t = t as F;
     let nn = ctx.nn as F;
     let step_dt = ctx.a.dt as F;
+    let a = ctx.a;
+    // The edges into node i: compressed rows, or every source of a dense matrix.
+    let (lo, hi) = if a.dense != 0 {
+        (0, ctx.nn)
+    } else {
+        unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) }
+    };
 }
 
 /// Streaming statistics of one recorded value at one node, per lane (Welford's mean and variance).

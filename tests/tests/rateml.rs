@@ -185,9 +185,13 @@ fn a_coupling_scaled_by_the_target_node_and_no_delays() {
             g[i] += dt * dg[i];
         }
     }
-        for (node, &by_hand) in x.iter().enumerate() {
+    for (node, &by_hand) in x.iter().enumerate() {
         let ours = native.node_column(0, node, 0);
         let err = (ours[steps] - by_hand).abs();
-        assert!(err < 1e-13, "node {node}: {} vs {by_hand} by hand", ours[steps]);
+        assert!(
+            err < 1e-13,
+            "node {node}: {} vs {by_hand} by hand",
+            ours[steps]
+        );
     }
 }

@@ -48,7 +48,7 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Fused multiply-adds where the CPU has them.
     pub fast: bool,
-        /// The kernels' arithmetic.
+    /// The kernels' arithmetic.
     pub precision: Precision,
     /// What the delay history stores.
     pub history: Precision,
@@ -99,7 +99,11 @@ fn expr_flops(m: &IrModel, e: Handle<Expr>) -> f64 {
 
 fn flops(v: &ValidModel) -> Flops {
     let m = v.model();
-    let rhs = m.derived.values().map(|d| expr_flops(m, d.expr)).sum::<f64>()
+    let rhs = m
+        .derived
+        .values()
+        .map(|d| expr_flops(m, d.expr))
+        .sum::<f64>()
         + m.odes.iter().map(|o| expr_flops(m, o.rhs)).sum::<f64>();
     let per_edge = m
         .couplings
@@ -141,7 +145,11 @@ fn write_files() -> Result<PathBuf, Error> {
 }
 
 fn load(dir: &Path, reference: &str) -> Result<Validated, Error> {
-    Model::load(&dir.join(reference).display().to_string(), &Default::default())?.validate()
+    Model::load(
+        &dir.join(reference).display().to_string(),
+        &Default::default(),
+    )?
+    .validate()
 }
 
 /// Timed runs of one kernel: the best of `repeats` (the machine is shared and noisy).
@@ -185,8 +193,9 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     });
     let scale = if options.quick { 0.1 } else { 1.0 };
     let steps = |s: f64| ((s * scale) as u64).max(10);
-    let peak = rateforge::crates::runtime::peak::fp64_peak(&build, if options.quick { 0.3 } else { 1.0 })
-        .map_err(Error::Runtime)?;
+    let peak =
+        rateforge::crates::runtime::peak::fp64_peak(&build, if options.quick { 0.3 } else { 1.0 })
+            .map_err(Error::Runtime)?;
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -201,7 +210,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         "machine: {cpu}, {threads_all} core(s); peak FP64 of one core (FMA loop): {:.1} GFLOP/s",
         peak / 1e9
     );
-        println!(
+    println!(
         "kernels: {} arithmetic, {} history, {} lanes, FMA {}; parameters that do not vary are compiled in",
         options.precision.rust(),
         options.history.rust(),
@@ -294,7 +303,9 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     for case in &cases {
         let valid = load(&dir, case.model)?;
         let f = flops(valid.ir());
-        let edges = conn.as_ref().map_or(0.0, |c| c.connectivity.weight.len() as f64);
+        let edges = conn
+            .as_ref()
+            .map_or(0.0, |c| c.connectivity.weight.len() as f64);
         let nodes = conn.as_ref().map_or(1.0, |c| c.connectivity.n_nodes as f64);
         let per_instance_step = if case.network {
             nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
@@ -333,7 +344,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             lanes: options
                 .lanes
                 .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
-                        fast: options.fast,
+            fast: options.fast,
             precision: options.precision,
             history: options.history,
             inline: valid.constant_parameters(&spec_for(2, 1, 1)),
@@ -366,7 +377,11 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             si,
             1,
             interp_time,
-            format!("{} {}", human(interp_rate), case.unit.trim_end_matches("/s")),
+            format!(
+                "{} {}",
+                human(interp_rate),
+                case.unit.trim_end_matches("/s")
+            ),
             interp_rate * per_instance_step / 1e9,
             100.0 * interp_rate * per_instance_step / peak,
             "1"

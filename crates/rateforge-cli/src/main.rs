@@ -64,7 +64,7 @@ enum Command {
     Run(RunArgs),
     /// Simulate a grid of parameter values, one instance per grid point (RateML-style sweeps).
     Sweep(SweepArgs),
-        /// List the model library: the standard brain-network models, each in YAML and XML.
+    /// List the model library: the standard brain-network models, each in YAML and XML.
     Models(ModelsArgs),
     /// Time a fixed suite of models and print instance-steps/s, GFLOP/s and the share of peak.
     Bench(BenchArgs),
@@ -79,7 +79,7 @@ struct BenchArgs {
     /// multiplication (results differ from the reference in the last bits).
     #[arg(long)]
     fast: bool,
-        /// Arithmetic of the kernels.
+    /// Arithmetic of the kernels.
     #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
     precision: PrecisionArg,
     /// What the delay history stores.
@@ -122,10 +122,41 @@ struct SweepArgs {
     /// `-sK N` from RateML's command line, rewritten to `K=N`.
     #[arg(long = "points-at", hide = true)]
     points_at: Vec<String>,
-    /// Sweep any parameter or initial state: `PATH=LO:HI:N`, N evenly spaced values with both
-    /// ends (repeatable; replaces a declared range).
-    #[arg(long, value_name = "PATH=LO:HI:N")]
+    /// Sweep any parameter or initial state: `PATH=LO:HI:N` (N evenly spaced values, both ends
+    /// included), `PATH=log:LO:HI:N` (evenly spaced logarithms), `PATH=V1,V2,...`, or
+    /// `PATH=LO:HI` with `--sample` (repeatable; replaces a declared range).
+    #[arg(long, value_name = "PATH=VALUES")]
     range: Vec<String>,
+    /// Rows of instances from a CSV file whose header names the paths.
+    #[arg(long, value_name = "FILE.csv")]
+    table: Option<PathBuf>,
+    /// Combine the axes position by position (all of equal length) instead of every combination.
+    #[arg(long)]
+    zip: bool,
+    /// Random instances instead of a grid: independent uniforms or a Latin hypercube over the
+    /// ranges.
+    #[arg(long, value_enum, requires = "samples")]
+    sample: Option<SampleArg>,
+    /// Number of random instances.
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Seed of the random instances.
+    #[arg(long = "sample-seed", default_value_t = 0)]
+    sample_seed: u64,
+    /// A sweep described in a YAML file (`mode`, `samples`, `seed`, `parameters`, `table`).
+    #[arg(long = "sweep-file", value_name = "FILE.yaml")]
+    sweep_file: Option<PathBuf>,
+    /// Keep the traces of every instance too (`--every` sets their sampling).
+    #[arg(long)]
+    traces: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum SampleArg {
+    /// Every value independently uniform in its range.
+    Uniform,
+    /// A Latin hypercube: each range cut into N strata, each used once.
+    Lhs,
 }
 
 #[derive(clap::Args)]
@@ -234,6 +265,36 @@ struct RunArgs {
     /// Do not print warnings or the summary.
     #[arg(short, long)]
     quiet: bool,
+    /// Compute statistics of the recorded values in the kernel (last, mean, var, min, max, time
+    /// above a threshold), written as `<stat>/<path>`; `sweep` always does.
+    #[arg(long)]
+    stats: bool,
+    /// Leave the samples before this time out of the statistics.
+    #[arg(long, value_name = "T")]
+    transient: Option<f64>,
+    /// Threshold of the time-above statistic for a recorded path: `PATH=VALUE` (repeatable).
+    #[arg(long, value_name = "PATH=VALUE")]
+    threshold: Vec<String>,
+    /// Keep no trace, only statistics and final states (memory proportional to the instances).
+    #[arg(long = "no-trace")]
+    no_trace: bool,
+    /// Arithmetic of the kernel: f64 (the reference semantics) or f32 (twice the lanes).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F64)]
+    precision: PrecisionArg,
+    /// What the delay history stores (f32 halves the memory traffic of delayed couplings).
+    #[arg(long = "history-precision", value_enum, default_value_t = PrecisionArg::F64)]
+    history_precision: PrecisionArg,
+    /// Fast arithmetic: fused multiply-adds where the CPU has them, division by constants as
+    /// multiplication (results then differ from the reference evaluator in the last bits).
+    #[arg(long)]
+    fast: bool,
+    /// Instances per lane block of the kernel (default: 32 for f64, 64 for f32).
+    #[arg(long)]
+    lanes: Option<usize>,
+    /// Build a kernel for any parameter values, instead of compiling in the parameters that are
+    /// the same in every instance (no rebuild when they change, somewhat slower).
+    #[arg(long)]
+    generic: bool,
 }
 
 /// RateML's driver takes `-s0 8 -s1 8 -n 4000 -dt 0.1`; clap's short options are single
@@ -272,11 +333,11 @@ fn main() {
         } => generate(&model, target, &output),
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
-                Command::Models(args) => models(&args),
+        Command::Models(args) => models(&args),
         Command::Bench(args) => bench::run(&bench::BenchOptions {
             quick: args.quick,
             fast: args.fast,
-                        precision: args.precision.precision(),
+            precision: args.precision.precision(),
             history: args.history.precision(),
             lanes: args.lanes,
             threads: args.threads,
@@ -506,9 +567,52 @@ fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
         threads: args.threads,
         seed: args.seed,
         node_values,
+        trace: !args.no_trace,
+        stats: stats_spec(args, args.stats)?,
         ..Default::default()
     };
     Ok((valid, spec))
+}
+
+/// The statistics a run computes: when asked (`--stats`, `--transient`, `--threshold`) or `always`.
+fn stats_spec(args: &RunArgs, always: bool) -> Result<Option<rateforge::StatsSpec>, Error> {
+    if !(always || args.stats || args.transient.is_some() || !args.threshold.is_empty()) {
+        return Ok(None);
+    }
+    let mut thresholds = Vec::new();
+    for t in &args.threshold {
+        let (path, value) = split_assignment(t, "--threshold", "p/qif_op/r=1.0")?;
+        let v: f64 = value
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                usage(
+                    format!("`{value}` in `--threshold {t}` is not a number"),
+                    "thresholds are numbers, e.g. 1.0",
+                )
+            })?;
+        thresholds.push((path.to_string(), v));
+    }
+    Ok(Some(rateforge::StatsSpec {
+        transient: args.transient.unwrap_or(0.0),
+        thresholds,
+    }))
+}
+
+/// Set by Ctrl-C: running kernels stop at their next check and the output is written, marked
+/// partial. A second Ctrl-C exits at once.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: finishing the current steps and writing what is done (Ctrl-C again to quit now)"
+        );
+    });
 }
 
 /// Builds the kernel and runs, with a progress bar on a terminal once the run takes a second.
@@ -519,8 +623,29 @@ fn execute(
 ) -> Result<rateforge::RunResult, Error> {
     // Check the recorded paths before spending time on compilation.
     valid.record_ids(&spec.record)?;
+    let precision = args.precision.precision();
+    let emit = EmitOptions {
+        lanes: args
+            .lanes
+            .unwrap_or_else(|| EmitOptions::default_lanes(precision)),
+        fast: args.fast,
+        precision,
+        history: args.history_precision.precision(),
+        inline: if args.generic {
+            Vec::new()
+        } else {
+            valid.constant_parameters(spec)
+        },
+        ..Default::default()
+    };
+    if emit.lanes == 0 || emit.lanes > 1024 {
+        return Err(usage(
+            format!("`--lanes {}` is out of range", emit.lanes),
+            "give 1 to 1024 lanes, e.g. 32",
+        ));
+    }
     let kernel = match args.backend {
-        BackendArg::Native => Some(valid.build(&EmitOptions::default(), &BuildOptions::default())?),
+        BackendArg::Native => Some(valid.build(&emit, &BuildOptions::default())?),
         BackendArg::Interp => None,
     };
     let backend = match &kernel {
@@ -530,10 +655,10 @@ fn execute(
     let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
     let total = steps * spec.instances.max(1) as u64;
     let progress = AtomicU64::new(0);
-    let cancel = AtomicBool::new(false);
+    install_interrupt_handler();
     let controls = Controls {
         progress: Some(&progress),
-        cancel: Some(&cancel),
+        cancel: Some(&INTERRUPTED),
     };
     std::thread::scope(|scope| {
         let handle = scope.spawn(|| valid.run(backend, spec, controls));
@@ -547,7 +672,7 @@ fn execute(
             "steps"
         };
         bar.set_style(
-            ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:40}}] {{percent:>3}}% {{human_pos}}/{{human_len}} {unit}, eta {{eta}}"))
+            ProgressStyle::with_template(&format!("{{elapsed_precise}} [{{bar:40}}] {{percent:>3}}% {{human_pos}}/{{human_len}} {unit} ({{per_sec}}), eta {{eta}}"))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -584,13 +709,28 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
             } else {
                 String::new()
             };
+            let what = match (result.trace.is_empty(), result.stats.is_empty()) {
+                (false, true) => format!("{} samples of", result.time.len()),
+                (false, false) => format!("{} samples and statistics of", result.time.len()),
+                (true, _) => "statistics of".to_string(),
+            };
             eprintln!(
-                "wrote {} samples of {} variable(s){instances} to {}",
-                result.time.len(),
+                "wrote {what} {} variable(s){instances} to {}",
                 result.names.len(),
                 out.display()
             );
         }
+    }
+    if result.partial {
+        eprintln!(
+            "the run was interrupted: {} of {} instances finished (see `steps_done` and `partial` in the output)",
+            result
+                .steps_done
+                .iter()
+                .filter(|&&s| s as f64 >= result.metadata["n_steps"].as_f64().unwrap_or(0.0))
+                .count(),
+            result.n_instances
+        );
     }
     if !args.quiet && args.output.is_none() {
         let (nn, n) = (result.n_nodes, result.n_instances);
@@ -607,23 +747,32 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
             "final"
         };
         println!("{title:<40} {last:>14} {:>14} {:>14}", "min", "max");
+        let cells = |_r: usize| (0..n).flat_map(move |i| (0..nn).map(move |node| (node, i)));
         for (r, name) in result.names.iter().enumerate() {
-            let cols: Vec<Vec<f64>> = (0..n)
-                .flat_map(|i| (0..nn).map(move |node| (node, i)))
-                .map(|(node, i)| result.node_column(r, node, i))
-                .collect();
-            let all = cols.iter().flatten().copied();
-            let min = all.clone().fold(f64::INFINITY, f64::min);
-            let max = all.fold(f64::NEG_INFINITY, f64::max);
-            let final_mean = cols
-                .iter()
-                .map(|c| c.last().copied().unwrap_or(f64::NAN))
-                .sum::<f64>()
-                / cols.len().max(1) as f64;
+            let (finals, mins, maxs): (Vec<f64>, Vec<f64>, Vec<f64>) = if result.trace.is_empty() {
+                // Statistics only: the last sample, the extremes.
+                let get = |stat: &str| -> Vec<f64> {
+                    cells(r)
+                        .filter_map(|(node, i)| result.stat(stat, r, node, i))
+                        .collect()
+                };
+                (get("last"), get("min"), get("max"))
+            } else {
+                let cols: Vec<Vec<f64>> = cells(r)
+                    .map(|(node, i)| result.node_column(r, node, i))
+                    .collect();
+                (
+                    cols.iter()
+                        .map(|c| c.last().copied().unwrap_or(f64::NAN))
+                        .collect(),
+                    cols.iter().flatten().copied().collect(),
+                    cols.iter().flatten().copied().collect(),
+                )
+            };
+            let min = mins.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let final_mean = finals.iter().sum::<f64>() / finals.len().max(1) as f64;
             println!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
-        }
-        if result.partial {
-            eprintln!("the run was interrupted: these are the steps done so far");
         }
     }
     Ok(())
@@ -683,51 +832,71 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
         }
         points[k] = Some(count(n, &format!("-s{k}"), n)?);
     }
-    let mut axes = Vec::new();
+    use rateforge::sweep::{Mode, Sweep, Values};
+    // A sweep file first, then the declared axes, then `--range` (a later axis of the same
+    // path replaces an earlier one).
+    let mut sweep = match &args.sweep_file {
+        Some(f) => rateforge::sweep::read_sweep_file(f)?,
+        None => Sweep::default(),
+    };
+    let put = |sweep: &mut Sweep, path: &str, values: Values| match sweep
+        .axes
+        .iter_mut()
+        .find(|(p, _)| p == path)
+    {
+        Some(a) => a.1 = values,
+        None => sweep.axes.push((path.to_string(), values)),
+    };
     for (a, n) in declared.iter().zip(&points) {
         let n = n.unwrap_or(if a.lo == a.hi { 1 } else { 4 });
-        axes.push(rateforge::sweep::Axis::linspace(&a.name, a.lo, a.hi, n)?);
+        put(&mut sweep, &a.name, Values::Linear(a.lo, a.hi, n));
     }
     for r in &args.range {
-        let (path, spec_text) = split_assignment(r, "--range", "global_coupling=0:1:8")?;
-        let parts: Vec<&str> = spec_text.split(':').collect();
-        let bad = || {
-            usage(
-                format!("`--range {r}` is not of the form PATH=LO:HI:N"),
-                "e.g. `--range p/qif_op/eta=-6:-4:16` (16 values from -6 to -4)",
-            )
-        };
-        let [lo, hi, n] = parts.as_slice() else {
-            return Err(bad());
-        };
-        let (lo, hi): (f64, f64) = (
-            lo.trim().parse().map_err(|_| bad())?,
-            hi.trim().parse().map_err(|_| bad())?,
-        );
-        let n = count(n.trim(), "--range", r)?;
-        let axis = rateforge::sweep::Axis::linspace(path, lo, hi, n)?;
-        match axes.iter_mut().find(|a| a.path == path) {
-            Some(a) => *a = axis,
-            None => axes.push(axis),
-        }
+        let (path, text) = split_assignment(r, "--range", "global_coupling=0:1:8")?;
+        put(&mut sweep, path, Values::parse(path, text)?);
     }
-    if axes.is_empty() {
+    if let Some(t) = &args.table {
+        sweep.table = rateforge::sweep::read_table(t)?;
+    }
+    if args.zip {
+        sweep.mode = Mode::Zip;
+    }
+    if let Some(kind) = args.sample {
+        let n = args.samples.unwrap_or(0);
+        sweep.mode = match kind {
+            SampleArg::Uniform => Mode::Uniform(n),
+            SampleArg::Lhs => Mode::LatinHypercube(n),
+        };
+        sweep.seed = args.sample_seed;
+    }
+    if sweep.axes.is_empty() && sweep.table.is_empty() {
         return Err(usage(
             "nothing to sweep",
-            "this model declares no swept parameters: give `--range PATH=LO:HI:N`",
+            "this model declares no swept parameters: give `--range PATH=LO:HI:N`, `--table FILE.csv` or `--sweep-file FILE.yaml`",
         ));
     }
-    let grid = rateforge::sweep::grid(&axes);
-    spec.instances = grid.first().map_or(1, |(_, v)| v.len());
-    spec.instance_values = grid;
+    let instances = sweep.instances()?;
+    spec.instances = instances.first().map_or(1, |(_, v)| v.len());
+    spec.instance_values = instances;
+    // Huge sweeps keep statistics only, unless traces are asked for.
+    spec.trace = args.traces;
+    spec.stats = stats_spec(&args.run, true)?;
     if !args.run.quiet {
-        let shape: Vec<String> = axes
+        let how = match sweep.mode {
+            Mode::Product => "every combination of",
+            Mode::Zip => "position by position,",
+            Mode::Uniform(_) => "uniform samples of",
+            Mode::LatinHypercube(_) => "a Latin hypercube over",
+        };
+        let names: Vec<String> = sweep
+            .axes
             .iter()
-            .map(|a| format!("{} ({} values)", a.path, a.values.len()))
+            .map(|(p, _)| p.clone())
+            .chain(sweep.table.iter().map(|(p, _)| format!("{p} (table)")))
             .collect();
         eprintln!(
-            "sweeping {}: {} instances",
-            shape.join(" x "),
+            "sweeping {how} {}: {} instances",
+            names.join(", "),
             spec.instances
         );
     }

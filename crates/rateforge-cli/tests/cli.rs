@@ -642,6 +642,7 @@ fn rateml_style_sweep_equals_single_runs() {
         "500",
         "-dt",
         "0.1",
+        "--traces",
         "-o",
     ];
     let out_s = out.display().to_string();
@@ -709,6 +710,7 @@ fn sweeps_of_any_parameter_and_their_errors() {
         "1e-3",
         "--record",
         "p/qif_op/r",
+        "--traces",
         "-o",
         &out_s,
     ]);
@@ -739,7 +741,14 @@ fn sweeps_of_any_parameter_and_their_errors() {
         &rateforge(&with(&["--points", "global_coupling=0"])),
         &["positive number of points"],
     );
-    user_error(&rateforge(&with(&["--range", "a=1:2"])), &["PATH=LO:HI:N"]);
+    user_error(
+        &rateforge(&with(&["--range", "global_coupling=1:2"])),
+        &["has a range but no number of points", "--sample"],
+    );
+    user_error(
+        &rateforge(&with(&["--range", "a=1:b:3"])),
+        &["cannot read the values", "LO:HI:N"],
+    );
     user_error(
         &rateforge(&[
             "sweep",

@@ -24,7 +24,7 @@ pub struct BuildOptions {
     pub rustc: Option<PathBuf>,
     /// `-C target-cpu=...` (default `native`).
     pub target_cpu: Option<String>,
-        /// Extra flags passed to rustc (after them, those in `$RATEFORGE_RUSTFLAGS`).
+    /// Extra flags passed to rustc (after them, those in `$RATEFORGE_RUSTFLAGS`).
     pub extra_flags: Vec<String>,
 }
 
@@ -79,7 +79,7 @@ impl BuildOptions {
         .iter()
         .map(|s| s.to_string())
         .collect();
-                        flags.push(format!("-Ctarget-cpu={cpu}"));
+        flags.push(format!("-Ctarget-cpu={cpu}"));
         // LLVM prefers 256-bit vectors on some AVX-512 CPUs (the lower clock of 512-bit code
         // can cost more than it gains in general code); kernels are long vector loops where
         // 512-bit vectors win (Montbrio euler 1.15x, rk4 1.35x on a Xeon with AVX-512).
@@ -89,7 +89,12 @@ impl BuildOptions {
         flags.extend(self.extra_flags.iter().cloned());
         // Extra flags from the environment, for experiments (part of the cache key).
         if let Some(extra) = std::env::var_os("RATEFORGE_RUSTFLAGS") {
-            flags.extend(extra.to_string_lossy().split_whitespace().map(str::to_string));
+            flags.extend(
+                extra
+                    .to_string_lossy()
+                    .split_whitespace()
+                    .map(str::to_string),
+            );
         }
         flags
     }

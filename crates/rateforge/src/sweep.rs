@@ -1,7 +1,25 @@
-//! Parameter sweeps: axes of values and their Cartesian grid, one instance per grid point.
+//! Parameter sweeps: which values each instance of a run gets.
+//!
+//! A [`Sweep`] is a set of axes, one per swept parameter or initial state, combined into
+//! instances:
+//!
+//! * **values of an axis** ([`Values`]): `lo:hi:n` (n evenly spaced values, both ends included,
+//!   numpy's `linspace` bit for bit), `log:lo:hi:n` (evenly spaced exponents, numpy's
+//!   `geomspace`-like `10^linspace(log10 lo, log10 hi, n)`), an explicit list `v1,v2,...`, or a
+//!   range `lo:hi` for random sampling;
+//! * **combination** ([`Mode`]): the Cartesian product (the first axis varies slowest, like
+//!   `itertools.product` and RateML's driver), zipped axes of equal length (one instance per
+//!   position), or `n` random samples of the ranges, independent uniforms or a Latin hypercube,
+//!   from a seed;
+//! * **tables**: rows of a CSV file whose header names the paths, one instance per row (zipped
+//!   with the other axes, or combined as the product's slowest axis).
+//!
+//! Random numbers come from the same counter-based generator as the noise (Philox4x32-10), so a
+//! sample depends only on (seed, sample, axis).
 
 use crate::error::Error;
 use rateforge_ir::Diagnostic;
+use rateforge_ir::rng::philox4x32_10;
 
 /// One swept parameter (or initial state): its path and its values.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +30,10 @@ pub struct Axis {
     pub values: Vec<f64>,
 }
 
+fn usage(message: String, help: &str) -> Error {
+    Error::usage(Diagnostic::error(message).with_help(help.to_string()))
+}
+
 impl Axis {
     /// `n` evenly spaced values from `lo` to `hi`, both included, computed as numpy's
     /// `linspace(lo, hi, n)` does (`lo + i*step`, the last one exactly `hi`), so a grid can be
@@ -19,15 +41,15 @@ impl Axis {
     pub fn linspace(path: impl Into<String>, lo: f64, hi: f64, n: usize) -> Result<Axis, Error> {
         let path = path.into();
         if n == 0 {
-            return Err(Error::usage(
-                Diagnostic::error(format!("`{path}` is swept over 0 points"))
-                    .with_help("give at least one point"),
+            return Err(usage(
+                format!("`{path}` is swept over 0 points"),
+                "give at least one point",
             ));
         }
         if !(lo.is_finite() && hi.is_finite()) {
-            return Err(Error::usage(
-                Diagnostic::error(format!("the range of `{path}` is not finite: {lo} to {hi}"))
-                    .with_help("give finite numbers"),
+            return Err(usage(
+                format!("the range of `{path}` is not finite: {lo} to {hi}"),
+                "give finite numbers",
             ));
         }
         let values = if n == 1 {
@@ -39,6 +61,273 @@ impl Axis {
             v
         };
         Ok(Axis { path, values })
+    }
+
+    /// `n` values evenly spaced in logarithm from `lo` to `hi` (both positive), both included:
+    /// `10^e` for `e` = `linspace(log10 lo, log10 hi, n)`, with the ends exactly `lo` and `hi`.
+    pub fn logspace(path: impl Into<String>, lo: f64, hi: f64, n: usize) -> Result<Axis, Error> {
+        let path = path.into();
+        if !(lo > 0.0 && hi > 0.0) {
+            return Err(usage(
+                format!("a logarithmic range needs positive ends, found {lo} to {hi} for `{path}`"),
+                "e.g. `log:0.01:10:16`",
+            ));
+        }
+        let e = Axis::linspace(path.clone(), lo.log10(), hi.log10(), n)?;
+        let mut values: Vec<f64> = e.values.iter().map(|x| 10f64.powf(*x)).collect();
+        values[0] = lo;
+        if n > 1 {
+            values[n - 1] = hi;
+        }
+        Ok(Axis { path, values })
+    }
+}
+
+/// The values of one axis as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    /// `lo:hi:n`.
+    Linear(f64, f64, usize),
+    /// `log:lo:hi:n`.
+    Log(f64, f64, usize),
+    /// `v1,v2,...`.
+    List(Vec<f64>),
+    /// `lo:hi`: a range for random sampling.
+    Range(f64, f64),
+}
+
+impl Values {
+    /// Reads `lo:hi:n`, `log:lo:hi:n`, `lo:hi` or `v1,v2,...` (`path` is for messages).
+    pub fn parse(path: &str, text: &str) -> Result<Values, Error> {
+        let bad = || {
+            usage(
+                format!("cannot read the values `{text}` of `{path}`"),
+                "write `LO:HI:N` (N evenly spaced values), `log:LO:HI:N`, `LO:HI` (a range for --sample) or a list `V1,V2,...`",
+            )
+        };
+        let num = |s: &str| -> Result<f64, Error> {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(bad)
+        };
+        let count = |s: &str| -> Result<usize, Error> {
+            s.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    usage(
+                        format!("`{s}` in `{text}` is not a positive number of points"),
+                        "e.g. `0:1:8` for 8 values from 0 to 1",
+                    )
+                })
+        };
+        let text_t = text.trim();
+        if let Some(rest) = text_t.strip_prefix("log:") {
+            let p: Vec<&str> = rest.split(':').collect();
+            return match p.as_slice() {
+                [lo, hi, n] => Ok(Values::Log(num(lo)?, num(hi)?, count(n)?)),
+                _ => Err(bad()),
+            };
+        }
+        if text_t.contains(':') {
+            let p: Vec<&str> = text_t.split(':').collect();
+            return match p.as_slice() {
+                [lo, hi, n] => Ok(Values::Linear(num(lo)?, num(hi)?, count(n)?)),
+                [lo, hi] => Ok(Values::Range(num(lo)?, num(hi)?)),
+                _ => Err(bad()),
+            };
+        }
+        let list = text_t
+            .split(',')
+            .map(num)
+            .collect::<Result<Vec<f64>, Error>>()?;
+        if list.is_empty() {
+            return Err(bad());
+        }
+        Ok(Values::List(list))
+    }
+
+    /// The axis of these values (a range has none until sampled).
+    pub fn axis(&self, path: &str) -> Result<Option<Axis>, Error> {
+        Ok(Some(match self {
+            Values::Linear(lo, hi, n) => Axis::linspace(path, *lo, *hi, *n)?,
+            Values::Log(lo, hi, n) => Axis::logspace(path, *lo, *hi, *n)?,
+            Values::List(v) => Axis {
+                path: path.to_string(),
+                values: v.clone(),
+            },
+            Values::Range(..) => return Ok(None),
+        }))
+    }
+}
+
+/// How the axes combine into instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Every combination (the first axis slowest).
+    #[default]
+    Product,
+    /// Position by position (all axes of equal length).
+    Zip,
+    /// `n` samples, each value independently uniform in its range.
+    Uniform(usize),
+    /// `n` samples of a Latin hypercube: every range cut into `n` strata, each stratum used
+    /// once, a uniform point within it.
+    LatinHypercube(usize),
+}
+
+/// A sweep: axes (values as written), optional table rows, and how they combine.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sweep {
+    /// Axes in order.
+    pub axes: Vec<(String, Values)>,
+    /// Table columns (path, one value per row), all of the same length.
+    pub table: Vec<(String, Vec<f64>)>,
+    /// How axes combine.
+    pub mode: Mode,
+    /// Seed of random sampling.
+    pub seed: u64,
+}
+
+/// A uniform number in `[0, 1)` for (seed, sample, axis, stream) from Philox (53 bits).
+fn uniform(seed: u64, sample: u64, axis: u32, stream: u32) -> f64 {
+    let r = philox4x32_10(
+        [sample as u32, (sample >> 32) as u32, axis, stream],
+        [seed as u32, (seed >> 32) as u32 ^ 0x5EED_5EED],
+    );
+    let b = ((u64::from(r[0]) << 32) | u64::from(r[1])) >> 11;
+    b as f64 * (1.0 / 9_007_199_254_740_992.0)
+}
+
+impl Sweep {
+    /// The instances: one value list per path, each with one entry per instance, ready for
+    /// [`crate::RunSpec::instance_values`].
+    pub fn instances(&self) -> Result<Vec<(String, Vec<f64>)>, Error> {
+        let mut seen = std::collections::HashSet::new();
+        let paths = self
+            .axes
+            .iter()
+            .map(|(p, _)| p)
+            .chain(self.table.iter().map(|(p, _)| p));
+        for p in paths {
+            if !seen.insert(p.clone()) {
+                return Err(usage(
+                    format!("`{p}` is swept twice"),
+                    "give each parameter one set of values",
+                ));
+            }
+        }
+        match self.mode {
+            Mode::Product | Mode::Zip => {
+                let mut axes = Vec::new();
+                for (p, v) in &self.axes {
+                    match v.axis(p)? {
+                        Some(a) => axes.push(a),
+                        None => {
+                            return Err(usage(
+                                format!("`{p}` has a range but no number of points"),
+                                "write `LO:HI:N`, or sample the ranges with `--sample uniform|lhs --samples N`",
+                            ));
+                        }
+                    }
+                }
+                let rows = self.table.first().map(|(_, v)| v.len());
+                if self.mode == Mode::Zip {
+                    let n = axes.first().map(|a| a.values.len()).or(rows).unwrap_or(0);
+                    if let Some(a) = axes.iter().find(|a| a.values.len() != n) {
+                        return Err(usage(
+                            format!(
+                                "zipped axes differ in length: `{}` has {} values, not {n}",
+                                a.path,
+                                a.values.len()
+                            ),
+                            "give every axis the same number of values, or drop `--zip` for all combinations",
+                        ));
+                    }
+                    if rows.is_some_and(|r| r != n) {
+                        return Err(usage(
+                            format!(
+                                "the table has {} rows, the axes {n} values",
+                                rows.unwrap_or(0)
+                            ),
+                            "zipped axes and table rows must be as many",
+                        ));
+                    }
+                    let mut out: Vec<(String, Vec<f64>)> =
+                        axes.into_iter().map(|a| (a.path, a.values)).collect();
+                    out.extend(self.table.iter().cloned());
+                    return Ok(out);
+                }
+                // Product: the table's rows are the slowest axis.
+                let mut out = Vec::new();
+                let n_rows = rows.unwrap_or(1);
+                let inner: usize = axes.iter().map(|a| a.values.len()).product();
+                for (p, col) in &self.table {
+                    out.push((
+                        p.clone(),
+                        (0..n_rows * inner).map(|k| col[k / inner]).collect(),
+                    ));
+                }
+                for (p, v) in grid(&axes) {
+                    out.push((p, (0..n_rows * inner).map(|k| v[k % inner]).collect()));
+                }
+                Ok(out)
+            }
+            Mode::Uniform(n) | Mode::LatinHypercube(n) => {
+                if n == 0 {
+                    return Err(usage(
+                        "random sampling with 0 samples".into(),
+                        "give `--samples N` with N > 0",
+                    ));
+                }
+                if !self.table.is_empty() {
+                    return Err(usage(
+                        "a table cannot be combined with random sampling".into(),
+                        "sample ranges, or give the rows of a table",
+                    ));
+                }
+                let mut out = Vec::new();
+                for (k, (p, v)) in self.axes.iter().enumerate() {
+                    let (lo, hi) = match v {
+                        Values::Range(lo, hi)
+                        | Values::Linear(lo, hi, _)
+                        | Values::Log(lo, hi, _) => (*lo, *hi),
+                        Values::List(_) => {
+                            return Err(usage(
+                                format!("`{p}` is a list; random sampling needs a range `LO:HI`"),
+                                "e.g. `--range p/op/eta=-6:-4 --sample lhs --samples 1000`",
+                            ));
+                        }
+                    };
+                    let axis = k as u32;
+                    let values: Vec<f64> = match self.mode {
+                        Mode::Uniform(_) => (0..n)
+                            .map(|i| lo + (hi - lo) * uniform(self.seed, i as u64, axis, 0))
+                            .collect(),
+                        _ => {
+                            // A random permutation of the strata (Fisher-Yates), then a point in each.
+                            let mut strata: Vec<usize> = (0..n).collect();
+                            for i in (1..n).rev() {
+                                let j = (uniform(self.seed, i as u64, axis, 1) * (i + 1) as f64)
+                                    as usize;
+                                strata.swap(i, j.min(i));
+                            }
+                            (0..n)
+                                .map(|i| {
+                                    let u = uniform(self.seed, i as u64, axis, 2);
+                                    lo + (hi - lo) * ((strata[i] as f64 + u) / n as f64)
+                                })
+                                .collect()
+                        }
+                    };
+                    out.push((p.clone(), values));
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
@@ -58,6 +347,209 @@ pub fn grid(axes: &[Axis]) -> Vec<(String, Vec<f64>)> {
     out
 }
 
+/// Reads a sweep file (YAML):
+///
+/// ```yaml
+/// mode: product            # product (default), zip, uniform or lhs
+/// samples: 1000            # for uniform and lhs
+/// seed: 3                  # for uniform and lhs
+/// parameters:
+///   p/qif_op/eta: -6:-4:16         # as on the command line
+///   p/qif_op/J: [10, 15, 20]       # or a list
+/// table: rows.csv          # rows of instances, relative to the file
+/// ```
+///
+/// Errors point into the file.
+pub fn read_sweep_file(path: &std::path::Path) -> Result<Sweep, Error> {
+    use rateforge_front::yaml::{self, Value};
+    let mut sources = rateforge_ir::SourceMap::new();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(
+            format!("cannot read the sweep file `{}`: {e}", path.display()),
+            "check that the file exists and is readable",
+        )
+    })?;
+    let file = sources.add(path.display().to_string(), text.clone());
+    let located =
+        |sources: &rateforge_ir::SourceMap, d: Diagnostic| Error::model(sources, d.into());
+    let root = yaml::parse(&text, file).map_err(|d| located(&sources, d))?;
+    let Some(map) = root.as_map() else {
+        return Err(located(
+            &sources,
+            Diagnostic::error("a sweep file is a mapping")
+                .with_primary(root.span, "not a mapping")
+                .with_help(
+                    "give `parameters:` (and optionally `mode:`, `samples:`, `seed:`, `table:`)",
+                ),
+        ));
+    };
+    let mut sweep = Sweep::default();
+    let mut mode = "product".to_string();
+    let mut samples: Option<usize> = None;
+    let mut errors = rateforge_ir::Diagnostics::new();
+    for (k, v) in map {
+        let key = k.key_text().unwrap_or_default();
+        match key.as_str() {
+            "mode" => match v.as_str() {
+                Some(m @ ("product" | "zip" | "uniform" | "lhs")) => mode = m.to_string(),
+                _ => errors.push(
+                    Diagnostic::error("unknown sweep mode")
+                        .with_primary(v.span, "expected product, zip, uniform or lhs")
+                        .with_help("`product` combines every value of every axis; `zip` goes position by position; `uniform` and `lhs` draw `samples` random instances"),
+                ),
+            },
+            "samples" => match v.value {
+                Value::Int(n) if n > 0 => samples = Some(n as usize),
+                _ => errors.push(
+                    Diagnostic::error("`samples` must be a positive whole number")
+                        .with_primary(v.span, "here")
+                        .with_help("e.g. `samples: 1000`"),
+                ),
+            },
+            "seed" => match v.value {
+                Value::Int(n) if n >= 0 => sweep.seed = n as u64,
+                _ => errors.push(
+                    Diagnostic::error("`seed` must be a whole number >= 0")
+                        .with_primary(v.span, "here")
+                        .with_help("e.g. `seed: 3`"),
+                ),
+            },
+            "table" => match v.as_str() {
+                Some(t) => {
+                    let p = path.parent().unwrap_or(std::path::Path::new(".")).join(t);
+                    sweep.table = read_table(&p)?;
+                }
+                None => errors.push(
+                    Diagnostic::error("`table` names a CSV file")
+                        .with_primary(v.span, "here")
+                        .with_help("e.g. `table: rows.csv` (relative to the sweep file)"),
+                ),
+            },
+            "parameters" => match v.as_map() {
+                Some(params) => {
+                    for (pk, pv) in params {
+                        let name = pk.key_text().unwrap_or_default();
+                        let values = match &pv.value {
+                            Value::Seq(items) => {
+                                let nums: Option<Vec<f64>> = items.iter().map(|i| i.as_f64()).collect();
+                                nums.filter(|n| !n.is_empty()).map(Values::List)
+                            }
+                            Value::Int(_) | Value::Float(_) => pv.as_f64().map(|x| Values::List(vec![x])),
+                            Value::Str(s) => Values::parse(&name, s).ok(),
+                            _ => None,
+                        };
+                        match values {
+                            Some(vals) => sweep.axes.push((name, vals)),
+                            None => errors.push(
+                                Diagnostic::error(format!("cannot read the values of `{name}`"))
+                                    .with_primary(pv.span, "here")
+                                    .with_help("write `LO:HI:N`, `log:LO:HI:N`, `LO:HI` (for sampling) or a list `[V1, V2, ...]`"),
+                            ),
+                        }
+                    }
+                }
+                None => errors.push(
+                    Diagnostic::error("`parameters` maps paths to values")
+                        .with_primary(v.span, "not a mapping")
+                        .with_help("e.g. `parameters: {p/qif_op/eta: \"-6:-4:16\"}`"),
+                ),
+            },
+            other => errors.push(
+                Diagnostic::error(format!("unknown key `{other}` in a sweep file"))
+                    .with_primary(k.span, "unknown")
+                    .with_help("a sweep file has `mode`, `samples`, `seed`, `parameters` and `table`"),
+            ),
+        }
+    }
+    sweep.mode = match mode.as_str() {
+        "zip" => Mode::Zip,
+        "uniform" | "lhs" => {
+            let Some(n) = samples else {
+                errors.push(
+                    Diagnostic::error(format!("mode `{mode}` needs `samples`"))
+                        .with_primary(root.span, "in this sweep")
+                        .with_help("e.g. `samples: 1000`"),
+                );
+                return Err(Error::model(&sources, errors));
+            };
+            if mode == "uniform" {
+                Mode::Uniform(n)
+            } else {
+                Mode::LatinHypercube(n)
+            }
+        }
+        _ => Mode::Product,
+    };
+    if errors.has_errors() {
+        return Err(Error::model(&sources, errors));
+    }
+    Ok(sweep)
+}
+
+/// Reads a CSV table with a header row of paths: one column per path, one row per instance.
+pub fn read_table(path: &std::path::Path) -> Result<Vec<(String, Vec<f64>)>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage(
+            format!("cannot read the table `{}`: {e}", path.display()),
+            "give a CSV file whose first row names the parameters",
+        )
+    })?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .ok_or_else(|| {
+            usage(
+                format!("the table `{}` is empty", path.display()),
+                "the first row names the parameters, each further row is one instance",
+            )
+        })?
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); header.len()];
+    for (row, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            return Err(usage(
+                format!(
+                    "row {} of `{}` has {} values for {} columns",
+                    row + 2,
+                    path.display(),
+                    cells.len(),
+                    header.len()
+                ),
+                "give one value per column in every row",
+            ));
+        }
+        for (c, cell) in cells.iter().enumerate() {
+            let v: f64 = cell
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| {
+                    usage(
+                        format!(
+                            "`{}` in row {} of `{}` is not a number",
+                            cell.trim(),
+                            row + 2,
+                            path.display()
+                        ),
+                        "table values are finite numbers",
+                    )
+                })?;
+            columns[c].push(v);
+        }
+    }
+    if columns.first().is_none_or(|c| c.is_empty()) {
+        return Err(usage(
+            format!("the table `{}` has no rows", path.display()),
+            "each row after the header is one instance",
+        ));
+    }
+    Ok(header.into_iter().zip(columns).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +563,33 @@ mod tests {
         assert_eq!(a.values[6], 0.7);
         assert_eq!(Axis::linspace("a", 2.0, 5.0, 1).unwrap().values, vec![2.0]);
         assert!(Axis::linspace("a", 0.0, 1.0, 0).is_err());
+        let l = Axis::logspace("a", 0.01, 100.0, 5).unwrap();
+        assert_eq!(l.values[0], 0.01);
+        assert_eq!(l.values[4], 100.0);
+        assert!((l.values[2] - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn values_parse() {
+        assert_eq!(
+            Values::parse("a", "0:1:5").unwrap(),
+            Values::Linear(0.0, 1.0, 5)
+        );
+        assert_eq!(
+            Values::parse("a", "log:1:100:3").unwrap(),
+            Values::Log(1.0, 100.0, 3)
+        );
+        assert_eq!(
+            Values::parse("a", "-2:3").unwrap(),
+            Values::Range(-2.0, 3.0)
+        );
+        assert_eq!(
+            Values::parse("a", "1, 2.5,4").unwrap(),
+            Values::List(vec![1.0, 2.5, 4.0])
+        );
+        for bad in ["", "a:b:c", "0:1:0", "1:2:3:4", "log:0:1", "1,,2"] {
+            assert!(Values::parse("a", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -87,5 +606,75 @@ mod tests {
         ]);
         assert_eq!(g[0].1, vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
         assert_eq!(g[1].1, vec![10.0, 20.0, 30.0, 10.0, 20.0, 30.0]);
+    }
+
+    #[test]
+    fn modes_combine_axes_and_tables() {
+        let axes = vec![
+            ("a".to_string(), Values::List(vec![1.0, 2.0])),
+            ("b".to_string(), Values::List(vec![3.0, 4.0])),
+        ];
+        let zip = Sweep {
+            axes: axes.clone(),
+            mode: Mode::Zip,
+            ..Default::default()
+        };
+        assert_eq!(
+            zip.instances().unwrap(),
+            vec![("a".into(), vec![1.0, 2.0]), ("b".into(), vec![3.0, 4.0])]
+        );
+        let with_table = Sweep {
+            axes: axes[..1].to_vec(),
+            table: vec![("t".into(), vec![7.0, 8.0, 9.0])],
+            ..Default::default()
+        };
+        let i = with_table.instances().unwrap();
+        assert_eq!(i[0], ("t".into(), vec![7.0, 7.0, 8.0, 8.0, 9.0, 9.0]));
+        assert_eq!(i[1], ("a".into(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]));
+        let twice = Sweep {
+            axes: vec![axes[0].clone(), axes[0].clone()],
+            ..Default::default()
+        };
+        assert!(twice.instances().is_err());
+    }
+
+    #[test]
+    fn latin_hypercube_uses_every_stratum_once() {
+        let n = 64;
+        let s = Sweep {
+            axes: vec![
+                ("a".into(), Values::Range(0.0, 1.0)),
+                ("b".into(), Values::Range(-5.0, 5.0)),
+            ],
+            mode: Mode::LatinHypercube(n),
+            seed: 11,
+            ..Default::default()
+        };
+        let i = s.instances().unwrap();
+        for (k, (_, v)) in i.iter().enumerate() {
+            let (lo, hi) = if k == 0 { (0.0, 1.0) } else { (-5.0, 5.0) };
+            let mut strata: Vec<usize> = v
+                .iter()
+                .map(|x| (((x - lo) / (hi - lo)) * n as f64) as usize)
+                .collect();
+            strata.sort_unstable();
+            assert_eq!(strata, (0..n).collect::<Vec<_>>());
+        }
+        assert_ne!(i[0].1, i[1].1);
+        // Reproducible, and another seed gives another design.
+        assert_eq!(s.instances().unwrap(), i);
+        let other = Sweep {
+            seed: 12,
+            ..s.clone()
+        };
+        assert_ne!(other.instances().unwrap(), i);
+        let uni = Sweep {
+            mode: Mode::Uniform(1000),
+            ..s
+        };
+        let u = uni.instances().unwrap();
+        let mean = u[0].1.iter().sum::<f64>() / 1000.0;
+        assert!((mean - 0.5).abs() < 0.05, "{mean}");
+        assert!(u[1].1.iter().all(|x| (-5.0..5.0).contains(x)));
     }
 }

@@ -100,7 +100,7 @@ struct Context {
     edge_delay_loads: Vec<String>,
     edge_delay: String,
     prelude: String,
-        vmath: String,
+    vmath: String,
     fma: bool,
     prefetch_ahead: usize,
 }
@@ -184,7 +184,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
     let m = model.model();
     let info = model.info();
     let names = Names::new(model);
-        let lanes = options.lanes.max(1);
+    let lanes = options.lanes.max(1);
     let mut inline: Vec<(usize, f64)> = options
         .inline
         .iter()
@@ -421,7 +421,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
             Some(EdgeDelays::Zero) | None => "0".to_string(),
         },
         prelude: PRELUDE.to_string(),
-                vmath: VMATH.to_string(),
+        vmath: VMATH.to_string(),
         fma: options.fast,
         prefetch_ahead: std::env::var("RATEFORGE_PREFETCH")
             .ok()
@@ -460,7 +460,7 @@ impl Printer<'_> {
         }
     }
 
-        /// The value of an expression made of literals and compiled-in parameters (IR semantics).
+    /// The value of an expression made of literals and compiled-in parameters (IR semantics).
     fn constant(&self, e: Handle<Expr>) -> Option<f64> {
         let m = self.model.model();
         match &m.exprs[e] {
@@ -524,8 +524,9 @@ impl Printer<'_> {
                         );
                     }
                 }
-                                // Fast: division by a constant becomes multiplication by its reciprocal.
-                if self.fast && *op == BinOp::Div
+                // Fast: division by a constant becomes multiplication by its reciprocal.
+                if self.fast
+                    && *op == BinOp::Div
                     && let Some(c) = self.constant(*b0)
                     && c != 0.0
                     && (1.0 / c).is_finite()
