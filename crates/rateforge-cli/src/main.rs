@@ -347,6 +347,10 @@ fn main() {
         e.emit(colour);
         std::process::exit(e.exit_code());
     }
+    // An interrupted run has written what it did; its exit status says it was interrupted.
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        std::process::exit(130);
+    }
 }
 
 fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {

@@ -1,0 +1,387 @@
+//! Sweeps and streaming statistics:
+//! * every instance of a sweep equals a single run with the same parameters, bit for bit (a
+//!   kernel built for the sweep against kernels with those values compiled in), for each solver,
+//!   with noise, and for a network with delays;
+//! * the statistics computed inside the kernel equal the same statistics computed from the full
+//!   trace, and the reference evaluator's;
+//! * an interrupted run reports how far each instance got;
+//! * float32 arithmetic, float32 histories and fast arithmetic stay close to the reference.
+
+use rateforge::crates::runtime::stats::from_trace;
+use rateforge::{Backend, Controls, EmitOptions, Precision, RunSpec, Solver, StatsSpec, Validated};
+use rateforge_tests::*;
+use std::sync::atomic::AtomicBool;
+
+/// A kernel with the parameters of `spec` that do not vary compiled in.
+fn specialised(model: &Validated, spec: &RunSpec, extra: EmitOptions) -> rateforge::Kernel {
+    model
+        .build(
+            &EmitOptions {
+                inline: model.constant_parameters(spec),
+                ..extra
+            },
+            &build_options(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn sweep_instances_equal_single_runs() {
+    let qif = load("examples/models/montbrio.yaml/qif")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let n = 37; // one and a bit lane blocks
+    let etas: Vec<f64> = (0..n).map(|i| -6.0 + 0.05 * i as f64).collect();
+    let generic = kernel(&qif);
+    for solver in [Solver::Euler, Solver::Heun, Solver::Rk4] {
+        let sweep = RunSpec {
+            time: 2.0,
+            dt: 1e-3,
+            solver,
+            every: Some(0.1),
+            instances: n,
+            instance_values: vec![("p/qif_op/eta".into(), etas.clone())],
+            ..Default::default()
+        };
+        // The sweep with a generic kernel, and with a kernel for the sweep (eta varies).
+        let a = run(&qif, Backend::Native(&generic), &sweep);
+        let k = specialised(&qif, &sweep, EmitOptions::default());
+        let b = run(&qif, Backend::Native(&k), &sweep);
+        assert_eq!(
+            bits(&a.trace),
+            bits(&b.trace),
+            "{solver:?}: generic vs specialised"
+        );
+        for i in [0, 17, 36] {
+            let single = RunSpec {
+                instances: 1,
+                instance_values: vec![("p/qif_op/eta".into(), vec![etas[i]])],
+                ..sweep.clone()
+            };
+            // Every parameter compiled in.
+            let ks = specialised(&qif, &single, EmitOptions::default());
+            let s = run(&qif, Backend::Native(&ks), &single);
+            for r in 0..a.names.len() {
+                assert_eq!(
+                    bits(&a.column(r, i)),
+                    bits(&s.column(r, 0)),
+                    "{solver:?}: instance {i} differs from its single run"
+                );
+            }
+        }
+    }
+    // With noise: the same normal numbers by instance index, so a single run of instance i needs
+    // the sweep's instance numbering; here every instance of a sweep with equal parameters must
+    // differ (its own noise), and a sweep of 1 equals instance 0.
+    let ou = load("tests/models/valid/ou.yaml")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let ko = kernel(&ou);
+    let spec = RunSpec {
+        time: 1.0,
+        dt: 1e-2,
+        solver: Solver::Heun,
+        instances: 9,
+        seed: 4,
+        ..Default::default()
+    };
+    let many = run(&ou, Backend::Native(&ko), &spec);
+    let one = run(
+        &ou,
+        Backend::Native(&ko),
+        &RunSpec {
+            instances: 1,
+            ..spec.clone()
+        },
+    );
+    assert_eq!(bits(&many.column(0, 0)), bits(&one.column(0, 0)));
+    assert_ne!(bits(&many.column(0, 1)), bits(&many.column(0, 2)));
+}
+
+#[test]
+fn network_sweep_instances_equal_single_runs() {
+    let model = load("examples/models/networks/g2do4.xml")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let conn = rateforge::crates::runtime::connectivity::load(
+        &root().join("examples/data/connectivity_4/weights.npy"),
+        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
+        None,
+    )
+    .unwrap()
+    .connectivity;
+    let n = 5;
+    let gs: Vec<f64> = (0..n).map(|i| 10.0 + 5.0 * i as f64).collect();
+    let sweep = RunSpec {
+        time: 50.0,
+        dt: 0.1,
+        solver: Solver::Heun,
+        every: Some(1.0),
+        instances: n,
+        instance_values: vec![("global_coupling".into(), gs.clone())],
+        connectivity: Some(conn),
+        ..Default::default()
+    };
+    let k = specialised(&model, &sweep, EmitOptions::default());
+    let a = run(&model, Backend::Native(&k), &sweep);
+    let i = 3;
+    let single = RunSpec {
+        instances: 1,
+        instance_values: vec![("global_coupling".into(), vec![gs[i]])],
+        ..sweep.clone()
+    };
+    let ks = specialised(&model, &single, EmitOptions::default());
+    let s = run(&model, Backend::Native(&ks), &single);
+    for r in 0..a.names.len() {
+        for node in 0..4 {
+            assert_eq!(
+                bits(&a.node_column(r, node, i)),
+                bits(&s.node_column(r, node, 0))
+            );
+        }
+    }
+}
+
+#[test]
+fn streaming_statistics_equal_statistics_of_the_trace() {
+    let conn = rateforge::crates::runtime::connectivity::load(
+        &root().join("examples/data/connectivity_4/weights.npy"),
+        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
+        None,
+    )
+    .unwrap()
+    .connectivity;
+    let cases: Vec<(&str, RunSpec, Vec<(String, f64)>)> = vec![
+        (
+            "examples/models/montbrio.yaml/qif",
+            RunSpec {
+                time: 5.0,
+                dt: 1e-3,
+                solver: Solver::Rk4,
+                every: Some(0.01),
+                instances: 11,
+                instance_values: vec![(
+                    "p/qif_op/eta".into(),
+                    (0..11).map(|i| -6.0 + 0.2 * i as f64).collect(),
+                )],
+                record: vec!["p/qif_op/r".into(), "p/qif_op/v".into()],
+                ..Default::default()
+            },
+            vec![("p/qif_op/r".into(), 0.5)],
+        ),
+        (
+            "examples/models/library/epileptor.xml",
+            RunSpec {
+                time: 200.0,
+                dt: 0.05,
+                solver: Solver::Heun,
+                every: Some(0.5),
+                instances: 3,
+                connectivity: Some(conn),
+                ..Default::default()
+            },
+            vec![("x1".into(), 0.0)],
+        ),
+    ];
+    for (reference, base, thresholds) in cases {
+        let model = load(reference)
+            .validate()
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let spec = RunSpec {
+            stats: Some(StatsSpec {
+                transient: base.time / 4.0,
+                thresholds,
+            }),
+            ..base
+        };
+        let k = kernel(&model);
+        let with_trace = run(&model, Backend::Native(&k), &spec);
+        let no_trace = run(
+            &model,
+            Backend::Native(&k),
+            &RunSpec {
+                trace: false,
+                ..spec.clone()
+            },
+        );
+        let interp = run(&model, Backend::Interp, &spec);
+        assert!(no_trace.trace.is_empty());
+        let nr = with_trace.names.len();
+        let every = (spec.every.unwrap() / spec.dt).round() as u64;
+        let interval = every as f64 * spec.dt;
+        let transient = (spec.stats.as_ref().unwrap().transient / interval - 1e-9).ceil() as usize;
+        let thresholds: Vec<f64> = with_trace
+            .names
+            .iter()
+            .map(|n| {
+                spec.stats
+                    .as_ref()
+                    .unwrap()
+                    .thresholds
+                    .iter()
+                    .find(|(p, _)| p == n)
+                    .map_or(f64::NAN, |(_, v)| *v)
+            })
+            .collect();
+        let expected = from_trace(
+            &with_trace.trace,
+            with_trace.time.len(),
+            nr,
+            with_trace.n_nodes,
+            with_trace.n_instances,
+            transient,
+            &thresholds,
+            interval,
+        );
+        assert_eq!(
+            bits(&with_trace.stats),
+            bits(&expected),
+            "{reference}: kernel statistics"
+        );
+        assert_eq!(
+            bits(&no_trace.stats),
+            bits(&expected),
+            "{reference}: without a trace"
+        );
+        assert_eq!(
+            bits(&interp.stats),
+            bits(&expected),
+            "{reference}: evaluator"
+        );
+        // The numbers mean what they say.
+        let r0 = with_trace.node_column(0, 0, 0);
+        let kept = &r0[transient..];
+        let mean = with_trace.stat("mean", 0, 0, 0).unwrap();
+        let naive = kept.iter().sum::<f64>() / kept.len() as f64;
+        assert!(
+            (mean - naive).abs() <= 1e-12 * naive.abs().max(1.0),
+            "{mean} vs {naive}"
+        );
+        assert_eq!(with_trace.stat("last", 0, 0, 0), r0.last().copied());
+        assert_eq!(
+            with_trace.stat("max", 0, 0, 0).unwrap(),
+            kept.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_run_reports_what_it_did() {
+    let qif = load("examples/models/montbrio.yaml/qif")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let k = kernel(&qif);
+    let spec = RunSpec {
+        time: 100.0,
+        dt: 1e-4, // 10^6 steps: stopped at the first check
+        solver: Solver::Euler,
+        every: Some(1.0),
+        instances: 40,
+        stats: Some(StatsSpec::default()),
+        ..Default::default()
+    };
+    let cancel = AtomicBool::new(true);
+    let r = qif
+        .run(
+            Backend::Native(&k),
+            &spec,
+            Controls {
+                progress: None,
+                cancel: Some(&cancel),
+            },
+        )
+        .unwrap();
+    assert!(r.partial);
+    assert!(
+        r.steps_done.iter().all(|&s| s < 1_000_000),
+        "{:?}",
+        r.steps_done
+    );
+    assert!(r.steps_done.iter().any(|&s| s > 0));
+    // Samples not reached are NaN; statistics cover the samples taken.
+    let col = r.column(0, 0);
+    assert!(col[0].is_finite() && col.last().unwrap().is_nan());
+    assert!(r.stat("mean", 0, 0, 0).unwrap().is_finite());
+}
+
+#[test]
+fn float32_and_fast_arithmetic_stay_close_to_the_reference() {
+    let qif = load("examples/models/montbrio.yaml/qif")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let spec = RunSpec {
+        time: 10.0,
+        dt: 1e-3,
+        solver: Solver::Rk4,
+        every: Some(0.1),
+        instances: 8,
+        instance_values: vec![(
+            "p/qif_op/eta".into(),
+            (0..8).map(|i| -5.5 + 0.1 * i as f64).collect(),
+        )],
+        ..Default::default()
+    };
+    let exact = run(&qif, Backend::Interp, &spec);
+    let rel =
+        |a: &[f64], b: &[f64]| max_abs_diff(a, b) / b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let fast = specialised(
+        &qif,
+        &spec,
+        EmitOptions {
+            fast: true,
+            ..Default::default()
+        },
+    );
+    let f = run(&qif, Backend::Native(&fast), &spec);
+    let e_fast = rel(&f.trace, &exact.trace);
+    assert!(e_fast < 1e-9, "fast arithmetic: {e_fast:e}");
+    let single = specialised(
+        &qif,
+        &spec,
+        EmitOptions {
+            precision: Precision::F32,
+            lanes: EmitOptions::default_lanes(Precision::F32),
+            ..Default::default()
+        },
+    );
+    let s = run(&qif, Backend::Native(&single), &spec);
+    let e32 = rel(&s.trace, &exact.trace);
+    eprintln!("fast arithmetic {e_fast:e}, float32 {e32:e} (relative to the float64 reference)");
+    assert!(e32 < 1e-4 && e32 > 1e-12, "float32: {e32:e}");
+    // A float32 history in a network with delays: the float64 reference within 1e-5.
+    let model = load("examples/models/networks/rww4.xml")
+        .validate()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let conn = rateforge::crates::runtime::connectivity::load(
+        &root().join("examples/data/connectivity_4/weights.npy"),
+        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
+        None,
+    )
+    .unwrap()
+    .connectivity;
+    let net = RunSpec {
+        time: 200.0,
+        dt: 0.1,
+        solver: Solver::Heun,
+        every: Some(1.0),
+        connectivity: Some(conn),
+        ..Default::default()
+    };
+    let reference = run(&model, Backend::Interp, &net);
+    let h32 = specialised(
+        &model,
+        &net,
+        EmitOptions {
+            history: Precision::F32,
+            ..Default::default()
+        },
+    );
+    let h = run(&model, Backend::Native(&h32), &net);
+    let e_h = rel(&h.trace, &reference.trace);
+    eprintln!("float32 history {e_h:e}");
+    assert!(e_h < 1e-5 && e_h > 0.0, "float32 history: {e_h:e}");
+}
