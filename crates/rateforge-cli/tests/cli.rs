@@ -794,3 +794,104 @@ fn the_model_library_is_listed_and_written() {
     let o = rateforge(&["check", &dir.join("kuramoto.xml").display().to_string()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn statistics_only_sweeps_and_interruption() {
+    // Statistics without traces: memory proportional to the instances.
+    let out = tmp("qif_stats.npz");
+    let out_s = out.display().to_string();
+    let o = rateforge(&[
+        "sweep",
+        "examples/models/montbrio.yaml/qif",
+        "--range",
+        "p/qif_op/eta=-6:-4:3",
+        "--range",
+        "p/qif_op/Delta=0.5,1",
+        "--time",
+        "20",
+        "--dt",
+        "1e-3",
+        "--transient",
+        "10",
+        "--threshold",
+        "p/qif_op/r=0.5",
+        "--record",
+        "p/qif_op/r",
+        "-o",
+        &out_s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("6 instances"), "{}", text(&o.stderr));
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let names = npz.names().unwrap();
+    for want in ["mean/p/qif_op/r", "var/p/qif_op/r", "above/p/qif_op/r", "grid/p/qif_op/Delta"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n == "p/qif_op/r"), "no trace by default: {names:?}");
+    let mean = npz_array(&out, "mean/p/qif_op/r");
+    assert_eq!(mean.shape(), &[6]);
+    assert!(mean.iter().all(|m| m.is_finite() && *m > 0.0));
+    // A random design: a Latin hypercube of 50 instances.
+    let o = rateforge(&[
+        "sweep",
+        "examples/models/montbrio.yaml/qif",
+        "--range",
+        "p/qif_op/eta=-6:-4",
+        "--sample",
+        "lhs",
+        "--samples",
+        "50",
+        "--time",
+        "1",
+        "--dt",
+        "1e-3",
+        "-q",
+        "-o",
+        &out_s,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eta = npz_array(&out, "grid/p/qif_op/eta");
+    assert_eq!(eta.len(), 50);
+    assert!(eta.iter().all(|e| (-6.0..-4.0).contains(e)));
+    // Ctrl-C: the run stops at its next check, writes what it has, marked partial, exit 130.
+    let long = tmp("qif_interrupted.npz");
+    let long_s = long.display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rateforge"))
+        .args([
+            "sweep",
+            "examples/models/montbrio.yaml/qif",
+            "--range",
+            "p/qif_op/eta=-6:-4:64",
+            "--time",
+            "100000",
+            "--dt",
+            "1e-3",
+            "--threads",
+            "1",
+            "-o",
+            &long_s,
+        ])
+        .current_dir(root())
+        .env("RATEFORGE_CACHE_DIR", root().join("target/test-kernel-cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the kernel is built and running (the progress counter is not visible here:
+    // give it time), then interrupt.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let done = npz_array(&long, "steps_done");
+    assert_eq!(done.len(), 64);
+    assert!(done.iter().all(|d| *d < 1e8), "{done:?}");
+    let meta = {
+        let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(&long).unwrap()).unwrap();
+        npz.names().unwrap()
+    };
+    assert!(meta.iter().any(|n| n == "metadata"));
+}
