@@ -1318,6 +1318,10 @@ const RK4: u32 = 2;
 const CHECK_EVERY: u64 = 4096;
 /// How many steps ahead coupling reads are prefetched.
 const PREFETCH_AHEAD: usize = 2;
+/// Every coupling's `pre` reads only the source value, parameters and constants.
+const PRE_SOURCE_ONLY: bool = true;
+/// The most steps whose coupling sums are computed in one pass over the edges.
+const T_BLOCK: usize = 16;
 
 /// Scratch arrays of the solver stages.
 struct Scratch {
@@ -1462,6 +1466,28 @@ fn couplings_of_node(i: usize, ctx: &BlockCtx, t: f64, p: &[Lane; N_PARAM], ys: 
     };
 }
 
+/// The sums `sum_j w_ij pre_c(x_j(t_(n+k) - d_ij))` of node `i` for the next `out.len()` steps
+/// (`n` the current step), every edge delayed by at least that many steps.
+#[inline(always)]
+fn coupling_sums_ahead(i: usize, ctx: &BlockCtx, len: usize, p: &[Lane; N_PARAM], ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [[Lane; N_COUPLING]]) {
+    let t = 0.0 as F; // `pre` reads only the source here
+    let nn = ctx.nn as F;
+    let step_dt = ctx.a.dt as F;
+    let a = ctx.a;
+    let (lo, hi) = unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) };
+    for k in 0..len {
+        out[k] = [[0.0 as F; LANES]; N_COUPLING];
+    }
+}
+
+/// `post_c` of every coupling from the sums `gx`.
+#[inline(always)]
+fn coupling_posts(t: f64, ctx: &BlockCtx, p: &[Lane; N_PARAM], gx: &[Lane; N_COUPLING], out: &mut [Lane; N_COUPLING]) {
+    let t = t as F;
+    let nn = ctx.nn as F;
+    let step_dt = ctx.a.dt as F;
+}
+
 /// Streaming statistics of one recorded value at one node, per lane (Welford's mean and variance).
 #[derive(Clone)]
 struct Stat {
@@ -1566,7 +1592,30 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
             }
         }
     }
-    ctx.horizon = max_delay + 1;
+        ctx.horizon = max_delay + 1;
+    // Couplings whose `pre` reads only the source are summed for up to T_BLOCK steps at a time
+    // when every edge is delayed by at least that many steps (the values they read are then
+    // already in the history): each edge reads a run of consecutive slots, which the memory
+    // system streams, instead of one slot per step.
+    let mut t_block = 1usize;
+    if NETWORK && N_COUPLING > 0 && PRE_SOURCE_ONLY && a.dense == 0 {
+        let mut d_min = usize::MAX;
+        for e in 0..ctx.n_edges() {
+            let u = ctx.uniform[e];
+            let d = if u != u32::MAX {
+                u as usize
+            } else {
+                (0..LANES).map(|l| ctx.edge_delay[e * LANES + l] as usize).min().unwrap_or(0)
+            };
+            d_min = d_min.min(d);
+        }
+        if d_min != usize::MAX {
+            t_block = d_min.clamp(1, T_BLOCK);
+        }
+    }
+    let mut ahead: Vec<[Lane; N_COUPLING]> = if t_block > 1 { vec![[[0.0 as F; LANES]; N_COUPLING]; nn * t_block] } else { Vec::new() };
+    let mut block_left = 0usize;
+    let mut block_k = 0usize;
     ctx.history = vec![0.0 as H; N_BUFFERED * nn * ctx.horizon * LANES];
     let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
     let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
@@ -1668,7 +1717,24 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
                 }
             }
         }
-        if N_COUPLING > 0 {
+                if N_COUPLING > 0 && t_block > 1 {
+            // The sums of the next steps, read as runs of consecutive history slots.
+            if block_left == 0 {
+                let len = t_block.min((a.n_steps - step + 1) as usize);
+                for node in 0..nn {
+                    coupling_sums_ahead(node, &ctx, len, &p, &y[node], &free[node], &mut ahead[node * t_block..node * t_block + len]);
+                }
+                block_left = len;
+                block_k = 0;
+            }
+            for node in 0..nn {
+                let mut c = [[0.0 as F; LANES]; N_COUPLING];
+                coupling_posts(tn, &ctx, &p, &ahead[node * t_block + block_k], &mut c);
+                inputs[node].c = c;
+            }
+            block_k += 1;
+            block_left -= 1;
+        } else if N_COUPLING > 0 {
             for node in 0..nn {
                 let mut c = [[0.0 as F; LANES]; N_COUPLING];
                 couplings_of_node(node, &ctx, tn, &p, &y[node], &free[node], &mut c);

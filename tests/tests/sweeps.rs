@@ -144,6 +144,23 @@ fn network_sweep_instances_equal_single_runs() {
             );
         }
     }
+    // Sweeping the speed gives every lane its own delays (and the coupling sums of several
+    // steps are read lane by lane): the kernel still equals the evaluator.
+    let speeds = RunSpec {
+        instance_values: vec![
+            ("global_speed".into(), vec![1.0, 1.5, 2.0, 3.0, 8.0]),
+            ("global_coupling".into(), gs.clone()),
+        ],
+        ..sweep.clone()
+    };
+    let k = specialised(&model, &speeds, EmitOptions::default());
+    let native = run(&model, Backend::Native(&k), &speeds);
+    let interp = run(&model, Backend::Interp, &speeds);
+    assert_eq!(bits(&native.trace), bits(&interp.trace), "per-lane delays");
+    assert_ne!(
+        bits(&native.node_column(0, 0, 0)),
+        bits(&native.node_column(0, 0, 4))
+    );
 }
 
 #[test]

@@ -322,7 +322,7 @@ fn rateml_aliases(args: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 fn main() {
-        let cli = Cli::parse_from(rateml_aliases(std::env::args()));
+    let cli = Cli::parse_from(rateml_aliases(std::env::args()));
     install_interrupt_handler();
     let colour = std::io::stderr().is_terminal();
     let result = match cli.command {
@@ -659,7 +659,7 @@ fn execute(
     };
     let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
     let total = steps * spec.instances.max(1) as u64;
-        let progress = AtomicU64::new(0);
+    let progress = AtomicU64::new(0);
     let controls = Controls {
         progress: Some(&progress),
         cancel: Some(&INTERRUPTED),

@@ -821,13 +821,28 @@ fn statistics_only_sweeps_and_interruption() {
         &out_s,
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("6 instances"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("6 instances"),
+        "{}",
+        text(&o.stderr)
+    );
     let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(&out).unwrap()).unwrap();
     let names = npz.names().unwrap();
-    for want in ["mean/p/qif_op/r", "var/p/qif_op/r", "above/p/qif_op/r", "grid/p/qif_op/Delta"] {
-        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    for want in [
+        "mean/p/qif_op/r",
+        "var/p/qif_op/r",
+        "above/p/qif_op/r",
+        "grid/p/qif_op/Delta",
+    ] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
     }
-    assert!(!names.iter().any(|n| n == "p/qif_op/r"), "no trace by default: {names:?}");
+    assert!(
+        !names.iter().any(|n| n == "p/qif_op/r"),
+        "no trace by default: {names:?}"
+    );
     let mean = npz_array(&out, "mean/p/qif_op/r");
     assert_eq!(mean.shape(), &[6]);
     assert!(mean.iter().all(|m| m.is_finite() && *m > 0.0));
@@ -872,18 +887,28 @@ fn statistics_only_sweeps_and_interruption() {
             &long_s,
         ])
         .current_dir(root())
-        .env("RATEFORGE_CACHE_DIR", root().join("target/test-kernel-cache"))
+        .env(
+            "RATEFORGE_CACHE_DIR",
+            root().join("target/test-kernel-cache"),
+        )
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Wait until the kernel is built and running (the progress counter is not visible here:
     // give it time), then interrupt.
     std::thread::sleep(std::time::Duration::from_secs(4));
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
     let status = child.wait().unwrap();
     let mut err = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
     let done = npz_array(&long, "steps_done");

@@ -103,6 +103,7 @@ struct Context {
     vmath: String,
     fma: bool,
     prefetch_ahead: usize,
+    pre_source_only: bool,
 }
 
 /// Identifiers of every model value.
@@ -423,12 +424,37 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         prelude: PRELUDE.to_string(),
         vmath: VMATH.to_string(),
         fma: options.fast,
+        pre_source_only: m.couplings.values().all(|c| reads_source_only(m, c.pre)),
         prefetch_ahead: std::env::var("RATEFORGE_PREFETCH")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2),
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
+}
+
+/// Whether an expression reads only the coupling source, parameters and constants (not the
+/// target node's values or the time).
+fn reads_source_only(m: &rateforge_ir::Model, e: Handle<Expr>) -> bool {
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        match &m.exprs[x] {
+            Expr::Lit(_)
+            | Expr::Param(_)
+            | Expr::CouplingSource
+            | Expr::NodeCount
+            | Expr::StepSize => {}
+            Expr::Unary(..)
+            | Expr::Binary(..)
+            | Expr::Powi(..)
+            | Expr::Call(..)
+            | Expr::Select(..) => {
+                stack.extend(m.operands(x));
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 struct Printer<'a> {
