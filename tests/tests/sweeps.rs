@@ -172,7 +172,7 @@ fn streaming_statistics_equal_statistics_of_the_trace() {
     )
     .unwrap()
     .connectivity;
-        type Case<'a> = (&'a str, RunSpec, Vec<(String, f64)>);
+    type Case<'a> = (&'a str, RunSpec, Vec<(String, f64)>);
     let cases: Vec<Case<'_>> = vec![
         (
             "examples/models/montbrio.yaml/qif",

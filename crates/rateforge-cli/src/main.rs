@@ -396,12 +396,7 @@ fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(
     let valid = load(args)?.validate()?;
     let (source, ext) = match target {
         Target::Rust => (valid.generate_rust(&EmitOptions::default())?, "rs"),
-        Target::Cuda => {
-            return Err(usage(
-                "the CUDA target is not available yet",
-                "generate `--target rust`",
-            ));
-        }
+        Target::Cuda => (valid.generate_cuda(&EmitOptions::default())?, "cu"),
     };
     std::fs::create_dir_all(out).map_err(|e| {
         usage(

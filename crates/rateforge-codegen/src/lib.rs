@@ -5,6 +5,7 @@
 //! directory ([`EmitOptions::template_dir`]) to tweak generated code without rebuilding.
 //! Output is deterministic: the same model and options give byte-identical text.
 
+pub mod cuda;
 pub mod namer;
 pub mod rust;
 

@@ -112,6 +112,32 @@ pub fn simulate(model: &ValidModel, config: &RunConfig, instance: &Instance<'_>)
     simulate_observed(model, config, instance, &mut |_| true)
 }
 
+/// The delay in steps of every edge of a network (distances `distance`) for an instance with
+/// parameters `params` (the model's [`EdgeDelays`] rule).
+pub fn edge_delays(
+    model: &ValidModel,
+    params: &[f64],
+    n_nodes: usize,
+    dt: f64,
+    distance: &[f64],
+) -> Vec<usize> {
+    let m = model.model();
+    match m.network.as_ref().map(|n| n.delays) {
+        Some(EdgeDelays::Speed(speed)) => {
+            let speed = params[speed.index()];
+            distance
+                .iter()
+                .map(|l| delay_steps(l / speed, dt))
+                .collect()
+        }
+        Some(EdgeDelays::StepsPerDistance(scale)) => {
+            let scale = NodeEval::new(model, params, n_nodes, dt).constant(scale);
+            distance.iter().map(|l| whole_steps(l * scale)).collect()
+        }
+        Some(EdgeDelays::Zero) | None => vec![0; distance.len()],
+    }
+}
+
 /// `round_half_even(time / dt)` as a number of steps (negative or non-finite gives 0).
 pub fn delay_steps(time: f64, dt: f64) -> usize {
     whole_steps(time / dt)
@@ -168,23 +194,7 @@ pub fn simulate_observed(
         .values()
         .map(|d| delay_steps(params[d.time.index()], dt))
         .collect();
-    let edge_d: Vec<usize> = match m.network.as_ref().map(|n| n.delays) {
-        Some(EdgeDelays::Speed(speed)) => {
-            let speed = params[speed.index()];
-            net.distance
-                .iter()
-                .map(|l| delay_steps(l / speed, dt))
-                .collect()
-        }
-        Some(EdgeDelays::StepsPerDistance(scale)) => {
-            let scale = NodeEval::new(model, params, nn, dt).constant(scale);
-            net.distance
-                .iter()
-                .map(|l| whole_steps(l * scale))
-                .collect()
-        }
-        Some(EdgeDelays::Zero) | None => vec![0; net.distance.len()],
-    };
+    let edge_d = edge_delays(model, params, nn, dt, net.distance);
     let horizon = delay_d.iter().chain(&edge_d).copied().max().unwrap_or(0) + 1;
     let nb = info.buffered.len();
     let mut history = vec![0.0; nb * horizon * nn]; // [(b * horizon + slot) * nn + node]

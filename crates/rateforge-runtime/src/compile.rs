@@ -45,7 +45,7 @@ impl BuildOptions {
             .unwrap_or_else(|| PathBuf::from("rustc"))
     }
 
-    fn cache_root(&self) -> PathBuf {
+    pub(crate) fn cache_root(&self) -> PathBuf {
         if let Some(d) = &self.cache_dir {
             return d.clone();
         }
@@ -164,6 +164,53 @@ fn cache_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
         path: path.to_path_buf(),
         reason: e.to_string(),
     }
+}
+
+/// A cached build artifact: `dir/<kind>/<key>/<file>`, made by `make(dir, tmp)` (which writes
+/// `tmp`, renamed into place) under a per-key lock when it is not there yet. Returns the path and
+/// whether it came from the cache.
+pub(crate) fn cached_artifact(
+    options: &BuildOptions,
+    kind: &str,
+    key: &str,
+    file: &str,
+    make: impl FnOnce(&Path, &Path) -> Result<(), RuntimeError>,
+) -> Result<(PathBuf, bool), RuntimeError> {
+    let dir = options.cache_root().join(kind).join(key);
+    let path = dir.join(file);
+    if path.is_file() {
+        return Ok((path, true));
+    }
+    fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
+    let lock_path = dir.join(".lock");
+    let lock = File::create(&lock_path).map_err(|e| cache_err(&lock_path, e))?;
+    lock.lock().map_err(|e| cache_err(&lock_path, e))?;
+    if path.is_file() {
+        return Ok((path, true));
+    }
+    let tmp = dir.join(format!(".build-{}-{file}", std::process::id()));
+    let made = make(&dir, &tmp);
+    if made.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    made?;
+    fs::rename(&tmp, &path).map_err(|e| cache_err(&path, e))?;
+    drop(lock);
+    Ok((path, false))
+}
+
+/// SHA-256 (hex, 32 characters) of some parts.
+pub(crate) fn hash_parts(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compiles `source` (or finds it in the cache) and returns the library path.

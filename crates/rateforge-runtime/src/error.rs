@@ -54,6 +54,10 @@ pub enum RuntimeError {
         /// What went wrong.
         reason: String,
     },
+    /// CUDA cannot be used here: no driver, no GPU, or no NVRTC.
+    CudaUnavailable(String),
+    /// A CUDA call failed (NVRTC's log, or the driver's error).
+    Cuda(String),
 }
 
 impl fmt::Display for RuntimeError {
@@ -86,6 +90,11 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Write { path, reason } => {
                 write!(f, "cannot write `{}`: {reason}", path.display())
             }
+            RuntimeError::CudaUnavailable(msg) => write!(
+                f,
+                "the CUDA backend is not available: {msg}\n  = help: it needs an NVIDIA GPU with its driver (libcuda) and NVRTC (libnvrtc, e.g. `pip install nvidia-cuda-nvrtc-cu12`, found through RATEFORGE_NVRTC, CUDA_HOME or LD_LIBRARY_PATH); run on the CPU with `--backend native`"
+            ),
+            RuntimeError::Cuda(msg) => write!(f, "CUDA: {msg}"),
         }
     }
 }

@@ -25,7 +25,7 @@ pub enum SeriesColumns {
 }
 
 impl SeriesColumns {
-    fn code(self) -> u32 {
+    pub(crate) fn code(self) -> u32 {
         match self {
             SeriesColumns::Shared => 0,
             SeriesColumns::PerNode => 1,
@@ -216,6 +216,29 @@ struct Shape {
     n_series: usize,
     network: bool,
     noise: bool,
+}
+
+/// Checks a launch against a model's shape (what every backend does first).
+pub(crate) fn check_launch(
+    launch: &Launch<'_>,
+    n_state: usize,
+    n_param: usize,
+    n_derived: usize,
+    n_series: usize,
+    network: bool,
+    noise: bool,
+) -> Result<(), RuntimeError> {
+    check(
+        launch,
+        &Shape {
+            n_state,
+            n_param,
+            n_derived,
+            n_series,
+            network,
+            noise,
+        },
+    )
 }
 
 fn check(launch: &Launch<'_>, shape: &Shape) -> Result<(), RuntimeError> {

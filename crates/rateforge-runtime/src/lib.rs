@@ -8,6 +8,7 @@
 pub mod abi;
 pub mod compile;
 pub mod connectivity;
+pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod exec;

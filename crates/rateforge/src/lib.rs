@@ -39,7 +39,8 @@ mod run;
 pub mod sweep;
 
 pub use error::Error;
-pub use model::{Drive, Model, Validated};
+pub use model::{CudaTarget, Drive, Model, Validated};
+pub use rateforge_runtime::cuda::CudaKernel;
 pub use run::{Backend, Controls, RunResult, RunSpec, STATS, StatsSpec};
 
 pub use rateforge_codegen::{EmitOptions, Precision};

@@ -323,6 +323,15 @@ impl Model {
     }
 }
 
+/// Where a CUDA kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CudaTarget {
+    /// The GPU with this ordinal.
+    Gpu(usize),
+    /// The CPU, the kernel compiled as C++ with the CUDA shim (for tests without a GPU).
+    Emulated,
+}
+
 /// A validated model: generate code, build kernels and run simulations from it.
 #[derive(Clone, Debug)]
 pub struct Validated {
@@ -406,6 +415,43 @@ impl Validated {
                 "code generation failed: {e}"
             )))
         })
+    }
+
+    /// The generated CUDA C kernel source.
+    pub fn generate_cuda(&self, options: &rateforge_codegen::EmitOptions) -> Result<String, Error> {
+        rateforge_codegen::cuda::emit(&self.valid, options).map_err(|e| {
+            Error::Runtime(rateforge_runtime::RuntimeError::Invalid(format!(
+                "code generation failed: {e}"
+            )))
+        })
+    }
+
+    /// Generates the CUDA kernel and loads it where `target` says: compiled with NVRTC for a GPU
+    /// (for its own architecture, cached), or compiled as C++ for the CPU emulation.
+    pub fn build_cuda(
+        &self,
+        emit: &rateforge_codegen::EmitOptions,
+        build: &rateforge_runtime::BuildOptions,
+        target: CudaTarget,
+    ) -> Result<rateforge_runtime::cuda::CudaKernel, Error> {
+        use rateforge_runtime::cuda::{CudaKernel, CudaKernelInfo, emulate, gpu};
+        let source = self.generate_cuda(emit)?;
+        let info = CudaKernelInfo {
+            float_bits: emit.precision.bits(),
+            history_bits: emit.history.bits(),
+            inline: emit.inline.clone(),
+        };
+        let device: Box<dyn rateforge_runtime::cuda::device::Device + Send> = match target {
+            CudaTarget::Gpu(ordinal) => {
+                let (cc, _) = gpu::Gpu::probe(ordinal).map_err(Error::Runtime)?;
+                let cubin = gpu::cubin(&source, cc, emit.fast, build).map_err(Error::Runtime)?;
+                Box::new(gpu::Gpu::open(ordinal, cubin).map_err(Error::Runtime)?)
+            }
+            CudaTarget::Emulated => {
+                Box::new(emulate::load(&source, build).map_err(Error::Runtime)?)
+            }
+        };
+        Ok(CudaKernel::new(&self.valid, info, device))
     }
 
     /// Generates, compiles (or finds in the cache) and loads the native kernel.

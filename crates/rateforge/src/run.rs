@@ -4,6 +4,7 @@ use crate::error::Error;
 use crate::model::{Drive, Validated};
 use rateforge_ir::{Diagnostic, Solver, VarRef, did_you_mean};
 pub use rateforge_runtime::abi::STATS;
+use rateforge_runtime::cuda::CudaKernel;
 use rateforge_runtime::data::Table;
 use rateforge_runtime::output::{NpzArray, write_csv, write_npz};
 use rateforge_runtime::{
@@ -22,6 +23,8 @@ pub enum Backend<'a> {
     Native(&'a Kernel),
     /// The reference evaluator (slow, obviously correct).
     Interp,
+    /// A CUDA kernel on a GPU, or its CPU emulation ([`Validated::build_cuda`]).
+    Cuda(&'a CudaKernel),
 }
 
 impl Backend<'_> {
@@ -30,6 +33,7 @@ impl Backend<'_> {
         match self {
             Backend::Native(_) => "native",
             Backend::Interp => "interp",
+            Backend::Cuda(_) => "cuda",
         }
     }
 }
@@ -483,6 +487,7 @@ impl Validated {
         let outcome = match backend {
             Backend::Native(k) => k.run(&launch),
             Backend::Interp => run_interpreted(&self.valid, &launch),
+            Backend::Cuda(k) => k.run(&launch),
         }
         .map_err(Error::from)?;
         let time: Vec<f64> = (0..outcome.n_samples)
@@ -558,7 +563,13 @@ impl Validated {
                     "history_bits": k.info().history_bits,
                     "inlined_parameters": k.info().n_inlined,
                 }),
-                Backend::Interp => serde_json::Value::Null,
+                                Backend::Interp => serde_json::Value::Null,
+                Backend::Cuda(k) => json!({
+                    "device": k.device_name(),
+                    "float_bits": k.info().float_bits,
+                    "history_bits": k.info().history_bits,
+                    "inlined_parameters": k.info().inline.len(),
+                }),
             },
             "partial": outcome.cancelled,
         });

@@ -1,0 +1,201 @@
+//! Where CUDA kernels run: a GPU through the driver API (`gpu`), or the CPU, where the same
+//! kernel source is compiled as C++ with the shim (`emulated`). The driver in [`super`] only
+//! sees this interface, so its chunking, time windows and output assembly are tested without a
+//! GPU.
+
+use super::RfCudaArgs;
+use crate::error::RuntimeError;
+
+/// A device address (a host address on the emulated device).
+pub type DevicePtr = u64;
+
+/// Memory, copies and launches on one device. Streams `0` and `1` let a chunk's results be
+/// copied back while the next chunk runs; the emulated device runs everything in order.
+pub trait Device {
+    /// Allocates `bytes` (zeroed).
+    fn alloc(&mut self, bytes: usize) -> Result<DevicePtr, RuntimeError>;
+    /// Frees an allocation.
+    fn free(&mut self, ptr: DevicePtr);
+    /// Copies host bytes to the device (synchronous).
+    fn upload(&mut self, ptr: DevicePtr, data: &[u8]) -> Result<(), RuntimeError>;
+    /// Starts copying the first `bytes` of `ptr` back to the host on `stream` (into staging
+    /// memory the device owns; pinned on a GPU, so the copy overlaps with other work). After
+    /// [`Device::synchronize`] of that stream, [`Device::fetch`] hands them over.
+    fn download(&mut self, stream: usize, ptr: DevicePtr, bytes: usize)
+    -> Result<(), RuntimeError>;
+    /// The bytes of the last completed [`Device::download`] of `ptr`.
+    fn fetch(&mut self, ptr: DevicePtr, out: &mut [u8]) -> Result<(), RuntimeError>;
+    /// Launches `rf_run` on `stream` with `grid` blocks of `block` threads.
+    fn launch(
+        &mut self,
+        stream: usize,
+        grid: u32,
+        block: u32,
+        args: &RfCudaArgs,
+    ) -> Result<(), RuntimeError>;
+    /// Waits for everything queued on `stream`.
+    fn synchronize(&mut self, stream: usize) -> Result<(), RuntimeError>;
+    /// Bytes that can still be allocated.
+    fn free_memory(&self) -> usize;
+    /// Threads per block.
+    fn block_size(&self) -> u32 {
+        128
+    }
+    /// A name for metadata (`NVIDIA H100 80GB HBM3 (sm_90)`, `CPU emulation`).
+    fn name(&self) -> String;
+}
+
+/// The CPU: the kernel compiled as C++ with the shim, loaded as a shared library.
+pub struct Emulated {
+    _library: libloading::Library,
+    run: unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
+    buffers: std::collections::HashMap<DevicePtr, Vec<u64>>,
+    staging: std::collections::HashMap<DevicePtr, Vec<u8>>,
+}
+
+impl std::fmt::Debug for Emulated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulated")
+            .field("buffers", &self.buffers.len())
+            .finish()
+    }
+}
+
+impl Emulated {
+    /// Loads a library built from shim + kernel + shim launcher (see [`super::emulation_source`]).
+    pub fn load(path: &std::path::Path) -> Result<Emulated, RuntimeError> {
+        let err = |reason: String| RuntimeError::Load {
+            path: path.to_path_buf(),
+            reason,
+        };
+        // SAFETY: a library we compiled from the shim; its initialisers are trivial.
+        let library = unsafe { libloading::Library::new(path) }.map_err(|e| err(e.to_string()))?;
+        // SAFETY: the shim exports these with these signatures.
+        let (run, size) = unsafe {
+            let run: libloading::Symbol<
+                '_,
+                unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
+            > = library
+                .get(b"rf_emulate")
+                .map_err(|e| err(format!("missing symbol `rf_emulate`: {e}")))?;
+            let size: libloading::Symbol<'_, unsafe extern "C" fn() -> u64> = library
+                .get(b"rf_emulate_args_size")
+                .map_err(|e| err(format!("missing symbol `rf_emulate_args_size`: {e}")))?;
+            (*run, size())
+        };
+        if size as usize != std::mem::size_of::<RfCudaArgs>() {
+            return Err(err(format!(
+                "the kernel's argument block has {size} bytes, the runtime's {}",
+                std::mem::size_of::<RfCudaArgs>()
+            )));
+        }
+        Ok(Emulated {
+            _library: library,
+            run,
+            buffers: std::collections::HashMap::new(),
+            staging: std::collections::HashMap::new(),
+        })
+    }
+}
+
+impl Device for Emulated {
+    fn alloc(&mut self, bytes: usize) -> Result<DevicePtr, RuntimeError> {
+        // u64 storage: every array the kernel reads is 8-byte aligned, as on a GPU.
+        let mut v: Vec<u64> = Vec::new();
+        v.try_reserve_exact(bytes.div_ceil(8).max(1)).map_err(|_| {
+            RuntimeError::OutOfMemory(format!(
+                "cannot allocate {bytes} bytes for the emulated device"
+            ))
+        })?;
+        v.resize(bytes.div_ceil(8).max(1), 0);
+        let ptr = v.as_ptr() as DevicePtr;
+        self.buffers.insert(ptr, v);
+        Ok(ptr)
+    }
+
+    fn free(&mut self, ptr: DevicePtr) {
+        self.buffers.remove(&ptr);
+        self.staging.remove(&ptr);
+    }
+
+    fn upload(&mut self, ptr: DevicePtr, data: &[u8]) -> Result<(), RuntimeError> {
+        let buf = self
+            .buffers
+            .get_mut(&ptr)
+            .ok_or_else(|| RuntimeError::Invalid("upload to an unknown buffer".into()))?;
+        let bytes: &mut [u8] = bytemuck_mut(buf);
+        bytes[..data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn download(
+        &mut self,
+        _stream: usize,
+        ptr: DevicePtr,
+        bytes: usize,
+    ) -> Result<(), RuntimeError> {
+        let buf = self
+            .buffers
+            .get(&ptr)
+            .ok_or_else(|| RuntimeError::Invalid("download from an unknown buffer".into()))?;
+        let data = bytemuck_ref(buf)[..bytes].to_vec();
+        self.staging.insert(ptr, data);
+        Ok(())
+    }
+
+    fn fetch(&mut self, ptr: DevicePtr, out: &mut [u8]) -> Result<(), RuntimeError> {
+        let data = self
+            .staging
+            .get(&ptr)
+            .ok_or_else(|| RuntimeError::Invalid("fetch without a download".into()))?;
+        out.copy_from_slice(&data[..out.len()]);
+        Ok(())
+    }
+
+    fn launch(
+        &mut self,
+        _stream: usize,
+        grid: u32,
+        block: u32,
+        args: &RfCudaArgs,
+    ) -> Result<(), RuntimeError> {
+        // SAFETY: every pointer in `args` is a buffer of this device, sized by the driver.
+        let status = unsafe { (self.run)(args, grid, block) };
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(RuntimeError::Invalid("the emulated kernel failed".into()))
+        }
+    }
+
+    fn synchronize(&mut self, _stream: usize) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    fn free_memory(&self) -> usize {
+        // `RATEFORGE_EMULATED_CUDA_MEMORY` (bytes) pretends to a smaller device, so tests exercise
+        // sweeps split into chunks.
+        std::env::var("RATEFORGE_EMULATED_CUDA_MEMORY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(usize::MAX / 4)
+    }
+
+    fn block_size(&self) -> u32 {
+        32
+    }
+
+    fn name(&self) -> String {
+        "CPU emulation of the CUDA kernel".to_string()
+    }
+}
+
+fn bytemuck_mut(v: &mut [u64]) -> &mut [u8] {
+    // SAFETY: u64 has no padding; any byte pattern is a valid u8.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 8) }
+}
+
+fn bytemuck_ref(v: &[u64]) -> &[u8] {
+    // SAFETY: as above.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), v.len() * 8) }
+}

@@ -1,0 +1,27 @@
+// rateforge CUDA shim, part 2 (after the kernel source): a launch as a loop over blocks and threads.
+#ifndef RATEFORGE_CUDA_SHIM_LAUNCH_H
+#define RATEFORGE_CUDA_SHIM_LAUNCH_H
+
+static inline void rf_emulate_launch(unsigned int grid, unsigned int block, const RfCudaArgs& args) {
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned int b = 0; b < grid; ++b) {
+        blockIdx.x = b;
+        for (unsigned int t = 0; t < block; ++t) {
+            threadIdx.x = t;
+            rf_run(args);
+        }
+    }
+}
+
+// For the runtime's emulated device: one launch of `rf_run` over `grid` blocks of `block` threads.
+extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned int block) {
+    if (!args) return 1;
+    rf_emulate_launch(grid, block, *args);
+    return 0;
+}
+
+// The size of the argument block, so the host can check that it agrees on the layout.
+extern "C" unsigned long long rf_emulate_args_size() { return sizeof(RfCudaArgs); }
+
+#endif
