@@ -14,6 +14,20 @@ static inline void rf_emulate_launch(unsigned int grid, unsigned int block, cons
     }
 }
 
+// Any kernel (the stand-alone driver's RF_LAUNCH): `kernel(args...)` for every block and thread.
+template <class Kernel, class... Args>
+static inline void rf_shim_launch(Kernel kernel, unsigned int grid, unsigned int block, Args... args) {
+    gridDim.x = grid;
+    blockDim.x = block;
+    for (unsigned int b = 0; b < grid; ++b) {
+        blockIdx.x = b;
+        for (unsigned int t = 0; t < block; ++t) {
+            threadIdx.x = t;
+            kernel(args...);
+        }
+    }
+}
+
 // For the runtime's emulated device: one launch of `rf_run` over `grid` blocks of `block` threads.
 extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned int block) {
     if (!args) return 1;

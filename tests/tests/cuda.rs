@@ -45,8 +45,9 @@ fn same_bits(what: &str, a: &[f64], b: &[f64]) {
     }
 }
 
-/// The emulated CUDA run equals the evaluator bit for bit (traces, final states, statistics).
-fn check(name: &str, model: &Validated, spec: &RunSpec) {
+/// The emulated CUDA run equals the evaluator bit for bit (traces, final states, statistics);
+/// returns the number of chunks the run took.
+fn check(name: &str, model: &Validated, spec: &RunSpec) -> usize {
     let k = emulated(model, spec);
     let a = run(model, Backend::Cuda(&k), spec);
     let b = run(model, Backend::Interp, spec);
@@ -61,6 +62,7 @@ fn check(name: &str, model: &Validated, spec: &RunSpec) {
         "{name}: CUDA (emulated) equals the evaluator ({} values)",
         a.trace.len()
     );
+    k.last_run_chunks()
 }
 
 #[test]
@@ -235,7 +237,12 @@ fn noise_inputs_statistics_chunks_and_windows() {
     // SAFETY: tests in this binary run this function only; the variable is read by the emulated
     // device's memory query.
     unsafe { std::env::set_var("RATEFORGE_EMULATED_CUDA_MEMORY", "400000") };
-    check("rww4 in chunks", &model, &spec);
+    let chunks = check("rww4 in chunks", &model, &spec);
+    assert!(
+        chunks >= 4,
+        "the run took {chunks} chunk(s), the test wants several"
+    );
+    eprintln!("rww4: {chunks} chunks");
     unsafe { std::env::remove_var("RATEFORGE_EMULATED_CUDA_MEMORY") };
 }
 
@@ -308,4 +315,166 @@ fn every_example_kernel_compiles_with_nvrtc() {
         "NVRTC {major}.{minor}: {} kernels compiled for sm_80 (f64) and sm_90 (f32, fast)",
         2 * models.len()
     );
+}
+
+/// Compiles a generated stand-alone program as C++ with the CPU shim and runs it in `dir` with
+/// `args`; returns (params, trace, stats, final_state) as read back from its `.npy` files.
+fn run_driver(model: &Validated, dir: &std::path::Path, args: &[&str]) -> [Vec<f64>; 4] {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let files = model
+        .generate_cuda_program(&EmitOptions::default())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let mut driver = None;
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+        if name.ends_with("_driver.cu") {
+            driver = Some(name.clone());
+        }
+    }
+    assert!(files.iter().any(|(n, _)| n == "Makefile"));
+    for h in ["shim.h", "shim_launch.h"] {
+        std::fs::copy(root().join("kernel-templates/cuda").join(h), dir.join(h)).unwrap();
+    }
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let out = std::process::Command::new(&cxx)
+        .current_dir(dir)
+        .args([
+            "-std=c++17",
+            "-O2",
+            "-ffp-contract=off",
+            "-Wall",
+            "-DRF_SHIM",
+            "-include",
+            "shim.h",
+            "-x",
+            "c++",
+        ])
+        .arg(driver.unwrap())
+        .args(["-o", "driver"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the driver does not compile as C++:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new(dir.join("driver"))
+        .current_dir(root())
+        .args(args)
+        .args(["-o", dir.join("out").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "the driver failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let read = |name: &str| -> Vec<f64> {
+        let a: ndarray::ArrayD<f64> = ndarray_npy::read_npy(dir.join("out").join(name)).unwrap();
+        a.iter().copied().collect()
+    };
+    let meta = std::fs::read_to_string(dir.join("out/metadata.json")).unwrap();
+    assert!(meta.contains("\"recorded\""), "{meta}");
+    [
+        read("params.npy"),
+        read("trace.npy"),
+        read("stats.npy"),
+        read("final_state.npy"),
+    ]
+}
+
+#[test]
+fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
+    use rateforge::sweep::{Axis, grid};
+    let base = root().join("target/cuda-driver-test");
+    // RateML-style: two declared swept parameters (the speed among them, so every instance has
+    // its own delays), initial states drawn from ranges, bounds, noise; -sK points.
+    let model = load("tests/models/valid/rateml_style.xml")
+        .validate()
+        .unwrap();
+    let [params, trace, stats, fin] = run_driver(
+        &model,
+        &base.join("rateml_style"),
+        &[
+            "-s0",
+            "3",
+            "-s1",
+            "2",
+            "-n",
+            "300",
+            "-dt",
+            "0.1",
+            "-c",
+            "examples/data/connectivity_4",
+            "-every",
+            "5",
+            "-seed",
+            "7",
+            "-solver",
+            "heun",
+        ],
+    );
+    let axes: Vec<Axis> = model
+        .sweep_axes()
+        .iter()
+        .zip([3, 2])
+        .map(|(a, n)| Axis::linspace(a.name.clone(), a.lo, a.hi, n).unwrap())
+        .collect();
+    let spec = RunSpec {
+        time: 30.0,
+        dt: 0.1,
+        solver: Solver::Heun,
+        every: Some(0.5),
+        instances: 6,
+        instance_values: grid(&axes),
+        connectivity: Some(connectivity_4()),
+        seed: 7,
+        stats: Some(StatsSpec::default()),
+        ..Default::default()
+    };
+    let reference = run(&model, Backend::Interp, &spec);
+    let np = model.ir().model().params.len();
+    assert_eq!(params.len(), np * 6);
+    same_bits("rateml_style driver: trace", &trace, &reference.trace);
+    same_bits("rateml_style driver: statistics", &stats, &reference.stats);
+    same_bits(
+        "rateml_style driver: final states",
+        &fin,
+        &reference.final_state,
+    );
+    // A single node with noise, any parameter swept with -p, another solver.
+    let model = load("tests/models/valid/ou.yaml").validate().unwrap();
+    let [_, trace, stats, fin] = run_driver(
+        &model,
+        &base.join("ou"),
+        &[
+            "-p",
+            "p/ou_op/sigma=0.5:1.5:3",
+            "-n",
+            "200",
+            "-dt",
+            "0.01",
+            "-every",
+            "1",
+            "-seed",
+            "3",
+            "-solver",
+            "euler",
+        ],
+    );
+    let spec = RunSpec {
+        time: 2.0,
+        dt: 0.01,
+        solver: Solver::Euler,
+        instances: 3,
+        instance_values: vec![("p/ou_op/sigma".into(), vec![0.5, 1.0, 1.5])],
+        seed: 3,
+        stats: Some(StatsSpec::default()),
+        ..Default::default()
+    };
+    let reference = run(&model, Backend::Interp, &spec);
+    same_bits("ou driver: trace", &trace, &reference.trace);
+    same_bits("ou driver: statistics", &stats, &reference.stats);
+    same_bits("ou driver: final states", &fin, &reference.final_state);
 }

@@ -33,11 +33,15 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../examples/models/library/kuramoto.xml"),
     ),
     (
-        "connectivity_68/weights.npy",
+        "models/networks/mpr68.yaml",
+        include_bytes!("../../../examples/models/networks/mpr68.yaml"),
+    ),
+    (
+        "data/connectivity_68/weights.npy",
         include_bytes!("../../../examples/data/connectivity_68/weights.npy"),
     ),
     (
-        "connectivity_68/tract_lengths.npy",
+        "data/connectivity_68/tract_lengths.npy",
         include_bytes!("../../../examples/data/connectivity_68/tract_lengths.npy"),
     ),
 ];
@@ -145,9 +149,17 @@ fn write_files() -> Result<PathBuf, Error> {
 }
 
 fn load(dir: &Path, reference: &str) -> Result<Validated, Error> {
+    load_with(dir, reference, &[])
+}
+
+/// Loads a suite model, its network couplings replaced by `couplings` (`--coupling` syntax).
+fn load_with(dir: &Path, reference: &str, couplings: &[&str]) -> Result<Validated, Error> {
     Model::load(
         &dir.join(reference).display().to_string(),
-        &Default::default(),
+        &rateforge::LoadOptions {
+            couplings: couplings.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
     )?
     .validate()
 }
@@ -287,8 +299,8 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     let conn = if cases.iter().any(|c| c.network) {
         Some(
             rateforge::crates::runtime::connectivity::load(
-                &dir.join("connectivity_68/weights.npy"),
-                Some(&dir.join("connectivity_68/tract_lengths.npy")),
+                &dir.join("data/connectivity_68/weights.npy"),
+                Some(&dir.join("data/connectivity_68/tract_lengths.npy")),
                 None,
             )
             .map_err(Error::Input)?,
@@ -416,6 +428,225 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         secs,
         format!("{} lane-steps", human(rate)),
     );
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// One case of the CUDA suite.
+struct CudaCase {
+    name: &'static str,
+    model: &'static str,
+    /// Network couplings replacing the model's (`--coupling` syntax); empty: the model's own.
+    couplings: &'static [&'static str],
+    solver: Solver,
+    dt: f64,
+    /// (instances, steps) of the GPU rows.
+    rows: Vec<(usize, u64)>,
+    /// (instances, steps) of the CPU row (generated CPU kernel, every core) of the same work.
+    cpu: (usize, u64),
+    /// The swept parameter and its range.
+    sweep: (&'static str, f64, f64),
+    network: bool,
+}
+
+/// `rateforge bench --backend cuda`: the CUDA kernels on a GPU, each case beside the generated
+/// CPU kernel on every core of this machine, timed in the same run. Rates count instance-steps
+/// (one instance advanced by one step) and, for networks, node-steps (one node of one instance
+/// advanced by one step: the unit of the published GPU figures). Times include copying the
+/// inputs and results. On the CPU emulation (`cuda-emulated`) every size is cut a thousandfold:
+/// it checks that the suite runs, its figures mean nothing.
+pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result<(), Error> {
+    let start = Instant::now();
+    let dir = write_files()?;
+    let build = BuildOptions::default();
+    let emulated = matches!(target, rateforge::CudaTarget::Emulated);
+    let threads_all = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let instances = |n: usize| if emulated { (n / 1000).max(4) } else { n };
+    let steps = |s: u64| {
+        let s = if options.quick { s / 10 } else { s };
+        (if emulated { s / 10 } else { s }).max(10)
+    };
+    let conn = rateforge::crates::runtime::connectivity::load(
+        &dir.join("data/connectivity_68/weights.npy"),
+        Some(&dir.join("data/connectivity_68/tract_lengths.npy")),
+        None,
+    )
+    .map_err(Error::Input)?
+    .connectivity;
+    // Montbrio on the 68-region connectome, coupled through r (TVB's default parameters have
+    // cv = 0, so the coupling through V does nothing), delays of tract length / 2 mm/ms: at
+    // dt = 0.1 ms the delay buffer holds 1,266 steps.
+    let mpr_coupling: &[&str] = &["mpr_op/r->mpr_op/c_r:linear:a=20"];
+    let cases = vec![
+        CudaCase {
+            name: "Montbrio single node, euler",
+            model: "montbrio.yaml/qif",
+            couplings: &[],
+            solver: Solver::Euler,
+            dt: 1e-4,
+            rows: vec![(1 << 20, steps(10_000))],
+            cpu: (instances(16_384), steps(2_000)),
+            sweep: ("p/qif_op/eta", -6.0, -4.0),
+            network: false,
+        },
+        CudaCase {
+            name: "Jansen-Rit circuit, rk4",
+            model: "jansen_rit.yaml/JRC",
+            couplings: &[],
+            solver: Solver::Rk4,
+            dt: 1e-4,
+            rows: vec![(1 << 20, steps(2_000))],
+            cpu: (instances(4_096), steps(1_000)),
+            sweep: ("pc/rpo_e_in/u", 120.0, 320.0),
+            network: false,
+        },
+        CudaCase {
+            name: "Montbrio, 68 regions, delays, heun",
+            model: "models/networks/mpr68.yaml/mpr68",
+            couplings: mpr_coupling,
+            solver: Solver::Heun,
+            dt: 0.1,
+            rows: vec![(10_000, steps(2_000)), (100_000, steps(2_000))],
+            cpu: (instances(256), steps(500)),
+            sweep: ("mpr_op/r->mpr_op/c_r/a", 0.0, 1.0),
+            network: true,
+        },
+        CudaCase {
+            name: "Kuramoto, 68 regions, delays, heun",
+            model: "kuramoto.xml",
+            couplings: &[],
+            solver: Solver::Heun,
+            dt: 0.1,
+            rows: vec![(10_000, steps(2_000))],
+            cpu: (instances(256), steps(500)),
+            sweep: ("global_coupling", 1.0, 10.0),
+            network: true,
+        },
+    ];
+    let mut header = false;
+    for case in &cases {
+        let valid = load_with(&dir, case.model, case.couplings)?;
+        let f = flops(valid.ir());
+        let nodes = if case.network {
+            conn.n_nodes as f64
+        } else {
+            1.0
+        };
+        let per_instance_step = if case.network {
+            nodes * (step_flops(&f, case.solver) + f.per_node_coupling)
+                + conn.weight.len() as f64 * f.per_edge
+        } else {
+            step_flops(&f, case.solver)
+        };
+        let spec_for = |n: usize, steps: u64| -> RunSpec {
+            let values: Vec<f64> = (0..n)
+                .map(|i| {
+                    case.sweep.1 + (case.sweep.2 - case.sweep.1) * i as f64 / (n.max(2) - 1) as f64
+                })
+                .collect();
+            RunSpec {
+                time: steps as f64 * case.dt,
+                dt: case.dt,
+                solver: case.solver,
+                every: Some(steps as f64 * case.dt),
+                instances: n,
+                instance_values: vec![(case.sweep.0.to_string(), values)],
+                connectivity: case.network.then(|| conn.clone()),
+                threads: Some(threads_all),
+                trace: false,
+                ..Default::default()
+            }
+        };
+        let emit = EmitOptions {
+            fast: options.fast,
+            precision: options.precision,
+            history: options.history,
+            lanes: options
+                .lanes
+                .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
+            inline: valid.constant_parameters(&spec_for(2, 1)),
+            ..Default::default()
+        };
+        let kernel = valid.build_cuda(&emit, &build, target)?;
+        if !header {
+            println!(
+                "rateforge bench --backend cuda {}",
+                env!("CARGO_PKG_VERSION")
+            );
+            println!("device: {}", kernel.device_name());
+            if emulated {
+                println!(
+                    "(CPU emulation of the CUDA kernels: sizes cut a thousandfold, the figures mean nothing)"
+                );
+            }
+            println!(
+                "kernels: {} arithmetic, {} history, FMA {}; parameters that do not vary are compiled in",
+                options.precision.rust(),
+                options.history.rust(),
+                if options.fast { "on" } else { "off" }
+            );
+            println!(
+                "rates: instance-steps/s; node-steps/s for networks (instances x nodes x steps / s); the best of 3 runs, copies included;\n\"x CPU\": the GPU's rate over the CPU kernel's on {threads_all} core(s) of this machine, same case, same run\n"
+            );
+            println!(
+                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8} {:>22} {:>9} {:>7}",
+                "case",
+                "backend",
+                "instances",
+                "steps",
+                "chunks",
+                "time s",
+                "rate",
+                "GFLOP/s",
+                "x CPU"
+            );
+            header = true;
+        }
+        let unit = if case.network {
+            "node-steps"
+        } else {
+            "instance-steps"
+        };
+        // The CPU kernel on every core.
+        let native = valid.build(&emit, &build)?;
+        let (cn, cs) = case.cpu;
+        let ct = time_run(&valid, Backend::Native(&native), &spec_for(cn, cs), 3)?;
+        let cpu_rate = cn as f64 * cs as f64 / ct;
+        for &(n, s) in &case.rows {
+            let n = instances(n);
+            let t = time_run(&valid, Backend::Cuda(&kernel), &spec_for(n, s), 3)?;
+            let rate = n as f64 * s as f64 / t;
+            println!(
+                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7.1}",
+                case.name,
+                "cuda",
+                n,
+                s,
+                kernel.last_run_chunks(),
+                t,
+                format!("{} {unit}", human(rate * nodes)),
+                rate * per_instance_step / 1e9,
+                rate / cpu_rate
+            );
+        }
+        println!(
+            "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}",
+            "",
+            format!("cpu x{threads_all}"),
+            cn,
+            cs,
+            "",
+            ct,
+            format!("{} {unit}", human(cpu_rate * nodes)),
+            cpu_rate * per_instance_step / 1e9,
+            "1"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
     println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())

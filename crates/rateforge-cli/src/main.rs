@@ -91,6 +91,23 @@ struct BenchArgs {
     /// Threads of the multi-core rows (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// What to time: the CPU kernels, or the CUDA kernels on a GPU (or, to check the suite
+    /// without one, on the CPU emulation, with sizes cut a thousandfold).
+    #[arg(long, value_enum, default_value_t = BenchBackend::Native)]
+    backend: BenchBackend,
+    /// The GPU of `--backend cuda`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    device: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum BenchBackend {
+    /// The generated CPU kernels.
+    Native,
+    /// The generated CUDA kernels on an NVIDIA GPU.
+    Cuda,
+    /// The generated CUDA kernels on the CPU emulation (small sizes; checks the suite runs).
+    CudaEmulated,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -188,6 +205,11 @@ enum BackendArg {
     Native,
     /// The reference evaluator.
     Interp,
+    /// A generated CUDA kernel on an NVIDIA GPU (`--device` picks which), compiled with NVRTC.
+    Cuda,
+    /// The generated CUDA kernel compiled as C++ and run on the CPU (checks the CUDA code
+    /// without a GPU; slow).
+    CudaEmulated,
 }
 
 #[derive(clap::Args)]
@@ -233,6 +255,9 @@ struct RunArgs {
     /// Which implementation to run.
     #[arg(long, value_enum, default_value_t = BackendArg::Native)]
     backend: BackendArg,
+    /// The GPU of `--backend cuda` (its ordinal, as `nvidia-smi` lists them).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    device: usize,
     /// The connectivity of a network: a TVB zip, a directory with weights and tract lengths, or a
     /// weights file (.npy, .csv, .txt; row = target, column = source).
     #[arg(long, value_name = "PATH")]
@@ -335,14 +360,25 @@ fn main() {
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
         Command::Models(args) => models(&args),
-        Command::Bench(args) => bench::run(&bench::BenchOptions {
-            quick: args.quick,
-            fast: args.fast,
-            precision: args.precision.precision(),
-            history: args.history.precision(),
-            lanes: args.lanes,
-            threads: args.threads,
-        }),
+        Command::Bench(args) => {
+            let options = bench::BenchOptions {
+                quick: args.quick,
+                fast: args.fast,
+                precision: args.precision.precision(),
+                history: args.history.precision(),
+                lanes: args.lanes,
+                threads: args.threads,
+            };
+            match args.backend {
+                BenchBackend::Native => bench::run(&options),
+                BenchBackend::Cuda => {
+                    bench::run_cuda(&options, rateforge::CudaTarget::Gpu(args.device))
+                }
+                BenchBackend::CudaEmulated => {
+                    bench::run_cuda(&options, rateforge::CudaTarget::Emulated)
+                }
+            }
+        }
     };
     if let Err(e) = result {
         e.emit(colour);
@@ -394,9 +430,15 @@ fn check(args: &ModelArgs) -> Result<(), Error> {
 
 fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(), Error> {
     let valid = load(args)?.validate()?;
-    let (source, ext) = match target {
-        Target::Rust => (valid.generate_rust(&EmitOptions::default())?, "rs"),
-        Target::Cuda => (valid.generate_cuda(&EmitOptions::default())?, "cu"),
+    let files: Vec<(String, String)> = match target {
+        Target::Rust => vec![(
+            format!(
+                "{}.rs",
+                rateforge::crates::codegen::cuda::file_stem(&valid.ir().model().name)
+            ),
+            valid.generate_rust(&EmitOptions::default())?,
+        )],
+        Target::Cuda => valid.generate_cuda_program(&EmitOptions::default())?,
     };
     std::fs::create_dir_all(out).map_err(|e| {
         usage(
@@ -404,27 +446,16 @@ fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(
             "choose a writable directory",
         )
     })?;
-    let name: String = valid
-        .ir()
-        .model()
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = out.join(format!("{name}.{ext}"));
-    std::fs::write(&path, source).map_err(|e| {
-        usage(
-            format!("cannot write `{}`: {e}", path.display()),
-            "choose a writable directory",
-        )
-    })?;
-    println!("{}", path.display());
+    for (file, text) in files {
+        let path = out.join(file);
+        std::fs::write(&path, text).map_err(|e| {
+            usage(
+                format!("cannot write `{}`: {e}", path.display()),
+                "choose a writable directory",
+            )
+        })?;
+        println!("{}", path.display());
+    }
     Ok(())
 }
 
@@ -644,13 +675,34 @@ fn execute(
             "give 1 to 1024 lanes, e.g. 32",
         ));
     }
-    let kernel = match args.backend {
-        BackendArg::Native => Some(valid.build(&emit, &BuildOptions::default())?),
-        BackendArg::Interp => None,
-    };
-    let backend = match &kernel {
-        Some(k) => Backend::Native(k),
-        None => Backend::Interp,
+    let (mut kernel, mut cuda) = (None, None);
+    match args.backend {
+        BackendArg::Native => kernel = Some(valid.build(&emit, &BuildOptions::default())?),
+        BackendArg::Interp => {}
+        BackendArg::Cuda => {
+            cuda = Some(valid.build_cuda(
+                &emit,
+                &BuildOptions::default(),
+                rateforge::CudaTarget::Gpu(args.device),
+            )?);
+        }
+        BackendArg::CudaEmulated => {
+            cuda = Some(valid.build_cuda(
+                &emit,
+                &BuildOptions::default(),
+                rateforge::CudaTarget::Emulated,
+            )?);
+        }
+    }
+    let backend = match (&kernel, &cuda) {
+        (Some(k), _) => Backend::Native(k),
+        (None, Some(k)) => {
+            if !args.quiet {
+                eprintln!("CUDA device: {}", k.device_name());
+            }
+            Backend::Cuda(k)
+        }
+        (None, None) => Backend::Interp,
     };
     let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
     let total = steps * spec.instances.max(1) as u64;

@@ -920,3 +920,106 @@ fn statistics_only_sweeps_and_interruption() {
     };
     assert!(meta.iter().any(|n| n == "metadata"));
 }
+
+#[test]
+fn generate_cuda_writes_the_kernel_driver_and_makefile() {
+    let dir = tmp("gen-cuda");
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let out = rateforge(&[
+        "generate",
+        "examples/models/montbrio.yaml/qif",
+        "--target",
+        "cuda",
+        "-o",
+        &d,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let kernel = std::fs::read_to_string(dir.join("qif.cu")).unwrap();
+    let committed = std::fs::read_to_string(root().join("generated/cuda/montbrio_qif.cu")).unwrap();
+    assert_eq!(kernel, committed);
+    let driver = std::fs::read_to_string(dir.join("qif_driver.cu")).unwrap();
+    assert!(driver.contains("#include \"qif.cu\""));
+    let make = std::fs::read_to_string(dir.join("Makefile")).unwrap();
+    assert!(
+        make.contains("nvcc $(NVCCFLAGS) $(ARCH) -o $@ qif_driver.cu"),
+        "{make}"
+    );
+}
+
+#[test]
+fn cuda_backend_without_a_gpu_is_a_clear_error_and_the_emulation_equals_native() {
+    let base = [
+        "run",
+        "examples/models/montbrio.yaml/qif",
+        "--time",
+        "2",
+        "--dt",
+        "1e-3",
+        "--every",
+        "0.01",
+    ];
+    let gpu = rateforge(&[&base[..], &["--backend", "cuda"]].concat());
+    let err = text(&gpu.stderr);
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    if !gpu.status.success() {
+        // No GPU here (CI has none): an error that says what is missing and what to do.
+        assert_eq!(gpu.status.code(), Some(1), "{err}");
+        assert!(err.contains("the CUDA backend is not available"), "{err}");
+        assert!(err.contains("--backend native"), "{err}");
+    }
+    let native = tmp("cuda-native.csv");
+    let emulated = tmp("cuda-emulated.csv");
+    let a = rateforge(&[&base[..], &["-o", native.to_str().unwrap()]].concat());
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    let b = rateforge(
+        &[
+            &base[..],
+            &[
+                "--backend",
+                "cuda-emulated",
+                "-o",
+                emulated.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    assert!(text(&b.stderr).contains("CUDA device: CPU emulation"));
+    let (x, y) = (
+        std::fs::read_to_string(&native).unwrap(),
+        std::fs::read_to_string(&emulated).unwrap(),
+    );
+    assert_eq!(x.lines().count(), 202, "a header and 201 samples");
+    assert_eq!(
+        x, y,
+        "the CUDA kernel (emulated) and the CPU kernel wrote different files"
+    );
+}
+
+#[test]
+fn bench_runs_the_cuda_suite_on_the_emulation() {
+    let out = rateforge(&["bench", "--backend", "cuda-emulated", "--quick"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    assert!(
+        stdout.contains("device: CPU emulation of the CUDA kernel"),
+        "{stdout}"
+    );
+    for case in [
+        "Montbrio single node, euler",
+        "Montbrio, 68 regions, delays, heun",
+        "Kuramoto, 68 regions, delays, heun",
+    ] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(case) && l.contains(" cuda "))
+            .unwrap_or_else(|| panic!("no CUDA row for {case}:\n{stdout}"));
+        let unit = if case.contains("68") {
+            "node-steps"
+        } else {
+            "instance-steps"
+        };
+        assert!(row.contains(unit), "{row}");
+    }
+}

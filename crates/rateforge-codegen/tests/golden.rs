@@ -2,7 +2,7 @@
 //! regenerates them and fails when the committed files differ (run with `RATEFORGE_BLESS=1` to
 //! rewrite them after an intended change). It also checks that generation is deterministic.
 
-use rateforge_codegen::{EmitOptions, rust};
+use rateforge_codegen::{EmitOptions, cuda, rust};
 use std::path::{Path, PathBuf};
 
 /// (model reference relative to the workspace root, output file under `generated/`).
@@ -16,6 +16,19 @@ const MODELS: &[(&str, &str)] = &[
         "examples/models/wilson_cowan.yaml/WC",
         "rust/wilson_cowan_WC.rs",
     ),
+    ("examples/models/montbrio.yaml/qif", "cuda/montbrio_qif.cu"),
+    (
+        "examples/models/montbrio.yaml/qif",
+        "cuda/montbrio_qif_driver.cu",
+    ),
+    (
+        "examples/models/jansen_rit.yaml/JRC",
+        "cuda/jansen_rit_JRC.cu",
+    ),
+    (
+        "examples/models/jansen_rit_coupled.yaml/JRC_delay",
+        "cuda/jansen_rit_JRC_delay.cu",
+    ),
 ];
 
 fn root() -> PathBuf {
@@ -25,13 +38,26 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-fn generate(reference: &str) -> String {
+fn generate(reference: &str, out: &str) -> String {
     let path = root().join(reference);
     let loaded = rateforge_front::pyrates::load(path.to_str().unwrap(), &Default::default())
         .unwrap_or_else(|f| panic!("{}", f.diagnostics.render(&f.sources)));
     let valid = rateforge_ir::validate(loaded.model)
         .unwrap_or_else(|d| panic!("{}", d.render(&loaded.sources)));
-    rust::emit(&valid, &EmitOptions::default()).unwrap()
+    let options = EmitOptions::default();
+    if out.ends_with("_driver.cu") {
+        let spec = cuda::DriverSpec {
+            name: "montbrio_qif".into(),
+            kernel_file: "montbrio_qif.cu".into(),
+            axes: Vec::new(),
+            record: (0..valid.model().states.len() as u32).collect(),
+        };
+        cuda::emit_driver(&valid, &options, &spec).unwrap()
+    } else if out.ends_with(".cu") {
+        cuda::emit(&valid, &options).unwrap()
+    } else {
+        rust::emit(&valid, &options).unwrap()
+    }
 }
 
 #[test]
@@ -39,10 +65,10 @@ fn generated_sources_are_up_to_date() {
     let bless = std::env::var_os("RATEFORGE_BLESS").is_some();
     let mut stale = Vec::new();
     for (reference, out) in MODELS {
-        let text = generate(reference);
+        let text = generate(reference, out);
         assert_eq!(
             text,
-            generate(reference),
+            generate(reference, out),
             "generation of {reference} is not deterministic"
         );
         let path = root().join("generated").join(out);

@@ -11,7 +11,9 @@
 
 use crate::namer::{CUDA_RESERVED, Namer, comment};
 use crate::{EmitError, EmitOptions, Precision, render};
-use rateforge_ir::{BinOp, Builtin, Expr, Handle, History, UnOp, ValidModel, VarRef, powi};
+use rateforge_ir::{
+    BinOp, Builtin, EdgeDelays, Expr, Handle, History, UnOp, ValidModel, VarRef, powi,
+};
 use serde::Serialize;
 
 /// Version of the argument block between generated CUDA kernels and their drivers.
@@ -26,6 +28,7 @@ pub const RANDOM: &str = include_str!("../../../../kernel-templates/cuda/random.
 pub const SHIM: &str = include_str!("../../../../kernel-templates/cuda/shim.h");
 /// The launcher that follows the kernel in a CPU build (`rf_emulate`).
 pub const SHIM_LAUNCH: &str = include_str!("../../../../kernel-templates/cuda/shim_launch.h");
+const DRIVER_TEMPLATE: &str = include_str!("../../../../kernel-templates/cuda/driver.cu.tera");
 
 #[derive(Serialize)]
 struct Buffered {
@@ -105,8 +108,25 @@ struct Context {
     couplings: Vec<CouplingCtx>,
     init_from: Vec<InitFromCtx>,
     inlined: Vec<InlinedCtx>,
+    /// States whose initial values are drawn from a range.
+    ranged: Vec<RangedCtx>,
+    /// The network's delay rule: "none", "speed" or "scale".
+    edge_rule: &'static str,
+    edge_speed: usize,
+    edge_scale: String,
+    scale_loads: Vec<String>,
     vmath: &'static str,
     random: &'static str,
+}
+
+#[derive(Serialize)]
+struct RangedCtx {
+    index: usize,
+    lo: String,
+    hi: String,
+    bounded: bool,
+    blo: String,
+    bhi: String,
 }
 
 /// Identifiers of every model value.
@@ -479,6 +499,50 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
                 value: double_literal(v),
             })
             .collect(),
+        ranged: m
+            .states
+            .values()
+            .enumerate()
+            .filter_map(|(index, s)| {
+                let (lo, hi) = s.init_range?;
+                let (blo, bhi) = s.bounds.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+                Some(RangedCtx {
+                    index,
+                    lo: double_literal(lo),
+                    hi: double_literal(hi),
+                    bounded: s.bounds.is_some(),
+                    blo: double_literal(blo),
+                    bhi: double_literal(bhi),
+                })
+            })
+            .collect(),
+        edge_rule: match m.network.as_ref().map(|n| n.delays) {
+            Some(EdgeDelays::Speed(_)) => "speed",
+            Some(EdgeDelays::StepsPerDistance(_)) => "scale",
+            Some(EdgeDelays::Zero) | None => "none",
+        },
+        edge_speed: match m.network.as_ref().map(|n| n.delays) {
+            Some(EdgeDelays::Speed(p)) => p.index(),
+            _ => 0,
+        },
+        edge_scale: match m.network.as_ref().map(|n| n.delays) {
+            // Evaluated in double precision whatever the kernel's, as the evaluator does.
+            Some(EdgeDelays::StepsPerDistance(e)) => Printer {
+                model,
+                names: &names,
+                precision: Precision::F64,
+                fast: false,
+                inline: &[],
+            }
+            .expr(e),
+            _ => String::new(),
+        },
+        scale_loads: names
+            .params
+            .iter()
+            .enumerate()
+            .map(|(k, id)| format!("F {id} = P[{k}ULL * st + i]; (void){id};"))
+            .collect(),
         vmath: VMATH,
         random: RANDOM,
     };
@@ -631,4 +695,154 @@ impl Printer<'_> {
             ),
         }
     }
+}
+
+/// What the stand-alone driver needs beyond the model.
+#[derive(Clone, Debug)]
+pub struct DriverSpec {
+    /// The program's name (a C identifier: letters, digits, `_`), also the stem of its files.
+    pub name: String,
+    /// The kernel's file name, included by the driver.
+    pub kernel_file: String,
+    /// The parameters the model declares as swept: (parameter index, lo, hi).
+    pub axes: Vec<(usize, f64, f64)>,
+    /// What is recorded: ids below the number of states are states, the others derived values.
+    pub record: Vec<u32>,
+}
+
+#[derive(Serialize)]
+struct NamedValue {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct DriverAxis {
+    name: String,
+    param: usize,
+    lo: String,
+    hi: String,
+}
+
+#[derive(Serialize)]
+struct DriverRecord {
+    id: u32,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct DriverContext {
+    version: &'static str,
+    model_name: String,
+    model_name_c: String,
+    model_hash: String,
+    name: String,
+    kernel_file: String,
+    params: Vec<NamedValue>,
+    states: Vec<NamedValue>,
+    axes: Vec<DriverAxis>,
+    record: Vec<DriverRecord>,
+    delay_params: Vec<usize>,
+    solver: u32,
+    dt: String,
+    n_steps: u64,
+}
+
+/// A model name as a C string literal that is also valid JSON text: characters outside a
+/// conservative set become `_`, so no user text can end the string or form an escape.
+pub fn c_name(text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " _./->:+,()=[]".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("\"{safe}\"")
+}
+
+/// A file or program name: letters, digits and `_` only.
+pub fn file_stem(text: &str) -> String {
+    let s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "model".to_string() } else { s }
+}
+
+/// Emits the stand-alone sweep driver: a CUDA C++ host program (runtime API) that includes the
+/// kernel file, takes RateML-style arguments and writes `.npy` files (see the template's header).
+pub fn emit_driver(
+    model: &ValidModel,
+    options: &EmitOptions,
+    spec: &DriverSpec,
+) -> Result<String, EmitError> {
+    let m = model.model();
+    let ns = m.states.len();
+    let var_name = |id: u32| -> String {
+        let id = id as usize;
+        if id < ns {
+            m.states[Handle::from_index(id)].name.clone()
+        } else {
+            m.derived[Handle::from_index(id - ns)].name.clone()
+        }
+    };
+    let context = DriverContext {
+        version: env!("CARGO_PKG_VERSION"),
+        model_name: comment(&m.name),
+        model_name_c: c_name(&m.name),
+        model_hash: model.hash(),
+        name: file_stem(&spec.name),
+        kernel_file: file_stem(spec.kernel_file.trim_end_matches(".cu")) + ".cu",
+        params: m
+            .params
+            .values()
+            .map(|p| NamedValue {
+                name: c_name(&p.name),
+                value: double_literal(p.value),
+            })
+            .collect(),
+        states: m
+            .states
+            .values()
+            .map(|s| NamedValue {
+                name: c_name(&s.name),
+                value: double_literal(s.init),
+            })
+            .collect(),
+        axes: spec
+            .axes
+            .iter()
+            .filter(|(k, _, _)| *k < m.params.len())
+            .map(|&(k, lo, hi)| DriverAxis {
+                name: c_name(&m.params[Handle::from_index(k)].name),
+                param: k,
+                lo: double_literal(lo),
+                hi: double_literal(hi),
+            })
+            .collect(),
+        record: spec
+            .record
+            .iter()
+            .filter(|&&id| (id as usize) < ns + m.derived.len())
+            .map(|&id| DriverRecord {
+                id,
+                name: c_name(&var_name(id)),
+            })
+            .collect(),
+        delay_params: m.delays.values().map(|d| d.time.index()).collect(),
+        solver: 1,
+        dt: double_literal(0.1),
+        n_steps: 1000,
+    };
+    render("cuda/driver.cu.tera", DRIVER_TEMPLATE, &context, options)
 }

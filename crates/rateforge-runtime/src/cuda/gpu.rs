@@ -15,7 +15,7 @@ use crate::compile::{BuildOptions, cached_artifact, hash_parts};
 use crate::error::RuntimeError;
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 /// Candidate NVRTC library files, most specific first.
@@ -25,11 +25,14 @@ pub fn nvrtc_candidates() -> Vec<PathBuf> {
         out.push(PathBuf::from(p));
     }
     let names = ["libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"];
-    for var in ["CUDA_HOME", "CUDA_PATH"] {
-        if let Some(home) = std::env::var_os(var) {
-            for n in names {
-                out.push(Path::new(&home).join("lib64").join(n));
-            }
+    let mut homes: Vec<PathBuf> = ["CUDA_HOME", "CUDA_PATH"]
+        .iter()
+        .filter_map(|v| std::env::var_os(v).map(PathBuf::from))
+        .collect();
+    homes.push(PathBuf::from("/usr/local/cuda"));
+    for home in homes {
+        for n in names {
+            out.push(home.join("lib64").join(n));
         }
     }
     // A virtual environment with the PyPI wheel, here or above.

@@ -1,9 +1,9 @@
 //! The CUDA backend's host side: running generated CUDA kernels (one thread per instance) on a
 //! [`Device`], a GPU or the CPU emulation of one.
 //!
-//! A run is split in two ways. **Chunks** of instances: as many as fit in the device's memory
-//! (two chunks' worth, so the results of one are copied back while the next runs, on the other
-//! stream). **Windows** of steps: each launch integrates a window of steps, so the host can report
+//! A run is split in two ways. **Chunks** of instances: every instance at once when they fit in
+//! 80% of the device's free memory; else chunks of which two fit, so the results of one are copied
+//! back while the next runs, on the other stream. **Windows** of steps: each launch integrates a window of steps, so the host can report
 //! progress and stop between launches, and no launch runs for minutes. The state of a chunk (its
 //! instances' states, delay history and running statistics) stays on the device between windows.
 //!
@@ -79,6 +79,8 @@ pub struct CudaKernel {
     info: CudaKernelInfo,
     device: Mutex<Box<dyn Device + Send>>,
     device_name: String,
+    /// Chunks of instances of the last run.
+    last_chunks: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for CudaKernel {
@@ -132,6 +134,7 @@ impl CudaKernel {
             info,
             device: Mutex::new(device),
             device_name,
+            last_chunks: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -143,6 +146,11 @@ impl CudaKernel {
     /// The device's name.
     pub fn device_name(&self) -> &str {
         &self.device_name
+    }
+
+    /// How many chunks of instances the last run took (1: every instance at once).
+    pub fn last_run_chunks(&self) -> usize {
+        self.last_chunks.load(Ordering::Relaxed)
     }
 
     /// Runs every instance of `launch`, in chunks and windows (see the module docs).
@@ -249,7 +257,15 @@ impl CudaKernel {
             + if uniform.is_none() { n_edges * 4 } else { 0 };
         let block = dev.block_size().max(1) as usize;
         let budget = (dev.free_memory() as f64 * 0.8) as usize;
-        let fit = budget / (2 * per_instance_bytes.max(1));
+        // Every instance at once when they fit; else chunks in two slots, one computing while the
+        // other's results are copied back.
+        let per = per_instance_bytes.max(1);
+        let n_slots = if n.saturating_mul(per) <= budget {
+            1
+        } else {
+            2
+        };
+        let fit = budget / (n_slots * per);
         if fit == 0 {
             return Err(RuntimeError::OutOfMemory(format!(
                 "one instance needs {:.2} GiB on the device; record less, keep no trace, or use a float32 history",
@@ -319,7 +335,7 @@ impl CudaKernel {
         let mut cancelled = false;
         let result = (|| -> Result<(), RuntimeError> {
             // Buffers of both slots, sized for a full chunk.
-            for slot in slots.iter_mut() {
+            for slot in slots.iter_mut().take(n_slots) {
                 slot.params = dev.alloc(np * chunk * 8)?;
                 slot.init = dev.alloc(ns * nn * chunk * 8)?;
                 slot.state = dev.alloc(ns * nn * chunk * 8)?;
@@ -344,7 +360,7 @@ impl CudaKernel {
             let mut k = 0usize;
             while c0 < n && !cancelled {
                 let len = chunk.min(n - c0);
-                let s = k % 2;
+                let s = k % n_slots;
                 // The slot's previous chunk: wait for its results and put them in place.
                 finish(
                     &mut dev,
@@ -460,6 +476,7 @@ impl CudaKernel {
                 c0 += len;
                 k += 1;
             }
+            self.last_chunks.store(k, Ordering::Relaxed);
             for (s, slot) in slots.iter_mut().enumerate() {
                 finish(
                     &mut dev,
