@@ -5,8 +5,13 @@ use rateforge::{
 };
 use std::path::{Path, PathBuf};
 
-/// The workspace root.
+/// The workspace root: `RATEFORGE_TEST_ROOT` when set (a test binary built on one machine and
+/// run in a copy of the repository on another, e.g. a GPU machine without Rust), else the
+/// directory the tests were built in.
 pub fn root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RATEFORGE_TEST_ROOT") {
+        return PathBuf::from(dir);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()

@@ -478,3 +478,247 @@ fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
     same_bits("ou driver: statistics", &stats, &reference.stats);
     same_bits("ou driver: final states", &fin, &reference.final_state);
 }
+
+#[test]
+fn float32_equals_the_cpu_kernel() {
+    // The CUDA kernel in float32 (arithmetic and history) against the CPU kernel with the same
+    // options: the same operations in the same order, so the same bits.
+    for (reference, sweep, network) in [
+        (
+            "examples/models/networks/rww4.xml",
+            ("global_coupling", vec![20.0, 30.0, 40.0]),
+            true,
+        ),
+        (
+            "tests/models/valid/ou.yaml",
+            ("p/ou_op/sigma", vec![0.5, 1.0, 2.0]),
+            false,
+        ),
+        (
+            "examples/models/library/kuramoto.xml",
+            ("global_coupling", vec![1.0, 4.0, 9.0]),
+            true,
+        ),
+    ] {
+        let model = load(reference).validate().unwrap();
+        let spec = RunSpec {
+            time: 20.0,
+            dt: 0.1,
+            solver: Solver::Heun,
+            every: Some(1.0),
+            instances: 3,
+            seed: 5,
+            instance_values: vec![(sweep.0.to_string(), sweep.1.clone())],
+            connectivity: network.then(connectivity_4),
+            stats: Some(StatsSpec::default()),
+            ..Default::default()
+        };
+        let emit = EmitOptions {
+            precision: rateforge::Precision::F32,
+            history: rateforge::Precision::F32,
+            inline: model.constant_parameters(&spec),
+            ..Default::default()
+        };
+        let gpu = model
+            .build_cuda(&emit, &build_options(), CudaTarget::Emulated)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let cpu = model
+            .build(&emit, &build_options())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let a = run(&model, Backend::Cuda(&gpu), &spec);
+        let b = run(&model, Backend::Native(&cpu), &spec);
+        same_bits(&format!("{reference} f32: trace"), &a.trace, &b.trace);
+        same_bits(&format!("{reference} f32: statistics"), &a.stats, &b.stats);
+        same_bits(
+            &format!("{reference} f32: final states"),
+            &a.final_state,
+            &b.final_state,
+        );
+        // And float32 is float32: not the float64 result.
+        let exact = run(&model, Backend::Interp, &spec);
+        assert_ne!(a.trace, exact.trace, "{reference}");
+        let d = max_abs_diff(&a.trace, &exact.trace);
+        assert!(
+            d < 1e-3,
+            "{reference}: float32 differs from float64 by {d:e}"
+        );
+    }
+}
+
+/// On a real GPU (skipped, saying so, where there is none: CI has none): the CUDA kernels equal
+/// the reference evaluator bit for bit, for single nodes, networks with delays, noise, and a
+/// grid of more than 10^5 instances (so hundreds of blocks: the global index includes blockIdx).
+#[test]
+fn on_a_gpu_equals_the_evaluator() {
+    use rateforge::crates::runtime::cuda::gpu;
+    let (cc, name) = match gpu::Gpu::probe(0) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("no GPU, not run: {e}");
+            return;
+        }
+    };
+    eprintln!("GPU 0: {name} (compute capability {}.{})", cc.0, cc.1);
+    equals_the_evaluator_on(CudaTarget::Gpu(0));
+}
+
+/// The GPU test's checks on the CPU emulation, so that they are known to pass where they can run.
+#[test]
+fn the_gpu_checks_pass_on_the_emulation() {
+    equals_the_evaluator_on(CudaTarget::Emulated);
+}
+
+fn equals_the_evaluator_on(target: CudaTarget) {
+    let on_gpu = |model: &Validated, spec: &RunSpec| {
+        model
+            .build_cuda(
+                &EmitOptions {
+                    inline: model.constant_parameters(spec),
+                    ..Default::default()
+                },
+                &build_options(),
+                target,
+            )
+            .unwrap_or_else(|e| panic!("{}", e.render()))
+    };
+    let compare = |what: &str, model: &Validated, spec: &RunSpec| {
+        let k = on_gpu(model, spec);
+        let a = run(model, Backend::Cuda(&k), spec);
+        let b = run(model, Backend::Interp, spec);
+        same_bits(&format!("{what} on the GPU: trace"), &a.trace, &b.trace);
+        same_bits(
+            &format!("{what} on the GPU: statistics"),
+            &a.stats,
+            &b.stats,
+        );
+        same_bits(
+            &format!("{what} on the GPU: final states"),
+            &a.final_state,
+            &b.final_state,
+        );
+        eprintln!(
+            "{what}: the GPU equals the evaluator ({} values)",
+            a.trace.len()
+        );
+    };
+    for (reference, path, values, dt) in [
+        (
+            "examples/models/montbrio.yaml/qif",
+            "p/qif_op/eta",
+            vec![-6.0, -5.0, -4.0],
+            1e-3,
+        ),
+        (
+            "examples/models/jansen_rit.yaml/JRC",
+            "pc/rpo_e_in/u",
+            vec![120.0, 220.0, 320.0],
+            1e-4,
+        ),
+        (
+            "tests/models/valid/ou.yaml",
+            "p/ou_op/sigma",
+            vec![0.5, 1.0, 2.0],
+            1e-2,
+        ),
+    ] {
+                let model = load(reference).validate().unwrap();
+        let noisy = reference.contains("ou.yaml");
+        for solver in [Solver::Euler, Solver::Heun, Solver::Rk4] {
+            if noisy && solver == Solver::Rk4 {
+                continue; // no stochastic form
+            }
+            let spec = RunSpec {
+                time: 1000.0 * dt,
+                dt,
+                solver,
+                every: Some(10.0 * dt),
+                instances: values.len(),
+                instance_values: vec![(path.to_string(), values.clone())],
+                seed: 9,
+                stats: Some(StatsSpec::default()),
+                ..Default::default()
+            };
+            compare(&format!("{reference} {solver:?}"), &model, &spec);
+        }
+    }
+    for (reference, sweep) in [
+        (
+            "examples/models/networks/rww4.xml",
+            ("global_coupling", vec![20.0, 25.0, 30.0]),
+        ),
+        (
+            "examples/models/networks/g2do4.xml",
+            ("global_speed", vec![1.0, 2.0, 7.5]),
+        ),
+        (
+            "examples/models/library/kuramoto.xml",
+            ("global_coupling", vec![1.0, 4.0, 9.0]),
+        ),
+        (
+            "tests/models/valid/rateml_style.xml",
+            ("global_speed", vec![1.0, 1.5, 2.0]),
+        ),
+    ] {
+        let model = load(reference).validate().unwrap();
+        let spec = RunSpec {
+            time: 50.0,
+            dt: 0.1,
+            solver: Solver::Heun,
+            every: Some(1.0),
+            instances: 3,
+            seed: 4,
+            instance_values: vec![(sweep.0.to_string(), sweep.1.clone())],
+            connectivity: Some(connectivity_4()),
+            stats: Some(StatsSpec::default()),
+            ..Default::default()
+        };
+        compare(reference, &model, &spec);
+    }
+    // 100,003 instances; a few of them, far apart, against the evaluator.
+    let model = load("examples/models/montbrio.yaml/qif")
+        .validate()
+        .unwrap();
+    let n = 100_003usize;
+    let eta: Vec<f64> = (0..n)
+        .map(|i| -6.0 + 2.0 * i as f64 / (n - 1) as f64)
+        .collect();
+    let spec = RunSpec {
+        time: 0.5,
+        dt: 1e-3,
+        solver: Solver::Rk4,
+        every: Some(0.5),
+        instances: n,
+        instance_values: vec![("p/qif_op/eta".into(), eta.clone())],
+        ..Default::default()
+    };
+    let k = on_gpu(&model, &spec);
+    let all = run(&model, Backend::Cuda(&k), &spec);
+    let picks = [0usize, 1, 255, 256, 65_537, n - 1];
+    let sub = RunSpec {
+        instances: picks.len(),
+        instance_values: vec![(
+            "p/qif_op/eta".into(),
+            picks.iter().map(|&i| eta[i]).collect(),
+        )],
+        ..spec.clone()
+    };
+    let reference = run(&model, Backend::Interp, &sub);
+    let ns = model.ir().model().states.len();
+    for (j, &i) in picks.iter().enumerate() {
+        for s in 0..ns {
+            let (a, b) = (
+                all.final_state[s * n + i],
+                reference.final_state[s * picks.len() + j],
+            );
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "instance {i}, state {s}: GPU {a:e}, evaluator {b:e}"
+            );
+        }
+    }
+    eprintln!(
+        "{n} instances on {}; instances {picks:?} equal the evaluator",
+        k.device_name()
+    );
+}

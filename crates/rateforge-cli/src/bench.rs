@@ -529,6 +529,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         },
     ];
     let mut header = false;
+    let mut cpu_note = false;
     for case in &cases {
         let valid = load_with(&dir, case.model, case.couplings)?;
         let f = flops(valid.ir());
@@ -612,17 +613,31 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         } else {
             "instance-steps"
         };
-        // The CPU kernel on every core.
-        let native = valid.build(&emit, &build)?;
+        // The CPU kernel on every core (when this machine can build it: a GPU machine may have
+        // no Rust compiler).
         let (cn, cs) = case.cpu;
-        let ct = time_run(&valid, Backend::Native(&native), &spec_for(cn, cs), 3)?;
-        let cpu_rate = cn as f64 * cs as f64 / ct;
+        let cpu = match valid.build(&emit, &build) {
+            Ok(native) => {
+                let ct = time_run(&valid, Backend::Native(&native), &spec_for(cn, cs), 3)?;
+                Some((ct, cn as f64 * cs as f64 / ct))
+            }
+            Err(e) => {
+                if !cpu_note {
+                    eprintln!(
+                        "no CPU rows: the CPU kernels cannot be built here ({})",
+                        e.render().lines().next().unwrap_or("")
+                    );
+                    cpu_note = true;
+                }
+                None
+            }
+        };
         for &(n, s) in &case.rows {
             let n = instances(n);
             let t = time_run(&valid, Backend::Cuda(&kernel), &spec_for(n, s), 3)?;
             let rate = n as f64 * s as f64 / t;
             println!(
-                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7.1}",
+                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}",
                 case.name,
                 "cuda",
                 n,
@@ -631,9 +646,10 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
                 t,
                 format!("{} {unit}", human(rate * nodes)),
                 rate * per_instance_step / 1e9,
-                rate / cpu_rate
+                cpu.map_or("-".to_string(), |(_, r)| format!("{:.1}", rate / r))
             );
         }
+        let Some((ct, cpu_rate)) = cpu else { continue };
         println!(
             "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}",
             "",

@@ -8,6 +8,10 @@
 //! FMA unless [`EmitOptions::fast`]), and `exp`, `log`, `sin`, `cos`, `tanh`, `sigmoid` are
 //! rateforge's own functions (`kernel-templates/cuda/vmath.cuh`, the port of the Rust kernels'
 //! `vmath.rs`), so CUDA results equal the CPU's.
+//!
+//! [`emit_driver`] prints the stand-alone sweep driver (`kernel-templates/cuda/driver.cu.tera`):
+//! a CUDA C++ host program that includes the kernel and runs RateML-style sweeps. Model names
+//! reach it only as [`c_name`] string literals and [`file_stem`] identifiers.
 
 use crate::namer::{CUDA_RESERVED, Namer, comment};
 use crate::{EmitError, EmitOptions, Precision, render};
