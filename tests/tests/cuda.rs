@@ -621,7 +621,7 @@ fn equals_the_evaluator_on(target: CudaTarget) {
             1e-2,
         ),
     ] {
-                let model = load(reference).validate().unwrap();
+        let model = load(reference).validate().unwrap();
         let noisy = reference.contains("ou.yaml");
         for solver in [Solver::Euler, Solver::Heun, Solver::Rk4] {
             if noisy && solver == Solver::Rk4 {

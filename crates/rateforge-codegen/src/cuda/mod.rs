@@ -850,3 +850,25 @@ pub fn emit_driver(
     };
     render("cuda/driver.cu.tera", DRIVER_TEMPLATE, &context, options)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_leave_their_string_or_identifier() {
+        assert_eq!(c_name("p/qif_op/eta"), "\"p/qif_op/eta\"");
+        assert_eq!(
+            c_name("mpr_op/r->mpr_op/c_r/a"),
+            "\"mpr_op/r->mpr_op/c_r/a\""
+        );
+        // Quotes, backslashes, newlines, `%` and non-ASCII become `_`.
+        assert_eq!(
+            c_name("x\"); system(\"rm -rf /\\\n%n\u{e9}"),
+            "\"x_)_ system(_rm -rf /___n_\""
+        );
+        assert_eq!(file_stem("JRC delay.v2"), "JRC_delay_v2");
+        assert_eq!(file_stem(""), "model");
+        assert_eq!(file_stem("a;b`c"), "a_b_c");
+    }
+}
