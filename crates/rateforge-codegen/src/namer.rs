@@ -207,6 +207,66 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
+/// The generated identifier of every model value, named once per model by a [`Namer`] with a
+/// backend's reserved words (both emitters print expressions through it).
+pub(crate) struct Names {
+    pub states: Vec<String>,
+    pub params: Vec<String>,
+    pub derived: Vec<String>,
+    pub series: Vec<String>,
+    pub delays: Vec<String>,
+    pub couplings: Vec<String>,
+}
+
+impl Names {
+    pub fn new(model: &rateforge_ir::ValidModel, reserved: &'static [&'static str]) -> Self {
+        let m = model.model();
+        let mut namer = Namer::new(reserved);
+        Names {
+            states: m
+                .states
+                .values()
+                .map(|s| namer.name("s_", &s.name))
+                .collect(),
+            params: m
+                .params
+                .values()
+                .map(|p| namer.name("p_", &p.name))
+                .collect(),
+            derived: m
+                .derived
+                .values()
+                .map(|d| namer.name("d_", &d.name))
+                .collect(),
+            series: m
+                .series
+                .values()
+                .map(|s| namer.name("u_", &s.name))
+                .collect(),
+            delays: m
+                .delays
+                .values()
+                .map(|d| namer.name("q_", m.var_name(d.source)))
+                .collect(),
+            couplings: m
+                .couplings
+                .values()
+                .map(|c| namer.name("c_", &c.name))
+                .collect(),
+        }
+    }
+
+    pub fn var(&self, v: rateforge_ir::VarRef) -> &str {
+        use rateforge_ir::VarRef;
+        match v {
+            VarRef::State(h) => &self.states[h.index()],
+            VarRef::Param(h) => &self.params[h.index()],
+            VarRef::Derived(h) => &self.derived[h.index()],
+            VarRef::Series(h) => &self.series[h.index()],
+        }
+    }
+}
+
 /// Text safe to put in a `//` comment: printable ASCII without line breaks or `*/`.
 pub fn comment(text: &str) -> String {
     let cleaned: String = text

@@ -13,7 +13,7 @@
 //! a CUDA C++ host program that includes the kernel and runs RateML-style sweeps. Model names
 //! reach it only as [`c_name`] string literals and [`file_stem`] identifiers.
 
-use crate::namer::{CUDA_RESERVED, Namer, comment};
+use crate::namer::{CUDA_RESERVED, Names, comment};
 use crate::{EmitError, EmitOptions, Precision, render};
 use rateforge_ir::{
     BinOp, Builtin, EdgeDelays, Expr, Handle, History, UnOp, ValidModel, VarRef, powi,
@@ -133,64 +133,6 @@ struct RangedCtx {
     bhi: String,
 }
 
-/// Identifiers of every model value.
-struct Names {
-    states: Vec<String>,
-    params: Vec<String>,
-    derived: Vec<String>,
-    series: Vec<String>,
-    delays: Vec<String>,
-    couplings: Vec<String>,
-}
-
-impl Names {
-    fn new(model: &ValidModel) -> Self {
-        let m = model.model();
-        let mut namer = Namer::new(CUDA_RESERVED);
-        Names {
-            states: m
-                .states
-                .values()
-                .map(|s| namer.name("s_", &s.name))
-                .collect(),
-            params: m
-                .params
-                .values()
-                .map(|p| namer.name("p_", &p.name))
-                .collect(),
-            derived: m
-                .derived
-                .values()
-                .map(|d| namer.name("d_", &d.name))
-                .collect(),
-            series: m
-                .series
-                .values()
-                .map(|s| namer.name("u_", &s.name))
-                .collect(),
-            delays: m
-                .delays
-                .values()
-                .map(|d| namer.name("q_", m.var_name(d.source)))
-                .collect(),
-            couplings: m
-                .couplings
-                .values()
-                .map(|c| namer.name("c_", &c.name))
-                .collect(),
-        }
-    }
-
-    fn var(&self, v: VarRef) -> &str {
-        match v {
-            VarRef::State(h) => &self.states[h.index()],
-            VarRef::Param(h) => &self.params[h.index()],
-            VarRef::Derived(h) => &self.derived[h.index()],
-            VarRef::Series(h) => &self.series[h.index()],
-        }
-    }
-}
-
 /// A C `double` literal that reads back to exactly `v`.
 pub fn double_literal(v: f64) -> String {
     if v == f64::INFINITY {
@@ -233,7 +175,7 @@ pub fn float_literal(v: f64) -> String {
 pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitError> {
     let m = model.model();
     let info = model.info();
-    let names = Names::new(model);
+    let names = Names::new(model, CUDA_RESERVED);
     let mut inline: Vec<(usize, f64)> = options
         .inline
         .iter()

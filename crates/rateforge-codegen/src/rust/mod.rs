@@ -6,7 +6,7 @@
 //! Every operation is printed as the same IEEE operation the reference evaluator performs, in
 //! the same order, so the kernel's results equal the evaluator's.
 
-use crate::namer::{Namer, RUST_RESERVED, comment};
+use crate::namer::{Names, RUST_RESERVED, comment};
 use crate::{EmitError, EmitOptions, Precision, render};
 use rateforge_ir::{BinOp, Builtin, EdgeDelays, Expr, Handle, History, UnOp, ValidModel, VarRef};
 use serde::Serialize;
@@ -106,64 +106,6 @@ struct Context {
     pre_source_only: bool,
 }
 
-/// Identifiers of every model value.
-struct Names {
-    states: Vec<String>,
-    params: Vec<String>,
-    derived: Vec<String>,
-    series: Vec<String>,
-    delays: Vec<String>,
-    couplings: Vec<String>,
-}
-
-impl Names {
-    fn new(model: &ValidModel) -> Self {
-        let m = model.model();
-        let mut namer = Namer::new(RUST_RESERVED);
-        Names {
-            states: m
-                .states
-                .values()
-                .map(|s| namer.name("s_", &s.name))
-                .collect(),
-            params: m
-                .params
-                .values()
-                .map(|p| namer.name("p_", &p.name))
-                .collect(),
-            derived: m
-                .derived
-                .values()
-                .map(|d| namer.name("d_", &d.name))
-                .collect(),
-            series: m
-                .series
-                .values()
-                .map(|s| namer.name("u_", &s.name))
-                .collect(),
-            delays: m
-                .delays
-                .values()
-                .map(|d| namer.name("q_", m.var_name(d.source)))
-                .collect(),
-            couplings: m
-                .couplings
-                .values()
-                .map(|c| namer.name("c_", &c.name))
-                .collect(),
-        }
-    }
-
-    fn var(&self, v: VarRef) -> &str {
-        match v {
-            VarRef::State(h) => &self.states[h.index()],
-            VarRef::Param(h) => &self.params[h.index()],
-            VarRef::Derived(h) => &self.derived[h.index()],
-            VarRef::Series(h) => &self.series[h.index()],
-        }
-    }
-}
-
 /// A Rust `f64` literal that reads back to exactly `v` (infinities allowed for bounds).
 pub fn float_literal(v: f64) -> String {
     if v == f64::INFINITY {
@@ -184,7 +126,7 @@ pub fn float_literal(v: f64) -> String {
 pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitError> {
     let m = model.model();
     let info = model.info();
-    let names = Names::new(model);
+    let names = Names::new(model, RUST_RESERVED);
     let lanes = options.lanes.max(1);
     let mut inline: Vec<(usize, f64)> = options
         .inline
