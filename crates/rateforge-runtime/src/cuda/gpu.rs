@@ -226,17 +226,22 @@ pub struct Gpu {
 // pinned host buffers owned by this value.
 unsafe impl Send for Gpu {}
 
+/// The context of GPU `ordinal` (checking first that the driver library exists: cudarc panics
+/// without it).
+fn context(ordinal: usize) -> Result<Arc<cudarc::driver::CudaContext>, RuntimeError> {
+    if !driver_available() {
+        return Err(RuntimeError::CudaUnavailable(
+            "the CUDA driver library (libcuda) is not installed".into(),
+        ));
+    }
+    cudarc::driver::CudaContext::new(ordinal)
+        .map_err(|e| RuntimeError::CudaUnavailable(format!("no usable GPU {ordinal}: {e:?}")))
+}
+
 impl Gpu {
     /// The device `ordinal`'s compute capability and name (checks that CUDA can be used).
     pub fn probe(ordinal: usize) -> Result<((i32, i32), String), RuntimeError> {
-        if !driver_available() {
-            return Err(RuntimeError::CudaUnavailable(
-                "the CUDA driver library (libcuda) is not installed".into(),
-            ));
-        }
-        let ctx = cudarc::driver::CudaContext::new(ordinal).map_err(|e| {
-            RuntimeError::CudaUnavailable(format!("no usable GPU {ordinal}: {e:?}"))
-        })?;
+        let ctx = context(ordinal)?;
         let cc = ctx
             .compute_capability()
             .map_err(driver_err("compute capability"))?;
@@ -246,14 +251,7 @@ impl Gpu {
 
     /// Opens GPU `ordinal` and loads a kernel compiled for it.
     pub fn open(ordinal: usize, cubin: Vec<u8>) -> Result<Gpu, RuntimeError> {
-        if !driver_available() {
-            return Err(RuntimeError::CudaUnavailable(
-                "the CUDA driver library (libcuda) is not installed".into(),
-            ));
-        }
-        let ctx = cudarc::driver::CudaContext::new(ordinal).map_err(|e| {
-            RuntimeError::CudaUnavailable(format!("no usable GPU {ordinal}: {e:?}"))
-        })?;
+        let ctx = context(ordinal)?;
         let (major, minor) = ctx
             .compute_capability()
             .map_err(driver_err("compute capability"))?;

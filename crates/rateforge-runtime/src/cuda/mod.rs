@@ -356,15 +356,11 @@ impl CudaKernel {
                     0
                 };
             }
-            let mut c0 = 0usize;
-            let mut k = 0usize;
-            while c0 < n && !cancelled {
-                let len = chunk.min(n - c0);
-                let s = k % n_slots;
-                // The slot's previous chunk: wait for its results and put them in place.
+            // Waits for a slot's queued results and puts them in place.
+            let mut collect = |dev: &mut Box<dyn Device + Send>, slot: &mut Slot, s: usize| {
                 finish(
-                    &mut dev,
-                    &mut slots[s],
+                    dev,
+                    slot,
                     s,
                     n,
                     nn,
@@ -378,7 +374,15 @@ impl CudaKernel {
                     every,
                     transient,
                     launch,
-                )?;
+                )
+            };
+            let mut c0 = 0usize;
+            let mut k = 0usize;
+            while c0 < n && !cancelled {
+                let len = chunk.min(n - c0);
+                let s = k % n_slots;
+                // The slot's previous chunk: wait for its results and put them in place.
+                collect(&mut dev, &mut slots[s], s)?;
                 let slot = &mut slots[s];
                 // This chunk's inputs, with stride `len`.
                 let mut p = vec![0.0f64; np * len];
@@ -478,23 +482,7 @@ impl CudaKernel {
             }
             self.last_chunks.store(k, Ordering::Relaxed);
             for (s, slot) in slots.iter_mut().enumerate() {
-                finish(
-                    &mut dev,
-                    slot,
-                    s,
-                    n,
-                    nn,
-                    ns,
-                    nr,
-                    n_samples,
-                    &mut final_state,
-                    &mut trace,
-                    &mut stats,
-                    &mut steps_done,
-                    every,
-                    transient,
-                    launch,
-                )?;
+                collect(&mut dev, slot, s)?;
             }
             Ok(())
         })();
