@@ -2,19 +2,8 @@
 #ifndef RATEFORGE_CUDA_SHIM_LAUNCH_H
 #define RATEFORGE_CUDA_SHIM_LAUNCH_H
 
-static inline void rf_emulate_launch(unsigned int grid, unsigned int block, const RfCudaArgs& args) {
-    gridDim.x = grid;
-    blockDim.x = block;
-    for (unsigned int b = 0; b < grid; ++b) {
-        blockIdx.x = b;
-        for (unsigned int t = 0; t < block; ++t) {
-            threadIdx.x = t;
-            rf_run(args);
-        }
-    }
-}
-
-// Any kernel (the stand-alone driver's RF_LAUNCH): `kernel(args...)` for every block and thread.
+// A launch of any kernel (the runtime's and the stand-alone driver's RF_LAUNCH): `kernel(args...)`
+// for every block and thread.
 template <class Kernel, class... Args>
 static inline void rf_shim_launch(Kernel kernel, unsigned int grid, unsigned int block, Args... args) {
     gridDim.x = grid;
@@ -31,7 +20,7 @@ static inline void rf_shim_launch(Kernel kernel, unsigned int grid, unsigned int
 // For the runtime's emulated device: one launch of `rf_run` over `grid` blocks of `block` threads.
 extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned int block) {
     if (!args) return 1;
-    rf_emulate_launch(grid, block, *args);
+    rf_shim_launch(rf_run, grid, block, *args);
     return 0;
 }
 
