@@ -5,7 +5,9 @@
 //! bounds, inputs, statistics). And every example model's kernel compiles with NVRTC (the PyPI
 //! wheel installed by `scripts/setup`; the test says so and skips when NVRTC is absent).
 
-use rateforge::{Backend, CudaTarget, EmitOptions, RunSpec, Solver, StatsSpec, Validated};
+use rateforge::{
+    Backend, CudaTarget, EmitOptions, RunResult, RunSpec, Solver, StatsSpec, Validated,
+};
 use rateforge_tests::*;
 
 fn emulated(model: &Validated, spec: &RunSpec) -> rateforge::CudaKernel {
@@ -31,10 +33,14 @@ fn connectivity_4() -> rateforge::crates::runtime::Connectivity {
     .connectivity
 }
 
-/// Panics at the first value whose bits differ, naming its index and both values.
+/// Panics at the first value whose bits differ, naming its index and both values. NaNs are
+/// equal whatever their bits: IEEE 754 leaves the sign and payload of a NaN that an operation
+/// makes to the machine (x86 makes 0xfff8..., a GPU 0x7fff...), so an instance that blows up
+/// gives NaN everywhere but not the same NaN.
 fn same_bits(what: &str, a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
-    if let Some(i) = (0..a.len()).find(|&i| a[i].to_bits() != b[i].to_bits()) {
+    let differ = |i: usize| a[i].to_bits() != b[i].to_bits() && !(a[i].is_nan() && b[i].is_nan());
+    if let Some(i) = (0..a.len()).find(|&i| differ(i)) {
         let d = max_abs_diff(a, b);
         panic!(
             "{what}: first difference at index {i} of {}: CUDA {:e}, evaluator {:e} (largest difference {d:e})",
@@ -317,9 +323,23 @@ fn every_example_kernel_compiles_with_nvrtc() {
     );
 }
 
-/// Compiles a generated stand-alone program as C++ with the CPU shim and runs it in `dir` with
-/// `args`; returns (params, trace, stats, final_state) as read back from its `.npy` files.
-fn run_driver(model: &Validated, dir: &std::path::Path, args: &[&str]) -> [Vec<f64>; 4] {
+/// How a test builds the generated stand-alone program.
+#[derive(Clone, Copy, PartialEq)]
+enum DriverBuild {
+    /// As C++ with the CPU shim (any machine with a C++ compiler).
+    Shim,
+    /// With the generated Makefile (`nvcc -arch=native`), to run on the GPU.
+    Nvcc,
+}
+
+/// Builds a generated stand-alone program (`how`) and runs it in `dir` with `args`; returns
+/// (params, trace, stats, final_state) as read back from its `.npy` files.
+fn run_driver(
+    model: &Validated,
+    dir: &std::path::Path,
+    args: &[&str],
+    how: DriverBuild,
+) -> [Vec<f64>; 4] {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let files = model
@@ -333,33 +353,52 @@ fn run_driver(model: &Validated, dir: &std::path::Path, args: &[&str]) -> [Vec<f
         }
     }
     assert!(files.iter().any(|(n, _)| n == "Makefile"));
-    for h in ["shim.h", "shim_launch.h"] {
-        std::fs::copy(root().join("kernel-templates/cuda").join(h), dir.join(h)).unwrap();
-    }
-    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-    let out = std::process::Command::new(&cxx)
-        .current_dir(dir)
-        .args([
-            "-std=c++17",
-            "-O2",
-            "-ffp-contract=off",
-            "-Wall",
-            "-DRF_SHIM",
-            "-include",
-            "shim.h",
-            "-x",
-            "c++",
-        ])
-        .arg(driver.unwrap())
-        .args(["-o", "driver"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the driver does not compile as C++:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = std::process::Command::new(dir.join("driver"))
+    let driver = driver.unwrap();
+    let exe = match how {
+        DriverBuild::Shim => {
+            for h in ["shim.h", "shim_launch.h"] {
+                std::fs::copy(root().join("kernel-templates/cuda").join(h), dir.join(h)).unwrap();
+            }
+            let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+            let out = std::process::Command::new(&cxx)
+                .current_dir(dir)
+                .args([
+                    "-std=c++17",
+                    "-O2",
+                    "-ffp-contract=off",
+                    "-Wall",
+                    "-DRF_SHIM",
+                    "-include",
+                    "shim.h",
+                    "-x",
+                    "c++",
+                ])
+                .arg(&driver)
+                .args(["-o", "driver"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "the driver does not compile as C++:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            dir.join("driver")
+        }
+        DriverBuild::Nvcc => {
+            let out = std::process::Command::new("make")
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "the generated Makefile failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            dir.join(driver.trim_end_matches("_driver.cu"))
+        }
+    };
+    let run = std::process::Command::new(&exe)
         .current_dir(root())
         .args(args)
         .args(["-o", dir.join("out").to_str().unwrap()])
@@ -386,8 +425,32 @@ fn run_driver(model: &Validated, dir: &std::path::Path, args: &[&str]) -> [Vec<f
 
 #[test]
 fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
+    driver_equals_the_evaluator(DriverBuild::Shim);
+}
+
+/// The stand-alone program built by its own Makefile with nvcc and run on a GPU (skipped, saying
+/// so, where there is no GPU or no nvcc) writes the evaluator's numbers bit for bit.
+#[test]
+fn on_a_gpu_the_stand_alone_driver_equals_the_evaluator() {
+    use rateforge::crates::runtime::cuda::gpu;
+    if let Err(e) = gpu::Gpu::probe(0) {
+        eprintln!("no GPU, not run: {e}");
+        return;
+    }
+    let nvcc = std::process::Command::new("nvcc").arg("--version").output();
+    if !nvcc.is_ok_and(|o| o.status.success()) {
+        eprintln!("no nvcc on the PATH, not run");
+        return;
+    }
+    driver_equals_the_evaluator(DriverBuild::Nvcc);
+}
+
+fn driver_equals_the_evaluator(how: DriverBuild) {
     use rateforge::sweep::{Axis, grid};
-    let base = root().join("target/cuda-driver-test");
+    let base = root().join(match how {
+        DriverBuild::Shim => "target/cuda-driver-test",
+        DriverBuild::Nvcc => "target/cuda-driver-nvcc",
+    });
     // RateML-style: two declared swept parameters (the speed among them, so every instance has
     // its own delays), initial states drawn from ranges, bounds, noise; -sK points.
     let model = load("tests/models/valid/rateml_style.xml")
@@ -414,6 +477,7 @@ fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
             "-solver",
             "heun",
         ],
+        how,
     );
     let axes: Vec<Axis> = model
         .sweep_axes()
@@ -462,6 +526,7 @@ fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
             "-solver",
             "euler",
         ],
+        how,
     );
     let spec = RunSpec {
         time: 2.0,
@@ -479,11 +544,10 @@ fn stand_alone_driver_compiles_as_cpp_and_equals_the_evaluator() {
     same_bits("ou driver: final states", &fin, &reference.final_state);
 }
 
-#[test]
-fn float32_equals_the_cpu_kernel() {
-    // The CUDA kernel in float32 (arithmetic and history) against the CPU kernel with the same
-    // options: the same operations in the same order, so the same bits.
-    for (reference, sweep, network) in [
+/// The float32 cases: a network with a sweep, a noisy single node, a delayed Kuramoto network;
+/// each as (reference, model, spec, options) with float32 arithmetic and history.
+fn float32_cases() -> Vec<(&'static str, Validated, RunSpec, EmitOptions)> {
+    [
         (
             "examples/models/networks/rww4.xml",
             ("global_coupling", vec![20.0, 30.0, 40.0]),
@@ -499,7 +563,9 @@ fn float32_equals_the_cpu_kernel() {
             ("global_coupling", vec![1.0, 4.0, 9.0]),
             true,
         ),
-    ] {
+    ]
+    .into_iter()
+    .map(|(reference, sweep, network)| {
         let model = load(reference).validate().unwrap();
         let spec = RunSpec {
             time: 20.0,
@@ -519,6 +585,27 @@ fn float32_equals_the_cpu_kernel() {
             inline: model.constant_parameters(&spec),
             ..Default::default()
         };
+        (reference, model, spec, emit)
+    })
+    .collect()
+}
+
+/// Traces, statistics and final states of two runs have the same bits.
+fn same_results(what: &str, a: &RunResult, b: &RunResult) {
+    same_bits(&format!("{what}: trace"), &a.trace, &b.trace);
+    same_bits(&format!("{what}: statistics"), &a.stats, &b.stats);
+    same_bits(
+        &format!("{what}: final states"),
+        &a.final_state,
+        &b.final_state,
+    );
+}
+
+#[test]
+fn float32_equals_the_cpu_kernel() {
+    // The CUDA kernel in float32 (arithmetic and history) against the CPU kernel with the same
+    // options: the same operations in the same order, so the same bits.
+    for (reference, model, spec, emit) in float32_cases() {
         let gpu = model
             .build_cuda(&emit, &build_options(), CudaTarget::Emulated)
             .unwrap_or_else(|e| panic!("{}", e.render()));
@@ -527,13 +614,7 @@ fn float32_equals_the_cpu_kernel() {
             .unwrap_or_else(|e| panic!("{}", e.render()));
         let a = run(&model, Backend::Cuda(&gpu), &spec);
         let b = run(&model, Backend::Native(&cpu), &spec);
-        same_bits(&format!("{reference} f32: trace"), &a.trace, &b.trace);
-        same_bits(&format!("{reference} f32: statistics"), &a.stats, &b.stats);
-        same_bits(
-            &format!("{reference} f32: final states"),
-            &a.final_state,
-            &b.final_state,
-        );
+        same_results(&format!("{reference} f32"), &a, &b);
         // And float32 is float32: not the float64 result.
         let exact = run(&model, Backend::Interp, &spec);
         assert_ne!(a.trace, exact.trace, "{reference}");
@@ -541,6 +622,32 @@ fn float32_equals_the_cpu_kernel() {
         assert!(
             d < 1e-3,
             "{reference}: float32 differs from float64 by {d:e}"
+        );
+    }
+}
+
+/// On a real GPU (skipped, saying so, where there is none): float32 kernels give the bits of the
+/// emulation, which gives those of the float32 CPU kernel (the test above).
+#[test]
+fn on_a_gpu_float32_equals_the_emulation() {
+    use rateforge::crates::runtime::cuda::gpu;
+    if let Err(e) = gpu::Gpu::probe(0) {
+        eprintln!("no GPU, not run: {e}");
+        return;
+    }
+    for (reference, model, spec, emit) in float32_cases() {
+        let build = |target| {
+            model
+                .build_cuda(&emit, &build_options(), target)
+                .unwrap_or_else(|e| panic!("{}", e.render()))
+        };
+        let (on_gpu, emulated) = (build(CudaTarget::Gpu(0)), build(CudaTarget::Emulated));
+        let a = run(&model, Backend::Cuda(&on_gpu), &spec);
+        let b = run(&model, Backend::Cuda(&emulated), &spec);
+        same_results(&format!("{reference} f32 on the GPU"), &a, &b);
+        eprintln!(
+            "{reference}: float32 on the GPU equals the emulation ({} values)",
+            a.trace.len()
         );
     }
 }
