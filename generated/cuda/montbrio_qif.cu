@@ -1029,47 +1029,44 @@ RF_DEVICE unsigned long long rf_whole_steps(double steps) {
 /* ---- the model -------------------------------------------------------------------------------- */
 
 RF_DEVICE void rf_derived(F t, const F* p, const RfInputs* x, const F* ys, F* out) {
-    F s_p__qif_op__r = ys[0];
-    F s_p__qif_op__v = ys[1];
-    F p_p__qif_op__Delta = p[0];
-    F p_p__qif_op__tau = p[1];
-    F p_p__qif_op__eta = p[2];
-    F p_p__qif_op__I_ext = p[3];
-    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4];
-    F n_nodes = x->nn;
-    F step_dt = x->dt;
-    (void)s_p__qif_op__r; (void)s_p__qif_op__v; (void)p_p__qif_op__Delta; (void)p_p__qif_op__tau; (void)p_p__qif_op__eta; (void)p_p__qif_op__I_ext; (void)p_p__qif_op__r__p__qif_op__r_in__weight; (void)n_nodes; (void)step_dt; (void)t;
+    F s_p__qif_op__r = ys[0]; (void)s_p__qif_op__r;
+    F s_p__qif_op__v = ys[1]; (void)s_p__qif_op__v;
+    F p_p__qif_op__Delta = p[0]; (void)p_p__qif_op__Delta;
+    F p_p__qif_op__tau = p[1]; (void)p_p__qif_op__tau;
+    F p_p__qif_op__eta = p[2]; (void)p_p__qif_op__eta;
+    F p_p__qif_op__I_ext = p[3]; (void)p_p__qif_op__I_ext;
+    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4]; (void)p_p__qif_op__r__p__qif_op__r_in__weight;
+    F n_nodes = x->nn; (void)n_nodes;
+    F step_dt = x->dt; (void)step_dt;
     /* p/qif_op/r_in */
     F d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r); (void)d_p__qif_op__r_in;
     out[0] = d_p__qif_op__r_in;
 }
 
 RF_DEVICE void rf_derived_free(F t, const F* p, const RfInputs* x, const F* ys, F* out) {
-    F s_p__qif_op__r = ys[0];
-    F s_p__qif_op__v = ys[1];
-    F p_p__qif_op__Delta = p[0];
-    F p_p__qif_op__tau = p[1];
-    F p_p__qif_op__eta = p[2];
-    F p_p__qif_op__I_ext = p[3];
-    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4];
-    F n_nodes = x->nn;
-    F step_dt = x->dt;
-    (void)s_p__qif_op__r; (void)s_p__qif_op__v; (void)p_p__qif_op__Delta; (void)p_p__qif_op__tau; (void)p_p__qif_op__eta; (void)p_p__qif_op__I_ext; (void)p_p__qif_op__r__p__qif_op__r_in__weight; (void)n_nodes; (void)step_dt; (void)t;
+    F s_p__qif_op__r = ys[0]; (void)s_p__qif_op__r;
+    F s_p__qif_op__v = ys[1]; (void)s_p__qif_op__v;
+    F p_p__qif_op__Delta = p[0]; (void)p_p__qif_op__Delta;
+    F p_p__qif_op__tau = p[1]; (void)p_p__qif_op__tau;
+    F p_p__qif_op__eta = p[2]; (void)p_p__qif_op__eta;
+    F p_p__qif_op__I_ext = p[3]; (void)p_p__qif_op__I_ext;
+    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4]; (void)p_p__qif_op__r__p__qif_op__r_in__weight;
+    F n_nodes = x->nn; (void)n_nodes;
+    F step_dt = x->dt; (void)step_dt;
     F d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r); (void)d_p__qif_op__r_in;
     out[0] = d_p__qif_op__r_in;
 }
 
 RF_DEVICE void rf_rhs(F t, const F* p, const RfInputs* x, const F* ys, F* k) {
-    F s_p__qif_op__r = ys[0];
-    F s_p__qif_op__v = ys[1];
-    F p_p__qif_op__Delta = p[0];
-    F p_p__qif_op__tau = p[1];
-    F p_p__qif_op__eta = p[2];
-    F p_p__qif_op__I_ext = p[3];
-    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4];
-    F n_nodes = x->nn;
-    F step_dt = x->dt;
-    (void)s_p__qif_op__r; (void)s_p__qif_op__v; (void)p_p__qif_op__Delta; (void)p_p__qif_op__tau; (void)p_p__qif_op__eta; (void)p_p__qif_op__I_ext; (void)p_p__qif_op__r__p__qif_op__r_in__weight; (void)n_nodes; (void)step_dt; (void)t;
+    F s_p__qif_op__r = ys[0]; (void)s_p__qif_op__r;
+    F s_p__qif_op__v = ys[1]; (void)s_p__qif_op__v;
+    F p_p__qif_op__Delta = p[0]; (void)p_p__qif_op__Delta;
+    F p_p__qif_op__tau = p[1]; (void)p_p__qif_op__tau;
+    F p_p__qif_op__eta = p[2]; (void)p_p__qif_op__eta;
+    F p_p__qif_op__I_ext = p[3]; (void)p_p__qif_op__I_ext;
+    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4]; (void)p_p__qif_op__r__p__qif_op__r_in__weight;
+    F n_nodes = x->nn; (void)n_nodes;
+    F step_dt = x->dt; (void)step_dt;
     /* p/qif_op/r_in */
     F d_p__qif_op__r_in = (p_p__qif_op__r__p__qif_op__r_in__weight * s_p__qif_op__r); (void)d_p__qif_op__r_in;
     /* d/dt p/qif_op/r */
@@ -1079,18 +1076,16 @@ RF_DEVICE void rf_rhs(F t, const F* p, const RfInputs* x, const F* ys, F* k) {
 }
 
 RF_DEVICE void rf_noise(F t, const F* p, const RfInputs* x, const F* ys, const F* d, F* g) {
-    F s_p__qif_op__r = ys[0];
-    F s_p__qif_op__v = ys[1];
-    F p_p__qif_op__Delta = p[0];
-    F p_p__qif_op__tau = p[1];
-    F p_p__qif_op__eta = p[2];
-    F p_p__qif_op__I_ext = p[3];
-    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4];
-    F n_nodes = x->nn;
-    F step_dt = x->dt;
-    (void)s_p__qif_op__r; (void)s_p__qif_op__v; (void)p_p__qif_op__Delta; (void)p_p__qif_op__tau; (void)p_p__qif_op__eta; (void)p_p__qif_op__I_ext; (void)p_p__qif_op__r__p__qif_op__r_in__weight; (void)n_nodes; (void)step_dt; (void)t;
-    F d_p__qif_op__r_in = d[0];
-    (void)d_p__qif_op__r_in;
+    F s_p__qif_op__r = ys[0]; (void)s_p__qif_op__r;
+    F s_p__qif_op__v = ys[1]; (void)s_p__qif_op__v;
+    F p_p__qif_op__Delta = p[0]; (void)p_p__qif_op__Delta;
+    F p_p__qif_op__tau = p[1]; (void)p_p__qif_op__tau;
+    F p_p__qif_op__eta = p[2]; (void)p_p__qif_op__eta;
+    F p_p__qif_op__I_ext = p[3]; (void)p_p__qif_op__I_ext;
+    F p_p__qif_op__r__p__qif_op__r_in__weight = p[4]; (void)p_p__qif_op__r__p__qif_op__r_in__weight;
+    F n_nodes = x->nn; (void)n_nodes;
+    F step_dt = x->dt; (void)step_dt;
+    F d_p__qif_op__r_in = d[0]; (void)d_p__qif_op__r_in;
 }
 
 /* Bounds, after every stage. */

@@ -1793,10 +1793,10 @@ impl BlockCtx<'_> {
     }
 }
 
-/// The delay in steps of an edge of length `dist` for lane `l`.
+/// The delay in steps of an edge of length `dist` for lane `l`, in float64 from the float64
+/// parameters `p64` whatever the kernel's precision (as every backend sets delays up).
 #[inline(always)]
-fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: F, p: &[Lane; N_PARAM]) -> usize {
-    let step_dt = dt as F;
+fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p64: &[[f64; LANES]; N_PARAM]) -> usize {
     0
 }
 
@@ -1897,10 +1897,12 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     let total = a.n_instances as usize;
     let nn = if NETWORK { a.n_nodes as usize } else { 1 };
     let lane_instance = |l: usize| first + if l < n { l } else { n - 1 };
+    let mut p64 = [[0.0f64; LANES]; N_PARAM];
     let mut p = [[0.0 as F; LANES]; N_PARAM];
     for k in 0..N_PARAM {
         for l in 0..LANES {
-            p[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) } as F;
+            p64[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) };
+            p[k][l] = p64[k][l] as F;
         }
     }
     for &(k, v) in INLINED.iter() {
@@ -1925,7 +1927,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
     let mut max_delay = 0usize;
     for (k, &(param, _)) in DELAYS.iter().enumerate() {
         for l in 0..LANES {
-            let d = delay_steps(p[param][l] as f64, dt);
+            let d = delay_steps(p64[param][l], dt);
             ctx.delay[k * LANES + l] = d;
             max_delay = max_delay.max(d);
         }
@@ -1937,7 +1939,7 @@ unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i3
         for e in 0..n_edges {
             let dist = unsafe { *a.distance.add(e) };
             for l in 0..LANES {
-                per_lane[l] = edge_delay(l, dist, dt, nn as F, &p);
+                per_lane[l] = edge_delay(l, dist, dt, nn as f64, &p64);
                 max_delay = max_delay.max(per_lane[l]);
             }
             if per_lane.iter().all(|&d| d == per_lane[0]) && per_lane[0] < u32::MAX as usize {

@@ -5,8 +5,10 @@
 //! directory ([`EmitOptions::template_dir`]) to tweak generated code without rebuilding.
 //! Output is deterministic: the same model and options give byte-identical text.
 
+mod back;
 pub mod cuda;
 pub mod namer;
+pub mod plan;
 pub mod rust;
 
 use serde::Serialize;

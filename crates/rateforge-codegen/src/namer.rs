@@ -255,16 +255,6 @@ impl Names {
                 .collect(),
         }
     }
-
-    pub fn var(&self, v: rateforge_ir::VarRef) -> &str {
-        use rateforge_ir::VarRef;
-        match v {
-            VarRef::State(h) => &self.states[h.index()],
-            VarRef::Param(h) => &self.params[h.index()],
-            VarRef::Derived(h) => &self.derived[h.index()],
-            VarRef::Series(h) => &self.series[h.index()],
-        }
-    }
 }
 
 /// Text safe to put in a `//` comment: printable ASCII without line breaks or `*/`.
