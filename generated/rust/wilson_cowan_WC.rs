@@ -3,1893 +3,422 @@
 // Model `WC`
 // IR hash cb5761494d8dfff3f34ef1ae752744e33c261470762f8ed7c121556f666f6021
 //
-// Kernel ABI 3 (see rateforge-runtime's `abi` module): `rf_info` describes the
-// kernel, `rf_run` integrates a range of instances. Instances are stored structure-of-arrays
-// (instance index fastest) and processed in blocks of LANES, the time loop inside the block. Each solver stage is one loop over the lanes that
-// evaluates the model and updates the states, so a block's states stay in the L1 cache.
-#![allow(non_snake_case, unused_variables, unused_mut, unused_parens, unused_assignments, unused_braces, dead_code, clippy::all)]
-
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-const LANES: usize = 32;
-const NETWORK: bool = false;
-const HISTORY_ZERO: bool = false;
-const N_STATE: usize = 2;
-const N_PARAM: usize = 14;
-const N_DERIVED: usize = 4;
-const N_SERIES: usize = 0;
-const N_DELAY: usize = 0;
-const N_COUPLING: usize = 0;
-const N_BUFFERED: usize = 0;
-const N_NOISY: usize = 0;
-const ABI_VERSION: u32 = 3;
-const MODEL_HASH: &[u8; 64] = b"cb5761494d8dfff3f34ef1ae752744e33c261470762f8ed7c121556f666f6021";
-
-/// The arithmetic of the model and the solver.
-type F = f64;
-/// The values kept in the delay history.
-type H = f64;
-type Lane = [F; LANES];
-
-/// For each history buffer: (holds a state?, index of the state or derived value).
-const BUFFERED: [(bool, usize); N_BUFFERED] = [];
-/// For each delay: (parameter holding its time, history buffer it reads).
-const DELAYS: [(usize, usize); N_DELAY] = [];
-/// For each coupling: the history buffer of its source.
-const COUPLING_SLOTS: [usize; N_COUPLING] = [];
-/// States with noise, in the order of the normal numbers.
-const NOISY: [usize; N_NOISY] = [];
-/// States starting at another variable's value at t0: (state, from a state?, index).
-const INIT_FROM: [(usize, bool, usize); 0] = [];
-/// Parameters compiled in as constants: (index, value). `rf_run` refuses other values.
-const INLINED: [(usize, f64); 0] = [];
-
-/// An external time series: `n_rows` rows (one per step) of `n_cols` columns, row-major.
-/// `mode` says which column instance `i`, node `n` reads: 0 column 0, 1 column `n`, 2 column
-/// `i`, 3 column `i * n_nodes + n`.
-#[repr(C)]
-pub struct RfSeries {
-    pub data: *const f64,
-    pub n_rows: u64,
-    pub n_cols: u64,
-    pub mode: u32,
-}
-
-/// Everything `rf_run` needs. Instance-indexed arrays are instance-fastest: parameters
-/// `[k * n_instances + i]`, states `[(s * n_nodes + n) * n_instances + i]`, the trace
-/// `[((sample * n_record + r) * n_nodes + n) * n_instances + i]`, the statistics
-/// `[((k * n_record + r) * n_nodes + n) * n_instances + i]` (k: last, mean, variance, min, max,
-/// time above the threshold), `steps_done[i]`. The connectivity lists the edges into each node in
-/// increasing source order: compressed rows (`row_start`, `source`, `weight`, `distance`), or
-/// with `dense` set, `n_nodes x n_nodes` row-major `weight` and `distance`. `trace`, `stats`,
-/// `thresholds` and `steps_done` may be null.
-#[repr(C)]
-pub struct RfArgs {
-    pub n_instances: u64,
-    pub begin: u64,
-    pub end: u64,
-    pub n_nodes: u64,
-    pub n_steps: u64,
-    pub record_every: u64,
-    pub dt: f64,
-    pub t0: f64,
-    pub seed: u64,
-    pub solver: u32,
-    pub n_record: u32,
-    pub record: *const u32,
-    pub params: *const f64,
-    pub init: *const f64,
-    pub final_state: *mut f64,
-    pub trace: *mut f64,
-    pub stats: *mut f64,
-    pub thresholds: *const f64,
-    pub transient_samples: u64,
-    pub steps_done: *mut u64,
-    pub series: *const RfSeries,
-    pub dense: u32,
-    pub row_start: *const u64,
-    pub source: *const u32,
-    pub weight: *const f64,
-    pub distance: *const f64,
-    pub progress: *const AtomicU64,
-    pub cancel: *const AtomicBool,
-}
-
-/// What this kernel was generated for.
-#[repr(C)]
-pub struct RfInfo {
-    pub abi_version: u32,
-    pub lanes: u32,
-    pub n_state: u32,
-    pub n_param: u32,
-    pub n_derived: u32,
-    pub n_series: u32,
-    pub n_delay: u32,
-    pub n_coupling: u32,
-    pub network: u32,
-    pub float_bits: u32,
-    pub history_bits: u32,
-    pub n_inlined: u32,
-    pub model_hash: [u8; 64],
-}
-
-static INFO: RfInfo = RfInfo {
-    abi_version: ABI_VERSION,
-    lanes: LANES as u32,
-    n_state: N_STATE as u32,
-    n_param: N_PARAM as u32,
-    n_derived: N_DERIVED as u32,
-    n_series: N_SERIES as u32,
-    n_delay: N_DELAY as u32,
-    n_coupling: N_COUPLING as u32,
-    network: NETWORK as u32,
-    float_bits: (8 * std::mem::size_of::<F>()) as u32,
-    history_bits: (8 * std::mem::size_of::<H>()) as u32,
-    n_inlined: INLINED.len() as u32,
-    model_hash: *MODEL_HASH,
-};
-
-#[unsafe(no_mangle)]
-pub extern "C" fn rf_info() -> *const RfInfo {
-    &INFO
-}
-
-// ---- built-in functions (semantics: rateforge-ir `expr`, `math`, `eval` and `rng` modules) -------
-/// Fused multiply-adds in polynomials and `a*b + c` (set only where the CPU has FMA).
-const RF_FMA: bool = false && cfg!(target_feature = "fma");
-// Truth values are 1.0 / 0.0 (rateforge-ir `BinOp`).
-#[inline(always)]
-fn rf_b(c: bool) -> F {
-    if c { 1.0 } else { 0.0 }
-}
-
-// a * b + c: one fused multiply-add when RF_FMA is set, else two roundings (rateforge-ir's
-// semantics, which never fuse).
-#[inline(always)]
-fn rf_fma(a: F, b: F, c: F) -> F {
-    if RF_FMA { a.mul_add(b, c) } else { a * b + c }
-}
-
-// sign(x): 1 for x > 0, -1 for x < 0, x itself for zero and NaN.
-#[inline(always)]
-fn rf_sign(x: F) -> F {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        x
-    }
-}
-
-// heaviside(x): 0 below zero, 0.5 at zero, 1 above, NaN for NaN.
-#[inline(always)]
-fn rf_heaviside(x: F) -> F {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        0.0
-    } else if x == 0.0 {
-        0.5
-    } else {
-        x
-    }
-}
-
-// clamp(x, lo, hi) with comparisons, so NaN stays NaN (rateforge-ir `eval::clamp_value`).
-#[inline(always)]
-fn rf_clamp(x: F, lo: F, hi: F) -> F {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
-    }
-}
-
-// Philox4x32-10 (rateforge-ir `rng`).
-#[inline(always)]
-fn rf_philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = counter;
-    let mut k = key;
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(0x9E37_79B9);
-            k[1] = k[1].wrapping_add(0xBB67_AE85);
-        }
-        let p0 = 0xD251_1F53u64 * c[0] as u64;
-        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
-        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
-    }
-    c
-}
-
-// Normal number `index` of (seed, instance, node, step) by Box-Muller (rateforge-ir `rng::normal`),
-// in float64 whatever the kernel's precision.
-#[inline(always)]
-fn rf_normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
-    let pair = index / 2;
-    let counter = [step as u32, ((step >> 32) as u32 & 0xFFFF) | (pair << 16), node as u32, instance as u32];
-    let r = rf_philox(counter, [seed as u32, (seed >> 32) as u32]);
-    let a = (((r[0] as u64) << 32) | r[1] as u64) >> 11;
-    let b = (((r[2] as u64) << 32) | r[3] as u64) >> 11;
-    let u1 = (a + 1) as f64 * (1.0 / 9_007_199_254_740_992.0);
-    let u2 = b as f64 * (1.0 / 9_007_199_254_740_992.0);
-    let rho = (-2.0 * rf_log(u1)).sqrt();
-    let angle = std::f64::consts::TAU * u2;
-    if index % 2 == 0 { rho * rf_cos(angle) } else { rho * rf_sin(angle) }
-}
-
-// ---------------------------------------------------------------------------
-// rateforge vmath: vectorisable elementary functions for generated kernels.
-//
-// This text is pasted verbatim at the top of every generated Rust kernel.  The
-// functions replace std's exp/ln/tanh/sin/cos, which are opaque libm calls that
-// keep a lane loop such as `for l in 0..LANES { y[l] = rf_exp(x[l]); }` scalar.
-// Everything here is branch-free straight-line code: f64/f32 arithmetic,
-// comparisons feeding selects, and integer bit manipulation through
-// to_bits/from_bits, all #[inline(always)], so LLVM's loop vectoriser turns a
-// lane loop into packed SIMD (ymm/zmm with target-cpu=native).  No lookup
-// tables (no gathers) and no libm calls.
-//
-// FMA: polynomials are evaluated with rf_mla(a, b, c) = a*b + c, which is
-// f64::mul_add (one vfmadd instruction) when the includer sets the constant
-// RF_FMA (generated kernels set it only when asked for FMA and the target has
-// it, so the slow libm fma() call that mul_add becomes without FMA hardware is
-// never emitted) and a separate multiply and add otherwise.  rateforge-ir's
-// reference semantics (module `math`) use RF_FMA = false, and so do kernels by
-// default, which therefore agree with the reference evaluator bit for bit.  FMA
-// makes rf_exp about 1.3x faster.  Both variants are accuracy-tested; they may
-// differ in the last bit.  Error-free products (rf_prod_err) use FMA or Dekker's splitting and are
-// exact either way.  Within one build, vectorised and scalar code give
-// bit-identical results.
-//
-// Accuracy (Rust always runs in round-to-nearest), measured by
-// crates/rateforge-codegen/tests/vmath.rs against a double-double reference
-// (10^6 points per function per run, 3*10^7 in a one-off run; with and without
-// FMA).  "vs CR" is |result - correctly rounded| / |correctly rounded|.
-//
-//   function     range where the bound holds           max vs CR   max vs exact
-//   rf_exp       -708.39 <= x <= 709.78 (normal result)  2.2e-16     0.63 ulp
-//   rf_expm1     all x with a finite result              2.2e-16     0.61 ulp
-//   rf_log       all x > 0, subnormals included          2.2e-16     0.83 ulp
-//   rf_tanh      all x                                   2.2e-16     0.57 ulp
-//   rf_sigmoid   x >= -708.39 (normal result)            2.2e-16     0.63 ulp
-//   rf_sin/cos   |x| <= 1.6e6 (n < 2^20 quadrants)       2.2e-16     0.82 ulp
-//   (the guarantee the tests enforce is 4e-16 vs CR, i.e. at most 1 ulp off)
-//   f32 versions (suffix _f32), checked exhaustively over all 2^32 inputs
-//   (with and without FMA) against std's f64 functions: max error vs exact
-//   0.68 (exp), 0.82 (expm1), 0.84 (log), 0.72 (tanh), 0.86 (sigmoid), 0.56
-//   (sin, cos; |x| <= 1.6e6) ulp, so never more than 1 ulp from the correctly
-//   rounded f32 (the tests enforce 2 ulp); subnormal results within 0.8
-//   subnormal ulp.
-//
-// Special values.  exp: +inf above 709.78, gradual underflow below -708.39
-// (subnormal results within one subnormal ulp), +0 below -745.13, exp(NaN) =
-// NaN.  expm1: exactly -1 below -37.5, keeps -0.  log: log(+-0) = -inf,
-// log(x < 0) = NaN, log(+inf) = +inf.  tanh: exactly +-1 for |x| >= 19.1,
-// tanh(x) = x for tiny x (sign and -0 kept).  sigmoid: exactly 1 for
-// x >= 37.5, subnormal below -708.39 (within one subnormal ulp), 0 below
-// -745.13, sigmoid(+inf) = 1, sigmoid(-inf) = 0.
-// sin/cos: beyond 1.6e6 the reduction is no longer exact and the absolute
-// error grows like |x| * 2^-53; beyond 2^50 the phase is meaningless, but the
-// result is always in [-1, 1].  sin/cos(+-inf) = NaN; sin(-0) = -0; sin is
-// exactly odd and cos exactly even.  NaN inputs give NaN everywhere.
-//
-// Algorithms.  Polynomial coefficients were fitted for this file by a
-// weighted Remez exchange in 60-digit arithmetic
-// (kernel-templates/rust/vmath-fit/fit.py); the split constants of ln2 and
-// pi/2 come from vmath-fit/consts.py.
-//
-// * exp: n = round(x / ln2) with the 1.5*2^52 "magic number" trick (n is then
-//   read back from the bits), r = x - n*ln2 with ln2 split into a 42-bit and a
-//   53-bit part (n*LN2_1 and x - n*LN2_1 are exact), carried as r + c.
-//   e^r = 1 + r + r^2 Q(r), Q a degree-10 minimax polynomial on |r| <= 0.3473
-//   (relative error 8e-19), 1 + r added error-free, one final rounding.  The
-//   scale 2^n is applied as two exponent-field factors, so overflow to +inf
-//   and gradual underflow come out of the arithmetic (x is clamped to
-//   [-746, 709.9] first).
-// * expm1: same reduction and Q; r^2 is split exactly (rf_prod_err) and
-//   2^n (1 + r + r^2/2 + small) - 1 is summed with TwoSums, so there is a
-//   single final rounding; n = 1024 is handled by a factor 2; x is clamped to
-//   [-40, 710].
-// * log: x = 2^k m with m in [sqrt(1/2), sqrt(2)) from the bits (subnormals are
-//   pre-scaled by 2^54), f = m - 1 (exact), s = f / (2 + f),
-//   log1p(f) = f - (f^2/2 - s (f^2/2 + R(s^2))), R a degree-7 minimax
-//   polynomial in s^2 (error 1.3e-18); k*ln2 (two parts) + f by TwoSum.
-// * tanh: |x| clamped to 20, M = expm1(2|x|) as a double-double,
-//   tanh = M / (M + 2): quotient plus a correction from the exact division
-//   residual and the low parts (rf_div_dd); sign restored with copysign.
-// * sigmoid: E = e^-|x| as a double-double, 1/(1+E) for x >= 0 and E/(1+E)
-//   for x < 0, with the same corrected division.
-// * sin/cos: n = round(|x| * 2/pi) (magic number), r = |x| - n*pi/2 with pi/2
-//   in four parts (three of 33 bits, so n*part is exact for n < 2^20, and a
-//   rounded fourth; 152 bits), subtractions by TwoSum so r is a double-double;
-//   sin r = r + r^3 S(r^2) (S degree 6), cos r = 1 - r^2/2 + r^4 C(r^2)
-//   (C degree 5), both on |r| <= pi/4 (relative errors 1e-19), first-order
-//   correction for the low part of r.  n mod 4 selects polynomial and sign;
-//   sin works on |x| and xors the sign of x back in.
-// * f32 versions mirror the above in f32 arithmetic with lower-degree
-//   polynomials (Q degree 4, R degree 3).  sin_f32/cos_f32 reduce and evaluate
-//   in f64 (three-part pi/2, S and C degree 2) and round once to f32.
-// ---------------------------------------------------------------------------
-
-/// 1.5 * 2^52: adding it rounds an f64 of magnitude < 2^51 to an integer n,
-/// and the low bits of the sum are then n (two's complement).
-const RF_MAGIC: f64 = 6_755_399_441_055_744.0;
-const RF_MAGIC_BITS: u64 = 0x4338_0000_0000_0000;
-/// 1.5 * 2^23, the f32 analogue.
-const RF_MAGIC_F32: f32 = 12_582_912.0;
-const RF_MAGIC_F32_BITS: u32 = 0x4B40_0000;
-
-const RF_LN2_1: f64 = 0.6931471805598903;
-const RF_LN2_2: f64 = 5.497923018708371e-14;
-const RF_LN2_F32_1: f32 = 0.693_145_75;
-const RF_LN2_F32_2: f32 = 1.428_606_8e-6;
-
-const RF_PIO2_1: f64 = 1.5707963267341256;
-const RF_PIO2_2: f64 = 6.077100506303966e-11;
-const RF_PIO2_3: f64 = 2.0222662487111665e-21;
-const RF_PIO2_4: f64 = 8.4784276603689e-32;
-const RF_PIO2_F32_3: f64 = 2.0222662487959506e-21;
-/// Reduced arguments are clamped to this (slightly above pi/4) so that huge
-/// inputs, whose reduction is meaningless, still give values in [-1, 1].
-const RF_TRIG_RMAX: f64 = 0.786;
-/// Above this |x| the low part of the reduced argument is dropped.
-const RF_TRIG_HUGE: f64 = 1_125_899_906_842_624.0; // 2^50
-
-/// bits of sqrt(1/2) (rounded), the lower end of the log mantissa interval.
-const RF_SQRT1_2_BITS: u64 = 0x3FE6_A09E_667F_3BCD;
-const RF_SQRT1_2_F32_BITS: u32 = 0x3F35_04F3;
-
-// e^r - 1 = r + r^2 Q(r), |r| <= 0.3473; weighted minimax error 8.4e-19.
-const RF_EXP_Q: [f64; 11] = [
-    0.5,
-    0.16666666666666677,
-    0.041666666666666505,
-    0.008333333333321513,
-    0.0013888888888963493,
-    0.00019841269886477703,
-    2.4801587171062337e-05,
-    2.7557243803761886e-06,
-    2.755740327699441e-07,
-    2.5109195267350024e-08,
-    2.0875325024908825e-09,
-];
-// 2 atanh(s) = 2 s + s R(s^2), R(z) = z (R0 + R1 z + ...), z <= 0.0295;
-// error 1.3e-18.
-const RF_LOG_R: [f64; 7] = [
-    0.6666666666666735,
-    0.3999999999940875,
-    0.2857142874391069,
-    0.22222198398931817,
-    0.18183574218990667,
-    0.15313777764912087,
-    0.14798863073829704,
-];
-// sin r = r + r^3 S(r^2), |r| <= 0.787; relative error 9.3e-20.
-const RF_SIN_S: [f64; 7] = [
-    -0.16666666666666666,
-    0.008333333333333042,
-    -0.00019841269840962573,
-    2.7557319074101685e-06,
-    -2.5052070970993702e-08,
-    1.6054319794684586e-10,
-    -7.38996876488852e-13,
-];
-// cos r = 1 - r^2/2 + r^4 C(r^2), |r| <= 0.787; relative error 6.1e-20.
-const RF_COS_C: [f64; 6] = [
-    0.04166666666666659,
-    -0.0013888888888872186,
-    2.480158728829539e-05,
-    -2.755731401512241e-07,
-    2.0875678084770096e-09,
-    -1.1357336715833915e-11,
-];
-// f32: e^r - 1 = r + r^2 Q(r); relative error 1.4e-8.
-const RF_EXP_Q_F32: [f32; 5] = [
-    0.499_999_97,
-    0.166_665_38,
-    0.041_667_74,
-    0.008_367_319,
-    0.001_383_786_1,
-];
-// f32: R(z) = z (R0 + R1 z + R2 z^2); error 8.2e-10.
-const RF_LOG_R_F32: [f32; 3] = [0.666_667_76, 0.399_775_53, 0.298_721_28];
-// f32 sin/cos, evaluated in f64: relative errors 3.9e-9 and 1.2e-10.
-const RF_SIN_S_F32: [f64; 3] = [
-    -0.16666654463346037,
-    0.008332151331825514,
-    -0.00019513979985790486,
-];
-const RF_COS_C_F32: [f64; 3] = [
-    0.04166664542531281,
-    -0.0013887303459693798,
-    2.4431668189599626e-05,
-];
-
-// ----------------------------------------------------------------- helpers --
-
-/// Error-free sum: s + e == a + b exactly (s = fl(a + b)).
-#[inline(always)]
-fn rf_two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    let bb = s - a;
-    (s, (a - (s - bb)) + (b - bb))
-}
-
-/// Error-free sum for |a| >= |b| (or a == 0).
-#[inline(always)]
-fn rf_fast_two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    (s, (a - s) + b)
-}
-
-#[inline(always)]
-fn rf_two_sum_f32(a: f32, b: f32) -> (f32, f32) {
-    let s = a + b;
-    let bb = s - a;
-    (s, (a - (s - bb)) + (b - bb))
-}
-
-#[inline(always)]
-fn rf_fast_two_sum_f32(a: f32, b: f32) -> (f32, f32) {
-    let s = a + b;
-    (s, (a - s) + b)
-}
-
-/// a * b + c: one fused multiply-add when RF_FMA is set (the includer sets it
-/// only where the target has FMA), two rounded operations otherwise -- never
-/// the slow libm fma() call that f64::mul_add becomes without FMA hardware.
-/// Used in polynomial evaluation, whose accuracy is verified both ways.
-#[inline(always)]
-fn rf_mla(a: f64, b: f64, c: f64) -> f64 {
-    if RF_FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-#[inline(always)]
-fn rf_mla_f32(a: f32, b: f32, c: f32) -> f32 {
-    if RF_FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// Exact rounding error of a product: a * b == p + e for p = fl(a * b)
-/// (barring overflow/underflow).  With FMA hardware this is one fused
-/// multiply-add; otherwise Dekker's splitting.  Both give the same e, so the
-/// results do not depend on the target.
-#[inline(always)]
-fn rf_prod_err(a: f64, b: f64, p: f64) -> f64 {
-    if cfg!(target_feature = "fma") {
-        a.mul_add(b, -p)
-    } else {
-        let ca = a * 134_217_729.0; // 2^27 + 1
-        let ah = ca - (ca - a);
-        let al = a - ah;
-        let cb = b * 134_217_729.0;
-        let bh = cb - (cb - b);
-        let bl = b - bh;
-        ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    }
-}
-
-#[inline(always)]
-fn rf_prod_err_f32(a: f32, b: f32, p: f32) -> f32 {
-    if cfg!(target_feature = "fma") {
-        a.mul_add(b, -p)
-    } else {
-        let ca = a * 4097.0; // 2^12 + 1
-        let ah = ca - (ca - a);
-        let al = a - ah;
-        let cb = b * 4097.0;
-        let bh = cb - (cb - b);
-        let bl = b - bh;
-        ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    }
-}
-
-/// (n + nl) / (d + dl) for |nl| << |n|, |dl| << |d|: the rounded quotient
-/// plus a correction computed from the exact division residual, so that the
-/// result is within about half an ulp (plus the error of the inputs).
-#[inline(always)]
-fn rf_div_dd(n: f64, nl: f64, d: f64, dl: f64) -> f64 {
-    let q = n / d;
-    let p = q * d;
-    let rho = (n - p) - rf_prod_err(q, d, p); // n - q d, exactly
-    q + ((rho + nl) - q * dl) / d
-}
-
-#[inline(always)]
-fn rf_div_dd_f32(n: f32, nl: f32, d: f32, dl: f32) -> f32 {
-    let q = n / d;
-    let p = q * d;
-    let rho = (n - p) - rf_prod_err_f32(q, d, p);
-    q + ((rho + nl) - q * dl) / d
-}
-
-/// Q1(r) with e^r - 1 = r + r^2 (1/2 + r Q1(r)), i.e. Q(r) = Q0 + r Q1(r).
-#[inline(always)]
-fn rf_exp_q1(r: f64, r2: f64) -> f64 {
-    let c = &RF_EXP_Q;
-    // Two interleaved Horner chains in r^2 (shorter dependency chain).
-    let even = rf_mla(
-        r2,
-        rf_mla(r2, rf_mla(r2, rf_mla(r2, c[9], c[7]), c[5]), c[3]),
-        c[1],
-    );
-    let odd = rf_mla(
-        r2,
-        rf_mla(r2, rf_mla(r2, rf_mla(r2, c[10], c[8]), c[6]), c[4]),
-        c[2],
-    );
-    rf_mla(r, odd, even)
-}
-
-#[inline(always)]
-fn rf_exp_q1_f32(r: f32) -> f32 {
-    let c = &RF_EXP_Q_F32;
-    rf_mla_f32(r, rf_mla_f32(r, rf_mla_f32(r, c[4], c[3]), c[2]), c[1])
-}
-
-/// Reduction shared by exp and expm1: returns (r, c, t) with
-/// x = n ln2 + r + c (|c| <= ulp(r)/2) and t = n + RF_MAGIC.
-#[inline(always)]
-fn rf_exp_reduce(x: f64) -> (f64, f64, f64) {
-    let t = x * core::f64::consts::LOG2_E + RF_MAGIC;
-    let n = t - RF_MAGIC;
-    let rh = x - n * RF_LN2_1; // exact
-    let rl = n * -RF_LN2_2;
-    let r = rh + rl;
-    (r, (rh - r) + rl, t)
-}
-
-#[inline(always)]
-fn rf_exp_reduce_f32(x: f32) -> (f32, f32, f32) {
-    let t = x * core::f32::consts::LOG2_E + RF_MAGIC_F32;
-    let n = t - RF_MAGIC_F32;
-    let rh = x - n * RF_LN2_F32_1; // exact
-    let rl = n * -RF_LN2_F32_2;
-    let r = rh + rl;
-    (r, (rh - r) + rl, t)
-}
-
-/// e^x as an unevaluated sum hi + lo (hi = rf_exp(x); lo is meaningful for
-/// normal results only).
-#[inline(always)]
-fn rf_exp_dd(x: f64) -> (f64, f64) {
-    // Clamp (NaN passes through: both comparisons are false).
-    let x = if x > 709.9 { 709.9 } else { x };
-    let x = if x < -746.0 { -746.0 } else { x };
-    let (r, c, t) = rf_exp_reduce(x);
-    // e^(r + c) = 1 + r + [r^2 Q(r) + c (1 + r)]
-    let r2 = r * r;
-    let tail = rf_mla(
-        r2,
-        rf_mla(r, rf_exp_q1(r, r2), RF_EXP_Q[0]),
-        rf_mla(c, r, c),
-    );
-    let (s, e) = rf_fast_two_sum(1.0, r);
-    let v = e + tail;
-    let y = s + v;
-    let ylo = (s - y) + v;
-    // 2^n = 2^n1 * 2^n2, n1 = floor(n/2): covers n in [-1077, 1025].
-    let kb = t.to_bits().wrapping_sub(RF_MAGIC_BITS).wrapping_add(2048); // n + 2048
-    let e1 = (kb >> 1).wrapping_sub(1); // n1 + 1023
-    let e2 = kb.wrapping_sub(e1).wrapping_sub(2); // n - n1 + 1023
-    let s1 = f64::from_bits(e1 << 52);
-    let s2 = f64::from_bits(e2 << 52);
-    (y * s1 * s2, ylo * s1 * s2)
-}
-
-#[inline(always)]
-fn rf_exp_dd_f32(x: f32) -> (f32, f32) {
-    let x = if x > 89.0 { 89.0 } else { x };
-    let x = if x < -104.0 { -104.0 } else { x };
-    let (r, c, t) = rf_exp_reduce_f32(x);
-    let tail = rf_mla_f32(
-        r * r,
-        rf_mla_f32(r, rf_exp_q1_f32(r), RF_EXP_Q_F32[0]),
-        rf_mla_f32(c, r, c),
-    );
-    let (s, e) = rf_fast_two_sum_f32(1.0, r);
-    let v = e + tail;
-    let y = s + v;
-    let ylo = (s - y) + v;
-    let kb = t
-        .to_bits()
-        .wrapping_sub(RF_MAGIC_F32_BITS)
-        .wrapping_add(256); // n + 256
-    let e1 = (kb >> 1).wrapping_sub(1);
-    let e2 = kb.wrapping_sub(e1).wrapping_sub(2);
-    let s1 = f32::from_bits(e1 << 23);
-    let s2 = f32::from_bits(e2 << 23);
-    (y * s1 * s2, ylo * s1 * s2)
-}
-
-/// e^x - 1 as an unevaluated sum hi + lo.
-#[inline(always)]
-fn rf_expm1_dd(x: f64) -> (f64, f64) {
-    let x = if x > 710.0 { 710.0 } else { x };
-    let x = if x < -40.0 { -40.0 } else { x };
-    let (r, c, t) = rf_exp_reduce(x);
-    // e^(r + c) - 1 = r + r^2/2 + small; r^2 = r2 + r2e exactly (Q0 is
-    // exactly 1/2 here).
-    let r2 = r * r;
-    let r2e = rf_prod_err(r, r, r2);
-    let small = rf_mla(
-        r2 * r,
-        rf_exp_q1(r, r2),
-        rf_mla(RF_EXP_Q[0], r2e, rf_mla(c, r, c)),
-    );
-    // e^x - 1 = 2^m (2^(n-m) (1 + r + r^2/2 + small) - 2^-m), m = 1 only for
-    // n = 1024; the big terms are summed error-free.
-    let big = (t - RF_MAGIC > 1023.0) as u64;
-    let nb = t
-        .to_bits()
-        .wrapping_sub(RF_MAGIC_BITS)
-        .wrapping_add(1023)
-        .wrapping_sub(big);
-    let s = f64::from_bits(nb << 52);
-    let one = f64::from_bits((1023 - big) << 52);
-    let fac = f64::from_bits((1023 + big) << 52);
-    let (a, ae) = rf_two_sum(s, -one);
-    let (h, he) = rf_two_sum(a, s * r);
-    let (h, he2) = rf_two_sum(h, s * (RF_EXP_Q[0] * r2));
-    let v = (he + he2) + (ae + s * small);
-    let hi = h + v;
-    let lo = (h - hi) + v;
-    (hi * fac, lo * fac)
-}
-
-#[inline(always)]
-fn rf_expm1_dd_f32(x: f32) -> (f32, f32) {
-    let x = if x > 89.0 { 89.0 } else { x };
-    let x = if x < -20.0 { -20.0 } else { x };
-    let (r, c, t) = rf_exp_reduce_f32(x);
-    // As in rf_expm1_dd, with (Q0 - 1/2) r^2 moved into the small part.
-    let r2 = r * r;
-    let r2e = rf_prod_err_f32(r, r, r2);
-    let small = rf_mla_f32(
-        r2 * r,
-        rf_exp_q1_f32(r),
-        rf_mla_f32(
-            0.5,
-            r2e,
-            rf_mla_f32(RF_EXP_Q_F32[0] - 0.5, r2, rf_mla_f32(c, r, c)),
-        ),
-    );
-    let big = (t - RF_MAGIC_F32 > 127.0) as u32;
-    let nb = t
-        .to_bits()
-        .wrapping_sub(RF_MAGIC_F32_BITS)
-        .wrapping_add(127)
-        .wrapping_sub(big);
-    let s = f32::from_bits(nb << 23);
-    let one = f32::from_bits((127 - big) << 23);
-    let fac = f32::from_bits((127 + big) << 23);
-    let (a, ae) = rf_two_sum_f32(s, -one);
-    let (h, he) = rf_two_sum_f32(a, s * r);
-    let (h, he2) = rf_two_sum_f32(h, s * (0.5 * r2));
-    let v = (he + he2) + (ae + s * small);
-    let hi = h + v;
-    let lo = (h - hi) + v;
-    (hi * fac, lo * fac)
-}
-
-/// Reduction for sin/cos: |x| = n pi/2 + rh + rl; returns (rh, rl, bits of
-/// n + RF_MAGIC, whose low two bits are n mod 4).
-#[inline(always)]
-fn rf_trig_reduce(x: f64) -> (f64, f64, u64) {
-    let ax = x.abs();
-    let t = ax * core::f64::consts::FRAC_2_PI + RF_MAGIC;
-    let n = t - RF_MAGIC;
-    let r1 = ax - n * RF_PIO2_1; // exact for n < 2^20
-    let (a, ea) = rf_two_sum(r1, n * -RF_PIO2_2);
-    let (b, eb) = rf_two_sum(a, n * -RF_PIO2_3);
-    let rl = (ea + eb) - n * RF_PIO2_4;
-    let rh = if b > RF_TRIG_RMAX { RF_TRIG_RMAX } else { b };
-    let rh = if rh < -RF_TRIG_RMAX {
-        -RF_TRIG_RMAX
-    } else {
-        rh
-    };
-    let rl = if ax > RF_TRIG_HUGE { 0.0 } else { rl };
-    (rh, rl, t.to_bits())
-}
-
-/// sin(rh + rl) for |rh| <= pi/4.
-#[inline(always)]
-fn rf_sin_poly(rh: f64, rl: f64, z: f64) -> f64 {
-    let c = &RF_SIN_S;
-    let z2 = z * z;
-    let even = rf_mla(z2, rf_mla(z2, rf_mla(z2, c[6], c[4]), c[2]), c[0]);
-    let odd = rf_mla(z2, rf_mla(z2, c[5], c[3]), c[1]);
-    let s = rf_mla(z, odd, even);
-    rh + rf_mla(rh * z, s, rl * (1.0 - 0.5 * z))
-}
-
-/// cos(rh + rl) for |rh| <= pi/4.
-#[inline(always)]
-fn rf_cos_poly(rh: f64, rl: f64, z: f64) -> f64 {
-    let c = &RF_COS_C;
-    let z2 = z * z;
-    let even = rf_mla(z2, rf_mla(z2, c[4], c[2]), c[0]);
-    let odd = rf_mla(z2, rf_mla(z2, c[5], c[3]), c[1]);
-    let p = rf_mla(z, odd, even);
-    let hz = 0.5 * z;
-    let w = 1.0 - hz;
-    w + (((1.0 - w) - hz) + rf_mla(z2, p, -(rh * rl)))
-}
-
-/// Reduction for the f32 sin/cos, in f64: returns (r, bits of n + RF_MAGIC).
-#[inline(always)]
-fn rf_trig_reduce_f32(x: f32) -> (f64, u64) {
-    let ax = f64::from(x).abs();
-    let t = ax * core::f64::consts::FRAC_2_PI + RF_MAGIC;
-    let n = t - RF_MAGIC;
-    let r = ((ax - n * RF_PIO2_1) - n * RF_PIO2_2) - n * RF_PIO2_F32_3;
-    let r = if r > RF_TRIG_RMAX { RF_TRIG_RMAX } else { r };
-    let r = if r < -RF_TRIG_RMAX { -RF_TRIG_RMAX } else { r };
-    (r, t.to_bits())
-}
-
-#[inline(always)]
-fn rf_sin_poly_f32(r: f64, z: f64) -> f64 {
-    let c = &RF_SIN_S_F32;
-    rf_mla(r * z, rf_mla(z, rf_mla(z, c[2], c[1]), c[0]), r)
-}
-
-#[inline(always)]
-fn rf_cos_poly_f32(z: f64) -> f64 {
-    let c = &RF_COS_C_F32;
-    rf_mla(z * z, rf_mla(z, rf_mla(z, c[2], c[1]), c[0]), 1.0 - 0.5 * z)
-}
-
-// -------------------------------------------------------------- f64 API --
-
-/// e^x.  Max relative error < 4e-16 where the result is normal; +inf above
-/// 709.78, gradual underflow to +0 below -708.4, NaN propagates.
-#[inline(always)]
-pub fn rf_exp(x: f64) -> f64 {
-    rf_exp_dd(x).0
-}
-
-/// e^x - 1, accurate near 0 (max relative error < 4e-16 for all x; -1 below
-/// -37.4, +inf above 709.78, keeps the sign of -0).
-#[inline(always)]
-pub fn rf_expm1(x: f64) -> f64 {
-    let y = rf_expm1_dd(x).0;
-    if x == 0.0 { x } else { y }
-}
-
-/// Natural logarithm.  Max relative error < 4e-16 for all positive x
-/// (subnormals included); log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
-#[inline(always)]
-pub fn rf_log(x: f64) -> f64 {
-    let sub = x < f64::MIN_POSITIVE;
-    let xs = if sub { x * 18_014_398_509_481_984.0 } else { x }; // 2^54
-    let u = xs
-        .to_bits()
-        .wrapping_add(0x3FF0_0000_0000_0000 - RF_SQRT1_2_BITS);
-    let m = f64::from_bits((u & 0x000F_FFFF_FFFF_FFFF).wrapping_add(RF_SQRT1_2_BITS));
-    // k = (u >> 52) - 1023, converted exactly through the exponent trick.
-    let k = f64::from_bits(0x4330_0000_0000_0000 | (u >> 52)) - 4_503_599_627_371_519.0;
-    let k = if sub { k - 54.0 } else { k };
-    let f = m - 1.0; // exact, f in [-0.293, 0.415)
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let c = &RF_LOG_R;
-    let z2 = z * z;
-    let even = rf_mla(z2, rf_mla(z2, rf_mla(z2, c[6], c[4]), c[2]), c[0]);
-    let odd = rf_mla(z2, rf_mla(z2, c[5], c[3]), c[1]);
-    let r = z * rf_mla(z, odd, even);
-    let hfsq = 0.5 * f * f;
-    let lo = hfsq - rf_mla(s, hfsq + r, k * RF_LN2_2);
-    let (h, e) = rf_two_sum(k * RF_LN2_1, f);
-    let y = h + (e - lo);
-    let y = if x == f64::INFINITY { x } else { y };
-    if x > 0.0 {
-        y
-    } else if x == 0.0 {
-        f64::NEG_INFINITY
-    } else {
-        f64::NAN
-    }
-}
-
-/// Hyperbolic tangent.  Max relative error < 4e-16 for all x (including tiny
-/// and subnormal x); exactly +-1 for |x| >= 20.
-#[inline(always)]
-pub fn rf_tanh(x: f64) -> f64 {
-    let a = x.abs();
-    let a = if a > 20.0 { 20.0 } else { a };
-    let (m, ml) = rf_expm1_dd(a + a);
-    let (d, de) = rf_two_sum(m, 2.0);
-    rf_div_dd(m, ml, d, de + ml).copysign(x)
-}
-
-/// Logistic sigmoid 1 / (1 + e^-x).  Max relative error < 4e-16 where the
-/// result is normal (x >= -708.39); exactly 1 for x >= 37.5, 0 for x < -745.2.
-#[inline(always)]
-pub fn rf_sigmoid(x: f64) -> f64 {
-    let (e, el) = rf_exp_dd(-x.abs());
-    let (d, de) = rf_fast_two_sum(1.0, e);
-    let neg = x < 0.0;
-    let num = if neg { e } else { 1.0 };
-    let numl = if neg { el } else { 0.0 };
-    rf_div_dd(num, numl, d, de + el)
-}
-
-/// Sine.  Max relative error < 4e-16 for |x| <= 1.6e6; see the header for
-/// larger |x|.
-#[inline(always)]
-pub fn rf_sin(x: f64) -> f64 {
-    let (rh, rl, q) = rf_trig_reduce(x);
-    let z = rh * rh;
-    let sp = rf_sin_poly(rh, rl, z);
-    let cp = rf_cos_poly(rh, rl, z);
-    let v = if q & 1 == 0 { sp } else { cp };
-    let sign = ((q & 2) << 62) ^ (x.to_bits() & 0x8000_0000_0000_0000);
-    f64::from_bits(v.to_bits() ^ sign)
-}
-
-/// Cosine.  Max relative error < 4e-16 for |x| <= 1.6e6; see the header for
-/// larger |x|.
-#[inline(always)]
-pub fn rf_cos(x: f64) -> f64 {
-    let (rh, rl, q) = rf_trig_reduce(x);
-    let z = rh * rh;
-    let sp = rf_sin_poly(rh, rl, z);
-    let cp = rf_cos_poly(rh, rl, z);
-    let v = if q & 1 == 0 { cp } else { sp };
-    let sign = (q.wrapping_add(1) & 2) << 62;
-    f64::from_bits(v.to_bits() ^ sign)
-}
-
-// -------------------------------------------------------------- f32 API --
-
-/// e^x in f32 (max error about 1 ulp where the result is normal).
-#[inline(always)]
-pub fn rf_exp_f32(x: f32) -> f32 {
-    rf_exp_dd_f32(x).0
-}
-
-/// e^x - 1 in f32.
-#[inline(always)]
-pub fn rf_expm1_f32(x: f32) -> f32 {
-    let y = rf_expm1_dd_f32(x).0;
-    if x == 0.0 { x } else { y }
-}
-
-/// Natural logarithm in f32 (subnormals included).
-#[inline(always)]
-pub fn rf_log_f32(x: f32) -> f32 {
-    let sub = x < f32::MIN_POSITIVE;
-    let xs = if sub { x * 16_777_216.0 } else { x }; // 2^24
-    let u = xs.to_bits().wrapping_add(0x3F80_0000 - RF_SQRT1_2_F32_BITS);
-    let m = f32::from_bits((u & 0x007F_FFFF).wrapping_add(RF_SQRT1_2_F32_BITS));
-    let k = f32::from_bits(0x4B00_0000 | (u >> 23)) - 8_388_735.0; // (u >> 23) - 127
-    let k = if sub { k - 24.0 } else { k };
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let c = &RF_LOG_R_F32;
-    let r = z * rf_mla_f32(z, rf_mla_f32(z, c[2], c[1]), c[0]);
-    let hfsq = 0.5 * f * f;
-    let lo = hfsq - rf_mla_f32(s, hfsq + r, k * RF_LN2_F32_2);
-    let (h, e) = rf_two_sum_f32(k * RF_LN2_F32_1, f);
-    let y = h + (e - lo);
-    let y = if x == f32::INFINITY { x } else { y };
-    if x > 0.0 {
-        y
-    } else if x == 0.0 {
-        f32::NEG_INFINITY
-    } else {
-        f32::NAN
-    }
-}
-
-/// Hyperbolic tangent in f32.
-#[inline(always)]
-pub fn rf_tanh_f32(x: f32) -> f32 {
-    let a = x.abs();
-    let a = if a > 10.0 { 10.0 } else { a };
-    let (m, ml) = rf_expm1_dd_f32(a + a);
-    let (d, de) = rf_two_sum_f32(m, 2.0);
-    rf_div_dd_f32(m, ml, d, de + ml).copysign(x)
-}
-
-/// Logistic sigmoid in f32.
-#[inline(always)]
-pub fn rf_sigmoid_f32(x: f32) -> f32 {
-    let (e, el) = rf_exp_dd_f32(-x.abs());
-    let (d, de) = rf_fast_two_sum_f32(1.0, e);
-    let neg = x < 0.0;
-    let num = if neg { e } else { 1.0 };
-    let numl = if neg { el } else { 0.0 };
-    rf_div_dd_f32(num, numl, d, de + el)
-}
-
-/// Sine in f32 (computed in f64, rounded once); |x| <= 1.6e6 for the bound.
-#[inline(always)]
-pub fn rf_sin_f32(x: f32) -> f32 {
-    let (r, q) = rf_trig_reduce_f32(x);
-    let z = r * r;
-    let v = if q & 1 == 0 {
-        rf_sin_poly_f32(r, z)
-    } else {
-        rf_cos_poly_f32(z)
-    };
-    let sign = ((q & 2) << 62) ^ (u64::from(x.to_bits() & 0x8000_0000) << 32);
-    f64::from_bits(v.to_bits() ^ sign) as f32
-}
-
-/// Cosine in f32 (computed in f64, rounded once); |x| <= 1.6e6 for the bound.
-#[inline(always)]
-pub fn rf_cos_f32(x: f32) -> f32 {
-    let (r, q) = rf_trig_reduce_f32(x);
-    let z = r * r;
-    let v = if q & 1 == 0 {
-        rf_cos_poly_f32(z)
-    } else {
-        rf_sin_poly_f32(r, z)
-    };
-    let sign = (q.wrapping_add(1) & 2) << 62;
-    f64::from_bits(v.to_bits() ^ sign) as f32
-}
-
-// ---- the model ------------------------------------------------------------------------------------
-
-/// One node's inputs that are constant within a step.
-struct StepInputs {
-    u: [Lane; N_SERIES],
-    q: [Lane; N_DELAY],
-    c: [Lane; N_COUPLING],
-    /// The number of nodes.
-    nn: F,
-    /// The step size.
-    dt: F,
-}
-
-/// Every derived value of one node at `(t, ys)`, for recording and noise amplitudes.
-#[inline(always)]
-fn derived(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        out[0][l] = d_e__wc_e__k;
-        out[1][l] = d_e__wc_e__r_in;
-        out[2][l] = d_i__wc_i__k;
-        out[3][l] = d_i__wc_i__r_in;
-    }
-}
-
-/// The derived values that depend on no delay and no coupling (for histories and couplings).
-#[inline(always)]
-fn derived_free(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], out: &mut [Lane; N_DERIVED]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        out[0][l] = d_e__wc_e__k;
-        out[1][l] = d_e__wc_e__r_in;
-        out[2][l] = d_i__wc_i__k;
-        out[3][l] = d_i__wc_i__r_in;
-    }
-}
-
-/// Noise amplitudes of one node at the step's start.
-#[inline(always)]
-fn noise_amplitudes(t: f64, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], g: &mut [Lane; N_NOISY]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        let d_e__wc_e__k = d[0][l];
-        let d_e__wc_e__r_in = d[1][l];
-        let d_i__wc_i__k = d[2][l];
-        let d_i__wc_i__r_in = d[3][l];
-    }
-}
-
-// ---- solver stages: one loop over the lanes each, the model evaluated inline -----------------------
-
-
-/// Euler (Euler-Maruyama with noise): `ys <- clamp(ys + dt*f(t, ys) + eta)`.
-#[inline(always)]
-fn stage_euler(t: f64, dt: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        ys[0][l] = rf_fma(dt, k_0, ys[0][l]);
-        ys[1][l] = rf_fma(dt, k_1, ys[1][l]);
-    }
-}
-
-/// Heun, first stage: `k1 = f(t, y)`, `tmp = clamp(y + dt*k1 + eta)`.
-#[inline(always)]
-fn stage_heun1(t: f64, dt: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], tmp: &mut [Lane; N_STATE], k1: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        k1[0][l] = k_0;
-        tmp[0][l] = rf_fma(dt, k_0, ys[0][l]);
-        k1[1][l] = k_1;
-        tmp[1][l] = rf_fma(dt, k_1, ys[1][l]);
-    }
-}
-
-/// Heun, second stage: `k2 = f(t_end, tmp)`, `y = clamp(y + dt/2*(k1 + k2) + eta)`.
-#[inline(always)]
-fn stage_heun2(t: f64, h2: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], y: &mut [Lane; N_STATE], k1: &[Lane; N_STATE], eta: &[Lane; N_NOISY]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        y[0][l] = rf_fma(h2, (k1[0][l] + k_0), y[0][l]);
-        y[1][l] = rf_fma(h2, (k1[1][l] + k_1), y[1][l]);
-    }
-}
-
-/// RK4, first stage: `acc = k1 = f(t, y)`, `tmp = clamp(y + dt/2*k1)`.
-#[inline(always)]
-fn stage_rk4_1(t: f64, h2: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], tmp: &mut [Lane; N_STATE], acc: &mut [Lane; N_STATE]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        acc[0][l] = k_0;
-        tmp[0][l] = rf_fma(h2, k_0, ys[0][l]);
-        acc[1][l] = k_1;
-        tmp[1][l] = rf_fma(h2, k_1, ys[1][l]);
-    }
-}
-
-/// RK4, second and third stages: `k = f(t, tmp)`, `acc = acc + 2*k`, `tmp = clamp(y + h*k)`.
-#[inline(always)]
-fn stage_rk4_mid(t: f64, h: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &mut [Lane; N_STATE], y: &[Lane; N_STATE], acc: &mut [Lane; N_STATE]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        acc[0][l] = rf_fma(2.0 as F, k_0, acc[0][l]);
-        ys[0][l] = rf_fma(h, k_0, y[0][l]);
-        acc[1][l] = rf_fma(2.0 as F, k_1, acc[1][l]);
-        ys[1][l] = rf_fma(h, k_1, y[1][l]);
-    }
-}
-
-/// RK4, last stage: `k4 = f(t_end, tmp)`, `y = clamp(y + dt/6*(acc + k4))`.
-#[inline(always)]
-fn stage_rk4_4(t: f64, h6: F, p: &[Lane; N_PARAM], x: &StepInputs, ys: &[Lane; N_STATE], y: &mut [Lane; N_STATE], acc: &[Lane; N_STATE]) {
-    let t = t as F;
-    for l in 0..LANES {
-        let s_e__wc_e__r = ys[0][l];
-        let s_i__wc_i__r = ys[1][l];
-        let p_e__wc_e__P = p[0][l];
-        let p_e__wc_e__a = p[1][l];
-        let p_e__wc_e__theta = p[2][l];
-        let p_e__wc_e__r_ref = p[3][l];
-        let p_e__wc_e__tau = p[4][l];
-        let p_i__wc_i__P = p[5][l];
-        let p_i__wc_i__a = p[6][l];
-        let p_i__wc_i__theta = p[7][l];
-        let p_i__wc_i__r_ref = p[8][l];
-        let p_i__wc_i__tau = p[9][l];
-        let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
-        let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
-        let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
-        let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
-        let n_nodes = x.nn;
-        let step_dt = x.dt;
-        // e/wc_e/k
-        let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
-        // e/wc_e/r_in
-        let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
-        // i/wc_i/k
-        let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
-        // i/wc_i/r_in
-        let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
-        // d/dt e/wc_e/r
-        let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
-        // d/dt i/wc_i/r
-        let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
-        y[0][l] = rf_fma(h6, (acc[0][l] + k_0), y[0][l]);
-        y[1][l] = rf_fma(h6, (acc[1][l] + k_1), y[1][l]);
-    }
-}
-
-// ---- the integrator -------------------------------------------------------------------------------
-
-const EULER: u32 = 0;
-const HEUN: u32 = 1;
-const RK4: u32 = 2;
-/// Steps between progress reports and cancellation checks (a power of two).
-const CHECK_EVERY: u64 = 4096;
-/// How many steps ahead coupling reads are prefetched.
-const PREFETCH_AHEAD: usize = 2;
-/// Every coupling's `pre` reads only the source value, parameters and constants.
-const PRE_SOURCE_ONLY: bool = true;
-/// The most steps whose coupling sums are computed in one pass over the edges.
-const T_BLOCK: usize = 16;
-
-/// Scratch arrays of the solver stages.
-struct Scratch {
-    k1: [Lane; N_STATE],
-    tmp: [Lane; N_STATE],
-}
-
-/// One solver step of one node; inputs fixed for the step, `eta` the noise increments.
-#[inline(always)]
-fn step_node<const SOLVER: u32>(t0: f64, dt: f64, step: u64, p: &[Lane; N_PARAM], x: &StepInputs, y: &mut [Lane; N_STATE], eta: &[Lane; N_NOISY], s: &mut Scratch) {
-    let tn = t0 + step as f64 * dt;
-    let t_end = (t0 + (step + 1) as f64 * dt).next_down();
-    let h = dt as F;
-    match SOLVER {
-        EULER => stage_euler(tn, h, p, x, y, eta),
-        HEUN => {
-            stage_heun1(tn, h, p, x, y, &mut s.tmp, &mut s.k1, eta);
-            stage_heun2(t_end, (0.5 * dt) as F, p, x, &s.tmp, y, &s.k1, eta);
-        }
-        _ => {
-            let t_mid = t0 + (step as f64 + 0.5) * dt;
-            let h2 = (0.5 * dt) as F;
-            stage_rk4_1(tn, h2, p, x, y, &mut s.tmp, &mut s.k1);
-            stage_rk4_mid(t_mid, h2, p, x, &mut s.tmp, y, &mut s.k1);
-            stage_rk4_mid(t_mid, h, p, x, &mut s.tmp, y, &mut s.k1);
-            stage_rk4_4(t_end, (dt / 6.0) as F, p, x, &s.tmp, y, &s.k1);
-        }
-    }
-}
-
-/// Per-block data: where lanes come from, the history ring, delays and the connectivity.
-struct BlockCtx<'a> {
-    a: &'a RfArgs,
-    nn: usize,
-    horizon: usize,
-    /// The history slot of the current step.
-    cur: usize,
-    /// `[((b * nn + node) * horizon + slot) * LANES + l]`: per buffer and node, consecutive steps
-    /// are neighbours in memory.
-    history: Vec<H>,
-    /// `[k * LANES + l]`: delay of delay `k` in steps, per lane.
-    delay: Vec<usize>,
-    /// `[e]`: the delay of edge `e` in steps when every lane has the same one, else `u32::MAX`.
-    uniform: Vec<u32>,
-    /// `[e * LANES + l]`: delay of edge `e` in steps, per lane (only for edges without a uniform delay).
-    edge_delay: Vec<u32>,
-}
-
-impl BlockCtx<'_> {
-    /// The slot `back` steps before the current one (`back < horizon`).
-    #[inline(always)]
-    fn slot_back(&self, back: usize) -> usize {
-        let s = self.cur + self.horizon - back;
-        if s >= self.horizon { s - self.horizon } else { s }
-    }
+// The model's functions for rateforge-kernel's lane-block runner: instances in blocks of LANES,
+// each solver stage one loop over the lanes that evaluates the model inline and updates the
+// states. Exported for the C ABI as `rf_info_wc_d9c482ca067a730a` and `rf_run_wc_d9c482ca067a730a`.
+#[allow(non_snake_case, non_upper_case_globals, unused_variables, unused_mut, unused_parens, unused_assignments, unused_braces, unused_imports, dead_code, clippy::all)]
+pub mod wc {
+    use ::rateforge_kernel as rk;
+
+    /// Instances per lane block.
+    pub const LANES: usize = 32;
+    /// The arithmetic.
+    pub type F = f64;
+    /// What the delay history stores.
+    pub type H = f64;
+    type Lane = [F; LANES];
+
+    rk::model_prelude!(F, false && cfg!(target_feature = "fma"));
+
+    /// The kernel of `WC` for rateforge-kernel's runner.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Kernel;
+
+    impl rk::Model<LANES> for Kernel {
+        type F = F;
+        type H = H;
+        type States = [Lane; 2];
+        type Params = [Lane; 14];
+        type Derived = [Lane; 4];
+        type Series = [Lane; 0];
+        type Delayed = [Lane; 0];
+        type Couplings = [Lane; 0];
+        type Noise = [Lane; 0];
+
+        const NETWORK: bool = false;
+        const HISTORY_ZERO: bool = false;
+        const PRE_SOURCE_ONLY: bool = true;
+        const MODEL_HASH: [u8; 64] = *b"cb5761494d8dfff3f34ef1ae752744e33c261470762f8ed7c121556f666f6021";
+        const BUFFERED: &'static [rk::Buffered] = &[];
+        const DELAYS: &'static [(usize, usize)] = &[];
+        const COUPLING_SLOTS: &'static [usize] = &[];
+        const INIT_FROM: &'static [(usize, rk::Buffered)] = &[];
+        const INLINED: &'static [(usize, f64)] = &[];
 
         #[inline(always)]
-    fn at(&self, b: usize, node: usize, slot: usize) -> usize {
-        ((b * self.nn + node) * self.horizon + slot) * LANES
-    }
-
-    /// Asks the CPU to bring the history row `PREFETCH_AHEAD` slots after `slot` into the cache:
-    /// the rows an edge reads at consecutive steps are neighbours, and with thousands of edges
-    /// the hardware prefetchers cannot follow every stream.
-    #[inline(always)]
-    fn prefetch(&self, b: usize, node: usize, slot: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ahead = slot + PREFETCH_AHEAD;
-            let ahead = if ahead >= self.horizon { ahead - self.horizon } else { ahead };
-            let row = self.at(b, node, ahead);
-            let bytes = LANES * std::mem::size_of::<H>();
-            let base = self.history.as_ptr().wrapping_add(row) as *const i8;
-            let mut off = 0;
-            while off < bytes {
-                // SAFETY: prefetching has no effect on memory; the address is inside `history`.
-                unsafe { std::arch::x86_64::_mm_prefetch(base.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0) };
-                off += 64;
+        fn derived(t: f64, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, out: &mut Self::Derived) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                out[0][l] = d_e__wc_e__k;
+                out[1][l] = d_e__wc_e__r_in;
+                out[2][l] = d_i__wc_i__k;
+                out[3][l] = d_i__wc_i__r_in;
             }
         }
-    }
 
-    /// Calls `f(edge, source, weight)` for the edges into node `i`, in increasing source order.
-    #[inline(always)]
-    fn for_each_edge(&self, i: usize, mut f: impl FnMut(usize, usize, f64)) {
-        let a = self.a;
-        if a.dense != 0 {
-            for j in 0..self.nn {
-                let e = i * self.nn + j;
-                f(e, j, unsafe { *a.weight.add(e) });
-            }
-        } else {
-            let (lo, hi) = unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) };
-            for e in lo..hi {
-                f(e, unsafe { *a.source.add(e) } as usize, unsafe { *a.weight.add(e) });
+        #[inline(always)]
+        fn derived_free(t: f64, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, out: &mut Self::Derived) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                out[0][l] = d_e__wc_e__k;
+                out[1][l] = d_e__wc_e__r_in;
+                out[2][l] = d_i__wc_i__k;
+                out[3][l] = d_i__wc_i__r_in;
             }
         }
-    }
 
-    fn n_edges(&self) -> usize {
-        let a = self.a;
-        if !NETWORK {
+        #[inline(always)]
+        fn noise(t: f64, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, d: &Self::Derived, g: &mut Self::Noise) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                let d_e__wc_e__k = d[0][l];
+                let d_e__wc_e__r_in = d[1][l];
+                let d_i__wc_i__k = d[2][l];
+                let d_i__wc_i__r_in = d[3][l];
+            }
+        }
+
+        #[inline(always)]
+        fn euler(t: f64, dt: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &mut Self::States, eta: &Self::Noise) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                ys[0][l] = rf_fma(dt, k_0, ys[0][l]);
+                ys[1][l] = rf_fma(dt, k_1, ys[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn heun1(t: f64, dt: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, tmp: &mut Self::States, k1: &mut Self::States, eta: &Self::Noise) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                k1[0][l] = k_0;
+                tmp[0][l] = rf_fma(dt, k_0, ys[0][l]);
+                k1[1][l] = k_1;
+                tmp[1][l] = rf_fma(dt, k_1, ys[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn heun2(t: f64, h2: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, y: &mut Self::States, k1: &Self::States, eta: &Self::Noise) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                y[0][l] = rf_fma(h2, (k1[0][l] + k_0), y[0][l]);
+                y[1][l] = rf_fma(h2, (k1[1][l] + k_1), y[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn rk4_1(t: f64, h2: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, tmp: &mut Self::States, acc: &mut Self::States) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                acc[0][l] = k_0;
+                tmp[0][l] = rf_fma(h2, k_0, ys[0][l]);
+                acc[1][l] = k_1;
+                tmp[1][l] = rf_fma(h2, k_1, ys[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn rk4_mid(t: f64, h: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &mut Self::States, y: &Self::States, acc: &mut Self::States) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                acc[0][l] = rf_fma(2.0 as F, k_0, acc[0][l]);
+                ys[0][l] = rf_fma(h, k_0, y[0][l]);
+                acc[1][l] = rf_fma(2.0 as F, k_1, acc[1][l]);
+                ys[1][l] = rf_fma(h, k_1, y[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn rk4_4(t: f64, h6: F, p: &Self::Params, x: &rk::StepInputs<Self, LANES>, ys: &Self::States, y: &mut Self::States, acc: &Self::States) {
+            let t = t as F;
+            for l in 0..LANES {
+                let s_e__wc_e__r = ys[0][l];
+                let s_i__wc_i__r = ys[1][l];
+                let p_e__wc_e__P = p[0][l];
+                let p_e__wc_e__a = p[1][l];
+                let p_e__wc_e__theta = p[2][l];
+                let p_e__wc_e__r_ref = p[3][l];
+                let p_e__wc_e__tau = p[4][l];
+                let p_i__wc_i__P = p[5][l];
+                let p_i__wc_i__a = p[6][l];
+                let p_i__wc_i__theta = p[7][l];
+                let p_i__wc_i__r_ref = p[8][l];
+                let p_i__wc_i__tau = p[9][l];
+                let p_e__wc_e__r__e__wc_e__r_in__weight = p[10][l];
+                let p_i__wc_i__r__e__wc_e__r_in__weight = p[11][l];
+                let p_e__wc_e__r__i__wc_i__r_in__weight = p[12][l];
+                let p_i__wc_i__r__i__wc_i__r_in__weight = p[13][l];
+                let n_nodes = x.nn;
+                let step_dt = x.dt;
+                // e/wc_e/k
+                let d_e__wc_e__k = (1.0_f64 - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta)));
+                // e/wc_e/r_in
+                let d_e__wc_e__r_in = ((p_e__wc_e__r__e__wc_e__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__e__wc_e__r_in__weight * s_i__wc_i__r));
+                // i/wc_i/k
+                let d_i__wc_i__k = (1.0_f64 - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta)));
+                // i/wc_i/r_in
+                let d_i__wc_i__r_in = ((p_e__wc_e__r__i__wc_i__r_in__weight * s_e__wc_e__r) + (p_i__wc_i__r__i__wc_i__r_in__weight * s_i__wc_i__r));
+                // d/dt e/wc_e/r
+                let k_0 = (((-s_e__wc_e__r) + ((d_e__wc_e__k - (p_e__wc_e__r_ref * s_e__wc_e__r)) * (rf_sigmoid((p_e__wc_e__a * ((d_e__wc_e__r_in + p_e__wc_e__P) - p_e__wc_e__theta))) - rf_sigmoid(((-p_e__wc_e__a) * p_e__wc_e__theta))))) / p_e__wc_e__tau);
+                // d/dt i/wc_i/r
+                let k_1 = (((-s_i__wc_i__r) + ((d_i__wc_i__k - (p_i__wc_i__r_ref * s_i__wc_i__r)) * (rf_sigmoid((p_i__wc_i__a * ((d_i__wc_i__r_in + p_i__wc_i__P) - p_i__wc_i__theta))) - rf_sigmoid(((-p_i__wc_i__a) * p_i__wc_i__theta))))) / p_i__wc_i__tau);
+                y[0][l] = rf_fma(h6, (acc[0][l] + k_0), y[0][l]);
+                y[1][l] = rf_fma(h6, (acc[1][l] + k_1), y[1][l]);
+            }
+        }
+
+        #[inline(always)]
+        fn coupling_pre(c: usize, w: F, cs: &[H; LANES], t: F, n_nodes: F, step_dt: F, p: &Self::Params, ys: &Self::States, d: &Self::Derived, gx: &mut Lane) {
+            match c {
+                _ => {}
+            }
+        }
+
+        #[inline(always)]
+        fn coupling_post(c: usize, t: F, n_nodes: F, step_dt: F, gx: &Lane, p: &Self::Params, out: &mut Lane) {
+            match c {
+                _ => {}
+            }
+        }
+
+        #[inline(always)]
+        fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p64: &[[f64; LANES]]) -> usize {
             0
-        } else if a.dense != 0 {
-            self.nn * self.nn
-        } else {
-            unsafe { *a.row_start.add(self.nn) as usize }
-        }
-    }
-}
-
-/// The delay in steps of an edge of length `dist` for lane `l`, in float64 from the float64
-/// parameters `p64` whatever the kernel's precision (as every backend sets delays up).
-#[inline(always)]
-fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p64: &[[f64; LANES]; N_PARAM]) -> usize {
-    0
-}
-
-#[inline(always)]
-fn delay_steps(time: f64, dt: f64) -> usize {
-    whole_steps(time / dt)
-}
-
-#[inline(always)]
-fn whole_steps(steps: f64) -> usize {
-    let d = steps.round_ties_even();
-    if d.is_finite() && d > 0.0 { d as usize } else { 0 }
-}
-
-/// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
-#[inline(always)]
-fn couplings_of_node(i: usize, ctx: &BlockCtx, t: f64, p: &[Lane; N_PARAM], ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [Lane; N_COUPLING]) {
-    let t = t as F;
-    let nn = ctx.nn as F;
-    let step_dt = ctx.a.dt as F;
-    let a = ctx.a;
-    // The edges into node i: compressed rows, or every source of a dense matrix.
-    let (lo, hi) = if a.dense != 0 {
-        (0, ctx.nn)
-    } else {
-        unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) }
-    };
-}
-
-/// The sums `sum_j w_ij pre_c(x_j(t_(n+k) - d_ij))` of node `i` for the next `out.len()` steps
-/// (`n` the current step), every edge delayed by at least that many steps.
-#[inline(always)]
-fn coupling_sums_ahead(i: usize, ctx: &BlockCtx, len: usize, p: &[Lane; N_PARAM], ys: &[Lane; N_STATE], d: &[Lane; N_DERIVED], out: &mut [[Lane; N_COUPLING]]) {
-    let t = 0.0 as F; // `pre` reads only the source here
-    let nn = ctx.nn as F;
-    let step_dt = ctx.a.dt as F;
-    let a = ctx.a;
-    let (lo, hi) = unsafe { (*a.row_start.add(i) as usize, *a.row_start.add(i + 1) as usize) };
-    for k in 0..len {
-        out[k] = [[0.0 as F; LANES]; N_COUPLING];
-    }
-}
-
-/// `post_c` of every coupling from the sums `gx`.
-#[inline(always)]
-fn coupling_posts(t: f64, ctx: &BlockCtx, p: &[Lane; N_PARAM], gx: &[Lane; N_COUPLING], out: &mut [Lane; N_COUPLING]) {
-    let t = t as F;
-    let nn = ctx.nn as F;
-    let step_dt = ctx.a.dt as F;
-}
-
-/// Streaming statistics of one recorded value at one node, per lane (Welford's mean and variance).
-#[derive(Clone)]
-struct Stat {
-    last: [f64; LANES],
-    mean: [f64; LANES],
-    m2: [f64; LANES],
-    min: [f64; LANES],
-    max: [f64; LANES],
-    above: [f64; LANES],
-}
-
-impl Stat {
-    fn new() -> Stat {
-        Stat {
-            last: [f64::NAN; LANES],
-            mean: [0.0; LANES],
-            m2: [0.0; LANES],
-            min: [f64::INFINITY; LANES],
-            max: [f64::NEG_INFINITY; LANES],
-            above: [0.0; LANES],
         }
     }
 
-    /// Adds sample number `count` (1-based) with value `v` (rateforge-runtime `stats::Accumulator`).
-    #[inline(always)]
-    fn add(&mut self, l: usize, count: f64, v: f64, threshold: f64) {
-        let delta = v - self.mean[l];
-        self.mean[l] += delta / count;
-        self.m2[l] += delta * (v - self.mean[l]);
-        if v < self.min[l] {
-            self.min[l] = v;
-        }
-        if v > self.max[l] {
-            self.max[l] = v;
-        }
-        if v > threshold {
-            self.above[l] += 1.0;
-        }
-        self.last[l] = v;
-    }
-}
+    static INFO: rk::RfInfo = rk::info::<Kernel, LANES>();
 
-/// Integrates instances `first .. first + n` (n <= LANES); unused lanes repeat the last instance.
-/// Returns 0, 2 when cancelled (after writing what is done), or 3 when a parameter differs from
-/// its compiled-in value.
-unsafe fn run_block<const SOLVER: u32>(a: &RfArgs, first: usize, n: usize) -> i32 {
-    let total = a.n_instances as usize;
-    let nn = if NETWORK { a.n_nodes as usize } else { 1 };
-    let lane_instance = |l: usize| first + if l < n { l } else { n - 1 };
-    let mut p64 = [[0.0f64; LANES]; N_PARAM];
-    let mut p = [[0.0 as F; LANES]; N_PARAM];
-    for k in 0..N_PARAM {
-        for l in 0..LANES {
-            p64[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) };
-            p[k][l] = p64[k][l] as F;
-        }
-    }
-    for &(k, v) in INLINED.iter() {
-        for l in 0..n {
-            if unsafe { *a.params.add(k * total + first + l) } != v {
-                return 3;
-            }
-        }
-    }
-    // States of every node: y[node][s][l].
-    let mut y: Vec<[Lane; N_STATE]> = vec![[[0.0 as F; LANES]; N_STATE]; nn];
-    for node in 0..nn {
-        for s in 0..N_STATE {
-            for l in 0..LANES {
-                y[node][s][l] = unsafe { *a.init.add((s * nn + node) * total + lane_instance(l)) } as F;
-            }
-        }
-    }
-    let (dt, t0) = (a.dt, a.t0);
-    // Delays in steps and the history length.
-    let mut ctx = BlockCtx { a, nn, horizon: 1, cur: 0, history: Vec::new(), delay: vec![0; N_DELAY * LANES], uniform: Vec::new(), edge_delay: Vec::new() };
-    let mut max_delay = 0usize;
-    for (k, &(param, _)) in DELAYS.iter().enumerate() {
-        for l in 0..LANES {
-            let d = delay_steps(p64[param][l], dt);
-            ctx.delay[k * LANES + l] = d;
-            max_delay = max_delay.max(d);
-        }
-    }
-    if NETWORK && N_COUPLING > 0 {
-        let n_edges = ctx.n_edges();
-        ctx.uniform = vec![u32::MAX; n_edges];
-        let mut per_lane = [0usize; LANES];
-        for e in 0..n_edges {
-            let dist = unsafe { *a.distance.add(e) };
-            for l in 0..LANES {
-                per_lane[l] = edge_delay(l, dist, dt, nn as f64, &p64);
-                max_delay = max_delay.max(per_lane[l]);
-            }
-            if per_lane.iter().all(|&d| d == per_lane[0]) && per_lane[0] < u32::MAX as usize {
-                ctx.uniform[e] = per_lane[0] as u32;
-            } else {
-                if ctx.edge_delay.is_empty() {
-                    ctx.edge_delay = vec![0; n_edges * LANES];
-                }
-                for l in 0..LANES {
-                    ctx.edge_delay[e * LANES + l] = per_lane[l] as u32;
-                }
-            }
-        }
-    }
-        ctx.horizon = max_delay + 1;
-    // Couplings whose `pre` reads only the source are summed for up to T_BLOCK steps at a time
-    // when every edge is delayed by at least that many steps (the values they read are then
-    // already in the history): each edge reads a run of consecutive slots, which the memory
-    // system streams, instead of one slot per step.
-    let mut t_block = 1usize;
-    if NETWORK && N_COUPLING > 0 && PRE_SOURCE_ONLY && a.dense == 0 {
-        let mut d_min = usize::MAX;
-        for e in 0..ctx.n_edges() {
-            let u = ctx.uniform[e];
-            let d = if u != u32::MAX {
-                u as usize
-            } else {
-                (0..LANES).map(|l| ctx.edge_delay[e * LANES + l] as usize).min().unwrap_or(0)
-            };
-            d_min = d_min.min(d);
-        }
-        if d_min != usize::MAX {
-            t_block = d_min.clamp(1, T_BLOCK);
-        }
-    }
-    let mut ahead: Vec<[Lane; N_COUPLING]> = if t_block > 1 { vec![[[0.0 as F; LANES]; N_COUPLING]; nn * t_block] } else { Vec::new() };
-    let mut block_left = 0usize;
-    let mut block_k = 0usize;
-    ctx.history = vec![0.0 as H; N_BUFFERED * nn * ctx.horizon * LANES];
-    let series: &[RfSeries] = if N_SERIES == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.series, N_SERIES) } };
-    let record: &[u32] = if a.n_record == 0 { &[] } else { unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) } };
-    let n_record = record.len();
-    let needs_derived = record.iter().any(|&v| v as usize >= N_STATE);
-    let mut inputs: Vec<StepInputs> = (0..nn)
-        .map(|_| StepInputs { u: [[0.0 as F; LANES]; N_SERIES], q: [[0.0 as F; LANES]; N_DELAY], c: [[0.0 as F; LANES]; N_COUPLING], nn: nn as F, dt: dt as F })
-        .collect();
-    let mut free: Vec<[Lane; N_DERIVED]> = vec![[[0.0 as F; LANES]; N_DERIVED]; nn];
-    let mut dv = [[0.0 as F; LANES]; N_DERIVED];
-    let mut g = [[0.0 as F; LANES]; N_NOISY];
-    let mut eta = [[0.0 as F; LANES]; N_NOISY];
-    let mut scratch = Scratch { k1: [[0.0 as F; LANES]; N_STATE], tmp: [[0.0 as F; LANES]; N_STATE] };
-    let sqrt_dt = dt.sqrt();
-    let every = a.record_every.max(1);
-    // Statistics: [r * nn + node], over samples numbered from `transient_samples` on.
-    let with_stats = !a.stats.is_null();
-    let mut stats: Vec<Stat> = if with_stats { vec![Stat::new(); n_record * nn] } else { Vec::new() };
-    let thresholds: Vec<f64> = (0..n_record).map(|r| if a.thresholds.is_null() { f64::NAN } else { unsafe { *a.thresholds.add(r) } }).collect();
-    let mut counted = 0.0f64;
-    let mut sample = 0u64;
-    let mut until_sample = 0u64;
-
-    let load_series = |inputs: &mut Vec<StepInputs>, step: u64| {
-        for (k, s) in series.iter().enumerate() {
-            let row = step.min(s.n_rows.saturating_sub(1)) as usize;
-            for node in 0..nn {
-                for l in 0..LANES {
-                    let col = match s.mode {
-                        0 => 0,
-                        1 => node,
-                        2 => lane_instance(l),
-                        _ => lane_instance(l) * nn + node,
-                    };
-                    inputs[node].u[k][l] = unsafe { *s.data.add(row * s.n_cols as usize + col) } as F;
-                }
-            }
-        }
-    };
-    let buffered_value = |y: &[Lane; N_STATE], free: &[Lane; N_DERIVED], b: usize, l: usize| -> H {
-        let (is_state, index) = BUFFERED[b];
-        (if is_state { y[index][l] } else { free[index][l] }) as H
-    };
-
-    // States that start at another variable's value at t0 (stages of distributed delays).
-    if !INIT_FROM.is_empty() {
-        load_series(&mut inputs, 0);
-        for node in 0..nn {
-            let y0 = y[node];
-            derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
-            for &(s, from_state, index) in INIT_FROM.iter() {
-                for l in 0..LANES {
-                    y[node][s][l] = if HISTORY_ZERO { 0.0 as F } else if from_state { y0[index][l] } else { free[node][index][l] };
-                }
-            }
-        }
-    }
-    // History before t0: the value at t0, or zero.
-    if N_BUFFERED > 0 && !HISTORY_ZERO {
-        load_series(&mut inputs, 0);
-        for node in 0..nn {
-            derived_free(t0, &p, &inputs[node], &y[node], &mut free[node]);
-            for b in 0..N_BUFFERED {
-                for slot in 0..ctx.horizon {
-                    let row = ctx.at(b, node, slot);
-                    for l in 0..LANES {
-                        ctx.history[row + l] = buffered_value(&y[node], &free[node], b, l);
-                    }
-                }
-            }
-        }
+    /// What this kernel was generated for (the C ABI).
+    #[unsafe(no_mangle)]
+    pub extern "C" fn rf_info_wc_d9c482ca067a730a() -> *const rk::RfInfo {
+        &INFO
     }
 
-    let mut step: u64 = 0;
-    let mut status = 0;
-    loop {
-        let tn = t0 + step as f64 * dt;
-        // 1. series; 2. the history entry of this step.
-        if N_SERIES > 0 {
-            load_series(&mut inputs, step);
-        }
-        if N_BUFFERED > 0 {
-            for node in 0..nn {
-                derived_free(tn, &p, &inputs[node], &y[node], &mut free[node]);
-                for b in 0..N_BUFFERED {
-                    let row = ctx.at(b, node, ctx.cur);
-                    for l in 0..LANES {
-                        ctx.history[row + l] = buffered_value(&y[node], &free[node], b, l);
-                    }
-                }
-            }
-        }
-        // 3. Delayed values and couplings.
-        for node in 0..nn {
-            for (k, &(_, b)) in DELAYS.iter().enumerate() {
-                for l in 0..LANES {
-                    let slot = ctx.slot_back(ctx.delay[k * LANES + l]);
-                    inputs[node].q[k][l] = ctx.history[ctx.at(b, node, slot) + l] as F;
-                }
-            }
-        }
-                if N_COUPLING > 0 && t_block > 1 {
-            // The sums of the next steps, read as runs of consecutive history slots.
-            if block_left == 0 {
-                let len = t_block.min((a.n_steps - step + 1) as usize);
-                for node in 0..nn {
-                    coupling_sums_ahead(node, &ctx, len, &p, &y[node], &free[node], &mut ahead[node * t_block..node * t_block + len]);
-                }
-                block_left = len;
-                block_k = 0;
-            }
-            for node in 0..nn {
-                let mut c = [[0.0 as F; LANES]; N_COUPLING];
-                coupling_posts(tn, &ctx, &p, &ahead[node * t_block + block_k], &mut c);
-                inputs[node].c = c;
-            }
-            block_k += 1;
-            block_left -= 1;
-        } else if N_COUPLING > 0 {
-            for node in 0..nn {
-                let mut c = [[0.0 as F; LANES]; N_COUPLING];
-                couplings_of_node(node, &ctx, tn, &p, &y[node], &free[node], &mut c);
-                inputs[node].c = c;
-            }
-        }
-        // 4. Samples, noise; 5. the solver, node by node.
-        let sampling = until_sample == 0;
-        let counting = sampling && with_stats && sample >= a.transient_samples;
-        if counting {
-            counted += 1.0;
-        }
-        for node in 0..nn {
-            if sampling {
-                if needs_derived {
-                    derived(tn, &p, &inputs[node], &y[node], &mut dv);
-                }
-                for (r, &v) in record.iter().enumerate() {
-                    let v = v as usize;
-                    let value = |l: usize| -> f64 { (if v < N_STATE { y[node][v][l] } else { dv[v - N_STATE][l] }) as f64 };
-                    if !a.trace.is_null() {
-                        for l in 0..n {
-                            unsafe { *a.trace.add(((sample as usize * n_record + r) * nn + node) * total + first + l) = value(l) };
-                        }
-                    }
-                    if counting {
-                        let st = &mut stats[r * nn + node];
-                        for l in 0..LANES {
-                            st.add(l, counted, value(l), thresholds[r]);
-                        }
-                    }
-                }
-            }
-            if step == a.n_steps {
-                continue;
-            }
-            if N_NOISY > 0 {
-                if N_DERIVED > 0 {
-                    derived(tn, &p, &inputs[node], &y[node], &mut dv);
-                }
-                noise_amplitudes(tn, &p, &inputs[node], &y[node], &dv, &mut g);
-                for q in 0..N_NOISY {
-                    for l in 0..LANES {
-                        let z = rf_normal(a.seed, lane_instance(l) as u64, node as u64, step, q as u32);
-                        eta[q][l] = g[q][l] * ((sqrt_dt * z) as F);
-                    }
-                }
-            }
-            step_node::<SOLVER>(t0, dt, step, &p, &inputs[node], &mut y[node], &eta, &mut scratch);
-        }
-        if sampling {
-            sample += 1;
-            until_sample = every;
-        }
-        until_sample -= 1;
-        if step == a.n_steps {
-            break;
-        }
-        step += 1;
-        ctx.cur = if ctx.cur + 1 == ctx.horizon { 0 } else { ctx.cur + 1 };
-        if step & (CHECK_EVERY - 1) == 0 {
-            if !a.progress.is_null() {
-                unsafe { &*a.progress }.fetch_add(CHECK_EVERY * n as u64, Ordering::Relaxed);
-            }
-            if !a.cancel.is_null() && unsafe { &*a.cancel }.load(Ordering::Relaxed) {
-                status = 2;
-                break;
-            }
-        }
+    /// Integrates the instances `begin .. end` of a run (the C ABI; see `rateforge_kernel::run`).
+    ///
+    /// # Safety
+    ///
+    /// `args` is null or valid as `rateforge_kernel::run` requires.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn rf_run_wc_d9c482ca067a730a(args: *const rk::RfArgs) -> i32 {
+        unsafe { rk::run::<Kernel, LANES>(args) }
     }
-    if status == 0 && !a.progress.is_null() {
-        unsafe { &*a.progress }.fetch_add((a.n_steps & (CHECK_EVERY - 1)) * n as u64, Ordering::Relaxed);
-    }
-    for node in 0..nn {
-        for s in 0..N_STATE {
-            for l in 0..n {
-                unsafe { *a.final_state.add((s * nn + node) * total + first + l) = y[node][s][l] as f64 };
-            }
-        }
-    }
-    if !a.steps_done.is_null() {
-        for l in 0..n {
-            unsafe { *a.steps_done.add(first + l) = step };
-        }
-    }
-    if with_stats {
-        let above_scale = every as f64 * dt;
-        for r in 0..n_record {
-            for node in 0..nn {
-                let st = &stats[r * nn + node];
-                for l in 0..n {
-                    let none = counted == 0.0;
-                    let values = [
-                        st.last[l],
-                        if none { f64::NAN } else { st.mean[l] },
-                        if none { f64::NAN } else { st.m2[l] / counted },
-                        if none { f64::NAN } else { st.min[l] },
-                        if none { f64::NAN } else { st.max[l] },
-                        if none { f64::NAN } else { st.above[l] * above_scale },
-                    ];
-                    for (k, v) in values.iter().enumerate() {
-                        unsafe { *a.stats.add(((k * n_record + r) * nn + node) * total + first + l) = *v };
-                    }
-                }
-            }
-        }
-    }
-    status
-}
-
-/// Integrates instances `begin .. end`. Returns 0 on success, 1 for invalid arguments (unknown
-/// solver, noise with rk4, a recorded id out of range, a series without rows, a network without
-/// nodes), 2 when cancelled, 3 when a parameter differs from its compiled-in value.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rf_run(args: *const RfArgs) -> i32 {
-    let Some(a) = (unsafe { args.as_ref() }) else { return 1 };
-    if a.begin > a.end || a.end > a.n_instances || a.solver > RK4 || (N_NOISY > 0 && a.solver == RK4) {
-        return 1;
-    }
-    if a.final_state.is_null() || (N_PARAM > 0 && a.params.is_null()) || a.init.is_null() {
-        return 1;
-    }
-    if NETWORK && (a.n_nodes == 0 || a.weight.is_null() || a.distance.is_null() || (a.dense == 0 && (a.row_start.is_null() || a.source.is_null()))) {
-        return 1;
-    }
-    if a.n_record > 0 && a.record.is_null() {
-        return 1;
-    }
-    for r in 0..a.n_record as usize {
-        if unsafe { *a.record.add(r) } as usize >= N_STATE + N_DERIVED {
-            return 1;
-        }
-    }
-    for k in 0..N_SERIES {
-        let s = unsafe { &*a.series.add(k) };
-        if s.data.is_null() || s.n_rows == 0 || s.n_cols == 0 || s.mode > 3 {
-            return 1;
-        }
-    }
-    let mut first = a.begin as usize;
-    while first < a.end as usize {
-        let n = (a.end as usize - first).min(LANES);
-        let status = unsafe {
-            match a.solver {
-                EULER => run_block::<EULER>(a, first, n),
-                HEUN => run_block::<HEUN>(a, first, n),
-                _ => run_block::<RK4>(a, first, n),
-            }
-        };
-        if status != 0 {
-            return status;
-        }
-        first += n;
-    }
-    0
 }

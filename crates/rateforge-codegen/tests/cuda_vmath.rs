@@ -1,6 +1,6 @@
 //! Bit-identity of the CUDA C port of rateforge's elementary functions and random numbers
 //! (`kernel-templates/cuda/vmath.cuh` and `random.cuh`, pasted into generated CUDA kernels) with
-//! the Rust text (`kernel-templates/rust/vmath.rs`, pasted into Rust kernels and compiled into
+//! the Rust text (`crates/rateforge-kernel/src/vmath/functions.rs`, linked by Rust kernels and
 //! `rateforge_ir::math`) and with `rateforge_ir::rng`.
 //!
 //! The CUDA files are plain C++ apart from a few macros, so the test compiles them as C++ with
@@ -52,7 +52,7 @@ macro_rules! vmath_build {
 
             const RF_FMA: bool = $fma;
 
-            include!("../../../kernel-templates/rust/vmath.rs");
+            include!("../../rateforge-kernel/src/vmath/functions.rs");
 
             pub(crate) const F64_FNS: [(&str, fn(f64) -> f64); 7] = [
                 ("rf_exp", rf_exp),

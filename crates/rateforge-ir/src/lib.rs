@@ -154,7 +154,10 @@ pub mod expr;
 pub mod math;
 pub mod model;
 pub mod print;
-pub mod rng;
+/// Counter-based random numbers (Philox4x32-10), shared with every kernel.
+pub mod rng {
+    pub use rateforge_kernel::rng::*;
+}
 pub mod solver;
 pub mod span;
 pub mod valid;

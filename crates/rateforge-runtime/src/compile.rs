@@ -1,11 +1,16 @@
 //! Compiling generated Rust kernels to shared libraries, with a content-addressed cache.
 //!
-//! The cache key is the SHA-256 of (source, `rustc -vV`, the flags, and the CPU features
-//! `-C target-cpu=native` enables on this machine), so a kernel is rebuilt when any of them
-//! changes and a cache shared between different machines never hands out a kernel built for
-//! another CPU. Each key has its own directory with a lock file: concurrent runs wait for one
-//! compilation instead of racing, and the library appears atomically (compiled under a temporary
-//! name, then renamed).
+//! A kernel module links `rateforge-kernel` (the runner, the ABI, the elementary functions). The
+//! crate is compiled once per toolchain, flags and CPU from its own sources
+//! ([`rateforge_kernel::SOURCES`]) to an rlib in the cache; each kernel is then compiled to a
+//! shared library against it (`--extern rateforge_kernel=...`).
+//!
+//! The cache key is the SHA-256 of (source, `rustc -vV`, the flags, the CPU features
+//! `-C target-cpu=native` enables on this machine, and the kernel crate's sources), so a kernel
+//! is rebuilt when any of them changes and a cache shared between different machines never hands
+//! out a kernel built for another CPU. Each key has its own directory with a lock file:
+//! concurrent runs wait for one compilation instead of racing, and the library appears
+//! atomically (compiled under a temporary name, then renamed).
 
 use crate::error::RuntimeError;
 use sha2::{Digest, Sha256};
@@ -61,7 +66,8 @@ impl BuildOptions {
         std::env::temp_dir().join("rateforge-cache")
     }
 
-    /// The rustc flags (without input and output).
+    /// The rustc flags of the kernel crate and of kernels (without crate type, input and
+    /// output).
     pub fn flags(&self) -> Vec<String> {
         let cpu = self
             .target_cpu
@@ -69,8 +75,6 @@ impl BuildOptions {
             .unwrap_or_else(|| "native".to_string());
         let mut flags: Vec<String> = [
             "--edition=2024",
-            "--crate-type=cdylib",
-            "--crate-name=rateforge_kernel",
             "-Copt-level=3",
             "-Cpanic=abort",
             "-Ccodegen-units=1",
@@ -139,24 +143,21 @@ fn toolchain_identity(rustc: &Path, cpu: &str) -> Result<String, RuntimeError> {
     Ok(id)
 }
 
-/// The cache key of a source under the given options.
+/// The cache key of a source under the given options (and of the kernel crate it links).
 pub fn cache_key(source: &str, options: &BuildOptions) -> Result<String, RuntimeError> {
     let rustc = options.rustc();
     let cpu = options
         .target_cpu
         .clone()
         .unwrap_or_else(|| "native".to_string());
-    let mut h = Sha256::new();
-    h.update(source.as_bytes());
-    h.update([0]);
-    h.update(toolchain_identity(&rustc, &cpu)?.as_bytes());
-    h.update([0]);
-    h.update(options.flags().join("\u{1}").as_bytes());
-    Ok(h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    let toolchain = toolchain_identity(&rustc, &cpu)?;
+    let flags = options.flags().join("\u{1}");
+    let mut parts: Vec<&[u8]> = vec![source.as_bytes(), toolchain.as_bytes(), flags.as_bytes()];
+    for (name, text) in rateforge_kernel::SOURCES {
+        parts.push(name.as_bytes());
+        parts.push(text.as_bytes());
+    }
+    Ok(hash_parts(&parts))
 }
 
 fn cache_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
@@ -213,68 +214,85 @@ pub(crate) fn hash_parts(parts: &[&[u8]]) -> String {
         .collect()
 }
 
-/// Compiles `source` (or finds it in the cache) and returns the library path.
-pub fn build_rust(source: &str, options: &BuildOptions) -> Result<Compiled, RuntimeError> {
-    let key = cache_key(source, options)?;
-    let dir = options.cache_root().join("rust").join(&key);
-    let library = dir.join(format!(
-        "{}rateforge_kernel{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    if library.is_file() {
-        return Ok(Compiled {
-            library,
-            cached: true,
-        });
-    }
-    fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
-    let lock_path = dir.join(".lock");
-    let lock = File::create(&lock_path).map_err(|e| cache_err(&lock_path, e))?;
-    lock.lock().map_err(|e| cache_err(&lock_path, e))?;
-    // Another process may have finished while we waited for the lock.
-    if library.is_file() {
-        return Ok(Compiled {
-            library,
-            cached: true,
-        });
-    }
-    let source_path = dir.join("kernel.rs");
-    fs::write(&source_path, source).map_err(|e| cache_err(&source_path, e))?;
-    let tmp = dir.join(format!(
-        ".build-{}{}",
-        std::process::id(),
-        std::env::consts::DLL_SUFFIX
-    ));
+/// Compiles `rateforge-kernel` from [`rateforge_kernel::SOURCES`] to an rlib (or finds it in the
+/// cache) and returns its path.
+pub fn kernel_library(options: &BuildOptions) -> Result<PathBuf, RuntimeError> {
+    let key = cache_key("rateforge-kernel", options)?;
     let rustc = options.rustc();
-    let mut cmd = Command::new(&rustc);
-    cmd.args(options.flags())
-        .arg("-o")
-        .arg(&tmp)
-        .arg(&source_path);
-    let command = format!(
-        "{} {} -o {} {}",
-        rustc.display(),
-        options.flags().join(" "),
-        tmp.display(),
-        source_path.display()
-    );
+    let (path, _) = cached_artifact(
+        options,
+        "rust-kernel-lib",
+        &key,
+        "librateforge_kernel.rlib",
+        |dir, tmp| {
+            let src = dir.join("src");
+            for (name, text) in rateforge_kernel::SOURCES {
+                let file = src.join(name);
+                if let Some(parent) = file.parent() {
+                    fs::create_dir_all(parent).map_err(|e| cache_err(parent, e))?;
+                }
+                fs::write(&file, text).map_err(|e| cache_err(&file, e))?;
+            }
+            let lib = src.join("lib.rs");
+            let mut cmd = Command::new(&rustc);
+            cmd.args(options.flags())
+                .args(["--crate-type=rlib", "--crate-name=rateforge_kernel"])
+                .arg("-o")
+                .arg(tmp)
+                .arg(&lib);
+            compile(cmd, &rustc, lib)
+        },
+    )?;
+    Ok(path)
+}
+
+/// Runs a compiler command; a failure keeps `source_path` and reports the compiler's output.
+fn compile(mut cmd: Command, rustc: &Path, source_path: PathBuf) -> Result<(), RuntimeError> {
+    let command = format!("{cmd:?}").replace('"', "");
     let out = cmd.output().map_err(|e| RuntimeError::RustcMissing {
         rustc: rustc.display().to_string(),
         reason: e.to_string(),
     })?;
     if !out.status.success() {
-        let _ = fs::remove_file(&tmp);
         return Err(RuntimeError::CompileFailed {
             command,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             source_path,
         });
     }
-    fs::rename(&tmp, &library).map_err(|e| cache_err(&library, e))?;
-    drop(lock);
-    Ok(Compiled {
-        library,
-        cached: false,
-    })
+    Ok(())
+}
+
+/// Compiles `source` (a crate root that may use `rateforge_kernel`) to a shared library, or finds
+/// it in the cache, and returns the library path.
+pub fn build_rust(source: &str, options: &BuildOptions) -> Result<Compiled, RuntimeError> {
+    let key = cache_key(source, options)?;
+    let file = format!(
+        "{}rateforge_model{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let library = options.cache_root().join("rust").join(&key).join(&file);
+    if library.is_file() {
+        return Ok(Compiled {
+            library,
+            cached: true,
+        });
+    }
+    let kernel = kernel_library(options)?;
+    let rustc = options.rustc();
+    let (library, cached) = cached_artifact(options, "rust", &key, &file, |dir, tmp| {
+        let source_path = dir.join("kernel.rs");
+        fs::write(&source_path, source).map_err(|e| cache_err(&source_path, e))?;
+        let mut cmd = Command::new(&rustc);
+        cmd.args(options.flags())
+            .args(["--crate-type=cdylib", "--crate-name=rateforge_model"])
+            .arg("--extern")
+            .arg(format!("rateforge_kernel={}", kernel.display()))
+            .arg("-o")
+            .arg(tmp)
+            .arg(&source_path);
+        compile(cmd, &rustc, source_path)
+    })?;
+    Ok(Compiled { library, cached })
 }

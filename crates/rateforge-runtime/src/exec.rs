@@ -1,7 +1,7 @@
 //! Running simulations: a compiled kernel ([`Kernel`]) or the reference evaluator
 //! ([`run_interpreted`]) behind the same [`Launch`] / [`Outcome`] interface.
 
-use crate::abi::{ABI_VERSION, RfArgs, RfInfo, RfSeries};
+use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfSeries};
 use crate::error::RuntimeError;
 use rateforge_ir::eval::{
     Connectivity as EvalConnectivity, Instance, RunConfig, SeriesInput, simulate_observed,
@@ -360,7 +360,7 @@ fn allocate_filled(len: usize, value: f64, what: &str) -> Result<Vec<f64>, Runti
 
 fn stats_len(launch: &Launch<'_>) -> usize {
     if launch.stats.is_some() {
-        6 * launch.record.len() * launch.n_nodes() * launch.n_instances
+        N_STATS * launch.record.len() * launch.n_nodes() * launch.n_instances
     } else {
         0
     }
@@ -416,8 +416,9 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Kernel {
-    /// Loads a kernel library and checks it was generated for `model`.
-    pub fn load(path: &Path, model: &ValidModel) -> Result<Kernel, RuntimeError> {
+    /// Loads a kernel library, whose exports end in `symbol` (`rf_info_<symbol>`,
+    /// `rf_run_<symbol>`), and checks it was generated for `model`.
+    pub fn load(path: &Path, model: &ValidModel, symbol: &str) -> Result<Kernel, RuntimeError> {
         let err = |reason: String| RuntimeError::Load {
             path: path.to_path_buf(),
             reason,
@@ -426,12 +427,14 @@ impl Kernel {
         let library = unsafe { libloading::Library::new(path) }.map_err(|e| err(e.to_string()))?;
         // SAFETY: the symbols have the signatures of the kernel ABI; checked through rf_info below.
         let (info_fn, run_fn) = unsafe {
+            let info_name = format!("rf_info_{symbol}");
+            let run_name = format!("rf_run_{symbol}");
             let info: libloading::Symbol<'_, unsafe extern "C" fn() -> *const RfInfo> = library
-                .get(b"rf_info")
-                .map_err(|e| err(format!("missing symbol `rf_info`: {e}")))?;
+                .get(info_name.as_bytes())
+                .map_err(|e| err(format!("missing symbol `{info_name}`: {e}")))?;
             let run: libloading::Symbol<'_, unsafe extern "C" fn(*const RfArgs) -> i32> = library
-                .get(b"rf_run")
-                .map_err(|e| err(format!("missing symbol `rf_run`: {e}")))?;
+                .get(run_name.as_bytes())
+                .map_err(|e| err(format!("missing symbol `{run_name}`: {e}")))?;
             (*info, *run)
         };
         // SAFETY: rf_info returns a pointer to a static.
@@ -441,6 +444,12 @@ impl Kernel {
             return Err(err(format!(
                 "kernel ABI {} does not match this runtime's ABI {ABI_VERSION}",
                 info.abi_version
+            )));
+        }
+        if info.layout_hash != LAYOUT_HASH {
+            return Err(err(format!(
+                "the kernel's argument structs (layout {:016x}) differ from this runtime's ({LAYOUT_HASH:016x})",
+                info.layout_hash
             )));
         }
         let m = model.model();

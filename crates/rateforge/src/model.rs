@@ -508,8 +508,11 @@ impl Validated {
         emit: &rateforge_codegen::EmitOptions,
         build: &rateforge_runtime::BuildOptions,
     ) -> Result<rateforge_runtime::Kernel, Error> {
+        let module = rateforge_codegen::rust::Module::standalone(&self.valid);
         let source = self.generate_rust(emit)?;
+        let symbol = rateforge_codegen::rust::symbol_suffix(&self.valid, emit, &module.name);
         let compiled = rateforge_runtime::build_rust(&source, build).map_err(Error::Runtime)?;
-        rateforge_runtime::Kernel::load(&compiled.library, &self.valid).map_err(Error::Runtime)
+        rateforge_runtime::Kernel::load(&compiled.library, &self.valid, &symbol)
+            .map_err(Error::Runtime)
     }
 }

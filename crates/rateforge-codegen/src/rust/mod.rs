@@ -1,11 +1,16 @@
-//! The Rust backend: a model-specific kernel with the fixed C ABI, compiled to a cdylib at run time.
+//! The Rust backend: a kernel module implementing `rateforge_kernel::Model` for the lane-block
+//! runner, included into a crate (`include!`, one `pub mod` per model) or compiled alone to a
+//! shared library with the C ABI.
 //!
-//! The skeleton (ABI structs, lane blocks, node loop, histories, couplings, time loop, solver
-//! stages, noise) lives in `kernel-templates/rust/kernel.rs.tera`; what the kernel computes comes
-//! from the [`KernelPlan`], and this module only says how Rust writes it ([`RustSyntax`]): every
-//! value of a lane block is `array[index][l]`, platform functions are methods. Every operation is
-//! printed as the same IEEE operation the reference evaluator performs, in the same order, so the
-//! kernel's results equal the evaluator's.
+//! The module (`kernel-templates/rust/kernel.rs.tera`) holds only what depends on the model: the
+//! sizes of its lane arrays, its tables, and the model's functions (derived values, right-hand
+//! sides inlined into each solver stage, noise amplitudes, coupling terms, edge delays). The
+//! runner, the history ring, statistics, progress and the ABI are ordinary code in
+//! `rateforge-kernel`. What the kernel computes comes from the [`KernelPlan`], and this module
+//! only says how Rust writes it ([`RustSyntax`]): every value of a lane block is
+//! `array[index][l]`, platform functions are methods. Every operation is printed as the same
+//! IEEE operation the reference evaluator performs, in the same order, so the kernel's results
+//! equal the evaluator's.
 
 use crate::back::{Common, Platform, Syntax};
 use crate::namer::{Names, RUST_RESERVED};
@@ -13,13 +18,105 @@ use crate::plan::KernelPlan;
 use crate::{EmitError, EmitOptions, Precision, render};
 use rateforge_ir::{BinOp, ValidModel};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// Version of the C ABI between generated Rust kernels and the runtime.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = rateforge_kernel::abi::ABI_VERSION;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
-const PRELUDE: &str = include_str!("../../../../kernel-templates/rust/prelude.rs");
-const VMATH: &str = include_str!("../../../../kernel-templates/rust/vmath.rs");
+
+/// How a kernel module is named and where it finds `rateforge-kernel`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Module {
+    /// The module's name: a Rust identifier ([`module_name`] makes one from a model's name).
+    pub name: String,
+    /// The path of the `rateforge-kernel` crate where the module is compiled:
+    /// `::rateforge_kernel`, or `::rateforge_rt::kernel` in a crate that depends on
+    /// `rateforge-rt`.
+    pub kernel_crate: String,
+    /// Text appended inside the module (the typed API of `rateforge-build`), or empty.
+    pub api: String,
+}
+
+impl Module {
+    /// The module a model's kernel gets by default: named after the model, against
+    /// `::rateforge_kernel`.
+    pub fn standalone(model: &ValidModel) -> Module {
+        Module {
+            name: module_name(&model.model().name),
+            kernel_crate: "::rateforge_kernel".to_string(),
+            api: String::new(),
+        }
+    }
+}
+
+/// A model name as a Rust module name: lower case, `[a-z0-9_]`, not a keyword, not starting
+/// with a digit (`JRC_delay` gives `jrc_delay`, `2d` gives `m_2d`).
+pub fn module_name(model_name: &str) -> String {
+    let mut s: String = model_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_digit())
+        || RUST_RESERVED.contains(&s.as_str())
+        || s.chars().all(|c| c == '_')
+    {
+        s.insert_str(0, "m_");
+    }
+    s
+}
+
+/// Whether `name` can name a kernel module: a Rust identifier that is not a keyword.
+pub fn is_module_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name != "_"
+        && !RUST_RESERVED[..RUST_KEYWORDS].contains(&name)
+}
+
+/// How many entries of [`RUST_RESERVED`] are Rust keywords (the rest are names kernels use).
+const RUST_KEYWORDS: usize = 56;
+
+/// The suffix of a kernel's exported symbols (`rf_info_<suffix>`, `rf_run_<suffix>`): the
+/// module's name and a hash of the model and every option that changes the kernel, so kernels of
+/// different models, or of one model with different options, link into one binary.
+pub fn symbol_suffix(model: &ValidModel, options: &EmitOptions, module: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(model.hash().as_bytes());
+    h.update([0]);
+    h.update(module.as_bytes());
+    h.update([0]);
+    for word in [
+        options.lanes as u64,
+        u64::from(options.precision.bits()),
+        u64::from(options.history.bits()),
+        u64::from(options.fast),
+    ] {
+        h.update(word.to_le_bytes());
+    }
+    let mut inline = options.inline.clone();
+    inline.sort_by_key(|(k, _)| *k);
+    inline.dedup_by_key(|(k, _)| *k);
+    for (k, v) in inline {
+        h.update((k as u64).to_le_bytes());
+        h.update(v.to_bits().to_le_bytes());
+    }
+    let hex: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{module}_{hex}")
+}
 
 /// A Rust `f64` literal that reads back to exactly `v` (infinities allowed for bounds).
 pub fn float_literal(v: f64) -> String {
@@ -136,27 +233,62 @@ impl Syntax for RustSyntax {
 struct Context {
     #[serde(flatten)]
     common: Common,
-    abi_version: u32,
     lanes: usize,
-    prelude: &'static str,
-    vmath: &'static str,
-    prefetch_ahead: usize,
+    module: String,
+    symbol: String,
+    kernel_crate: String,
+    api: String,
 }
 
-/// Emits the kernel source for a validated model.
+/// Emits the kernel module of a validated model, named after the model, against
+/// `::rateforge_kernel` (what the command-line tool compiles to a shared library).
 pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitError> {
+    emit_module(model, options, &Module::standalone(model))
+}
+
+/// Emits the kernel module of a validated model as `module` says.
+pub fn emit_module(
+    model: &ValidModel,
+    options: &EmitOptions,
+    module: &Module,
+) -> Result<String, EmitError> {
+    if !is_module_name(&module.name) {
+        return Err(EmitError(format!(
+            "`{}` is not a valid module name (letters, digits and `_`, not a Rust keyword)",
+            module.name
+        )));
+    }
     let plan = KernelPlan::new(model, options);
     let names = Names::new(model, RUST_RESERVED);
     let context = Context {
         common: Common::new(&plan, &names, &RustSyntax),
-        abi_version: ABI_VERSION,
         lanes: plan.lanes,
-        prelude: PRELUDE,
-        vmath: VMATH,
-        prefetch_ahead: std::env::var("RATEFORGE_PREFETCH")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2),
+        module: module.name.clone(),
+        symbol: symbol_suffix(model, options, &module.name),
+        kernel_crate: module.kernel_crate.clone(),
+        api: module.api.clone(),
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_are_identifiers() {
+        assert_eq!(module_name("JRC_delay"), "jrc_delay");
+        assert_eq!(module_name("mpr68"), "mpr68");
+        assert_eq!(module_name("2d osc"), "m_2d_osc");
+        assert_eq!(module_name("fn"), "m_fn");
+        assert_eq!(module_name(""), "m_");
+        assert_eq!(module_name("a\"}; evil()"), "a____evil__");
+        for ok in ["jrc", "_x", "mpr68", "F"] {
+            assert!(is_module_name(ok), "{ok}");
+        }
+        for bad in ["", "_", "2x", "fn", "self", "a-b", "a b", "é"] {
+            assert!(!is_module_name(bad), "{bad}");
+        }
+        assert_eq!(RUST_RESERVED[RUST_KEYWORDS - 1], "macro_rules");
+    }
 }

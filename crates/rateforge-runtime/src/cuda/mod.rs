@@ -23,44 +23,8 @@ use rateforge_ir::eval::{delay_steps, edge_delays};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
-/// The argument block of `rf_run` (mirror of `struct RfCudaArgs` in
-/// `kernel-templates/cuda/kernel.cu.tera`). Pointers are device addresses.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RfCudaArgs {
-    pub n_instances: u64,
-    pub stride: u64,
-    pub first_instance: u64,
-    pub n_nodes: u64,
-    pub n_steps: u64,
-    pub step_begin: u64,
-    pub step_end: u64,
-    pub record_every: u64,
-    pub transient_samples: u64,
-    pub horizon: u64,
-    pub edge_delay_stride: u64,
-    pub seed: u64,
-    pub dt: f64,
-    pub t0: f64,
-    pub record: u64,
-    pub params: u64,
-    pub init: u64,
-    pub state: u64,
-    pub trace: u64,
-    pub stats: u64,
-    pub thresholds: u64,
-    pub history: u64,
-    pub row_start: u64,
-    pub source: u64,
-    pub weight: u64,
-    pub edge_delay: u64,
-    pub series_data: u64,
-    pub series_meta: u64,
-    pub solver: u32,
-    pub n_record: u32,
-    pub dense: u32,
-    pub _pad: u32,
-}
+use crate::abi::N_STATS;
+pub use crate::abi::RfCudaArgs;
 
 /// What a CUDA kernel was generated for.
 #[derive(Clone, Debug)]
@@ -245,7 +209,7 @@ impl CudaKernel {
             + 2 * ns * nn * 8
             + nb * nn * horizon * hbytes
             + if launch.stats.is_some() {
-                6 * nr * nn * 8
+                N_STATS * nr * nn * 8
             } else {
                 0
             }
@@ -323,7 +287,7 @@ impl CudaKernel {
             Vec::new()
         };
         let mut stats = if launch.stats.is_some() {
-            vec![f64::NAN; 6 * nr * nn * n]
+            vec![f64::NAN; N_STATS * nr * nn * n]
         } else {
             Vec::new()
         };
@@ -345,7 +309,7 @@ impl CudaKernel {
                     0
                 };
                 slot.stats = if launch.stats.is_some() {
-                    dev.alloc(6 * nr * nn * chunk * 8)?
+                    dev.alloc(N_STATS * nr * nn * chunk * 8)?
                 } else {
                     0
                 };
@@ -441,7 +405,7 @@ impl CudaKernel {
                     solver: launch.solver.id(),
                     n_record: nr as u32,
                     dense: u32::from(dense),
-                    _pad: 0,
+                    pad: 0,
                 };
                 let grid = len.div_ceil(block) as u32;
                 let mut step = 0u64;
@@ -473,8 +437,8 @@ impl CudaKernel {
                     dev.download(s, slot.trace, n_samples * nr * nn * len * 8)?;
                 }
                 if launch.stats.is_some() {
-                    slot.host_stats.resize(6 * nr * nn * len, 0.0);
-                    dev.download(s, slot.stats, 6 * nr * nn * len * 8)?;
+                    slot.host_stats.resize(N_STATS * nr * nn * len, 0.0);
+                    dev.download(s, slot.stats, N_STATS * nr * nn * len * 8)?;
                 }
                 slot.pending = Some((c0, len, step.min(launch.n_steps)));
                 c0 += len;
@@ -569,7 +533,7 @@ fn finish(
     }
     if !stats.is_empty() {
         if done >= launch.n_steps {
-            scatter(&slot.host_stats, stats, 6 * nr * nn);
+            scatter(&slot.host_stats, stats, N_STATS * nr * nn);
         } else {
             // Stopped early: mean, m2, min, max and the count above are running sums.
             let taken = done.div_ceil(every);
@@ -581,7 +545,7 @@ fn finish(
                     let at = row * len + ii;
                     let h = &slot.host_stats;
                     let values = if count == 0.0 {
-                        [f64::NAN; 6]
+                        [f64::NAN; N_STATS]
                     } else {
                         [
                             h[at],

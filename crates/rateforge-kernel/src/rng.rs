@@ -13,10 +13,10 @@
 //!   `rho * sin(TAU * u2)` for odd ones.
 //!
 //! Generated kernels implement exactly these steps: integer arithmetic is bit-exact everywhere,
-//! `sqrt` is IEEE's, and `ln`, `cos`, `sin` are rateforge's own ([`crate::math`]), so every
+//! `sqrt` is IEEE's, and `ln`, `cos`, `sin` are rateforge's own ([`crate::vmath::exact`]), so every
 //! backend draws the same bits.
 
-use crate::math;
+use crate::vmath::exact as math;
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -24,6 +24,7 @@ const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
 /// The Philox4x32-10 block function.
+#[inline(always)]
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut c = counter;
     let mut k = key;
@@ -45,6 +46,7 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 const INV_2_53: f64 = 1.0 / 9_007_199_254_740_992.0;
 
 /// Normal numbers `2*pair` and `2*pair + 1` of (seed, instance, node, step).
+#[inline(always)]
 pub fn normal_pair(seed: u64, instance: u64, node: u64, step: u64, pair: u32) -> (f64, f64) {
     let counter = [
         step as u32,
@@ -68,6 +70,7 @@ pub const INIT_STEP: u64 = (1 << 48) - 1;
 /// A uniform number in `[0, 1)` for the initial value of `state` at (seed, instance, node): the
 /// `u2` word of the Philox block at counter `(INIT_STEP, state, node, instance)` (see the module
 /// docs), so initial draws never reuse a noise number.
+#[inline(always)]
 pub fn uniform_init(seed: u64, instance: u64, node: u64, state: u32) -> f64 {
     let counter = [
         INIT_STEP as u32,
@@ -81,6 +84,7 @@ pub fn uniform_init(seed: u64, instance: u64, node: u64, state: u32) -> f64 {
 }
 
 /// Normal number `index` of (seed, instance, node, step).
+#[inline(always)]
 pub fn normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
     let (z0, z1) = normal_pair(seed, instance, node, step, index / 2);
     if index.is_multiple_of(2) { z0 } else { z1 }

@@ -1,7 +1,8 @@
 // ---------------------------------------------------------------------------
 // rateforge vmath: vectorisable elementary functions for generated kernels.
 //
-// This text is pasted verbatim at the top of every generated Rust kernel.  The
+// This text is included twice by `vmath/mod.rs`: as `vmath::exact` (RF_FMA =
+// false) and as `vmath::fused` (RF_FMA set where the target has FMA).  The
 // functions replace std's exp/ln/tanh/sin/cos, which are opaque libm calls that
 // keep a lane loop such as `for l in 0..LANES { y[l] = rf_exp(x[l]); }` scalar.
 // Everything here is branch-free straight-line code: f64/f32 arithmetic,
@@ -12,18 +13,18 @@
 //
 // FMA: polynomials are evaluated with rf_mla(a, b, c) = a*b + c, which is
 // f64::mul_add (one vfmadd instruction) when the includer sets the constant
-// RF_FMA (generated kernels set it only when asked for FMA and the target has
-// it, so the slow libm fma() call that mul_add becomes without FMA hardware is
-// never emitted) and a separate multiply and add otherwise.  rateforge-ir's
-// reference semantics (module `math`) use RF_FMA = false, and so do kernels by
-// default, which therefore agree with the reference evaluator bit for bit.  FMA
+// RF_FMA (`vmath::fused` sets it only where the target has FMA, so the slow
+// libm fma() call that mul_add becomes without FMA hardware is never emitted)
+// and a separate multiply and add otherwise.  rateforge-ir's reference
+// semantics use `vmath::exact`, and so do kernels by default, which therefore
+// agree with the reference evaluator bit for bit.  FMA
 // makes rf_exp about 1.3x faster.  Both variants are accuracy-tested; they may
 // differ in the last bit.  Error-free products (rf_prod_err) use FMA or Dekker's splitting and are
 // exact either way.  Within one build, vectorised and scalar code give
 // bit-identical results.
 //
 // Accuracy (Rust always runs in round-to-nearest), measured by
-// crates/rateforge-codegen/tests/vmath.rs against a double-double reference
+// crates/rateforge-kernel/tests/vmath.rs against a double-double reference
 // (10^6 points per function per run, 3*10^7 in a one-off run; with and without
 // FMA).  "vs CR" is |result - correctly rounded| / |correctly rounded|.
 //
@@ -56,7 +57,7 @@
 //
 // Algorithms.  Polynomial coefficients were fitted for this file by a
 // weighted Remez exchange in 60-digit arithmetic
-// (kernel-templates/rust/vmath-fit/fit.py); the split constants of ln2 and
+// (crates/rateforge-kernel/vmath-fit/fit.py); the split constants of ln2 and
 // pi/2 come from vmath-fit/consts.py.
 //
 // * exp: n = round(x / ln2) with the 1.5*2^52 "magic number" trick (n is then

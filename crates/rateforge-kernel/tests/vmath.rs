@@ -1,5 +1,5 @@
 //! Tests for the vectorisable elementary functions in
-//! `kernel-templates/rust/vmath.rs` (pasted at the top of generated kernels).
+//! `src/vmath/functions.rs` (the `vmath::exact` and `vmath::fused` builds).
 //!
 //! * Accuracy: every f64 function is compared with a double-double reference
 //!   (more than 90 correct bits, independent of libm except as a starting guess
@@ -24,7 +24,7 @@
 /// As in generated kernels built with FMA where the target has it.
 const RF_FMA: bool = cfg!(target_feature = "fma");
 
-include!("../../../kernel-templates/rust/vmath.rs");
+include!("../src/vmath/functions.rs");
 
 use std::fmt::Write as _;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-const VMATH_SRC: &str = include_str!("../../../kernel-templates/rust/vmath.rs");
+const VMATH_SRC: &str = include_str!("../src/vmath/functions.rs");
 
 // ===================================================== double-double reference
 

@@ -1,0 +1,1035 @@
+//! The lane-block runner: everything a CPU kernel does that does not depend on its model.
+//!
+//! Instances are processed in blocks of `L` lanes (the lane width of the kernel), the time loop
+//! inside the block and, for a network, the node loop inside the time loop. Each solver stage is
+//! one call of the model ([`Model`]), which loops over the lanes, evaluates the model and updates
+//! the states, so a block's states stay in the L1 cache and LLVM turns the lane loops into SIMD
+//! code. Per step and block:
+//!
+//! 1. the series values of the step are loaded;
+//! 2. the history ring receives this step's buffered values (the states and coupling-free
+//!    derived values that delays and couplings read); its slots are consecutive steps of one
+//!    (buffer, node), so an edge reads neighbouring memory at consecutive steps;
+//! 3. the delayed values and the couplings (`post(sum_j w_ij pre(x_j(t - d_ij), node i))`) are
+//!    computed from the history, for up to [`T_BLOCK`] steps in one pass over the edges when every
+//!    `pre` reads only its source and every edge is delayed by at least that many steps;
+//! 4. a sample is recorded when due (the trace, and the streaming statistics after the
+//!    transient), the noise increments are drawn (Philox, keyed by seed, instance, node, step);
+//! 5. the solver advances every node by one step.
+//!
+//! Progress is reported and cancellation checked every [`CHECK_EVERY`] steps.
+
+use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfSeries};
+use crate::real::{Lanes, Real};
+use crate::stats::LaneStats;
+use std::sync::atomic::Ordering;
+
+/// Solver id of Euler (Euler–Maruyama with noise).
+pub const EULER: u32 = 0;
+/// Solver id of Heun (stochastic Heun with noise).
+pub const HEUN: u32 = 1;
+/// Solver id of the classical Runge–Kutta method.
+pub const RK4: u32 = 2;
+/// Steps between progress reports and cancellation checks (a power of two).
+pub const CHECK_EVERY: u64 = 4096;
+/// The most steps whose coupling sums are computed in one pass over the edges.
+pub const T_BLOCK: usize = 16;
+/// How many steps ahead the history rows an edge reads are prefetched.
+const PREFETCH_AHEAD: usize = 2;
+
+/// What a history buffer holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffered {
+    /// A state, by index.
+    State(usize),
+    /// A derived value that depends on no delay and no coupling, by index.
+    Derived(usize),
+}
+
+/// One node's inputs that are constant within a step.
+pub struct StepInputs<M: Model<L>, const L: usize> {
+    /// The series values.
+    pub u: M::Series,
+    /// The delayed values.
+    pub q: M::Delayed,
+    /// The coupling terms.
+    pub c: M::Couplings,
+    /// The number of nodes.
+    pub nn: M::F,
+    /// The step size.
+    pub dt: M::F,
+}
+
+/// A model, as a generated kernel module describes it: its sizes (as the types of its lane
+/// arrays), its tables, and its functions. Every function loops over the `L` lanes of a block;
+/// `t` is the time of the stage, `p` the parameters, `x` the node's inputs of the step, `ys` the
+/// node's states.
+pub trait Model<const L: usize>: Sized + 'static {
+    /// The arithmetic.
+    type F: Real;
+    /// What the delay history stores.
+    type H: Real;
+    /// The states of one node.
+    type States: Lanes<Self::F, L>;
+    /// The parameters.
+    type Params: Lanes<Self::F, L>;
+    /// The derived values of one node.
+    type Derived: Lanes<Self::F, L>;
+    /// The series values.
+    type Series: Lanes<Self::F, L>;
+    /// The delayed values.
+    type Delayed: Lanes<Self::F, L>;
+    /// The coupling terms.
+    type Couplings: Lanes<Self::F, L>;
+    /// The noise amplitudes or increments (one per noisy state).
+    type Noise: Lanes<Self::F, L>;
+
+    /// A network model (a node loop, a connectivity).
+    const NETWORK: bool;
+    /// Delayed values read before the start are zero (else the value at the start).
+    const HISTORY_ZERO: bool;
+    /// Every coupling's `pre` reads only the source value, parameters and constants.
+    const PRE_SOURCE_ONLY: bool;
+    /// The model's hash (hex SHA-256).
+    const MODEL_HASH: [u8; 64];
+    /// What each history buffer holds.
+    const BUFFERED: &'static [Buffered];
+    /// For each delay: (the parameter holding its time, the history buffer it reads).
+    const DELAYS: &'static [(usize, usize)];
+    /// For each coupling: the history buffer of its source.
+    const COUPLING_SLOTS: &'static [usize];
+    /// States that start at another value at `t0`: (state, value).
+    const INIT_FROM: &'static [(usize, Buffered)];
+    /// Parameters compiled in as constants: (index, value). Other values are refused.
+    const INLINED: &'static [(usize, f64)];
+
+    /// Every derived value at `(t, ys)`.
+    fn derived(
+        t: f64,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        out: &mut Self::Derived,
+    );
+    /// The derived values that depend on no delay and no coupling (the others are left alone).
+    fn derived_free(
+        t: f64,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        out: &mut Self::Derived,
+    );
+    /// The noise amplitudes at the step's start (`d` holds the derived values).
+    fn noise(
+        t: f64,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        d: &Self::Derived,
+        g: &mut Self::Noise,
+    );
+    /// Euler: `ys <- clamp(ys + dt*f(t, ys) + eta)`.
+    fn euler(
+        t: f64,
+        dt: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &mut Self::States,
+        eta: &Self::Noise,
+    );
+    /// Heun, first stage: `k1 = f(t, ys)`, `tmp = clamp(ys + dt*k1 + eta)`.
+    #[allow(clippy::too_many_arguments)]
+    fn heun1(
+        t: f64,
+        dt: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        tmp: &mut Self::States,
+        k1: &mut Self::States,
+        eta: &Self::Noise,
+    );
+    /// Heun, second stage: `k2 = f(t, ys)` (`ys` the first stage's `tmp`),
+    /// `y = clamp(y + h2*(k1 + k2) + eta)`.
+    #[allow(clippy::too_many_arguments)]
+    fn heun2(
+        t: f64,
+        h2: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        y: &mut Self::States,
+        k1: &Self::States,
+        eta: &Self::Noise,
+    );
+    /// RK4, first stage: `acc = k1 = f(t, ys)`, `tmp = clamp(ys + h2*k1)`.
+    fn rk4_1(
+        t: f64,
+        h2: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        tmp: &mut Self::States,
+        acc: &mut Self::States,
+    );
+    /// RK4, second and third stages: `k = f(t, ys)`, `acc = acc + 2*k`, `ys = clamp(y + h*k)`.
+    fn rk4_mid(
+        t: f64,
+        h: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &mut Self::States,
+        y: &Self::States,
+        acc: &mut Self::States,
+    );
+    /// RK4, last stage: `k4 = f(t, ys)`, `y = clamp(y + h6*(acc + k4))`.
+    fn rk4_4(
+        t: f64,
+        h6: Self::F,
+        p: &Self::Params,
+        x: &StepInputs<Self, L>,
+        ys: &Self::States,
+        y: &mut Self::States,
+        acc: &Self::States,
+    );
+    /// Coupling `c`, one edge of weight `w`: `gx[l] += w * pre_c(cs[l], node i)` (fused as the
+    /// model's arithmetic says; `cs` the delayed source values as the history stores them), with
+    /// node i's values `ys`, `d` at the step's start.
+    #[allow(clippy::too_many_arguments)]
+    fn coupling_pre(
+        c: usize,
+        w: Self::F,
+        cs: &[Self::H; L],
+        t: Self::F,
+        n_nodes: Self::F,
+        step_dt: Self::F,
+        p: &Self::Params,
+        ys: &Self::States,
+        d: &Self::Derived,
+        gx: &mut [Self::F; L],
+    );
+    /// Coupling `c`: `out = post_c(gx)`.
+    fn coupling_post(
+        c: usize,
+        t: Self::F,
+        n_nodes: Self::F,
+        step_dt: Self::F,
+        gx: &[Self::F; L],
+        p: &Self::Params,
+        out: &mut [Self::F; L],
+    );
+    /// The delay in steps of an edge of length `dist` for lane `l`, from the float64 parameters
+    /// (the same on every backend, whatever the kernel's precision).
+    fn edge_delay(l: usize, dist: f64, dt: f64, n_nodes: f64, p64: &[[f64; L]]) -> usize;
+}
+
+/// The description of a kernel for `model` with `L` lanes (what `rf_info_<suffix>` returns).
+pub const fn info<M: Model<L>, const L: usize>() -> RfInfo {
+    RfInfo {
+        abi_version: ABI_VERSION,
+        lanes: L as u32,
+        n_state: <M::States as Lanes<M::F, L>>::LEN as u32,
+        n_param: <M::Params as Lanes<M::F, L>>::LEN as u32,
+        n_derived: <M::Derived as Lanes<M::F, L>>::LEN as u32,
+        n_series: <M::Series as Lanes<M::F, L>>::LEN as u32,
+        n_delay: <M::Delayed as Lanes<M::F, L>>::LEN as u32,
+        n_coupling: <M::Couplings as Lanes<M::F, L>>::LEN as u32,
+        network: M::NETWORK as u32,
+        float_bits: <M::F as Real>::BITS,
+        history_bits: <M::H as Real>::BITS,
+        n_inlined: M::INLINED.len() as u32,
+        layout_hash: LAYOUT_HASH,
+        model_hash: M::MODEL_HASH,
+    }
+}
+
+/// Integrates instances `begin .. end` of a run. Returns 0 on success, 1 for invalid arguments
+/// (an unknown solver, noise with rk4, a recorded id out of range, a series without rows, a
+/// network without nodes, a null array), 2 when cancelled (after writing what is done), 3 when a
+/// parameter differs from its compiled-in value.
+///
+/// # Safety
+///
+/// `args` is null or points to arguments whose arrays have the sizes the ABI gives
+/// ([`crate::abi`]), and no other thread writes instances `begin .. end` of the outputs.
+pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
+    let Some(a) = (unsafe { args.as_ref() }) else {
+        return 1;
+    };
+    let n_state = <M::States as Lanes<M::F, L>>::LEN;
+    let n_param = <M::Params as Lanes<M::F, L>>::LEN;
+    let n_derived = <M::Derived as Lanes<M::F, L>>::LEN;
+    let n_series = <M::Series as Lanes<M::F, L>>::LEN;
+    let noisy = <M::Noise as Lanes<M::F, L>>::LEN > 0;
+    if a.begin > a.end
+        || a.end > a.n_instances
+        || a.solver > RK4
+        || (noisy && a.solver == RK4)
+        || L == 0
+    {
+        return 1;
+    }
+    if a.final_state.is_null() || (n_param > 0 && a.params.is_null()) || a.init.is_null() {
+        return 1;
+    }
+    if M::NETWORK
+        && (a.n_nodes == 0
+            || a.weight.is_null()
+            || a.distance.is_null()
+            || (a.dense == 0 && (a.row_start.is_null() || a.source.is_null())))
+    {
+        return 1;
+    }
+    if a.n_record > 0 && a.record.is_null() {
+        return 1;
+    }
+    for r in 0..a.n_record as usize {
+        if unsafe { *a.record.add(r) } as usize >= n_state + n_derived {
+            return 1;
+        }
+    }
+    if n_series > 0 && a.series.is_null() {
+        return 1;
+    }
+    for k in 0..n_series {
+        let s = unsafe { &*a.series.add(k) };
+        if s.data.is_null() || s.n_rows == 0 || s.n_cols == 0 || s.mode > 3 {
+            return 1;
+        }
+    }
+    let mut first = a.begin as usize;
+    while first < a.end as usize {
+        let n = (a.end as usize - first).min(L);
+        let status = unsafe {
+            match a.solver {
+                EULER => run_block::<M, L, EULER>(a, first, n),
+                HEUN => run_block::<M, L, HEUN>(a, first, n),
+                _ => run_block::<M, L, RK4>(a, first, n),
+            }
+        };
+        if status != 0 {
+            return status;
+        }
+        first += n;
+    }
+    0
+}
+
+/// Scratch arrays of the solver stages.
+struct Scratch<M: Model<L>, const L: usize> {
+    k1: M::States,
+    tmp: M::States,
+}
+
+/// One solver step of one node; inputs fixed for the step, `eta` the noise increments.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step_node<M: Model<L>, const L: usize, const SOLVER: u32>(
+    t0: f64,
+    dt: f64,
+    step: u64,
+    p: &M::Params,
+    x: &StepInputs<M, L>,
+    y: &mut M::States,
+    eta: &M::Noise,
+    s: &mut Scratch<M, L>,
+) {
+    let tn = t0 + step as f64 * dt;
+    // The left limit of the end of the step, so a step input on the grid integrates exactly.
+    let t_end = (t0 + (step + 1) as f64 * dt).next_down();
+    let h = M::F::from_f64(dt);
+    match SOLVER {
+        EULER => M::euler(tn, h, p, x, y, eta),
+        HEUN => {
+            M::heun1(tn, h, p, x, y, &mut s.tmp, &mut s.k1, eta);
+            M::heun2(t_end, M::F::from_f64(0.5 * dt), p, x, &s.tmp, y, &s.k1, eta);
+        }
+        _ => {
+            let t_mid = t0 + (step as f64 + 0.5) * dt;
+            let h2 = M::F::from_f64(0.5 * dt);
+            M::rk4_1(tn, h2, p, x, y, &mut s.tmp, &mut s.k1);
+            M::rk4_mid(t_mid, h2, p, x, &mut s.tmp, y, &mut s.k1);
+            M::rk4_mid(t_mid, h, p, x, &mut s.tmp, y, &mut s.k1);
+            M::rk4_4(t_end, M::F::from_f64(dt / 6.0), p, x, &s.tmp, y, &s.k1);
+        }
+    }
+}
+
+/// Per-block data: the arguments, the history ring, delays and the connectivity.
+struct BlockCtx<'a, H: Real, const L: usize> {
+    a: &'a RfArgs,
+    nn: usize,
+    horizon: usize,
+    /// The history slot of the current step.
+    cur: usize,
+    /// `[((b * nn + node) * horizon + slot) * L + l]`: per buffer and node, consecutive steps are
+    /// neighbours in memory.
+    history: Vec<H>,
+    /// `[k * L + l]`: the delay of delay `k` in steps, per lane.
+    delay: Vec<usize>,
+    /// `[e]`: the delay of edge `e` in steps when every lane has the same one, else `u32::MAX`.
+    uniform: Vec<u32>,
+    /// `[e * L + l]`: the delay of edge `e` in steps, per lane (only for edges without a uniform
+    /// delay).
+    edge_delay: Vec<u32>,
+}
+
+impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
+    /// The slot `back` steps before the current one (`back < horizon`).
+    #[inline(always)]
+    fn slot_back(&self, back: usize) -> usize {
+        let s = self.cur + self.horizon - back;
+        if s >= self.horizon {
+            s - self.horizon
+        } else {
+            s
+        }
+    }
+
+    /// `slot + k`, wrapped around the ring.
+    #[inline(always)]
+    fn slot_ahead(&self, slot: usize, k: usize) -> usize {
+        let s = slot + k;
+        if s >= self.horizon {
+            s - self.horizon
+        } else {
+            s
+        }
+    }
+
+    /// Where the lanes of (buffer `b`, `node`, `slot`) start in the history.
+    #[inline(always)]
+    fn at(&self, b: usize, node: usize, slot: usize) -> usize {
+        ((b * self.nn + node) * self.horizon + slot) * L
+    }
+
+    /// The lanes of (buffer `b`, `node`, `slot`).
+    #[inline(always)]
+    fn row(&self, b: usize, node: usize, slot: usize) -> &[H; L] {
+        let at = self.at(b, node, slot);
+        self.history[at..at + L]
+            .try_into()
+            .expect("a history row has a value per lane")
+    }
+
+    /// Asks the CPU to bring the history row `PREFETCH_AHEAD` slots after `slot` into the cache:
+    /// the rows an edge reads at consecutive steps are neighbours, and with thousands of edges the
+    /// hardware prefetchers cannot follow every stream.
+    #[inline(always)]
+    fn prefetch(&self, b: usize, node: usize, slot: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let row = self.at(b, node, self.slot_ahead(slot, PREFETCH_AHEAD));
+            let bytes = L * std::mem::size_of::<H>();
+            let base = self.history.as_ptr().wrapping_add(row).cast::<i8>();
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: prefetching has no effect on memory; the address is inside `history`.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        base.wrapping_add(off),
+                    );
+                }
+                off += 64;
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (b, node, slot);
+    }
+
+    /// The edges into node `i` (`lo .. hi`: rows of the compressed connectivity, or every source
+    /// of a dense one) .
+    #[inline(always)]
+    fn edge_range(&self, i: usize) -> (usize, usize) {
+        let a = self.a;
+        if a.dense != 0 {
+            (0, self.nn)
+        } else {
+            // SAFETY: `row_start` has `n_nodes + 1` entries (the ABI).
+            unsafe {
+                (
+                    *a.row_start.add(i) as usize,
+                    *a.row_start.add(i + 1) as usize,
+                )
+            }
+        }
+    }
+
+    /// Edge `k` of node `i`'s range: (edge index, source node, weight).
+    #[inline(always)]
+    fn edge(&self, i: usize, k: usize) -> (usize, usize, f64) {
+        let a = self.a;
+        let (e, j) = if a.dense != 0 {
+            (i * self.nn + k, k)
+        } else {
+            // SAFETY: `k` is inside node i's row.
+            (k, unsafe { *a.source.add(k) } as usize)
+        };
+        // SAFETY: `e` is an edge of the connectivity.
+        (e, j, unsafe { *a.weight.add(e) })
+    }
+
+    /// The number of edges.
+    fn n_edges(&self, network: bool) -> usize {
+        let a = self.a;
+        if !network {
+            0
+        } else if a.dense != 0 {
+            self.nn * self.nn
+        } else {
+            // SAFETY: `row_start` has `n_nodes + 1` entries.
+            unsafe { *a.row_start.add(self.nn) as usize }
+        }
+    }
+
+    /// The delayed source values of edge `e` (from node `j`, buffer `b`, uniform delay `u` or
+    /// `u32::MAX`) at `k` steps after the current one: the history row itself when every lane
+    /// has the same delay, else gathered lane by lane into `gather`. With `prefetch`, the row the
+    /// edge reads a few steps later is fetched ahead of time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn sources<'s>(
+        &'s self,
+        b: usize,
+        j: usize,
+        e: usize,
+        u: u32,
+        k: usize,
+        prefetch: bool,
+        gather: &'s mut [H; L],
+    ) -> &'s [H; L] {
+        if u != u32::MAX {
+            let slot = self.slot_ahead(self.slot_back(u as usize), k);
+            if prefetch {
+                self.prefetch(b, j, slot);
+            }
+            self.row(b, j, slot)
+        } else {
+            for (l, c) in gather.iter_mut().enumerate() {
+                let back = self.edge_delay[e * L + l] as usize;
+                let slot = self.slot_ahead(self.slot_back(back), k);
+                *c = self.history[self.at(b, j, slot) + l];
+            }
+            gather
+        }
+    }
+}
+
+/// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
+#[inline(always)]
+fn couplings_of_node<M: Model<L>, const L: usize>(
+    i: usize,
+    ctx: &BlockCtx<'_, M::H, L>,
+    t: f64,
+    p: &M::Params,
+    ys: &M::States,
+    d: &M::Derived,
+    out: &mut M::Couplings,
+) {
+    let t = M::F::from_f64(t);
+    let nn = M::F::from_f64(ctx.nn as f64);
+    let step_dt = M::F::from_f64(ctx.a.dt);
+    let (lo, hi) = ctx.edge_range(i);
+    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+        let mut gx = [M::F::ZERO; L];
+        let mut gather = [M::H::ZERO; L];
+        for k in lo..hi {
+            let (e, j, w) = ctx.edge(i, k);
+            let cs = ctx.sources(b, j, e, ctx.uniform[e], 0, true, &mut gather);
+            M::coupling_pre(c, M::F::from_f64(w), cs, t, nn, step_dt, p, ys, d, &mut gx);
+        }
+        let row: &mut [M::F; L] = &mut out.rows_mut()[c];
+        M::coupling_post(c, t, nn, step_dt, &gx, p, row);
+    }
+}
+
+/// The sums `sum_j w_ij pre_c(x_j(t_(n+k) - d_ij))` of node `i` for the next `out.len()` steps
+/// (`n` the current step), every edge delayed by at least that many steps (compressed rows).
+#[inline(always)]
+fn coupling_sums_ahead<M: Model<L>, const L: usize>(
+    i: usize,
+    ctx: &BlockCtx<'_, M::H, L>,
+    p: &M::Params,
+    ys: &M::States,
+    d: &M::Derived,
+    out: &mut [M::Couplings],
+) {
+    let t = M::F::ZERO; // `pre` reads only the source here
+    let nn = M::F::from_f64(ctx.nn as f64);
+    let step_dt = M::F::from_f64(ctx.a.dt);
+    let (lo, hi) = ctx.edge_range(i);
+    for o in out.iter_mut() {
+        *o = M::Couplings::zeroed();
+    }
+    let mut gather = [M::H::ZERO; L];
+    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+        for k in lo..hi {
+            let (e, j, w) = ctx.edge(i, k);
+            let w = M::F::from_f64(w);
+            let u = ctx.uniform[e];
+            for (ahead, o) in out.iter_mut().enumerate() {
+                let cs = ctx.sources(b, j, e, u, ahead, false, &mut gather);
+                M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
+            }
+        }
+    }
+}
+
+/// The value of history buffer `b` for lane `l` of a node.
+#[inline(always)]
+fn buffered_value<M: Model<L>, const L: usize>(
+    b: Buffered,
+    y: &M::States,
+    free: &M::Derived,
+    l: usize,
+) -> M::H {
+    match b {
+        Buffered::State(s) => y.rows()[s][l].cast(),
+        Buffered::Derived(k) => free.rows()[k][l].cast(),
+    }
+}
+
+/// Integrates instances `first .. first + n` (`n <= L`); unused lanes repeat the last instance.
+/// Returns 0, 2 when cancelled (after writing what is done), or 3 when a parameter differs from
+/// its compiled-in value.
+#[allow(clippy::needless_range_loop)]
+unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
+    a: &RfArgs,
+    first: usize,
+    n: usize,
+) -> i32 {
+    let n_state = <M::States as Lanes<M::F, L>>::LEN;
+    let n_param = <M::Params as Lanes<M::F, L>>::LEN;
+    let n_series = <M::Series as Lanes<M::F, L>>::LEN;
+    let n_noisy = <M::Noise as Lanes<M::F, L>>::LEN;
+    let n_derived = <M::Derived as Lanes<M::F, L>>::LEN;
+    let n_coupling = M::COUPLING_SLOTS.len();
+    let n_buffered = M::BUFFERED.len();
+    let total = a.n_instances as usize;
+    let nn = if M::NETWORK { a.n_nodes as usize } else { 1 };
+    let lane_instance = |l: usize| first + if l < n { l } else { n - 1 };
+    // Parameters in float64 (delays are set up from them) and in the kernel's arithmetic.
+    let mut p64 = vec![[0.0f64; L]; n_param];
+    let mut p = M::Params::zeroed();
+    for k in 0..n_param {
+        for l in 0..L {
+            // SAFETY: `params` has `n_param * n_instances` values.
+            p64[k][l] = unsafe { *a.params.add(k * total + lane_instance(l)) };
+            p.rows_mut()[k][l] = M::F::from_f64(p64[k][l]);
+        }
+    }
+    for &(k, v) in M::INLINED {
+        for l in 0..n {
+            // SAFETY: as above.
+            if unsafe { *a.params.add(k * total + first + l) } != v {
+                return 3;
+            }
+        }
+    }
+    // States of every node: y[node].rows()[s][l].
+    let mut y: Vec<M::States> = vec![M::States::zeroed(); nn];
+    for node in 0..nn {
+        for s in 0..n_state {
+            for l in 0..L {
+                // SAFETY: `init` has `n_state * n_nodes * n_instances` values.
+                let v = unsafe { *a.init.add((s * nn + node) * total + lane_instance(l)) };
+                y[node].rows_mut()[s][l] = M::F::from_f64(v);
+            }
+        }
+    }
+    let (dt, t0) = (a.dt, a.t0);
+    // Delays in steps, and the history's length.
+    let mut ctx = BlockCtx::<M::H, L> {
+        a,
+        nn,
+        horizon: 1,
+        cur: 0,
+        history: Vec::new(),
+        delay: vec![0; M::DELAYS.len() * L],
+        uniform: Vec::new(),
+        edge_delay: Vec::new(),
+    };
+    let mut max_delay = 0usize;
+    for (k, &(param, _)) in M::DELAYS.iter().enumerate() {
+        for l in 0..L {
+            let d = delay_steps(p64[param][l], dt);
+            ctx.delay[k * L + l] = d;
+            max_delay = max_delay.max(d);
+        }
+    }
+    let n_edges = ctx.n_edges(M::NETWORK);
+    if M::NETWORK && n_coupling > 0 {
+        ctx.uniform = vec![u32::MAX; n_edges];
+        let mut per_lane = [0usize; L];
+        for e in 0..n_edges {
+            // SAFETY: `distance` has a value per edge.
+            let dist = unsafe { *a.distance.add(e) };
+            for l in 0..L {
+                per_lane[l] = M::edge_delay(l, dist, dt, nn as f64, &p64);
+                max_delay = max_delay.max(per_lane[l]);
+            }
+            if per_lane.iter().all(|&d| d == per_lane[0]) && per_lane[0] < u32::MAX as usize {
+                ctx.uniform[e] = per_lane[0] as u32;
+            } else {
+                if ctx.edge_delay.is_empty() {
+                    ctx.edge_delay = vec![0; n_edges * L];
+                }
+                for l in 0..L {
+                    ctx.edge_delay[e * L + l] = per_lane[l] as u32;
+                }
+            }
+        }
+    }
+    ctx.horizon = max_delay + 1;
+    // Couplings whose `pre` reads only the source are summed for up to T_BLOCK steps at a time
+    // when every edge is delayed by at least that many steps (the values they read are then
+    // already in the history): each edge reads a run of consecutive slots, which the memory
+    // system streams, instead of one slot per step.
+    let mut t_block = 1usize;
+    if M::NETWORK && n_coupling > 0 && M::PRE_SOURCE_ONLY && a.dense == 0 {
+        let d_min = (0..n_edges)
+            .map(|e| match ctx.uniform[e] {
+                u32::MAX => (0..L)
+                    .map(|l| ctx.edge_delay[e * L + l] as usize)
+                    .min()
+                    .unwrap_or(0),
+                u => u as usize,
+            })
+            .min();
+        if let Some(d) = d_min {
+            t_block = d.clamp(1, T_BLOCK);
+        }
+    }
+    let mut ahead: Vec<M::Couplings> = if t_block > 1 {
+        vec![M::Couplings::zeroed(); nn * t_block]
+    } else {
+        Vec::new()
+    };
+    let mut block_left = 0usize;
+    let mut block_k = 0usize;
+    ctx.history = vec![M::H::ZERO; n_buffered * nn * ctx.horizon * L];
+    let series: &[RfSeries] = if n_series == 0 {
+        &[]
+    } else {
+        // SAFETY: `series` has one entry per model series (checked non-null by `run`).
+        unsafe { std::slice::from_raw_parts(a.series, n_series) }
+    };
+    let record: &[u32] = if a.n_record == 0 {
+        &[]
+    } else {
+        // SAFETY: `record` has `n_record` entries.
+        unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) }
+    };
+    let n_record = record.len();
+    let needs_derived = record.iter().any(|&v| v as usize >= n_state);
+    let mut inputs: Vec<StepInputs<M, L>> = (0..nn)
+        .map(|_| StepInputs {
+            u: M::Series::zeroed(),
+            q: M::Delayed::zeroed(),
+            c: M::Couplings::zeroed(),
+            nn: M::F::from_f64(nn as f64),
+            dt: M::F::from_f64(dt),
+        })
+        .collect();
+    let mut free: Vec<M::Derived> = vec![M::Derived::zeroed(); nn];
+    let mut dv = M::Derived::zeroed();
+    let mut g = M::Noise::zeroed();
+    let mut eta = M::Noise::zeroed();
+    let mut scratch = Scratch::<M, L> {
+        k1: M::States::zeroed(),
+        tmp: M::States::zeroed(),
+    };
+    let sqrt_dt = dt.sqrt();
+    let every = a.record_every.max(1);
+    // Statistics: [r * nn + node], over samples numbered from `transient_samples` on.
+    let with_stats = !a.stats.is_null();
+    let mut stats: Vec<LaneStats<L>> = if with_stats {
+        vec![LaneStats::default(); n_record * nn]
+    } else {
+        Vec::new()
+    };
+    let thresholds: Vec<f64> = (0..n_record)
+        .map(|r| {
+            if a.thresholds.is_null() {
+                f64::NAN
+            } else {
+                // SAFETY: `thresholds` has `n_record` entries.
+                unsafe { *a.thresholds.add(r) }
+            }
+        })
+        .collect();
+    let mut sample = 0u64;
+    let mut until_sample = 0u64;
+
+    let load_series = |inputs: &mut [StepInputs<M, L>], step: u64| {
+        for (k, s) in series.iter().enumerate() {
+            let row = step.min(s.n_rows.saturating_sub(1)) as usize;
+            for (node, x) in inputs.iter_mut().enumerate() {
+                for l in 0..L {
+                    let col = match s.mode {
+                        0 => 0,
+                        1 => node,
+                        2 => lane_instance(l),
+                        _ => lane_instance(l) * nn + node,
+                    };
+                    // SAFETY: the series has `n_rows * n_cols` values and `col < n_cols`.
+                    let v = unsafe { *s.data.add(row * s.n_cols as usize + col) };
+                    x.u.rows_mut()[k][l] = M::F::from_f64(v);
+                }
+            }
+        }
+    };
+
+    // States that start at another variable's value at t0 (stages of distributed delays).
+    if !M::INIT_FROM.is_empty() {
+        load_series(&mut inputs, 0);
+        for node in 0..nn {
+            let y0 = y[node];
+            M::derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
+            for &(s, from) in M::INIT_FROM {
+                for l in 0..L {
+                    y[node].rows_mut()[s][l] = if M::HISTORY_ZERO {
+                        M::F::ZERO
+                    } else {
+                        match from {
+                            Buffered::State(k) => y0.rows()[k][l],
+                            Buffered::Derived(k) => free[node].rows()[k][l],
+                        }
+                    };
+                }
+            }
+        }
+    }
+    // History before t0: the value at t0, or zero.
+    if n_buffered > 0 && !M::HISTORY_ZERO {
+        load_series(&mut inputs, 0);
+        for node in 0..nn {
+            M::derived_free(t0, &p, &inputs[node], &y[node], &mut free[node]);
+            for (b, &which) in M::BUFFERED.iter().enumerate() {
+                for slot in 0..ctx.horizon {
+                    let row = ctx.at(b, node, slot);
+                    for l in 0..L {
+                        ctx.history[row + l] =
+                            buffered_value::<M, L>(which, &y[node], &free[node], l);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut step: u64 = 0;
+    let mut status = 0;
+    loop {
+        let tn = t0 + step as f64 * dt;
+        // 1. Series; 2. the history entry of this step.
+        if n_series > 0 {
+            load_series(&mut inputs, step);
+        }
+        if n_buffered > 0 {
+            for node in 0..nn {
+                M::derived_free(tn, &p, &inputs[node], &y[node], &mut free[node]);
+                for (b, &which) in M::BUFFERED.iter().enumerate() {
+                    let row = ctx.at(b, node, ctx.cur);
+                    for l in 0..L {
+                        ctx.history[row + l] =
+                            buffered_value::<M, L>(which, &y[node], &free[node], l);
+                    }
+                }
+            }
+        }
+        // 3. Delayed values and couplings.
+        for (node, x) in inputs.iter_mut().enumerate() {
+            for (k, &(_, b)) in M::DELAYS.iter().enumerate() {
+                for l in 0..L {
+                    let slot = ctx.slot_back(ctx.delay[k * L + l]);
+                    x.q.rows_mut()[k][l] = ctx.history[ctx.at(b, node, slot) + l].cast();
+                }
+            }
+        }
+        if n_coupling > 0 && t_block > 1 {
+            // The sums of the next steps, read as runs of consecutive history slots.
+            if block_left == 0 {
+                let len = t_block.min((a.n_steps - step + 1) as usize);
+                for node in 0..nn {
+                    let at = node * t_block;
+                    coupling_sums_ahead::<M, L>(
+                        node,
+                        &ctx,
+                        &p,
+                        &y[node],
+                        &free[node],
+                        &mut ahead[at..at + len],
+                    );
+                }
+                block_left = len;
+                block_k = 0;
+            }
+            let t = M::F::from_f64(tn);
+            let nnf = M::F::from_f64(nn as f64);
+            let step_dt = M::F::from_f64(dt);
+            for (node, x) in inputs.iter_mut().enumerate() {
+                let gx = &ahead[node * t_block + block_k];
+                for c in 0..n_coupling {
+                    let mut out = [M::F::ZERO; L];
+                    M::coupling_post(c, t, nnf, step_dt, &gx.rows()[c], &p, &mut out);
+                    x.c.rows_mut()[c] = out;
+                }
+            }
+            block_k += 1;
+            block_left -= 1;
+        } else if n_coupling > 0 {
+            for node in 0..nn {
+                let mut c = M::Couplings::zeroed();
+                couplings_of_node::<M, L>(node, &ctx, tn, &p, &y[node], &free[node], &mut c);
+                inputs[node].c = c;
+            }
+        }
+        // 4. Samples, noise; 5. the solver, node by node.
+        let sampling = until_sample == 0;
+        let counting = sampling && with_stats && sample >= a.transient_samples;
+        for node in 0..nn {
+            if sampling {
+                if needs_derived {
+                    M::derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                }
+                for (r, &v) in record.iter().enumerate() {
+                    let v = v as usize;
+                    let value = |l: usize| -> f64 {
+                        if v < n_state {
+                            y[node].rows()[v][l].to_f64()
+                        } else {
+                            dv.rows()[v - n_state][l].to_f64()
+                        }
+                    };
+                    if !a.trace.is_null() {
+                        for l in 0..n {
+                            let at =
+                                ((sample as usize * n_record + r) * nn + node) * total + first + l;
+                            // SAFETY: the trace has `n_samples * n_record * n_nodes *
+                            // n_instances` values; this thread owns instances first..first+n.
+                            unsafe { *a.trace.add(at) = value(l) };
+                        }
+                    }
+                    if counting {
+                        let mut values = [0.0; L];
+                        for (l, v) in values.iter_mut().enumerate() {
+                            *v = value(l);
+                        }
+                        stats[r * nn + node].add(&values, thresholds[r]);
+                    }
+                }
+            }
+            if step == a.n_steps {
+                continue;
+            }
+            if n_noisy > 0 {
+                if n_derived > 0 {
+                    M::derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                }
+                M::noise(tn, &p, &inputs[node], &y[node], &dv, &mut g);
+                for q in 0..n_noisy {
+                    for l in 0..L {
+                        let z = crate::rng::normal(
+                            a.seed,
+                            lane_instance(l) as u64,
+                            node as u64,
+                            step,
+                            q as u32,
+                        );
+                        eta.rows_mut()[q][l] = g.rows()[q][l] * M::F::from_f64(sqrt_dt * z);
+                    }
+                }
+            }
+            step_node::<M, L, SOLVER>(
+                t0,
+                dt,
+                step,
+                &p,
+                &inputs[node],
+                &mut y[node],
+                &eta,
+                &mut scratch,
+            );
+        }
+        if sampling {
+            sample += 1;
+            until_sample = every;
+        }
+        until_sample -= 1;
+        if step == a.n_steps {
+            break;
+        }
+        step += 1;
+        ctx.cur = if ctx.cur + 1 == ctx.horizon {
+            0
+        } else {
+            ctx.cur + 1
+        };
+        if step & (CHECK_EVERY - 1) == 0 {
+            if !a.progress.is_null() {
+                // SAFETY: a valid counter (the ABI).
+                unsafe { &*a.progress }.fetch_add(CHECK_EVERY * n as u64, Ordering::Relaxed);
+            }
+            // SAFETY: a valid flag (the ABI).
+            if !a.cancel.is_null() && unsafe { &*a.cancel }.load(Ordering::Relaxed) {
+                status = 2;
+                break;
+            }
+        }
+    }
+    if status == 0 && !a.progress.is_null() {
+        // SAFETY: as above.
+        unsafe { &*a.progress }.fetch_add(
+            (a.n_steps & (CHECK_EVERY - 1)) * n as u64,
+            Ordering::Relaxed,
+        );
+    }
+    for node in 0..nn {
+        for s in 0..n_state {
+            for l in 0..n {
+                let at = (s * nn + node) * total + first + l;
+                // SAFETY: `final_state` has `n_state * n_nodes * n_instances` values.
+                unsafe { *a.final_state.add(at) = y[node].rows()[s][l].to_f64() };
+            }
+        }
+    }
+    if !a.steps_done.is_null() {
+        for l in 0..n {
+            // SAFETY: `steps_done` has `n_instances` values.
+            unsafe { *a.steps_done.add(first + l) = step };
+        }
+    }
+    if with_stats {
+        let interval = every as f64 * dt;
+        for r in 0..n_record {
+            for node in 0..nn {
+                for l in 0..n {
+                    let values = stats[r * nn + node].finish(l, interval);
+                    for (k, v) in values.iter().enumerate().take(N_STATS) {
+                        let at = ((k * n_record + r) * nn + node) * total + first + l;
+                        // SAFETY: `stats` has `N_STATS * n_record * n_nodes * n_instances` values.
+                        unsafe { *a.stats.add(at) = *v };
+                    }
+                }
+            }
+        }
+    }
+    status
+}
+
+/// `round_half_even(time / dt)` as a number of steps (0 for negative, NaN or infinite values).
+#[inline(always)]
+pub fn delay_steps(time: f64, dt: f64) -> usize {
+    whole_steps(time / dt)
+}
+
+/// `round_half_even(steps)` as a number of steps (0 for negative, NaN or infinite values).
+#[inline(always)]
+pub fn whole_steps(steps: f64) -> usize {
+    let d = steps.round_ties_even();
+    if d.is_finite() && d > 0.0 {
+        d as usize
+    } else {
+        0
+    }
+}
