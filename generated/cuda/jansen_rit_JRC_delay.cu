@@ -3,7 +3,7 @@
 // Model `JRC_delay`
 // IR hash e9171fbbcfe51d2c4151f1a0f6d783c21567bac071adf2960a03d382bebe557d
 //
-// CUDA C kernel (rateforge CUDA ABI 1): one thread per instance (parameter
+// CUDA C kernel (rateforge CUDA ABI 2): one thread per instance (parameter
 // combination), the time loop
 // inside the thread. `rf_run` integrates steps `step_begin .. step_end` of instances
 // `0 .. n_instances` of the current chunk, so the host can run long simulations in windows
@@ -29,7 +29,9 @@
 #ifndef RF_FMA
 #define RF_FMA 0
 #endif
+#define RF_FMA_FN __fma_rn
 #define RF_NULL 0
+#define RF_N_STATS 6
 
 typedef double F;
 typedef double H;
@@ -933,16 +935,8 @@ RF_DEVICE double rf_uniform_init(unsigned long long seed, unsigned long long ins
     return rf_mul_f64((double)b, 0x1p-53);
 }
 
+/* ---- the launch (rateforge_kernel::abi) -------------------------------------------------------- */
 
-/* ---- the launch ------------------------------------------------------------------------------ */
-
-/* Everything `rf_run` needs (mirrored by rateforge-runtime's `cuda::RfCudaArgs`). Device arrays are
-   instance-fastest with stride `stride` (the chunk's instance count): parameters [k*stride + i],
-   states [(s*n_nodes + node)*stride + i], the trace [((sample*n_record + r)*n_nodes + node)*stride + i],
-   the statistics [((k*n_record + r)*n_nodes + node)*stride + i] (k: last, mean, m2 -> variance,
-   min, max, count above -> time above), the history [((b*n_nodes + node)*horizon + slot)*stride + i],
-      edge delays [e*edge_delay_stride + i] (stride 0: one delay per edge [e], the same in every instance). Series are
-   concatenated in `series_data`; `series_meta` holds (offset, rows, columns, mode) per series. */
 struct RfCudaArgs {
     unsigned long long n_instances;
     unsigned long long stride;
@@ -969,15 +963,102 @@ struct RfCudaArgs {
     const unsigned long long* row_start;
     const unsigned int* source;
     const double* weight;
-        const unsigned int* edge_delay;
+    const unsigned int* edge_delay;
     const double* series_data;
     const unsigned long long* series_meta;
     unsigned int solver;
     unsigned int n_record;
     unsigned int dense;
+    unsigned int pad;
 };
 
+/* The C++ compiler's layout of RfCudaArgs (size, alignment, then offset and size of every field),
+   which the host compares with its own before the first launch. */
+RF_KERNEL void rf_layout(unsigned long long* out) {
+    RfCudaArgs s;
+    const char* base = (const char*)&s;
+    out[0] = sizeof(RfCudaArgs);
+    out[1] = alignof(RfCudaArgs);
+    out[2] = (unsigned long long)((const char*)&s.n_instances - base);
+    out[3] = sizeof(s.n_instances);
+    out[4] = (unsigned long long)((const char*)&s.stride - base);
+    out[5] = sizeof(s.stride);
+    out[6] = (unsigned long long)((const char*)&s.first_instance - base);
+    out[7] = sizeof(s.first_instance);
+    out[8] = (unsigned long long)((const char*)&s.n_nodes - base);
+    out[9] = sizeof(s.n_nodes);
+    out[10] = (unsigned long long)((const char*)&s.n_steps - base);
+    out[11] = sizeof(s.n_steps);
+    out[12] = (unsigned long long)((const char*)&s.step_begin - base);
+    out[13] = sizeof(s.step_begin);
+    out[14] = (unsigned long long)((const char*)&s.step_end - base);
+    out[15] = sizeof(s.step_end);
+    out[16] = (unsigned long long)((const char*)&s.record_every - base);
+    out[17] = sizeof(s.record_every);
+    out[18] = (unsigned long long)((const char*)&s.transient_samples - base);
+    out[19] = sizeof(s.transient_samples);
+    out[20] = (unsigned long long)((const char*)&s.horizon - base);
+    out[21] = sizeof(s.horizon);
+    out[22] = (unsigned long long)((const char*)&s.edge_delay_stride - base);
+    out[23] = sizeof(s.edge_delay_stride);
+    out[24] = (unsigned long long)((const char*)&s.seed - base);
+    out[25] = sizeof(s.seed);
+    out[26] = (unsigned long long)((const char*)&s.dt - base);
+    out[27] = sizeof(s.dt);
+    out[28] = (unsigned long long)((const char*)&s.t0 - base);
+    out[29] = sizeof(s.t0);
+    out[30] = (unsigned long long)((const char*)&s.record - base);
+    out[31] = sizeof(s.record);
+    out[32] = (unsigned long long)((const char*)&s.params - base);
+    out[33] = sizeof(s.params);
+    out[34] = (unsigned long long)((const char*)&s.init - base);
+    out[35] = sizeof(s.init);
+    out[36] = (unsigned long long)((const char*)&s.state - base);
+    out[37] = sizeof(s.state);
+    out[38] = (unsigned long long)((const char*)&s.trace - base);
+    out[39] = sizeof(s.trace);
+    out[40] = (unsigned long long)((const char*)&s.stats - base);
+    out[41] = sizeof(s.stats);
+    out[42] = (unsigned long long)((const char*)&s.thresholds - base);
+    out[43] = sizeof(s.thresholds);
+    out[44] = (unsigned long long)((const char*)&s.history - base);
+    out[45] = sizeof(s.history);
+    out[46] = (unsigned long long)((const char*)&s.row_start - base);
+    out[47] = sizeof(s.row_start);
+    out[48] = (unsigned long long)((const char*)&s.source - base);
+    out[49] = sizeof(s.source);
+    out[50] = (unsigned long long)((const char*)&s.weight - base);
+    out[51] = sizeof(s.weight);
+    out[52] = (unsigned long long)((const char*)&s.edge_delay - base);
+    out[53] = sizeof(s.edge_delay);
+    out[54] = (unsigned long long)((const char*)&s.series_data - base);
+    out[55] = sizeof(s.series_data);
+    out[56] = (unsigned long long)((const char*)&s.series_meta - base);
+    out[57] = sizeof(s.series_meta);
+    out[58] = (unsigned long long)((const char*)&s.solver - base);
+    out[59] = sizeof(s.solver);
+    out[60] = (unsigned long long)((const char*)&s.n_record - base);
+    out[61] = sizeof(s.n_record);
+    out[62] = (unsigned long long)((const char*)&s.dense - base);
+    out[63] = sizeof(s.dense);
+    out[64] = (unsigned long long)((const char*)&s.pad - base);
+    out[65] = sizeof(s.pad);
+}
+
 /* Parameters compiled in as constants: (index, value). The host refuses other values. */
+
+// ---------------------------------------------------------------------------
+// rateforge CUDA kernels, part 1 of the model-independent code: the helpers a
+// model's functions call and the inputs of a step.  Pasted into every generated
+// CUDA kernel after vmath.cuh, random.cuh, the argument block (RfCudaArgs) and
+// the model's sizes; runner.cuh (the integrator) follows the model.
+//
+// Needs: F (the arithmetic: double or float), RF_FMA (0/1), RF_FMA_FN (the
+// fused multiply-add of F: __fma_rn or __fmaf_rn), RF_DEVICE, and the sizes
+// A_SERIES, A_DELAY, A_COUPLING (never zero).  Semantics: rateforge-ir
+// (`BinOp` truth values, `sign`, `heaviside`, clamping, `powi`,
+// `eval::whole_steps`), as the Rust kernels' model_prelude!.
+// ---------------------------------------------------------------------------
 
 /* One node's inputs that are constant within a step. */
 struct RfInputs {
@@ -993,7 +1074,7 @@ RF_DEVICE F rf_b(bool c) { return c ? (F)1 : (F)0; }
 /* a*b + c: fused when RF_FMA is set (fast arithmetic), else two roundings. */
 RF_DEVICE F rf_fma(F a, F b, F c) {
 #if RF_FMA
-    return __fma_rn(a, b, c);
+    return RF_FMA_FN(a, b, c);
 #else
     return a * b + c;
 #endif
@@ -1490,13 +1571,113 @@ RF_DEVICE void rf_noise(F t, const F* p, const RfInputs* x, const F* ys, const F
     F d_jrc2__iin__pro__v = d[19]; (void)d_jrc2__iin__pro__v;
 }
 
+/* Coupling c: `pre` with x_j = `cs` and node i's values at the step's start, and `post` of the
+   weighted sum `gx`. */
+RF_DEVICE F rf_coupling_pre(int c, F t, F n_nodes, F step_dt, F cs, const F* p, const F* ys, const F* d) {
+    switch (c) {
+    default: return (F)0;
+    }
+}
+
+RF_DEVICE F rf_coupling_post(int c, F t, F n_nodes, F step_dt, F gx, const F* p) {
+    switch (c) {
+    default: return (F)0;
+    }
+}
+
+/* The history buffer of coupling c's source. */
+RF_DEVICE int rf_coupling_slot(int c) {
+    switch (c) {
+    default: return 0;
+    }
+}
+
+/* Delay k: the parameter holding its time, and the history buffer it reads. */
+RF_DEVICE int rf_delay_param(int k) {
+    switch (k) {
+    case 0: return 45;
+    default: return 0;
+    }
+}
+
+RF_DEVICE int rf_delay_slot(int k) {
+    switch (k) {
+    case 0: return 0;
+    default: return 0;
+    }
+}
+
+/* The buffered value `b` of a node (a state or a coupling-free derived value). */
+RF_DEVICE F rf_buffered(int b, const F* y, const F* free) {
+    switch (b) {
+    case 0: return free[2];
+    default: return (F)0;
+    }
+}
+
+/* States that start at another value at t0 (stages of distributed delays). */
+#define RF_HAS_INIT_FROM 0
+RF_DEVICE void rf_init_from(F* y, const F* y0, const F* free) {
+    (void)y; (void)y0; (void)free;
+}
+
 /* Bounds, after every stage. */
 RF_DEVICE void rf_clamp_all(F* y) {
+    (void)y;
 }
 
 /* Noise increments to the noisy states. */
 RF_DEVICE void rf_add_noise(F* y, const F* eta) {
+    (void)y; (void)eta;
 }
+
+/* ---- preparation: initial draws and edge delays, in double precision whatever F ---------------- */
+
+/* Steps per unit of distance of the network's delays, from an instance's parameters. */
+RF_DEVICE double rf_edge_scale(const double* P, unsigned long long st, unsigned long long i, double dt, double nodes) {
+    (void)P; (void)st; (void)i; (void)dt; (void)nodes;
+    return 0.0;
+}
+
+/* The delay in steps of an edge of length `distance` for instance i of the chunk. */
+RF_DEVICE unsigned long long rf_edge_delay_steps(const RfCudaArgs* a, unsigned long long i, double distance) {
+    (void)a; (void)i; (void)distance;
+    return 0ULL;
+}
+
+/* The initial values drawn from their ranges for instance i (global index gi) of the chunk. */
+RF_DEVICE void rf_draw_initial(const RfCudaArgs* a, unsigned long long i, unsigned long long gi, double* init) {
+    unsigned long long st = a->stride, nn = a->n_nodes;
+    (void)st; (void)nn; (void)gi; (void)init; (void)i;
+}
+
+/* ---- the integrator ---------------------------------------------------------------------------- */
+
+// ---------------------------------------------------------------------------
+// rateforge CUDA kernels, part 2 of the model-independent code: the integrator
+// (one thread per instance, the node loop and the time loop inside the thread),
+// the delay ring, sampling and streaming statistics, and the preparation kernel.
+// Pasted into every generated CUDA kernel after the model's functions; the same
+// text compiles as C++ with the CPU shim (kernel-templates/cuda/shim.h), which is
+// how every CUDA test runs it without a GPU.
+//
+// The semantics are the Rust runner's (crates/rateforge-kernel/src/runner.rs):
+// per step, the history entry of every node, then per node the inputs (delayed
+// values, couplings held over the step), the sample when due, the noise
+// increments (Philox keyed by seed, global instance, node, step) and the solver
+// step.  Layouts: rateforge_kernel::abi (RfCudaArgs).
+//
+// The model provides (the generated part of the kernel):
+//   rf_rhs(t, p, x, ys, k), rf_derived(t, p, x, ys, out),
+//   rf_derived_free(t, p, x, ys, out), rf_noise(t, p, x, ys, d, g),
+//   rf_clamp_all(y), rf_add_noise(y, eta), rf_buffered(b, y, free),
+//   rf_init_from(y, y0, free) when RF_HAS_INIT_FROM,
+//   rf_delay_param(k), rf_delay_slot(k), rf_coupling_slot(c),
+//   rf_coupling_pre(c, t, n_nodes, step_dt, cs, p, ys, d),
+//   rf_coupling_post(c, t, n_nodes, step_dt, gx, p),
+//   rf_draw_initial(a, i, gi, init), rf_edge_delay_steps(a, i, distance),
+//   and the sizes N_STATE ... N_NOISY, A_* (never zero), NETWORK, HISTORY_ZERO.
+// ---------------------------------------------------------------------------
 
 /* One solver step (rateforge-ir's `solver` semantics): 0 euler, 1 heun, 2 rk4. */
 RF_DEVICE void rf_step(unsigned int solver, double t0, double dt, unsigned long long step, const F* p, const RfInputs* x, F* y, const F* eta) {
@@ -1542,16 +1723,14 @@ RF_DEVICE void rf_step(unsigned int solver, double t0, double dt, unsigned long 
     }
 }
 
-/* ---- the integrator --------------------------------------------------------------------------- */
-
 RF_DEVICE unsigned long long rf_slot_back(unsigned long long cur, unsigned long long back, unsigned long long horizon) {
     unsigned long long s = cur + horizon - back;
     return s >= horizon ? s - horizon : s;
 }
 
 RF_DEVICE void rf_load_series(const RfCudaArgs* a, unsigned long long step, unsigned long long node, unsigned long long gi, RfInputs* x) {
-        for (int k = 0; k < N_SERIES; ++k) {
-        const unsigned long long* meta = a->series_meta + 4 * k;
+    for (int k = 0; k < N_SERIES; ++k) {
+        const unsigned long long* meta = (const unsigned long long*)a->series_meta + 4 * k;
         unsigned long long rows = meta[1];
         unsigned long long row = step < rows ? step : rows - 1ULL;
         unsigned long long col;
@@ -1561,31 +1740,26 @@ RF_DEVICE void rf_load_series(const RfCudaArgs* a, unsigned long long step, unsi
             case 2: col = gi; break;
             default: col = gi * a->n_nodes + node; break;
         }
-                x->u[k] = (F)a->series_data[meta[0] + row * meta[2] + col];
+        x->u[k] = (F)((const double*)a->series_data)[meta[0] + row * meta[2] + col];
     }
 }
 
-/* The buffered value `b` of a node (a state or a coupling-free derived value). */
-RF_DEVICE F rf_buffered(int b, const F* y, const F* free) {
-    switch (b) {
-        case 0: return free[2];
-        default: return (F)0;
-    }
-}
-
-/* Sample `sample` of the recorded values of one node: the trace, and the running statistics. */
+/* Sample `sample` of the recorded values of one node: the trace, and the running statistics
+   (mean, m2, min, max and the count above the threshold; finished after the last step). */
 RF_DEVICE void rf_sample(const RfCudaArgs* a, unsigned long long i, unsigned long long node, unsigned long long sample, double tn, const F* p, const RfInputs* x, const F* y) {
     unsigned long long nn = a->n_nodes, st = a->stride, nr = a->n_record;
+    const unsigned int* record = (const unsigned int*)a->record;
+    double* trace = (double*)a->trace;
+    double* s = (double*)a->stats;
     F dv[A_DERIVED];
     rf_derived((F)tn, p, x, y, dv);
-    int counting = a->stats != RF_NULL && sample >= a->transient_samples;
+    int counting = s != RF_NULL && sample >= a->transient_samples;
     double count = (double)(sample - a->transient_samples + 1ULL);
     for (unsigned long long r = 0; r < nr; ++r) {
-        unsigned int v = a->record[r];
+        unsigned int v = record[r];
         double value = (double)(v < N_STATE ? y[v] : dv[v - N_STATE]);
-        if (a->trace != RF_NULL) a->trace[((sample * nr + r) * nn + node) * st + i] = value;
+        if (trace != RF_NULL) trace[((sample * nr + r) * nn + node) * st + i] = value;
         if (counting) {
-            double* s = a->stats;
             unsigned long long plane = nr * nn * st, at = (r * nn + node) * st + i;
             if (count == 1.0) {
                 s[plane + at] = 0.0;
@@ -1602,7 +1776,7 @@ RF_DEVICE void rf_sample(const RfCudaArgs* a, unsigned long long i, unsigned lon
             s[2 * plane + at] += delta * (value - mean);
             if (value < s[3 * plane + at]) s[3 * plane + at] = value;
             if (value > s[4 * plane + at]) s[4 * plane + at] = value;
-            if (value > a->thresholds[r]) s[5 * plane + at] += 1.0;
+            if (value > ((const double*)a->thresholds)[r]) s[5 * plane + at] += 1.0;
             s[at] = value;
         }
     }
@@ -1611,10 +1785,30 @@ RF_DEVICE void rf_sample(const RfCudaArgs* a, unsigned long long i, unsigned lon
 /* The node's delayed values and couplings of the current step (slot `cur`). */
 RF_DEVICE void rf_inputs(const RfCudaArgs* a, unsigned long long i, unsigned long long node, unsigned long long cur, double tn, const F* p, const unsigned long long* delay, const F* y, const F* free, RfInputs* x) {
     unsigned long long nn = a->n_nodes, st = a->stride, hz = a->horizon;
-    x->q[0] = (F)a->history[((0ULL * nn + node) * hz + rf_slot_back(cur, delay[0], hz)) * st + i];
+    const H* history = (const H*)a->history;
+    for (int k = 0; k < N_DELAY; ++k) {
+        x->q[k] = (F)history[(((unsigned long long)rf_delay_slot(k) * nn + node) * hz + rf_slot_back(cur, delay[k], hz)) * st + i];
+    }
 #if NETWORK
+    const unsigned long long* row_start = (const unsigned long long*)a->row_start;
+    const unsigned int* source = (const unsigned int*)a->source;
+    const double* weight = (const double*)a->weight;
+    const unsigned int* edge_delay = (const unsigned int*)a->edge_delay;
     unsigned long long lo, hi;
-    if (a->dense) { lo = 0; hi = nn; } else { lo = a->row_start[node]; hi = a->row_start[node + 1]; }
+    if (a->dense) { lo = 0; hi = nn; } else { lo = row_start[node]; hi = row_start[node + 1]; }
+    for (int c = 0; c < N_COUPLING; ++c) {
+        unsigned long long b = (unsigned long long)rf_coupling_slot(c);
+        F gx = (F)0;
+        for (unsigned long long k = lo; k < hi; ++k) {
+            unsigned long long e = a->dense ? node * nn + k : k;
+            unsigned long long j = a->dense ? k : (unsigned long long)source[k];
+            F w = (F)weight[e];
+            unsigned long long d = (unsigned long long)edge_delay[a->edge_delay_stride ? e * a->edge_delay_stride + i : e];
+            F cs = (F)history[((b * nn + j) * hz + rf_slot_back(cur, d, hz)) * st + i];
+            gx = rf_fma(w, rf_coupling_pre(c, (F)tn, x->nn, x->dt, cs, p, y, free), gx);
+        }
+        x->c[c] = rf_coupling_post(c, (F)tn, x->nn, x->dt, gx, p);
+    }
 #endif
 }
 
@@ -1626,10 +1820,14 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     const RfCudaArgs* a = &args;
     unsigned long long nn = a->n_nodes, st = a->stride, hz = a->horizon;
     unsigned long long gi = a->first_instance + i;
+    const double* params = (const double*)a->params;
+    const double* init = (const double*)a->init;
+    double* state = (double*)a->state;
+    H* history = (H*)a->history;
     F p[A_PARAM];
-    for (int k = 0; k < N_PARAM; ++k) p[k] = (F)a->params[(unsigned long long)k * st + i];
+    for (int k = 0; k < N_PARAM; ++k) p[k] = (F)params[(unsigned long long)k * st + i];
     unsigned long long delay[A_DELAY];
-    delay[0] = rf_whole_steps(a->params[45ULL * st + i] / a->dt);
+    for (int k = 0; k < N_DELAY; ++k) delay[k] = rf_whole_steps(params[(unsigned long long)rf_delay_param(k) * st + i] / a->dt);
     RfInputs x;
     x.nn = (F)nn;
     x.dt = (F)a->dt;
@@ -1646,15 +1844,23 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     if (a->step_begin == 0) {
         /* The initial states, states starting at another value, and the history before t0. */
         for (unsigned long long node = 0; node < nn; ++node) {
-            for (int s = 0; s < N_STATE; ++s) y[s] = (F)a->init[((unsigned long long)s * nn + node) * st + i];
+            for (int s = 0; s < N_STATE; ++s) y[s] = (F)init[((unsigned long long)s * nn + node) * st + i];
             rf_load_series(a, 0ULL, node, gi, &x);
-            for (int s = 0; s < N_STATE; ++s) a->state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
+#if RF_HAS_INIT_FROM
+            {
+                F y0[A_STATE];
+                for (int s = 0; s < N_STATE; ++s) y0[s] = y[s];
+                rf_derived_free((F)a->t0, p, &x, y0, free);
+                rf_init_from(y, y0, free);
+            }
+#endif
+            for (int s = 0; s < N_STATE; ++s) state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
             if (N_BUFFERED > 0) {
                 rf_derived_free((F)a->t0, p, &x, y, free);
                 for (int b = 0; b < N_BUFFERED; ++b) {
                     H v = HISTORY_ZERO ? (H)0 : (H)rf_buffered(b, y, free);
                     for (unsigned long long slot = 0; slot < hz; ++slot) {
-                        a->history[(((unsigned long long)b * nn + node) * hz + slot) * st + i] = v;
+                        history[(((unsigned long long)b * nn + node) * hz + slot) * st + i] = v;
                     }
                 }
             }
@@ -1667,17 +1873,17 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
         /* The history entry of this step, for every node. */
         if (N_BUFFERED > 0) {
             for (unsigned long long node = 0; node < nn; ++node) {
-                for (int s = 0; s < N_STATE; ++s) y[s] = (F)a->state[((unsigned long long)s * nn + node) * st + i];
+                for (int s = 0; s < N_STATE; ++s) y[s] = (F)state[((unsigned long long)s * nn + node) * st + i];
                 rf_load_series(a, step, node, gi, &x);
                 rf_derived_free((F)tn, p, &x, y, free);
                 for (int b = 0; b < N_BUFFERED; ++b) {
-                    a->history[(((unsigned long long)b * nn + node) * hz + cur) * st + i] = (H)rf_buffered(b, y, free);
+                    history[(((unsigned long long)b * nn + node) * hz + cur) * st + i] = (H)rf_buffered(b, y, free);
                 }
             }
         }
         /* Inputs, sample, noise and the solver step, node by node. */
         for (unsigned long long node = 0; node < nn; ++node) {
-            for (int s = 0; s < N_STATE; ++s) y[s] = (F)a->state[((unsigned long long)s * nn + node) * st + i];
+            for (int s = 0; s < N_STATE; ++s) y[s] = (F)state[((unsigned long long)s * nn + node) * st + i];
             rf_load_series(a, step, node, gi, &x);
             rf_derived_free((F)tn, p, &x, y, free);
             rf_inputs(a, i, node, cur, tn, p, delay, y, free, &x);
@@ -1693,7 +1899,7 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
                 }
             }
             rf_step(a->solver, a->t0, a->dt, step, p, &x, y, eta);
-            for (int s = 0; s < N_STATE; ++s) a->state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
+            for (int s = 0; s < N_STATE; ++s) state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
         }
     }
     /* After the last step: the statistics from their running sums. */
@@ -1701,13 +1907,13 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
         unsigned long long nr = a->n_record, plane = nr * nn * st;
         unsigned long long samples = a->n_steps / every + 1ULL;
         double count = samples > a->transient_samples ? (double)(samples - a->transient_samples) : 0.0;
+        double* s = (double*)a->stats;
         for (unsigned long long r = 0; r < nr; ++r) {
             for (unsigned long long node = 0; node < nn; ++node) {
                 unsigned long long at = (r * nn + node) * st + i;
-                double* s = a->stats;
                 if (count == 0.0) {
                     double nan = RF_FROM_U64(0x7ff8000000000000ULL);
-                    for (int k = 0; k < 6; ++k) s[k * plane + at] = nan;
+                    for (int k = 0; k < RF_N_STATS; ++k) s[k * plane + at] = nan;
                 } else {
                     s[2 * plane + at] = s[2 * plane + at] / count;
                     s[5 * plane + at] = s[5 * plane + at] * ((double)every * a->dt);
@@ -1717,25 +1923,16 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     }
 }
 
-/* ---- preparation (used by the stand-alone driver; the rateforge runtime does this on the host) -- */
-
-/* Steps per unit of distance of the network's delays, from an instance's parameters: the model's
-   rule, evaluated in double precision whatever the kernel's. */
-RF_DEVICE double rf_edge_scale(const double* P, unsigned long long st, unsigned long long i, double dt, double nodes) {
-    (void)P; (void)st; (void)i; (void)dt; (void)nodes;
-    return 0.0;
-}
-
 /* Each instance's initial states drawn from their ranges (Philox, keyed by seed, instance, node
    and state, as on the CPU) into `init` [(s*n_nodes + node)*stride + i], and the delay in steps of
-   every edge of length `distance[e]` into `edge_delay` [e*stride + i]. */
+   every edge of length `distance[e]` into `edge_delay` [e*stride + i] (used by the stand-alone
+   driver; the rateforge runtime does this on the host). */
 RF_KERNEL void rf_prepare(RfCudaArgs args, const double* distance, unsigned long long n_edges, double* init, unsigned int* edge_delay) {
     unsigned long long i = RF_THREAD_INDEX;
     if (i >= args.n_instances) return;
-    unsigned long long st = args.stride, nn = args.n_nodes, gi = args.first_instance + i;
-    (void)gi; (void)init; (void)nn;
+    unsigned long long gi = args.first_instance + i;
+    rf_draw_initial(&args, i, gi, init);
     for (unsigned long long e = 0; e < n_edges; ++e) {
-        (void)distance;
-        edge_delay[e * st + i] = 0U;
+        edge_delay[e * args.stride + i] = (unsigned int)rf_edge_delay_steps(&args, i, distance[e]);
     }
 }

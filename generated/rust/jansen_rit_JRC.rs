@@ -36,6 +36,7 @@ pub mod jrc {
         type Noise = [Lane; 0];
 
         const NETWORK: bool = false;
+        const FUSED: bool = RF_FUSED;
         const HISTORY_ZERO: bool = false;
         const PRE_SOURCE_ONLY: bool = true;
         const MODEL_HASH: [u8; 64] = *b"b66a86c35d019b0ee46fdaee6f19f9544397ae810eaa2eca3fe67c38193d7e52";

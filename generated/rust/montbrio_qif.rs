@@ -36,6 +36,7 @@ pub mod qif {
         type Noise = [Lane; 0];
 
         const NETWORK: bool = false;
+        const FUSED: bool = RF_FUSED;
         const HISTORY_ZERO: bool = false;
         const PRE_SOURCE_ONLY: bool = true;
         const MODEL_HASH: [u8; 64] = *b"271b4b3f3614b7794c5676ee458ce72413ec8951d4f157be50045c443d105b0a";

@@ -36,6 +36,7 @@ pub mod wc {
         type Noise = [Lane; 0];
 
         const NETWORK: bool = false;
+        const FUSED: bool = RF_FUSED;
         const HISTORY_ZERO: bool = false;
         const PRE_SOURCE_ONLY: bool = true;
         const MODEL_HASH: [u8; 64] = *b"cb5761494d8dfff3f34ef1ae752744e33c261470762f8ed7c121556f666f6021";

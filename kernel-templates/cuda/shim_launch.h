@@ -24,7 +24,8 @@ extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned in
     return 0;
 }
 
-// The size of the argument block, so the host can check that it agrees on the layout.
-extern "C" unsigned long long rf_emulate_args_size() { return sizeof(RfCudaArgs); }
+// The C++ compiler's layout of the argument block (`rf_layout`), which the host compares with its
+// own before the first launch.
+extern "C" void rf_emulate_layout(unsigned long long* out) { rf_shim_launch(rf_layout, 1, 1, out); }
 
 #endif

@@ -414,23 +414,24 @@ impl Layout {
         w
     }
 
-    /// C++ text defining `qualifiers unsigned long long array[]` with the words of
-    /// [`Layout::words`] as the C++ compiler lays the struct out (after [`Layout::c_definition`]).
-    /// Compared with [`Layout::words`], it tells whether the compiler agrees with Rust.
-    pub fn c_probe(&self, qualifiers: &str, array: &str) -> String {
+    /// A C++ function `qualifiers void function(unsigned long long* out)` (after
+    /// [`Layout::c_definition`]) that writes [`Layout::words`] as the compiler lays the struct
+    /// out. Run where the struct is used (a GPU kernel, the CPU emulation) and compared with
+    /// [`Layout::words`] by [`Layout::check`], it tells whether that compiler agrees with Rust.
+    pub fn c_probe(&self, qualifiers: &str, function: &str) -> String {
         let mut s = format!(
-            "{qualifiers} unsigned long long {array}[{}] = {{\n    sizeof({n}), alignof({n}),\n",
-            2 + 2 * self.fields.len(),
+            "{qualifiers} void {function}(unsigned long long* out) {{\n    {n} s;\n    const char* base = (const char*)&s;\n    out[0] = sizeof({n});\n    out[1] = alignof({n});\n",
             n = self.name
         );
-        for f in self.fields {
+        for (k, f) in self.fields.iter().enumerate() {
             s.push_str(&format!(
-                "    __builtin_offsetof({n}, {f}), sizeof((({n}*)0)->{f}),\n",
-                n = self.name,
+                "    out[{}] = (unsigned long long)((const char*)&s.{f} - base);\n    out[{}] = sizeof(s.{f});\n",
+                2 + 2 * k,
+                3 + 2 * k,
                 f = f.name
             ));
         }
-        s.push_str("};\n");
+        s.push_str("}\n");
         s
     }
 
@@ -452,7 +453,9 @@ impl Layout {
             k if k % 2 == 0 => format!("offset of `{}`", self.fields[(k - 2) / 2].name),
             k => format!("size of `{}`", self.fields[(k - 2) / 2].name),
         };
-        match (0..expected.len()).find(|&k| expected[k] != reported[k]) {
+        // The fields first (the most telling difference), then the size and the alignment.
+        let order = (2..expected.len()).chain(0..2);
+        match order.into_iter().find(|&k| expected[k] != reported[k]) {
             None => Ok(()),
             Some(k) => Err(format!(
                 "the {} of `{}` is {} in the kernel and {} in the caller",

@@ -13,10 +13,11 @@
 //!   `rho * sin(TAU * u2)` for odd ones.
 //!
 //! Generated kernels implement exactly these steps: integer arithmetic is bit-exact everywhere,
-//! `sqrt` is IEEE's, and `ln`, `cos`, `sin` are rateforge's own ([`crate::vmath::exact`]), so every
+//! `sqrt` is IEEE's, and `ln`, `cos`, `sin` are rateforge's own ([`crate::vmath`]: the exact build,
+//! or the fused one in fast kernels, `normal_with`), so every
 //! backend draws the same bits.
 
-use crate::vmath::exact as math;
+use crate::vmath::Functions;
 
 const M0: u32 = 0xD251_1F53;
 const M1: u32 = 0xCD9E_8D57;
@@ -48,6 +49,18 @@ const INV_2_53: f64 = 1.0 / 9_007_199_254_740_992.0;
 /// Normal numbers `2*pair` and `2*pair + 1` of (seed, instance, node, step).
 #[inline(always)]
 pub fn normal_pair(seed: u64, instance: u64, node: u64, step: u64, pair: u32) -> (f64, f64) {
+    normal_pair_with::<false>(seed, instance, node, step, pair)
+}
+
+/// [`normal_pair`] with the elementary functions of the fused build (`FUSED`: fast kernels).
+#[inline(always)]
+pub fn normal_pair_with<const FUSED: bool>(
+    seed: u64,
+    instance: u64,
+    node: u64,
+    step: u64,
+    pair: u32,
+) -> (f64, f64) {
     let counter = [
         step as u32,
         ((step >> 32) as u32 & 0xFFFF) | (pair << 16),
@@ -59,9 +72,12 @@ pub fn normal_pair(seed: u64, instance: u64, node: u64, step: u64, pair: u32) ->
     let b = ((u64::from(r[2]) << 32) | u64::from(r[3])) >> 11;
     let u1 = (a + 1) as f64 * INV_2_53;
     let u2 = b as f64 * INV_2_53;
-    let rho = (-2.0 * math::rf_log(u1)).sqrt();
+    let rho = (-2.0 * Functions::<FUSED>::rf_log(u1)).sqrt();
     let angle = std::f64::consts::TAU * u2;
-    (rho * math::rf_cos(angle), rho * math::rf_sin(angle))
+    (
+        rho * Functions::<FUSED>::rf_cos(angle),
+        rho * Functions::<FUSED>::rf_sin(angle),
+    )
 }
 
 /// The step counter value reserved for initial-value draws: no run reaches step `2^48 - 1`.
@@ -86,7 +102,19 @@ pub fn uniform_init(seed: u64, instance: u64, node: u64, state: u32) -> f64 {
 /// Normal number `index` of (seed, instance, node, step).
 #[inline(always)]
 pub fn normal(seed: u64, instance: u64, node: u64, step: u64, index: u32) -> f64 {
-    let (z0, z1) = normal_pair(seed, instance, node, step, index / 2);
+    normal_with::<false>(seed, instance, node, step, index)
+}
+
+/// [`normal`] with the elementary functions of the fused build (`FUSED`: fast kernels).
+#[inline(always)]
+pub fn normal_with<const FUSED: bool>(
+    seed: u64,
+    instance: u64,
+    node: u64,
+    step: u64,
+    index: u32,
+) -> f64 {
+    let (z0, z1) = normal_pair_with::<FUSED>(seed, instance, node, step, index / 2);
     if index.is_multiple_of(2) { z0 } else { z1 }
 }
 

@@ -86,6 +86,8 @@ pub trait Model<const L: usize>: Sized + 'static {
 
     /// A network model (a node loop, a connectivity).
     const NETWORK: bool;
+    /// Fast arithmetic: fused multiply-adds, also in the elementary functions of the noise.
+    const FUSED: bool;
     /// Delayed values read before the start are zero (else the value at the start).
     const HISTORY_ZERO: bool;
     /// Every coupling's `pre` reads only the source value, parameters and constants.
@@ -929,13 +931,12 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
                 M::noise(tn, &p, &inputs[node], &y[node], &dv, &mut g);
                 for q in 0..n_noisy {
                     for l in 0..L {
-                        let z = crate::rng::normal(
-                            a.seed,
-                            lane_instance(l) as u64,
-                            node as u64,
-                            step,
-                            q as u32,
-                        );
+                        let (i, node) = (lane_instance(l) as u64, node as u64);
+                        let z = if M::FUSED {
+                            crate::rng::normal_with::<true>(a.seed, i, node, step, q as u32)
+                        } else {
+                            crate::rng::normal_with::<false>(a.seed, i, node, step, q as u32)
+                        };
                         eta.rows_mut()[q][l] = g.rows()[q][l] * M::F::from_f64(sqrt_dt * z);
                     }
                 }

@@ -41,6 +41,7 @@ impl Model<L> for Decay {
     type Couplings = [Lane; 1];
     type Noise = [Lane; 0];
     const NETWORK: bool = true;
+    const FUSED: bool = false;
     const HISTORY_ZERO: bool = false;
     const PRE_SOURCE_ONLY: bool = true;
     const MODEL_HASH: [u8; 64] = [b'0'; 64];
@@ -488,6 +489,7 @@ impl Model<L> for Inlined {
     type Couplings = [Lane; 1];
     type Noise = [Lane; 0];
     const NETWORK: bool = true;
+    const FUSED: bool = false;
     const HISTORY_ZERO: bool = false;
     const PRE_SOURCE_ONLY: bool = true;
     const MODEL_HASH: [u8; 64] = [b'1'; 64];

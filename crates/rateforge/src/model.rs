@@ -499,7 +499,7 @@ impl Validated {
                 Box::new(emulate::load(&source, build).map_err(Error::Runtime)?)
             }
         };
-        Ok(CudaKernel::new(&self.valid, info, device))
+        CudaKernel::new(&self.valid, info, device).map_err(Error::Runtime)
     }
 
     /// Generates, compiles (or finds in the cache) and loads the native kernel.

@@ -18,16 +18,21 @@ use crate::namer::{CUDA_RESERVED, Names, comment};
 use crate::plan::KernelPlan;
 use crate::{EmitError, EmitOptions, Precision, render};
 use rateforge_ir::{BinOp, Handle, ValidModel};
+use rateforge_kernel::abi::{AbiStruct, RfCudaArgs};
 use serde::Serialize;
 
 /// Version of the argument block between generated CUDA kernels and their drivers.
-pub const CUDA_ABI_VERSION: u32 = 1;
+pub const CUDA_ABI_VERSION: u32 = rateforge_kernel::abi::CUDA_ABI_VERSION;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/cuda/kernel.cu.tera");
 /// rateforge's elementary functions in C (pasted into every kernel).
 pub const VMATH: &str = include_str!("../../../../kernel-templates/cuda/vmath.cuh");
 /// Philox4x32-10 and the normal numbers in C (pasted into every kernel).
 pub const RANDOM: &str = include_str!("../../../../kernel-templates/cuda/random.cuh");
+/// The helpers a model's functions call, and a node's inputs (pasted into every kernel).
+pub const PRELUDE: &str = include_str!("../../../../kernel-templates/cuda/prelude.cuh");
+/// The integrator: `rf_run`, `rf_prepare` and what they call (pasted into every kernel).
+pub const RUNNER: &str = include_str!("../../../../kernel-templates/cuda/runner.cuh");
 /// The header that compiles a kernel (and the stand-alone driver) as C++ on the CPU.
 pub const SHIM: &str = include_str!("../../../../kernel-templates/cuda/shim.h");
 /// The launcher that follows the kernel in a CPU build (`rf_emulate`).
@@ -168,8 +173,14 @@ struct Context {
     fma_fn: &'static str,
     /// States whose initial values are drawn from a range.
     ranged: Vec<RangedCtx>,
+    /// `struct RfCudaArgs`, from `rateforge_kernel::abi`.
+    args_struct: String,
+    /// The kernel `rf_layout`, which reports the compiler's layout of `RfCudaArgs`.
+    args_probe: String,
     vmath: &'static str,
     random: &'static str,
+    prelude: &'static str,
+    runner: &'static str,
 }
 
 /// Emits the CUDA C source of a validated model.
@@ -198,8 +209,12 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
                 }
             })
             .collect(),
+        args_struct: RfCudaArgs::LAYOUT.c_definition(),
+        args_probe: RfCudaArgs::LAYOUT.c_probe("RF_KERNEL", "rf_layout"),
         vmath: VMATH,
         random: RANDOM,
+        prelude: PRELUDE,
+        runner: RUNNER,
     };
     render("cuda/kernel.cu.tera", KERNEL_TEMPLATE, &context, options)
 }

@@ -35,6 +35,10 @@ pub trait Device {
     ) -> Result<(), RuntimeError>;
     /// Waits for everything queued on `stream`.
     fn synchronize(&mut self, stream: usize) -> Result<(), RuntimeError>;
+    /// Runs the kernel's layout probe (`rf_layout`) and returns the `words` it reports: the
+    /// size, alignment and field offsets and sizes of `RfCudaArgs` as the kernel's compiler laid
+    /// them out (`rateforge_kernel::abi::Layout::words`).
+    fn layout(&mut self, words: usize) -> Result<Vec<u64>, RuntimeError>;
     /// Bytes that can still be allocated.
     fn free_memory(&self) -> usize;
     /// Threads per block.
@@ -49,6 +53,7 @@ pub trait Device {
 pub struct Emulated {
     _library: libloading::Library,
     run: unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
+    layout: unsafe extern "C" fn(*mut u64),
     buffers: std::collections::HashMap<DevicePtr, Vec<u64>>,
     staging: std::collections::HashMap<DevicePtr, Vec<u8>>,
 }
@@ -71,27 +76,22 @@ impl Emulated {
         // SAFETY: a library we compiled from the shim; its initialisers are trivial.
         let library = unsafe { libloading::Library::new(path) }.map_err(|e| err(e.to_string()))?;
         // SAFETY: the shim exports these with these signatures.
-        let (run, size) = unsafe {
+        let (run, layout) = unsafe {
             let run: libloading::Symbol<
                 '_,
                 unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
             > = library
                 .get(b"rf_emulate")
                 .map_err(|e| err(format!("missing symbol `rf_emulate`: {e}")))?;
-            let size: libloading::Symbol<'_, unsafe extern "C" fn() -> u64> = library
-                .get(b"rf_emulate_args_size")
-                .map_err(|e| err(format!("missing symbol `rf_emulate_args_size`: {e}")))?;
-            (*run, size())
+            let layout: libloading::Symbol<'_, unsafe extern "C" fn(*mut u64)> = library
+                .get(b"rf_emulate_layout")
+                .map_err(|e| err(format!("missing symbol `rf_emulate_layout`: {e}")))?;
+            (*run, *layout)
         };
-        if size as usize != std::mem::size_of::<RfCudaArgs>() {
-            return Err(err(format!(
-                "the kernel's argument block has {size} bytes, the runtime's {}",
-                std::mem::size_of::<RfCudaArgs>()
-            )));
-        }
         Ok(Emulated {
             _library: library,
             run,
+            layout,
             buffers: std::collections::HashMap::new(),
             staging: std::collections::HashMap::new(),
         })
@@ -170,6 +170,15 @@ impl Device for Emulated {
 
     fn synchronize(&mut self, _stream: usize) -> Result<(), RuntimeError> {
         Ok(())
+    }
+
+    fn layout(&mut self, words: usize) -> Result<Vec<u64>, RuntimeError> {
+        // The probe writes 2 + 2 * fields words; a generous buffer, cut to what the caller expects.
+        let mut out = vec![u64::MAX; words.max(2) * 2 + 64];
+        // SAFETY: the probe writes at most 2 + 2 * (fields of RfCudaArgs) words.
+        unsafe { (self.layout)(out.as_mut_ptr()) };
+        out.truncate(words);
+        Ok(out)
     }
 
     fn free_memory(&self) -> usize {

@@ -217,6 +217,7 @@ pub struct Gpu {
     streams: [Arc<cudarc::driver::CudaStream>; 2],
     _module: Arc<cudarc::driver::CudaModule>,
     function: cudarc::driver::CudaFunction,
+    probe: cudarc::driver::CudaFunction,
     buffers: HashMap<DevicePtr, usize>,
     staging: HashMap<DevicePtr, (*mut c_void, usize)>,
     name: String,
@@ -265,6 +266,9 @@ impl Gpu {
         let function = module
             .load_function("rf_run")
             .map_err(driver_err("finding rf_run"))?;
+        let probe = module
+            .load_function("rf_layout")
+            .map_err(driver_err("finding rf_layout"))?;
         let streams = [
             ctx.new_stream().map_err(driver_err("creating a stream"))?,
             ctx.new_stream().map_err(driver_err("creating a stream"))?,
@@ -274,6 +278,7 @@ impl Gpu {
             streams,
             _module: module,
             function,
+            probe,
             buffers: HashMap::new(),
             staging: HashMap::new(),
             name,
@@ -401,6 +406,40 @@ impl Device for Gpu {
         self.streams[stream]
             .synchronize()
             .map_err(driver_err("running the kernel"))
+    }
+
+    fn layout(&mut self, words: usize) -> Result<Vec<u64>, RuntimeError> {
+        use cudarc::driver::result;
+        // Room for more words than expected, so a kernel with more fields cannot write past the end.
+        let bytes = 8 * (words.max(2) * 2 + 64);
+        let ptr = self.alloc(bytes)?;
+        let out = (|| {
+            let mut arg = ptr;
+            let mut params = [(&mut arg as *mut DevicePtr).cast::<c_void>()];
+            // SAFETY: `rf_layout(unsigned long long* out)` with a device buffer of `bytes` bytes.
+            unsafe {
+                result::launch_kernel(
+                    self.probe.cu_function(),
+                    (1, 1, 1),
+                    (1, 1, 1),
+                    0,
+                    self.streams[0].cu_stream(),
+                    &mut params,
+                )
+            }
+            .map_err(driver_err("launching the layout probe"))?;
+            self.synchronize(0)?;
+            let mut host = vec![0u8; 8 * words];
+            // SAFETY: the buffer holds at least `8 * words` bytes.
+            unsafe { result::memcpy_dtoh_sync(&mut host, ptr) }
+                .map_err(driver_err("copying the layout back"))?;
+            Ok(host
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect())
+        })();
+        self.free(ptr);
+        out
     }
 
     fn free_memory(&self) -> usize {

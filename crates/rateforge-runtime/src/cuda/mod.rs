@@ -90,16 +90,30 @@ struct Slot {
 }
 
 impl CudaKernel {
-    /// A kernel on `device` for `model` (its source generated with `info`'s options).
-    pub fn new(model: &ValidModel, info: CudaKernelInfo, device: Box<dyn Device + Send>) -> Self {
+    /// A kernel on `device` for `model` (its source generated with `info`'s options), after
+    /// checking that the kernel's compiler laid out the argument block as this runtime does
+    /// (the kernel's `rf_layout` probe, run on the device).
+    pub fn new(
+        model: &ValidModel,
+        info: CudaKernelInfo,
+        mut device: Box<dyn Device + Send>,
+    ) -> Result<Self, RuntimeError> {
+        use crate::abi::AbiStruct;
+        let layout = RfCudaArgs::LAYOUT;
+        let reported = device.layout(layout.words().len())?;
+        layout.check(&reported).map_err(|e| {
+            RuntimeError::Cuda(format!(
+                "the kernel's argument block does not match this runtime's: {e}"
+            ))
+        })?;
         let device_name = device.name();
-        CudaKernel {
+        Ok(CudaKernel {
             model: model.clone(),
             info,
             device: Mutex::new(device),
             device_name,
             last_chunks: std::sync::atomic::AtomicUsize::new(0),
-        }
+        })
     }
 
     /// What the kernel was generated for.
