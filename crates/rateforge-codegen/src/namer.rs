@@ -257,6 +257,12 @@ impl Names {
     }
 }
 
+/// A Rust string literal whose value is `text`: quotes, backslashes and control characters
+/// escaped (Rust's own `Debug` of `str`), so no text can end the literal.
+pub fn rust_str(text: &str) -> String {
+    format!("{text:?}")
+}
+
 /// Text safe to put in a `//` comment: printable ASCII without line breaks or `*/`.
 pub fn comment(text: &str) -> String {
     let cleaned: String = text
@@ -290,5 +296,6 @@ mod tests {
             "{evil}"
         );
         assert_eq!(comment("a\nb */ c"), "a?b *? c");
+        assert_eq!(rust_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
     }
 }

@@ -138,20 +138,7 @@ pub fn edge_delays(
     }
 }
 
-/// `round_half_even(time / dt)` as a number of steps (negative or non-finite gives 0).
-pub fn delay_steps(time: f64, dt: f64) -> usize {
-    whole_steps(time / dt)
-}
-
-/// `round_half_even(steps)` (negative or non-finite gives 0).
-pub fn whole_steps(steps: f64) -> usize {
-    let d = steps.round_ties_even();
-    if d.is_finite() && d > 0.0 {
-        d as usize
-    } else {
-        0
-    }
-}
+pub use rateforge_kernel::runner::{clamp_value, delay_steps, whole_steps};
 
 /// [`simulate`], calling `observe(steps_done_since_last_call)` every [`OBSERVE_EVERY`] steps and
 /// at the end; when it returns `false` the simulation stops early (the trajectory is then
@@ -388,17 +375,6 @@ pub fn simulate_observed(
         time,
         samples,
         final_state: y,
-    }
-}
-
-/// `x` clamped to `[lo, hi]`; NaN stays NaN (every backend uses these comparisons).
-pub fn clamp_value(x: f64, lo: f64, hi: f64) -> f64 {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
     }
 }
 

@@ -24,6 +24,7 @@ pub mod abi;
 pub mod real;
 pub mod rng;
 pub mod runner;
+pub mod solver;
 pub mod stats;
 pub mod vmath;
 
@@ -32,6 +33,7 @@ mod prelude;
 pub use abi::{RfArgs, RfInfo, RfSeries};
 pub use real::{Lanes, Real};
 pub use runner::{Buffered, Model, StepInputs, info, run};
+pub use solver::Solver;
 
 /// The crate's source files `(name, text)`, so that a program can compile this crate with `rustc`
 /// where Cargo is not available (the command-line tool does, for kernels it builds at run time).
@@ -41,6 +43,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("real.rs", include_str!("real.rs")),
     ("rng.rs", include_str!("rng.rs")),
     ("runner.rs", include_str!("runner.rs")),
+    ("solver.rs", include_str!("solver.rs")),
     ("stats.rs", include_str!("stats.rs")),
     ("vmath/functions.rs", include_str!("vmath/functions.rs")),
     ("vmath/mod.rs", include_str!("vmath/mod.rs")),

@@ -24,7 +24,7 @@ use crate::real::{Lanes, Real};
 use crate::stats::LaneStats;
 use std::sync::atomic::Ordering;
 
-/// Solver id of Euler (Euler–Maruyama with noise).
+/// Solver id of Euler (Euler–Maruyama with noise): [`crate::Solver::id`].
 pub const EULER: u32 = 0;
 /// Solver id of Heun (stochastic Heun with noise).
 pub const HEUN: u32 = 1;
@@ -1032,5 +1032,17 @@ pub fn whole_steps(steps: f64) -> usize {
         d as usize
     } else {
         0
+    }
+}
+
+/// `x` clamped to `[lo, hi]`; NaN stays NaN (every backend uses these comparisons).
+#[inline(always)]
+pub fn clamp_value(x: f64, lo: f64, hi: f64) -> f64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
     }
 }

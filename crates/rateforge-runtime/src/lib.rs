@@ -7,14 +7,12 @@
 
 pub mod abi;
 pub mod compile;
-pub mod connectivity;
 pub mod cuda;
-pub mod data;
-pub mod error;
 pub mod exec;
-pub mod output;
 pub mod peak;
 pub mod stats;
+
+pub use rateforge_rt::{connectivity, data, error, output};
 
 pub use compile::{BuildOptions, Compiled, build_rust};
 pub use error::RuntimeError;

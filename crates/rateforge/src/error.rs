@@ -18,6 +18,8 @@ pub enum Error {
     Input(RuntimeError),
     /// Building, loading or running a kernel failed.
     Runtime(RuntimeError),
+    /// Generating code failed (a rateforge bug, or a broken template override).
+    Codegen(rateforge_codegen::EmitError),
 }
 
 impl Error {
@@ -37,11 +39,24 @@ impl Error {
         }
     }
 
+    /// The files the diagnostics were read from (model files that exist on disk), so a build
+    /// script can rerun when one of them is edited.
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        match self {
+            Error::Model { sources, .. } => sources
+                .iter()
+                .map(|(_, f)| std::path::PathBuf::from(&f.name))
+                .filter(|p| p.is_file())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The process exit code: 2 for mistakes in the user's input, 1 for failures of the machinery.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Model { .. } | Error::Input(_) => 2,
-            Error::Runtime(_) => 1,
+            Error::Runtime(_) | Error::Codegen(_) => 1,
         }
     }
 
@@ -53,6 +68,7 @@ impl Error {
                 diagnostics,
             } => diagnostics.render(sources),
             Error::Input(e) | Error::Runtime(e) => format!("error: {e}\n"),
+            Error::Codegen(e) => format!("error: code generation failed: {e}\n"),
         }
     }
 
@@ -75,6 +91,7 @@ impl Error {
                 }
             }
             Error::Input(e) | Error::Runtime(e) => eprintln!("error: {e}"),
+            Error::Codegen(e) => eprintln!("error: code generation failed: {e}"),
         }
     }
 }

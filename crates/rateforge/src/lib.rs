@@ -32,6 +32,9 @@
 //! be generated or run) → a compiled [`Kernel`] → a [`RunResult`]. Every error is an [`Error`]
 //! that renders with file, line, column and a help line.
 
+/// The version of rateforge.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 mod error;
 pub mod library;
 mod model;
@@ -39,7 +42,7 @@ mod run;
 pub mod sweep;
 
 pub use error::Error;
-pub use model::{CudaTarget, Drive, Model, Validated};
+pub use model::{CudaTarget, Drive, Format, Model, Validated};
 pub use rateforge_runtime::cuda::CudaKernel;
 pub use run::{Backend, Controls, RunResult, RunSpec, STATS, StatsSpec};
 

@@ -33,8 +33,18 @@ pub struct Model {
     drives: Vec<(String, Drive)>,
     connectivity: Option<Connectivity>,
     connectivity_source: Option<String>,
+    connectivity_files: Vec<PathBuf>,
     sweep: Vec<SweepAxis>,
     record: Vec<String>,
+}
+
+/// The format of a model given as text ([`Model::from_source`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// PyRates-style YAML templates.
+    Yaml,
+    /// TVB RateML / LEMS XML.
+    Xml,
 }
 
 impl Model {
@@ -42,16 +52,64 @@ impl Model {
     /// `package.file.Template` (searched in `options.model_paths` and the current directory), or a
     /// file with a single circuit.
     pub fn load(reference: &str, options: &LoadOptions) -> Result<Model, Error> {
-        let l = if rateml::is_xml(reference) {
-            if !options.couplings.is_empty() {
-                return Err(Error::usage(
-                    Diagnostic::error("`--coupling` applies to YAML models; a RateML model declares its couplings in coupling components")
-                        .with_help("edit the model's `<ComponentType name=\"coupling_...\">`, or use a YAML model"),
-                ));
+        Model::load_from(reference, None, options)
+    }
+
+    /// Loads a model given as text, without reading it from a file: `reference` names it as the
+    /// command line would (`file.yaml/Template`, `file.yaml`, `model.xml`), its file part being the
+    /// file `text` stands for (shown in diagnostics). Files it refers to (`base:` templates in
+    /// other files, a connectivity) are read relative to the current directory.
+    pub fn from_source(reference: &str, text: &str, format: Format) -> Result<Model, Error> {
+        Model::from_source_with(reference, text, format, &LoadOptions::default())
+    }
+
+    /// [`Model::from_source`] with load options (model paths, couplings).
+    pub fn from_source_with(
+        reference: &str,
+        text: &str,
+        format: Format,
+        options: &LoadOptions,
+    ) -> Result<Model, Error> {
+        Model::load_from(reference, Some((text, format)), options)
+    }
+
+    fn load_from(
+        reference: &str,
+        text: Option<(&str, Format)>,
+        options: &LoadOptions,
+    ) -> Result<Model, Error> {
+        let xml = match text {
+            Some((_, format)) => format == Format::Xml,
+            None => rateml::is_xml(reference),
+        };
+        if xml && !options.couplings.is_empty() {
+            return Err(Error::usage(
+                Diagnostic::error("`--coupling` applies to YAML models; a RateML model declares its couplings in coupling components")
+                    .with_help("edit the model's `<ComponentType name=\"coupling_...\">`, or use a YAML model"),
+            ));
+        }
+        let l = match text {
+            None if xml => rateml::load(std::path::Path::new(reference)),
+            None => pyrates::load(reference, options),
+            Some((text, Format::Xml)) => rateml::load_source(reference, text),
+            Some((text, Format::Yaml)) => {
+                // The file part of the reference is the file the text stands for.
+                let is_file = |r: &str| r.ends_with(".yaml") || r.ends_with(".yml");
+                let file = if is_file(reference) {
+                    reference.to_string()
+                } else {
+                    match reference.rsplit_once('/') {
+                        Some((f, _)) if is_file(f) => f.to_string(),
+                        Some((f, _)) => format!("{f}.yaml"),
+                        None => format!("{reference}.yaml"),
+                    }
+                };
+                pyrates::load_with_sources(
+                    reference,
+                    &[(std::path::Path::new(&file), text)],
+                    options,
+                )
             }
-            rateml::load(std::path::Path::new(reference))
-        } else {
-            pyrates::load(reference, options)
         }
         .map_err(|f| Error::model(&f.sources, f.diagnostics))?;
         let mut model = Model {
@@ -63,6 +121,7 @@ impl Model {
             drives: Vec::new(),
             connectivity: None,
             connectivity_source: None,
+            connectivity_files: Vec::new(),
             sweep: l.sweep,
             record: l.record,
         };
@@ -127,6 +186,7 @@ impl Model {
             ));
         }
         self.connectivity_source = Some(loaded.description);
+        self.connectivity_files = loaded.files;
         self.connectivity = Some(loaded.connectivity);
         Ok(())
     }
@@ -314,6 +374,7 @@ impl Model {
                     drives: self.drives,
                     connectivity: self.connectivity,
                     connectivity_source: self.connectivity_source,
+                    connectivity_files: self.connectivity_files,
                     sweep: self.sweep,
                     record: self.record,
                 })
@@ -346,6 +407,8 @@ pub struct Validated {
     pub(crate) connectivity: Option<rateforge_runtime::Connectivity>,
     /// Where it came from (for metadata).
     pub(crate) connectivity_source: Option<String>,
+    /// The files it was read from.
+    pub(crate) connectivity_files: Vec<PathBuf>,
     /// Swept parameters the model file declares.
     pub(crate) sweep: Vec<SweepAxis>,
     /// What a run records when it names nothing (empty: every state).
@@ -371,6 +434,21 @@ impl Validated {
     /// The files the model was read from.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
+    }
+
+    /// Every file the model depends on: the model files ([`Validated::files`]) and the files of
+    /// the connectivity it names (what a build script reruns for).
+    pub fn dependencies(&self) -> Vec<PathBuf> {
+        let mut all = self.files.clone();
+        all.extend(self.connectivity_files.iter().cloned());
+        all
+    }
+
+    /// The connectivity the model file names, and where it came from.
+    pub fn connectivity(&self) -> Option<(&Connectivity, &str)> {
+        self.connectivity
+            .as_ref()
+            .map(|c| (c, self.connectivity_source.as_deref().unwrap_or("")))
     }
 
     /// How inputs are driven.
@@ -408,22 +486,54 @@ impl Validated {
         self.warnings.render(&self.sources)
     }
 
-    /// The generated Rust kernel source.
+    /// The generated Rust kernel source: one `pub mod` named after the model, with the C ABI
+    /// (what the command line compiles to a shared library).
     pub fn generate_rust(&self, options: &rateforge_codegen::EmitOptions) -> Result<String, Error> {
-        rateforge_codegen::rust::emit(&self.valid, options).map_err(|e| {
-            Error::Runtime(rateforge_runtime::RuntimeError::Invalid(format!(
-                "code generation failed: {e}"
-            )))
-        })
+        rateforge_codegen::rust::emit(&self.valid, options).map_err(Error::Codegen)
+    }
+
+    /// The generated Rust module `module` with the typed API (`Model`, `Params`, `State`, `Var`,
+    /// `Simulation`), for a crate that depends on `rateforge-rt`. The connectivity the model
+    /// names is embedded from `connectivity` (a file [`Validated::connectivity`] was written to
+    /// with `Connectivity::to_le_bytes`).
+    pub fn generate_rust_module(
+        &self,
+        options: &rateforge_codegen::EmitOptions,
+        module: &str,
+        connectivity: Option<rateforge_codegen::rust::EmbeddedFile>,
+    ) -> Result<String, Error> {
+        use rateforge_codegen::rust::{Module, TypedApi};
+        let mut inputs = Vec::new();
+        for (path, drive) in &self.drives {
+            match drive {
+                Drive::Expression(e) => inputs.push((path.clone(), e.clone())),
+                Drive::Series(_) => {
+                    return Err(Error::usage(
+                        Diagnostic::error(format!(
+                            "`{path}` is driven by a time series, which a compiled-in model cannot read"
+                        ))
+                        .with_help("drive it with an expression of `t`"),
+                    ));
+                }
+            }
+        }
+        let typed = TypedApi {
+            reference: self.reference.clone(),
+            files: self.files.iter().map(|f| f.display().to_string()).collect(),
+            record: self.default_record(),
+            inputs,
+            connectivity: connectivity.zip(self.connectivity_source.clone()),
+        };
+        let module = Module {
+            name: module.to_string(),
+            typed: Some(typed),
+        };
+        rateforge_codegen::rust::emit_module(&self.valid, options, &module).map_err(Error::Codegen)
     }
 
     /// The generated CUDA C kernel source.
     pub fn generate_cuda(&self, options: &rateforge_codegen::EmitOptions) -> Result<String, Error> {
-        rateforge_codegen::cuda::emit(&self.valid, options).map_err(|e| {
-            Error::Runtime(rateforge_runtime::RuntimeError::Invalid(format!(
-                "code generation failed: {e}"
-            )))
-        })
+        rateforge_codegen::cuda::emit(&self.valid, options).map_err(Error::Codegen)
     }
 
     /// Generates the stand-alone CUDA program: the kernel (`NAME.cu`), its sweep driver
@@ -452,11 +562,7 @@ impl Validated {
             axes,
             record: self.record_ids(&self.default_record())?,
         };
-        let driver = emit_driver(&self.valid, options, &spec).map_err(|e| {
-            Error::Runtime(rateforge_runtime::RuntimeError::Invalid(format!(
-                "code generation failed: {e}"
-            )))
-        })?;
+        let driver = emit_driver(&self.valid, options, &spec).map_err(Error::Codegen)?;
         let makefile = format!(
             "# @generated by rateforge {}: builds the stand-alone sweep driver of `{name}` with nvcc.\n\
              # `make` builds for this machine's GPU; `make ARCH=-arch=sm_90` for another.\n\
@@ -482,7 +588,7 @@ impl Validated {
         build: &rateforge_runtime::BuildOptions,
         target: CudaTarget,
     ) -> Result<rateforge_runtime::cuda::CudaKernel, Error> {
-        use rateforge_runtime::cuda::{CudaKernel, CudaKernelInfo, emulate, gpu};
+        use rateforge_runtime::cuda::{CudaKernel, CudaKernelInfo, emulate};
         let source = self.generate_cuda(emit)?;
         let info = CudaKernelInfo {
             float_bits: emit.precision.bits(),
@@ -490,10 +596,20 @@ impl Validated {
             inline: emit.inline.clone(),
         };
         let device: Box<dyn rateforge_runtime::cuda::device::Device + Send> = match target {
+            #[cfg(feature = "cuda")]
             CudaTarget::Gpu(ordinal) => {
+                use rateforge_runtime::cuda::gpu;
                 let (cc, _) = gpu::Gpu::probe(ordinal).map_err(Error::Runtime)?;
                 let cubin = gpu::cubin(&source, cc, emit.fast, build).map_err(Error::Runtime)?;
                 Box::new(gpu::Gpu::open(ordinal, cubin).map_err(Error::Runtime)?)
+            }
+            #[cfg(not(feature = "cuda"))]
+            CudaTarget::Gpu(_) => {
+                return Err(Error::Runtime(
+                    rateforge_runtime::RuntimeError::CudaUnavailable(
+                        "this build of rateforge has no GPU support (the `cuda` feature)".into(),
+                    ),
+                ));
             }
             CudaTarget::Emulated => {
                 Box::new(emulate::load(&source, build).map_err(Error::Runtime)?)

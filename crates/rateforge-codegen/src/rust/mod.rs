@@ -25,27 +25,26 @@ pub const ABI_VERSION: u32 = rateforge_kernel::abi::ABI_VERSION;
 
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
 
-/// How a kernel module is named and where it finds `rateforge-kernel`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+mod api;
+pub use api::{EmbeddedFile, TypedApi};
+
+/// How a kernel module is named and what it offers.
+#[derive(Clone, Debug)]
 pub struct Module {
     /// The module's name: a Rust identifier ([`module_name`] makes one from a model's name).
     pub name: String,
-    /// The path of the `rateforge-kernel` crate where the module is compiled:
-    /// `::rateforge_kernel`, or `::rateforge_rt::kernel` in a crate that depends on
-    /// `rateforge-rt`.
-    pub kernel_crate: String,
-    /// Text appended inside the module (the typed API of `rateforge-build`), or empty.
-    pub api: String,
+    /// `None`: the kernel and its C ABI only, against `::rateforge_kernel` (what the command
+    /// line compiles to a shared library). `Some`: also the typed API, against `::rateforge_rt`
+    /// (a crate that depends on `rateforge-rt`).
+    pub typed: Option<TypedApi>,
 }
 
 impl Module {
-    /// The module a model's kernel gets by default: named after the model, against
-    /// `::rateforge_kernel`.
+    /// The module a model's kernel gets by default: named after the model, the C ABI only.
     pub fn standalone(model: &ValidModel) -> Module {
         Module {
             name: module_name(&model.model().name),
-            kernel_crate: "::rateforge_kernel".to_string(),
-            api: String::new(),
+            typed: None,
         }
     }
 }
@@ -260,13 +259,21 @@ pub fn emit_module(
     }
     let plan = KernelPlan::new(model, options);
     let names = Names::new(model, RUST_RESERVED);
+    let symbol = symbol_suffix(model, options, &module.name);
+    let (kernel_crate, api) = match &module.typed {
+        None => ("::rateforge_kernel".to_string(), String::new()),
+        Some(typed) => (
+            "::rateforge_rt::kernel".to_string(),
+            api::emit(model, options, &symbol, typed)?,
+        ),
+    };
     let context = Context {
         common: Common::new(&plan, &names, &RustSyntax),
         lanes: plan.lanes,
         module: module.name.clone(),
-        symbol: symbol_suffix(model, options, &module.name),
-        kernel_crate: module.kernel_crate.clone(),
-        api: module.api.clone(),
+        symbol,
+        kernel_crate,
+        api,
     };
     render("rust/kernel.rs.tera", KERNEL_TEMPLATE, &context, options)
 }

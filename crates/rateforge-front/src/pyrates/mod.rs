@@ -33,7 +33,21 @@ pub use crate::{LoadFailure, Loaded};
 /// dotted `pkg.file.Template` (searched in the model paths and the current directory), or just
 /// `dir/file.yaml` when the file has exactly one circuit template.
 pub fn load(reference: &str, options: &LoadOptions) -> Result<Loaded, LoadFailure> {
+    load_with_sources(reference, &[], options)
+}
+
+/// [`load`], with model files given as text: each `(path, text)` is served as the file at `path`
+/// (relative to the current directory) before the file system is looked at, so a model can be
+/// loaded from memory (`base:` references between such files work as between files).
+pub fn load_with_sources(
+    reference: &str,
+    sources: &[(&std::path::Path, &str)],
+    options: &LoadOptions,
+) -> Result<Loaded, LoadFailure> {
     let mut loader = templates::Loader::new(options);
+    for (path, text) in sources {
+        loader.add_source(path, text);
+    }
     let mut template = loader.top_level(reference);
     if !options.couplings.is_empty()
         && let Some(t) = template.take()

@@ -235,10 +235,20 @@ pub(crate) struct Loader {
     pub sources: SourceMap,
     pub diags: Diagnostics,
     model_paths: Vec<PathBuf>,
+    /// Files given as text ([`Loader::add_source`]), by their path without `.` components; they
+    /// are found before the file system.
+    in_memory: HashMap<PathBuf, String>,
     files: IndexMap<PathBuf, FileEntry>,
     cache: HashMap<Key, Option<Template>>,
     active: Vec<Key>,
     warned: HashSet<String>,
+}
+
+/// A path without `.` components (`./a/./b.yaml` is `a/b.yaml`).
+fn lexical(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// Whether `s` is a valid name: a letter or `_`, then letters, digits or `_`.
@@ -267,11 +277,23 @@ impl Loader {
             sources: SourceMap::new(),
             diags: Diagnostics::new(),
             model_paths: options.model_paths.clone(),
+            in_memory: HashMap::new(),
             files: IndexMap::new(),
             cache: HashMap::new(),
             active: Vec::new(),
             warned: HashSet::new(),
         }
+    }
+
+    /// Serves `text` as the file at `path` (relative to the current directory), before the file
+    /// system.
+    pub fn add_source(&mut self, path: &Path, text: &str) {
+        self.in_memory.insert(lexical(path), text.to_string());
+    }
+
+    /// Whether a model file exists (given as text, or in the file system).
+    fn exists(&self, path: &Path) -> bool {
+        self.in_memory.contains_key(&lexical(path)) || path.is_file()
     }
 
     pub fn file_paths(&self) -> Vec<PathBuf> {
@@ -288,6 +310,13 @@ impl Loader {
 
     /// Reads and parses a file once; returns its canonical path.
     fn load_file(&mut self, path: &Path, span: Span) -> Option<PathBuf> {
+        if let Some(text) = self.in_memory.get(&lexical(path)).cloned() {
+            let key = lexical(path);
+            if !self.files.contains_key(&key) {
+                self.insert_file(key.clone(), path.to_path_buf(), text, span);
+            }
+            return Some(key);
+        }
         let canon = match path.canonicalize() {
             Ok(c) => c,
             Err(e) => {
@@ -326,7 +355,12 @@ impl Loader {
                 return None;
             }
         };
-        let display = pretty_path(path);
+        self.insert_file(canon.clone(), pretty_path(path), text, span);
+        Some(canon)
+    }
+
+    /// Parses a model file's text and keeps it under `key`, shown as `display`.
+    fn insert_file(&mut self, key: PathBuf, display: PathBuf, text: String, span: Span) {
         let id = self.sources.add(display.display().to_string(), text);
         let text = &self.sources.get(id).expect("just added").text;
         let root = match yaml::parse(text, id) {
@@ -358,9 +392,7 @@ impl Loader {
                 None
             }
         };
-        self.files
-            .insert(canon.clone(), FileEntry { id, root, display });
-        Some(canon)
+        self.files.insert(key, FileEntry { id, root, display });
     }
 
     fn root(&self, file: &Path) -> Option<Rc<YNode>> {
@@ -391,7 +423,7 @@ impl Loader {
     /// Resolves the model argument of the command line or API.
     pub fn top_level(&mut self, reference: &str) -> Option<Template> {
         let as_path = Path::new(reference);
-        if as_path.is_file() {
+        if self.exists(as_path) {
             let file = self.load_file(as_path, Span::UNDEFINED)?;
             // A file that did not parse was reported already.
             self.root(&file)?;
@@ -471,7 +503,7 @@ impl Loader {
                 candidates.push(p.with_extension("yaml"));
                 candidates.push(p.with_extension("yml"));
             }
-            let Some(found) = candidates.iter().find(|c| c.is_file()) else {
+            let Some(found) = candidates.iter().find(|c| self.exists(c)) else {
                 self.diags.push(
                     Diagnostic::error(format!("cannot find model file `{}`", shown(file_part)))
                         .with_primary(span, "in this reference")
@@ -504,7 +536,7 @@ impl Loader {
             for base in &bases {
                 for ext in ["yaml", "yml"] {
                     let candidate = base.join(&rel).with_extension(ext);
-                    if candidate.is_file() {
+                    if self.exists(&candidate) {
                         let file = self.load_file(&candidate, span)?;
                         return Some((file, name.to_string()));
                     }

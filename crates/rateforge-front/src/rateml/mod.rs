@@ -31,7 +31,7 @@ use std::path::Path;
 
 /// Loads a RateML/LEMS XML model file.
 pub fn load(path: &Path) -> Result<Loaded, LoadFailure> {
-    let mut sources = SourceMap::new();
+    let sources = SourceMap::new();
     let fail = |sources: SourceMap, d: Diagnostic| LoadFailure {
         sources,
         diagnostics: d.into(),
@@ -56,7 +56,29 @@ pub fn load(path: &Path) -> Result<Loaded, LoadFailure> {
             .with_help("save the file as UTF-8 text"),
         ));
     };
-    let display = crate::pretty_path(path);
+    let files = vec![path.to_path_buf()];
+    parse_and_lower(sources, path, &crate::pretty_path(path), text, files)
+}
+
+/// Loads a RateML/LEMS XML model given as text, shown in diagnostics as `name` (its file stem
+/// names the model).
+pub fn load_source(name: &str, text: &str) -> Result<Loaded, LoadFailure> {
+    let path = Path::new(name);
+    parse_and_lower(SourceMap::new(), path, path, text.to_string(), Vec::new())
+}
+
+/// Parses and lowers the text of the model at `path`, shown as `display`, read from `files`.
+fn parse_and_lower(
+    mut sources: SourceMap,
+    path: &Path,
+    display: &Path,
+    text: String,
+    files: Vec<std::path::PathBuf>,
+) -> Result<Loaded, LoadFailure> {
+    let fail = |sources: SourceMap, d: Diagnostic| LoadFailure {
+        sources,
+        diagnostics: d.into(),
+    };
     let file = sources.add(display.display().to_string(), text);
     let text = &sources.get(file).expect("just added").text;
     let root = match xml::parse(text, file) {
@@ -74,7 +96,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadFailure> {
             model,
             sources,
             warnings: diags,
-            files: vec![path.to_path_buf()],
+            files,
             connectivity: None,
             sweep: lowered.sweep,
             record: lowered.record,

@@ -13,6 +13,7 @@
 
 pub mod device;
 pub mod emulate;
+#[cfg(feature = "cuda")]
 pub mod gpu;
 
 use crate::error::RuntimeError;
@@ -135,14 +136,16 @@ impl CudaKernel {
     pub fn run(&self, launch: &Launch<'_>) -> Result<Outcome, RuntimeError> {
         let m = self.model.model();
         let (ns, np, nd) = (m.states.len(), m.params.len(), m.derived.len());
-        crate::exec::check_launch(
+        crate::exec::check(
             launch,
-            ns,
-            np,
-            nd,
-            m.series.len(),
-            m.network.is_some(),
-            self.model.info().has_noise,
+            &crate::exec::Shape {
+                n_state: ns,
+                n_param: np,
+                n_derived: nd,
+                n_series: m.series.len(),
+                network: m.network.is_some(),
+                noise: self.model.info().has_noise,
+            },
         )?;
         let mut dev = self
             .device

@@ -39,6 +39,8 @@ pub struct Loaded {
     pub labels: Vec<String>,
     /// The files read.
     pub description: String,
+    /// The paths of the files read (and, for a directory, the directory).
+    pub files: Vec<PathBuf>,
 }
 
 fn data_err(path: &Path, reason: impl Into<String>) -> RuntimeError {
@@ -61,6 +63,7 @@ pub fn load(
     let is_zip = weights
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let mut files = vec![weights.to_path_buf()];
     let (w, mut dist, mut kind, labels, description) = if is_zip {
         let z = read_zip(weights)?;
         let kind = if z.1.is_some() {
@@ -83,11 +86,19 @@ pub fn load(
             )
         })?;
         let w = read_table(&wpath)?;
+        files.push(wpath);
         let (dist, kind) = match (find("tract_lengths"), find("delays")) {
             (Some(t), _) => (Some(read_table(&t)?), Distances::TractLengths),
             (None, Some(d)) => (Some(read_table(&d)?), Distances::Delays),
             (None, None) => (None, Distances::Zero),
         };
+        files.extend(find("tract_lengths").or_else(|| find("delays")));
+        files.extend(
+            ["centres.txt", "region_labels.txt"]
+                .iter()
+                .map(|f| weights.join(f))
+                .filter(|p| p.is_file()),
+        );
         let labels = read_labels_dir(weights);
         (w, dist, kind, labels, weights.display().to_string())
     } else {
@@ -102,10 +113,12 @@ pub fn load(
     if let Some(t) = tract_lengths {
         dist = Some(read_table(t)?);
         kind = Distances::TractLengths;
+        files.push(t.to_path_buf());
     }
     if let Some(d) = delays {
         dist = Some(read_table(d)?);
         kind = Distances::Delays;
+        files.push(d.to_path_buf());
     }
     let n = w.n_rows;
     if w.n_cols != n {
@@ -158,6 +171,7 @@ pub fn load(
         distances: kind,
         labels,
         description,
+        files,
     })
 }
 

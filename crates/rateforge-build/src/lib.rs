@@ -1,0 +1,396 @@
+//! # rateforge-build
+//!
+//! Compiles rateforge models into your crate from its build script. Each model becomes a Rust
+//! module with a typed API (`Params`, `State`, `Var`, `Simulation`) whose kernel is compiled with
+//! the rest of your crate: no Rust compiler, no shared library and no model file at run time.
+//!
+//! ```no_run
+//! // build.rs (with `rateforge-build` in [build-dependencies], `rateforge-rt` in [dependencies])
+//! fn main() -> Result<(), rateforge_build::Error> {
+//!     rateforge_build::Build::new()
+//!         .model("models/jansen_rit.yaml/JRC") // every MODEL form the command line takes
+//!         .model("models/mpr68.xml")
+//!         .compile() // writes $OUT_DIR/rateforge_models.rs
+//! }
+//! ```
+//!
+//! ```ignore
+//! // src/main.rs or lib.rs: one `pub mod` per model (`jrc`, `mpr68`, ...)
+//! include!(concat!(env!("OUT_DIR"), "/rateforge_models.rs"));
+//!
+//! let result = jrc::Simulation::new().time(2.0).dt(1e-4).run(&jrc::Params::default())?;
+//! ```
+//!
+//! [`Build::compile`] prints `cargo:rerun-if-changed` for every file a model reads (the model
+//! file, every file reached through `base:`, its connectivity), so editing any of them rebuilds
+//! and nothing else does. A mistake in a model fails the build with the diagnostics the command
+//! line prints (file:line:col, the text underlined, a help line); [`Error`]'s `Debug` and
+//! `Display` both render them, so `fn main() -> Result<(), rateforge_build::Error>` reads well.
+
+use rateforge::crates::codegen::rust::{EmbeddedFile, is_module_name, module_name};
+use rateforge::{EmitOptions, LoadOptions, Model, Precision};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A failed build: the rendered diagnostics.
+pub struct Error {
+    text: String,
+    /// Files the failing models were read from (a build script reruns when they change).
+    files: Vec<PathBuf>,
+}
+
+impl Error {
+    fn new(text: impl Into<String>) -> Error {
+        Error {
+            text: text.into(),
+            files: Vec::new(),
+        }
+    }
+
+    /// The rendered report (plain text).
+    pub fn report(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<rateforge::Error> for Error {
+    fn from(e: rateforge::Error) -> Self {
+        Error {
+            text: e.render(),
+            files: e.files(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text.trim_end())
+    }
+}
+
+/// The same text as `Display`: what a build script returning `Result<(), Error>` prints.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f)?;
+        f.write_str(self.text.trim_end())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    reference: String,
+    module: Option<String>,
+    sets: Vec<(String, f64)>,
+    inputs: Vec<(String, String)>,
+    connectivity: Option<PathBuf>,
+}
+
+/// The models to compile and how (see the crate docs).
+#[derive(Clone, Debug)]
+pub struct Build {
+    models: Vec<Entry>,
+    options: EmitOptions,
+    load: LoadOptions,
+    out_file: String,
+}
+
+impl Default for Build {
+    fn default() -> Self {
+        Build::new()
+    }
+}
+
+/// What [`Build::generate`] produced.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    /// The Rust source: one `pub mod` per model.
+    pub source: String,
+    /// Files to write beside it: (name relative to the directory the modules embed from, bytes).
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Every file the models were read from.
+    pub dependencies: Vec<PathBuf>,
+    /// The module names, in order.
+    pub modules: Vec<String>,
+}
+
+/// Where the generated modules find the files they embed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbedFrom {
+    /// The build script's `OUT_DIR`.
+    OutDir,
+    /// A directory relative to the file the modules are written to (e.g. `"../data"`).
+    Relative(String),
+}
+
+impl Build {
+    /// No models yet; float64 kernels with the default lanes, exact arithmetic, parameters not
+    /// compiled in (any values at run time).
+    pub fn new() -> Build {
+        Build {
+            models: Vec::new(),
+            options: EmitOptions::default(),
+            load: LoadOptions::default(),
+            out_file: "rateforge_models.rs".to_string(),
+        }
+    }
+
+    /// Adds a model: any MODEL form the command line takes (`dir/file.yaml/Template`,
+    /// `dir/file/Template`, `package.file.Template`, `dir/file.yaml`, `dir/model.xml`), relative
+    /// to the crate's directory. Its module is named after the model (`JRC` gives `jrc`) unless
+    /// [`Build::module_name`] says otherwise.
+    pub fn model(mut self, reference: impl Into<String>) -> Build {
+        self.models.push(Entry {
+            reference: reference.into(),
+            module: None,
+            sets: Vec::new(),
+            inputs: Vec::new(),
+            connectivity: None,
+        });
+        self
+    }
+
+    fn last(&mut self, what: &str) -> Option<&mut Entry> {
+        if self.models.is_empty() {
+            // Reported by `generate`: a setting before any model.
+            self.models.push(Entry {
+                reference: format!("\u{0}{what}"),
+                module: None,
+                sets: Vec::new(),
+                inputs: Vec::new(),
+                connectivity: None,
+            });
+            return None;
+        }
+        self.models.last_mut()
+    }
+
+    /// Names the module of the model added last (a Rust identifier).
+    pub fn module_name(mut self, name: impl Into<String>) -> Build {
+        if let Some(e) = self.last("module_name") {
+            e.module = Some(name.into());
+        }
+        self
+    }
+
+    /// Sets a parameter's value or a state's initial value of the model added last (its default
+    /// in the typed API), as `rateforge run --set` does.
+    pub fn set(mut self, path: impl Into<String>, value: f64) -> Build {
+        if let Some(e) = self.last("set") {
+            e.sets.push((path.into(), value));
+        }
+        self
+    }
+
+    /// Drives an input of the model added last with an expression of time `t`, as
+    /// `rateforge run --input PATH=EXPR` does.
+    pub fn input(mut self, path: impl Into<String>, expression: impl Into<String>) -> Build {
+        if let Some(e) = self.last("input") {
+            e.inputs.push((path.into(), expression.into()));
+        }
+        self
+    }
+
+    /// Gives the model added last (a network model) a connectivity, embedded in the binary: a
+    /// TVB zip, a directory with weights and tract lengths, or a weights file.
+    pub fn connectivity(mut self, path: impl Into<PathBuf>) -> Build {
+        if let Some(e) = self.last("connectivity") {
+            e.connectivity = Some(path.into());
+        }
+        self
+    }
+
+    /// Adds a directory to search for dotted references (`package.file.Template`).
+    pub fn model_path(mut self, dir: impl Into<PathBuf>) -> Build {
+        self.load.model_paths.push(dir.into());
+        self
+    }
+
+    /// Kernel options for every model: precision, history precision, lanes, fast arithmetic.
+    pub fn emit_options(mut self, options: EmitOptions) -> Build {
+        self.options = options;
+        self
+    }
+
+    /// The kernels' arithmetic (and its default lane count).
+    pub fn precision(mut self, precision: Precision) -> Build {
+        self.options.precision = precision;
+        self.options.lanes = EmitOptions::default_lanes(precision);
+        self
+    }
+
+    /// Instances per lane block.
+    pub fn lanes(mut self, lanes: usize) -> Build {
+        self.options.lanes = lanes;
+        self
+    }
+
+    /// Fused multiply-adds where the CPU has them (results differ from the reference in the
+    /// last bits).
+    pub fn fast(mut self, fast: bool) -> Build {
+        self.options.fast = fast;
+        self
+    }
+
+    /// The name of the file [`Build::compile`] writes in `OUT_DIR` (default
+    /// `rateforge_models.rs`).
+    pub fn out_file(mut self, name: impl Into<String>) -> Build {
+        self.out_file = name.into();
+        self
+    }
+
+    /// Loads, validates and generates every model: the modules' source, the files they embed,
+    /// and the files the models were read from. Every model's diagnostics are collected before
+    /// failing.
+    pub fn generate(&self, embed: &EmbedFrom) -> Result<Generated, Error> {
+        if self.models.is_empty() {
+            return Err(Error::new(
+                "error: no models to compile\n  = help: add one with `Build::new().model(\"models/file.yaml/Template\")`",
+            ));
+        }
+        let mut out = Generated {
+            source: format!(
+                "// @generated by rateforge-build {}. Do not edit: it is written by the build script.\n",
+                rateforge::VERSION
+            ),
+            files: Vec::new(),
+            dependencies: Vec::new(),
+            modules: Vec::new(),
+        };
+        let mut failed = Error::new("");
+        for entry in &self.models {
+            if let Err(e) = self.one(entry, embed, &mut out) {
+                failed.text.push_str(&e.text);
+                failed.files = merge(failed.files, e.files);
+            }
+        }
+        if !failed.text.is_empty() {
+            failed.files = merge(failed.files, out.dependencies);
+            return Err(failed);
+        }
+        Ok(out)
+    }
+
+    fn one(&self, entry: &Entry, embed: &EmbedFrom, out: &mut Generated) -> Result<(), Error> {
+        if let Some(setting) = entry.reference.strip_prefix('\u{0}') {
+            return Err(Error::new(format!(
+                "error: `{setting}` was called before any model\n  = help: call `.model(...)` first; settings apply to the model added last\n"
+            )));
+        }
+        let mut model = Model::load(&entry.reference, &self.load)?;
+        for (path, value) in &entry.sets {
+            model.set(path, *value)?;
+        }
+        for (path, expression) in &entry.inputs {
+            model.drive(path, expression)?;
+        }
+        if let Some(path) = &entry.connectivity {
+            out.dependencies.push(path.clone());
+            let loaded =
+                rateforge::crates::runtime::connectivity::load(path, None, None).map_err(|e| {
+                    Error::new(format!(
+                        "error: cannot load the connectivity of `{}`: {e}\n",
+                        entry.reference
+                    ))
+                })?;
+            model.set_connectivity(loaded)?;
+        }
+        let valid = model.validate()?;
+        out.dependencies = merge(std::mem::take(&mut out.dependencies), valid.dependencies());
+        let name = match &entry.module {
+            Some(m) if !is_module_name(m) => {
+                return Err(Error::new(format!(
+                    "error: `{m}` cannot name the module of `{}`\n  = help: a module name is a Rust identifier (letters, digits, `_`; not a keyword), e.g. `{}`\n",
+                    entry.reference,
+                    module_name(m)
+                )));
+            }
+            Some(m) => m.clone(),
+            None => module_name(&valid.ir().model().name),
+        };
+        if out.modules.contains(&name) {
+            return Err(Error::new(format!(
+                "error: two models would both be the module `{name}`\n  = help: name one with `.module_name(\"...\")` after its `.model(...)`\n"
+            )));
+        }
+        let embedded = match valid.connectivity() {
+            Some((c, _)) => {
+                let file = format!("{name}.connectivity");
+                out.files.push((file.clone(), c.to_le_bytes()));
+                Some(match embed {
+                    EmbedFrom::OutDir => EmbeddedFile::OutDir(file),
+                    EmbedFrom::Relative(dir) => EmbeddedFile::Relative(format!("{dir}/{file}")),
+                })
+            }
+            None => None,
+        };
+        out.source.push('\n');
+        out.source
+            .push_str(&valid.generate_rust_module(&self.options, &name, embedded)?);
+        out.modules.push(name);
+        Ok(())
+    }
+
+    /// Generates every model into `$OUT_DIR/rateforge_models.rs` (or [`Build::out_file`]) and
+    /// prints `cargo:rerun-if-changed` for every file the models read. For build scripts.
+    pub fn compile(self) -> Result<(), Error> {
+        let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
+            Error::new("error: OUT_DIR is not set\n  = help: call `Build::compile` from a build script (build.rs), which Cargo runs with OUT_DIR set; elsewhere use `Build::generate`\n")
+        })?;
+        // Rerun when a model file changes, even when it has an error.
+        let generated = self.generate(&EmbedFrom::OutDir);
+        let deps = match &generated {
+            Ok(g) => g.dependencies.clone(),
+            Err(e) => merge(e.files.clone(), self.references_as_files()),
+        };
+        for d in &deps {
+            println!("cargo:rerun-if-changed={}", d.display());
+        }
+        let g = generated?;
+        for (name, bytes) in &g.files {
+            write(&out_dir.join(name), bytes)?;
+        }
+        write(&out_dir.join(&self.out_file), g.source.as_bytes())
+    }
+
+    /// The files the references name, for rerunning a build whose models did not load.
+    fn references_as_files(&self) -> Vec<PathBuf> {
+        self.models
+            .iter()
+            .filter_map(|e| {
+                let r = Path::new(&e.reference);
+                if r.is_file() {
+                    return Some(r.to_path_buf());
+                }
+                let (file, _) = e.reference.rsplit_once('/')?;
+                ["", ".yaml", ".yml"]
+                    .iter()
+                    .map(|ext| PathBuf::from(format!("{file}{ext}")))
+                    .find(|p| p.is_file())
+            })
+            .collect()
+    }
+}
+
+fn merge(mut a: Vec<PathBuf>, b: Vec<PathBuf>) -> Vec<PathBuf> {
+    for p in b {
+        if !a.contains(&p) {
+            a.push(p);
+        }
+    }
+    a
+}
+
+/// Writes a file only when its contents change (so Cargo does not rebuild for nothing).
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::new(format!("error: cannot create `{}`: {e}\n", dir.display())))?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| Error::new(format!("error: cannot write `{}`: {e}\n", path.display())))
+}

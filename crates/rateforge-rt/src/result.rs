@@ -1,0 +1,328 @@
+//! A run's results: the recorded samples, streaming statistics, final states and metadata, as
+//! arrays ([`RunResult::array`]) and as the `.npz` (numpy) or `.csv` files the `rateforge`
+//! command line writes, with the same names, shapes and metadata fields whichever way the model
+//! was run (the command line, the library, a crate that built its models in, a generated crate).
+
+use crate::error::RuntimeError;
+use crate::output::{NpzArray, write_csv, write_npz};
+use rateforge_kernel::abi::STATS;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Sample times.
+    pub time: Vec<f64>,
+    /// Recorded paths.
+    pub names: Vec<String>,
+    /// Instances.
+    pub n_instances: usize,
+    /// Nodes (1 unless the model is a network).
+    pub n_nodes: usize,
+    /// Whether the model is a network (arrays then have a node axis).
+    pub network: bool,
+    /// Samples `[((sample * names.len() + r) * n_nodes + node) * n_instances + i]` (empty when
+    /// the run kept no trace).
+    pub trace: Vec<f64>,
+    /// Statistics `[((k * names.len() + r) * n_nodes + node) * n_instances + i]`, `k` in the order
+    /// of [`STATS`] (empty unless requested).
+    pub stats: Vec<f64>,
+    /// Steps integrated per instance (all of them unless the run was interrupted).
+    pub steps_done: Vec<u64>,
+    /// Final states `[(k * n_nodes + node) * n_instances + i]`.
+    pub final_state: Vec<f64>,
+    /// Run metadata (model, hash, solver, dt, parameters, version, ...).
+    pub metadata: serde_json::Value,
+    /// The values varied between instances: one value per instance each, written to `.npz` as
+    /// `grid/<path>`.
+    pub varied: Vec<(String, Vec<f64>)>,
+    /// Whether the run was stopped early.
+    pub partial: bool,
+}
+
+impl RunResult {
+    /// The samples of recorded value `r` at node 0 for instance `i`.
+    pub fn column(&self, r: usize, i: usize) -> Vec<f64> {
+        self.node_column(r, 0, i)
+    }
+
+    /// The samples of recorded value `r` at `node` for instance `i`.
+    pub fn node_column(&self, r: usize, node: usize, i: usize) -> Vec<f64> {
+        let (nr, nn, n) = (self.names.len(), self.n_nodes, self.n_instances);
+        (0..self.time.len())
+            .map(|j| self.trace[((j * nr + r) * nn + node) * n + i])
+            .collect()
+    }
+
+    /// Statistic `stat` (a name of [`STATS`]) of recorded value `r` at `node` for instance `i`.
+    pub fn stat(&self, stat: &str, r: usize, node: usize, i: usize) -> Option<f64> {
+        let k = STATS.iter().position(|s| *s == stat)?;
+        let (nr, nn, n) = (self.names.len(), self.n_nodes, self.n_instances);
+        self.stats.get(((k * nr + r) * nn + node) * n + i).copied()
+    }
+
+    /// The samples of the recorded path `name` at node 0 for instance 0.
+    pub fn series(&self, name: &str) -> Option<Vec<f64>> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|r| self.column(r, 0))
+    }
+
+    /// Writes `.npz` (any number of instances) or `.csv` (one instance of a single node), chosen by
+    /// extension.
+    pub fn write(&self, path: &Path) -> Result<(), RuntimeError> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => self.write_csv(path),
+            Some("npz") => self.write_npz(path),
+            _ => Err(RuntimeError::Invalid(format!(
+                "cannot tell the output format of `{}`\n  = help: use a `.npz` (numpy) or `.csv` file name",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The names of the arrays [`RunResult::array`] gives (and `.npz` files hold, besides
+    /// `metadata`), in the order they are written: `time` and one per recorded path (when the run
+    /// kept a trace), `<stat>/<path>` for every statistic (when computed), `grid/<path>` for every
+    /// value varied between instances, `steps_done` for an interrupted run.
+    pub fn array_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        if !self.trace.is_empty() {
+            names.push("time".to_string());
+            names.extend(self.names.iter().cloned());
+        }
+        if !self.stats.is_empty() {
+            for stat in STATS {
+                names.extend(self.names.iter().map(|n| format!("{stat}/{n}")));
+            }
+        }
+        names.extend(self.varied.iter().map(|(n, _)| format!("grid/{n}")));
+        if self.partial {
+            names.push("steps_done".to_string());
+        }
+        names
+    }
+
+    /// The shape of a per-node, per-instance block: `([nodes,] [instances])`.
+    fn block_shape(&self) -> Vec<usize> {
+        let mut shape = Vec::new();
+        if self.network {
+            shape.push(self.n_nodes);
+        }
+        if self.n_instances > 1 {
+            shape.push(self.n_instances);
+        }
+        shape
+    }
+
+    /// One array by name (see [`RunResult::array_names`]): traces have the axes
+    /// `(samples, nodes, instances)`, statistics `(nodes, instances)`, without the node axis for
+    /// a model that is not a network and without the instance axis for a single instance.
+    pub fn npz_array(&self, name: &str) -> Option<NpzArray> {
+        let (n, nn, nr) = (self.n_instances, self.n_nodes, self.names.len());
+        let traced = !self.trace.is_empty();
+        let array = |shape: Vec<usize>, data: Vec<f64>| NpzArray {
+            name: name.to_string(),
+            shape,
+            data,
+        };
+        if name == "time" && traced {
+            return Some(array(vec![self.time.len()], self.time.clone()));
+        }
+        if name == "steps_done" && self.partial {
+            let data = self.steps_done.iter().map(|&s| s as f64).collect();
+            return Some(array(vec![n], data));
+        }
+        if let Some(path) = name.strip_prefix("grid/")
+            && let Some((_, values)) = self.varied.iter().find(|(p, _)| p == path)
+        {
+            return Some(array(vec![values.len()], values.clone()));
+        }
+        if let Some(r) = self.names.iter().position(|p| p == name).filter(|_| traced) {
+            // The trace is already (sample, node, instance) within one recorded value.
+            let mut data = Vec::with_capacity(self.time.len() * nn * n);
+            for j in 0..self.time.len() {
+                let at = (j * nr + r) * nn * n;
+                data.extend_from_slice(&self.trace[at..at + nn * n]);
+            }
+            let mut shape = vec![self.time.len()];
+            shape.extend(self.block_shape());
+            return Some(array(shape, data));
+        }
+        if !self.stats.is_empty()
+            && let Some((stat, path)) = name.split_once('/')
+            && let Some(k) = STATS.iter().position(|s| *s == stat)
+            && let Some(r) = self.names.iter().position(|p| p == path)
+        {
+            let at = (k * nr + r) * nn * n;
+            return Some(array(
+                self.block_shape(),
+                self.stats[at..at + nn * n].to_vec(),
+            ));
+        }
+        None
+    }
+
+    /// One array by name (see [`RunResult::array_names`] and [`RunResult::npz_array`]), with the
+    /// shape numpy sees in the `.npz` file.
+    pub fn array(&self, name: &str) -> Option<ndarray::ArrayD<f64>> {
+        let a = self.npz_array(name)?;
+        ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&a.shape), a.data).ok()
+    }
+
+    /// Writes every array of [`RunResult::array_names`] and `metadata` (a JSON string) to an
+    /// `.npz` file that `numpy.load` reads.
+    pub fn write_npz(&self, path: &Path) -> Result<(), RuntimeError> {
+        let arrays: Vec<NpzArray> = self
+            .array_names()
+            .iter()
+            .filter_map(|name| self.npz_array(name))
+            .collect();
+        write_npz(path, &arrays, &self.metadata.to_string())
+    }
+
+    /// Writes a CSV with a `time` column and one column per recorded path (one instance; for a
+    /// network, one column per path and node, named `path[node]`).
+    pub fn write_csv(&self, path: &Path) -> Result<(), RuntimeError> {
+        if self.n_instances != 1 {
+            return Err(RuntimeError::Invalid(format!(
+                "a CSV file holds one instance, this run has {}\n  = help: write a `.npz` file instead",
+                self.n_instances
+            )));
+        }
+        let mut header = vec!["time".to_string()];
+        let mut columns = vec![self.time.clone()];
+        for (r, name) in self.names.iter().enumerate() {
+            for node in 0..self.n_nodes {
+                header.push(if self.network {
+                    format!("{name}[{node}]")
+                } else {
+                    name.clone()
+                });
+                columns.push(self.node_column(r, node, 0));
+            }
+        }
+        write_csv(path, &header, &columns)
+    }
+}
+
+/// How a run computed its statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsMetadata {
+    /// The transient, in time units.
+    pub transient: f64,
+    /// The transient, in samples.
+    pub transient_samples: u64,
+    /// Thresholds of the time-above statistic, by recorded path.
+    pub thresholds: Vec<(String, f64)>,
+}
+
+/// The description of a run, as every way of running a model records it (the `metadata` of a
+/// [`RunResult`] and of its `.npz` file).
+#[derive(Clone, Debug, Default)]
+pub struct Metadata {
+    /// How the model was named when it was loaded (a path, a dotted reference).
+    pub model: String,
+    /// The model's name.
+    pub model_name: String,
+    /// The model's hash (hex SHA-256 of its canonical listing).
+    pub model_hash: String,
+    /// The files the model was read from.
+    pub files: Vec<String>,
+    /// `native`, `interp`, `cuda`, `static` (linked into the binary).
+    pub backend: String,
+    /// The solver's name.
+    pub solver: String,
+    /// Step size.
+    pub dt: f64,
+    /// Start time.
+    pub t0: f64,
+    /// Simulated time.
+    pub time: f64,
+    /// Steps.
+    pub n_steps: u64,
+    /// Steps between samples.
+    pub record_every_steps: u64,
+    /// Instances.
+    pub n_instances: usize,
+    /// For a network: (nodes, edges, where the connectivity came from).
+    pub network: Option<(usize, usize, String)>,
+    /// The seed of a model with noise.
+    pub noise_seed: Option<u64>,
+    /// Every parameter's value.
+    pub parameters: Vec<(String, f64)>,
+    /// Every state's initial value.
+    pub initial_state: Vec<(String, f64)>,
+    /// Driven inputs: (path, `{"expression": ...}` or `{"series": ...}`).
+    pub inputs: Vec<(String, Value)>,
+    /// Values varied between instances.
+    pub varied: Vec<String>,
+    /// Initial values varied between nodes.
+    pub varied_per_node: Vec<String>,
+    /// Recorded paths.
+    pub recorded: Vec<String>,
+    /// Whether every sample was kept.
+    pub trace: bool,
+    /// The statistics computed.
+    pub stats: Option<StatsMetadata>,
+    /// The kernel (lanes, precision, ...), or null.
+    pub kernel: Value,
+    /// The run stopped early.
+    pub partial: bool,
+    /// The rateforge version that generated the model's code.
+    pub version: String,
+}
+
+impl Metadata {
+    /// The JSON object.
+    pub fn to_json(&self) -> Value {
+        let map = |pairs: &[(String, f64)]| -> Map<String, Value> {
+            pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+        };
+        json!({
+            "rateforge_version": self.version,
+            "model": self.model,
+            "model_name": self.model_name,
+            "model_hash": self.model_hash,
+            "files": self.files,
+            "backend": self.backend,
+            "solver": self.solver,
+            "dt": self.dt,
+            "t0": self.t0,
+            "time": self.time,
+            "n_steps": self.n_steps,
+            "record_every_steps": self.record_every_steps,
+            "n_instances": self.n_instances,
+            "network": self.network.as_ref().map(|(nodes, edges, source)| json!({
+                "nodes": nodes,
+                "edges": edges,
+                "connectivity": source,
+            })),
+            "noise": self.noise_seed.map(|seed| json!({"seed": seed})),
+            "parameters": map(&self.parameters),
+            "initial_state": map(&self.initial_state),
+            "inputs": self.inputs.iter().cloned().collect::<Map<String, Value>>(),
+            "varied": self.varied,
+            "varied_per_node": self.varied_per_node,
+            "recorded": self.recorded,
+            "trace": self.trace,
+            "array_axes": if self.network.is_some() { "samples, nodes[, instances]" } else { "samples[, instances]" },
+            "stats": self.stats.as_ref().map(|s| json!({
+                "names": STATS,
+                "transient": s.transient,
+                "transient_samples": s.transient_samples,
+                "thresholds": map(&s.thresholds),
+                "array_axes": if self.network.is_some() { "nodes[, instances]" } else { "[instances]" },
+            })),
+            "kernel": self.kernel,
+            "partial": self.partial,
+        })
+    }
+}
