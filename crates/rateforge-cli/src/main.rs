@@ -183,11 +183,14 @@ struct ModelsArgs {
     write: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Target {
-    /// A Rust kernel with the rateforge C ABI.
+    /// The Rust kernel module (for a crate that depends on rateforge-kernel), with the C ABI.
     Rust,
-    /// A CUDA C kernel with a sweep driver.
+    /// A Cargo project: the model's typed API, a driver with the options of `run` and `sweep`,
+    /// and copies of the runtime crates (`cargo build --release` in the directory).
+    RustCrate,
+    /// A CUDA C kernel with a sweep driver and a Makefile.
     Cuda,
 }
 
@@ -429,6 +432,32 @@ fn check(args: &ModelArgs) -> Result<(), Error> {
 }
 
 fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(), Error> {
+    if target == Target::RustCrate {
+        // The model's diagnostics as every command prints them.
+        load(args)?.validate()?;
+        let mut build = rateforge_build::Build::new().model(&args.model);
+        for dir in &args.model_path {
+            build = build.model_path(dir);
+        }
+        for c in &args.coupling {
+            build = build.coupling(c);
+        }
+        let options = rateforge_build::CrateOptions {
+            name: None,
+            lock: Some(include_str!("../../../Cargo.lock").to_string()),
+        };
+        let written = build.write_crate(out, &options).map_err(|e| {
+            let text = e.report().trim_end().trim_start_matches("error: ");
+            let (message, help) = text.split_once("\n  = help: ").unwrap_or((text, ""));
+            usage(message.to_string(), help.to_string())
+        })?;
+        eprintln!(
+            "wrote {} files to {}; build with `cargo build --release` there",
+            written.len(),
+            out.display()
+        );
+        return Ok(());
+    }
     let valid = load(args)?.validate()?;
     let files: Vec<(String, String)> = match target {
         Target::Rust => vec![(
@@ -439,6 +468,7 @@ fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(
             valid.generate_rust(&EmitOptions::default())?,
         )],
         Target::Cuda => valid.generate_cuda_program(&EmitOptions::default())?,
+        Target::RustCrate => unreachable!("written above"),
     };
     std::fs::create_dir_all(out).map_err(|e| {
         usage(

@@ -13,6 +13,7 @@
 //!   and tables of numbers;
 //! * [`kernel`]: `rateforge-kernel`, the runner and ABI the generated modules implement.
 
+pub mod cli;
 pub mod connectivity;
 pub mod data;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod output;
 pub mod result;
 pub mod spec;
+pub mod sweep;
 
 /// `rateforge-kernel`: the lane-block runner, the ABI and the elementary functions the generated
 /// modules use.
@@ -33,3 +35,28 @@ pub use exec::{
 pub use model::{Recordable, Simulation, StaticModel, Values};
 pub use rateforge_kernel::Solver;
 pub use result::{Metadata, RunResult};
+
+/// The crate's source files `(name, text)`, so that a generated crate can carry a copy of this
+/// crate (`rateforge generate --target rust-crate`).
+pub const SOURCES: &[(&str, &str)] = &[
+    ("lib.rs", include_str!("lib.rs")),
+    ("cli.rs", include_str!("cli.rs")),
+    ("connectivity.rs", include_str!("connectivity.rs")),
+    ("data.rs", include_str!("data.rs")),
+    ("error.rs", include_str!("error.rs")),
+    ("exec.rs", include_str!("exec.rs")),
+    ("model.rs", include_str!("model.rs")),
+    ("output.rs", include_str!("output.rs")),
+    ("result.rs", include_str!("result.rs")),
+    ("spec.rs", include_str!("spec.rs")),
+    ("sweep.rs", include_str!("sweep.rs")),
+];
+
+/// This crate's dependencies from crates.io, as a `[dependencies]` table for a copy of it (the
+/// versions of the workspace; a test checks that they agree).
+pub const DEPENDENCIES: &str = r#"rayon = "1.10"
+ndarray = "0.17"
+ndarray-npy = { version = "0.10", default-features = false, features = ["npz"] }
+zip = { version = "6", default-features = false, features = ["deflate"] }
+serde_json = "1"
+"#;

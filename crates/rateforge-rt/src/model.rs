@@ -64,6 +64,9 @@ pub trait StaticModel: Copy + Send + Sync + 'static {
     const RECORD: &'static [&'static str];
     /// Inputs driven by expressions of time: (path, expression).
     const INPUTS: &'static [(&'static str, &'static str)];
+    /// The parameters the model declares as swept (RateML `<Parameter dimension="lo, hi">`):
+    /// (path, lo, hi).
+    const SWEEP: &'static [(&'static str, f64, f64)];
     /// A network model.
     const NETWORK: bool;
     /// The model has noise.
@@ -249,15 +252,41 @@ impl<M: StaticModel> Simulation<M> {
     /// Runs one instance per element of `params`, in lane blocks spread over all cores. The
     /// parameters that differ between instances are written as `grid/<path>`.
     pub fn sweep<P: Values>(&self, params: &[P]) -> Result<RunResult, RuntimeError> {
-        self.sweep_with::<P, P>(params, None, Controls::default())
+        self.sweep_with(params, &[], Controls::default())
     }
 
-    /// [`Simulation::sweep`] from initial states `initial` (one per instance, or one for all;
-    /// `None`: the model's, drawn where it gives a range), with progress and cancellation.
-    pub fn sweep_with<P: Values, S: Values>(
+    /// [`Simulation::sweep`] from initial states `initial` (one per instance, or one for all).
+    pub fn sweep_from<P: Values, S: Values>(
         &self,
         params: &[P],
-        initial: Option<&[S]>,
+        initial: &[S],
+    ) -> Result<RunResult, RuntimeError> {
+        let values: Vec<Vec<f64>> = initial.iter().map(Values::values).collect();
+        let n = params.len();
+        if values.len() != 1 && values.len() != n {
+            return Err(RuntimeError::Invalid(format!(
+                "{} initial states for {n} instances; give one, or one per instance",
+                values.len()
+            )));
+        }
+        let states: Vec<(String, Vec<f64>)> = S::PATHS
+            .iter()
+            .enumerate()
+            .map(|(k, path)| {
+                let per: Vec<f64> = (0..n).map(|i| values[i.min(values.len() - 1)][k]).collect();
+                (path.to_string(), per)
+            })
+            .collect();
+        self.sweep_with(params, &states, Controls::default())
+    }
+
+    /// [`Simulation::sweep`] with initial values of some states per instance, `(path, one value
+    /// per instance)` (the others: the model's, drawn where it gives a range), and progress and
+    /// cancellation.
+    pub fn sweep_with<P: Values>(
+        &self,
+        params: &[P],
+        initial: &[(String, Vec<f64>)],
         controls: Controls<'_>,
     ) -> Result<RunResult, RuntimeError> {
         if P::PATHS
@@ -359,19 +388,21 @@ impl<M: StaticModel> Simulation<M> {
             nn,
             self.seed,
         );
-        if let Some(initial) = initial {
-            if initial.len() != 1 && initial.len() != n {
+        for (path, values) in initial {
+            let k = M::STATES
+                .iter()
+                .position(|s| s.path == path)
+                .ok_or_else(|| {
+                    RuntimeError::Invalid(format!("`{}` has no state `{path}`", M::NAME))
+                })?;
+            if values.len() != n || values.iter().any(|v| !v.is_finite()) {
                 return Err(RuntimeError::Invalid(format!(
-                    "{} initial states for {n} instances; give one, or one per instance",
-                    initial.len()
+                    "`{path}` needs one finite initial value per instance ({n})"
                 )));
             }
-            for i in 0..n {
-                let v = initial[i.min(initial.len() - 1)].values();
-                for (k, x) in v.iter().enumerate().take(ns) {
-                    for node in 0..nn {
-                        init[(k * nn + node) * n + i] = *x;
-                    }
+            for (i, x) in values.iter().enumerate() {
+                for node in 0..nn {
+                    init[(k * nn + node) * n + i] = *x;
                 }
             }
         }
@@ -433,10 +464,31 @@ impl<M: StaticModel> Simulation<M> {
             n_instances: n,
             network: connectivity.map(|(c, source)| (c.n_nodes, c.weight.len(), source)),
             noise_seed: M::NOISE.then_some(self.seed),
-            parameters: M::PARAMS.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            // The value every instance had, else (a swept value) the model's, as the command line
+            // records them.
+            parameters: M::PARAMS
+                .iter()
+                .enumerate()
+                .map(|(k, (path, default))| {
+                    let v = &p[k * n..(k + 1) * n];
+                    let value = if v.iter().all(|x| *x == v[0]) {
+                        v[0]
+                    } else {
+                        *default
+                    };
+                    (path.to_string(), value)
+                })
+                .collect(),
             initial_state: M::STATES
                 .iter()
-                .map(|s| (s.path.to_string(), s.init))
+                .map(|s| {
+                    let given = initial
+                        .iter()
+                        .find(|(path, _)| path == s.path)
+                        .map(|(_, v)| v)
+                        .filter(|v| v.iter().all(|x| *x == v[0]));
+                    (s.path.to_string(), given.map_or(s.init, |v| v[0]))
+                })
                 .collect(),
             inputs: M::INPUTS
                 .iter()

@@ -72,6 +72,40 @@ pub fn write_npz(path: &Path, arrays: &[NpzArray], metadata: &str) -> Result<(),
     inner.flush().map_err(|e| write_err(path, e))
 }
 
+/// The metadata string (JSON) of an `.npz` file [`write_npz`] wrote.
+pub fn read_npz_metadata(path: &Path) -> Result<String, RuntimeError> {
+    use std::io::Read;
+    let bad = |reason: String| RuntimeError::Data {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut entry = zip
+        .by_name("metadata.npy")
+        .map_err(|_| bad("the file has no metadata".into()))?;
+    let mut bytes = Vec::new();
+    entry
+        .by_ref()
+        .take(1 << 30)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(e.to_string()))?;
+    // magic (6) + version (2) + header length (2) + header, then UTF-32LE characters.
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("the metadata is not an .npy array".into()));
+    }
+    let start = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let chars = bytes
+        .get(start..)
+        .ok_or_else(|| bad("the metadata is truncated".into()))?;
+    let text: String = chars
+        .chunks_exact(4)
+        .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .filter(|&c| c != '\0')
+        .collect();
+    Ok(text)
+}
+
 /// Writes columns of equal length as CSV with a header row; numbers in shortest round-trip form.
 pub fn write_csv(path: &Path, header: &[String], columns: &[Vec<f64>]) -> Result<(), RuntimeError> {
     let file = std::fs::File::create(path).map_err(|e| write_err(path, e))?;
@@ -115,5 +149,19 @@ mod tests {
         assert_eq!((10 + hlen) % 64, 0);
         assert_eq!(b.len(), 10 + hlen + 4 * 8);
         assert_eq!(b[10 + hlen - 1], b'\n');
+    }
+
+    #[test]
+    fn metadata_reads_back() {
+        let path = std::env::temp_dir().join(format!("rf-meta-{}.npz", std::process::id()));
+        let meta = "{\"model\": \"qif\", \"note\": \"é ✓\"}";
+        let a = NpzArray {
+            name: "x".into(),
+            shape: vec![2],
+            data: vec![1.0, 2.0],
+        };
+        write_npz(&path, &[a], meta).unwrap();
+        assert_eq!(read_npz_metadata(&path).unwrap(), meta);
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -104,6 +104,12 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<rateforge_rt::spec::SpecError> for Error {
+    fn from(e: rateforge_rt::spec::SpecError) -> Self {
+        Error::usage(Diagnostic::error(e.message).with_help(e.help))
+    }
+}
+
 impl From<RuntimeError> for Error {
     fn from(e: RuntimeError) -> Self {
         match e {

@@ -58,5 +58,7 @@ pub mod crates {
     pub use rateforge_codegen as codegen;
     pub use rateforge_front as front;
     pub use rateforge_ir as ir;
+    pub use rateforge_kernel as kernel;
+    pub use rateforge_rt as rt;
     pub use rateforge_runtime as runtime;
 }

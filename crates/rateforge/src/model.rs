@@ -522,6 +522,11 @@ impl Validated {
             files: self.files.iter().map(|f| f.display().to_string()).collect(),
             record: self.default_record(),
             inputs,
+            sweep: self
+                .sweep
+                .iter()
+                .map(|a| (a.name.clone(), a.lo, a.hi))
+                .collect(),
             connectivity: connectivity.zip(self.connectivity_source.clone()),
         };
         let module = Module {

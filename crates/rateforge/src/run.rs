@@ -6,7 +6,7 @@ use rateforge_ir::{Diagnostic, Solver, VarRef, did_you_mean};
 pub use rateforge_rt::exec::Controls;
 use rateforge_rt::result::StatsMetadata;
 use rateforge_rt::spec::{
-    InitialValue, SpecError, initial_values, sample_times, time_grid, transient_samples,
+    InitialValue, initial_values, sample_times, time_grid, transient_samples,
 };
 pub use rateforge_rt::{Metadata, RunResult};
 pub use rateforge_runtime::abi::STATS;
@@ -111,11 +111,6 @@ impl Default for RunSpec {
     }
 }
 
-/// A mistake in the run's settings, as a diagnostic.
-fn spec_error(e: SpecError) -> Error {
-    Error::usage(Diagnostic::error(e.message).with_help(e.help))
-}
-
 fn unknown_path(v: &Validated, path: &str) -> Error {
     let names: Vec<&str> = v.valid.model().names().map(|(n, _)| n).collect();
     let d = Diagnostic::error(format!("the model has no variable `{path}`"));
@@ -185,7 +180,7 @@ impl Validated {
         controls: Controls<'_>,
     ) -> Result<RunResult, Error> {
         let m = self.valid.model();
-        let (n_steps, every) = time_grid(spec.time, spec.dt, spec.every).map_err(spec_error)?;
+        let (n_steps, every) = time_grid(spec.time, spec.dt, spec.every)?;
         if self.valid.info().has_noise && spec.solver == Solver::Rk4 {
             return Err(Error::usage(
                 Diagnostic::error("the model has noise, and rk4 has no stochastic form").with_help(
@@ -346,8 +341,7 @@ impl Validated {
         let stats = match &spec.stats {
             None => None,
             Some(s) => {
-                let transient_samples =
-                    transient_samples(s.transient, every, spec.dt).map_err(spec_error)?;
+                let transient_samples = transient_samples(s.transient, every, spec.dt)?;
                 let mut thresholds = vec![f64::NAN; names.len()];
                 for (path, v) in &s.thresholds {
                     match names.iter().position(|n| n == path) {

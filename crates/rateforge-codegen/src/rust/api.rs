@@ -22,6 +22,8 @@ pub struct TypedApi {
     pub record: Vec<String>,
     /// Inputs driven by expressions of time: (path, expression).
     pub inputs: Vec<(String, String)>,
+    /// The parameters the model declares as swept: (path, lo, hi).
+    pub sweep: Vec<(String, f64, f64)>,
     /// The embedded connectivity: its file (`rateforge_rt::Connectivity::to_le_bytes`), and a
     /// description of where it came from.
     pub connectivity: Option<(EmbeddedFile, String)>,
@@ -75,6 +77,13 @@ struct Input {
 }
 
 #[derive(Serialize)]
+struct SweepAxis {
+    path: String,
+    lo: String,
+    hi: String,
+}
+
+#[derive(Serialize)]
 struct Connectivity {
     bytes: String,
     source: String,
@@ -95,6 +104,7 @@ struct Context {
     derived: Vec<String>,
     record: Vec<String>,
     inputs: Vec<Input>,
+    sweep: Vec<SweepAxis>,
     network: bool,
     noise: bool,
     connectivity: Option<Connectivity>,
@@ -173,6 +183,15 @@ pub(crate) fn emit(
             .map(|(p, e)| Input {
                 path: rust_str(p),
                 expression: rust_str(e),
+            })
+            .collect(),
+        sweep: api
+            .sweep
+            .iter()
+            .map(|(p, lo, hi)| SweepAxis {
+                path: rust_str(p),
+                lo: float_literal(*lo),
+                hi: float_literal(*hi),
             })
             .collect(),
         network: m.network.is_some(),
