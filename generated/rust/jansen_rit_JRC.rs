@@ -773,13 +773,14 @@ pub mod jrc {
         &INFO
     }
 
-    /// Integrates the instances `begin .. end` of a run (the C ABI; see `rateforge_kernel::run`).
+    /// Integrates the instances `begin .. end` of a run (the C ABI; see `rateforge_kernel::run`,
+    /// here for the widest SIMD the CPU has: `rateforge_kernel::run_dispatch`).
     ///
     /// # Safety
     ///
     /// `args` is null or valid as `rateforge_kernel::run` requires.
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn rf_run_jrc_22f6c7684b327d3f(args: *const rk::RfArgs) -> i32 {
-        unsafe { rk::run::<Kernel, LANES>(args) }
+        unsafe { rk::run_dispatch::<Kernel, LANES>(args) }
     }
 }

@@ -413,13 +413,14 @@ pub mod wc {
         &INFO
     }
 
-    /// Integrates the instances `begin .. end` of a run (the C ABI; see `rateforge_kernel::run`).
+    /// Integrates the instances `begin .. end` of a run (the C ABI; see `rateforge_kernel::run`,
+    /// here for the widest SIMD the CPU has: `rateforge_kernel::run_dispatch`).
     ///
     /// # Safety
     ///
     /// `args` is null or valid as `rateforge_kernel::run` requires.
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn rf_run_wc_d9c482ca067a730a(args: *const rk::RfArgs) -> i32 {
-        unsafe { rk::run::<Kernel, LANES>(args) }
+        unsafe { rk::run_dispatch::<Kernel, LANES>(args) }
     }
 }

@@ -356,33 +356,19 @@ fn run_driver(
     let driver = driver.unwrap();
     let exe = match how {
         DriverBuild::Shim => {
-            for h in ["shim.h", "shim_launch.h"] {
-                std::fs::copy(root().join("kernel-templates/cuda").join(h), dir.join(h)).unwrap();
-            }
-            let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
-            let out = std::process::Command::new(&cxx)
+            // The generated Makefile's CPU build (the shim is one of the generated files).
+            let out = std::process::Command::new("make")
                 .current_dir(dir)
-                .args([
-                    "-std=c++17",
-                    "-O2",
-                    "-ffp-contract=off",
-                    "-Wall",
-                    "-DRF_SHIM",
-                    "-include",
-                    "shim.h",
-                    "-x",
-                    "c++",
-                ])
-                .arg(&driver)
-                .args(["-o", "driver"])
+                .arg("cpu")
                 .output()
                 .unwrap();
             assert!(
                 out.status.success(),
-                "the driver does not compile as C++:\n{}",
+                "`make cpu` failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            dir.join("driver")
+            dir.join(format!("{}_cpu", driver.trim_end_matches("_driver.cu")))
         }
         DriverBuild::Nvcc => {
             let out = std::process::Command::new("make")

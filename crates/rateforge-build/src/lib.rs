@@ -83,6 +83,7 @@ struct Entry {
     reference: String,
     module: Option<String>,
     sets: Vec<(String, f64)>,
+    constants: Vec<String>,
     inputs: Vec<(String, String)>,
     connectivity: Option<PathBuf>,
 }
@@ -145,6 +146,7 @@ impl Build {
             reference: reference.into(),
             module: None,
             sets: Vec::new(),
+            constants: Vec::new(),
             inputs: Vec::new(),
             connectivity: None,
         });
@@ -158,6 +160,7 @@ impl Build {
                 reference: format!("\u{0}{what}"),
                 module: None,
                 sets: Vec::new(),
+                constants: Vec::new(),
                 inputs: Vec::new(),
                 connectivity: None,
             });
@@ -179,6 +182,17 @@ impl Build {
     pub fn set(mut self, path: impl Into<String>, value: f64) -> Build {
         if let Some(e) = self.last("set") {
             e.sets.push((path.into(), value));
+        }
+        self
+    }
+
+    /// Compiles a parameter of the model added last into its kernel as a constant (its value, or
+    /// the one [`Build::set`] gives), as `rateforge run` does with the parameters that do not
+    /// vary: the compiler folds it (a division by `tau = 1` disappears), and a run with another
+    /// value is refused.
+    pub fn constant(mut self, path: impl Into<String>) -> Build {
+        if let Some(e) = self.last("constant") {
+            e.constants.push(path.into());
         }
         self
     }
@@ -332,9 +346,23 @@ impl Build {
             }
             None => None,
         };
+        let mut options = self.options.clone();
+        for path in &entry.constants {
+            match valid.ir().model().lookup(path) {
+                Some(rateforge::crates::ir::VarRef::Param(h)) => options
+                    .inline
+                    .push((h.index(), valid.ir().model().params[h].value)),
+                _ => {
+                    return Err(Error::new(format!(
+                        "error: `{path}` is not a parameter of `{}`, so it cannot be a constant\n  = help: `rateforge check {}` lists the parameters\n",
+                        entry.reference, entry.reference
+                    )));
+                }
+            }
+        }
         out.source.push('\n');
         out.source
-            .push_str(&valid.generate_rust_module(&self.options, &name, embedded)?);
+            .push_str(&valid.generate_rust_module(&options, &name, embedded)?);
         out.modules.push(name);
         Ok(())
     }
@@ -541,4 +569,60 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     }
     std::fs::write(path, bytes)
         .map_err(|e| Error::new(format!("error: cannot write `{}`: {e}\n", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> String {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/models/montbrio.yaml/qif"
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn constants_are_compiled_in_and_mistakes_are_reported() {
+        let g = Build::new()
+            .model(model())
+            .set("p/qif_op/tau", 1.0)
+            .constant("p/qif_op/tau")
+            .generate(&EmbedFrom::OutDir)
+            .unwrap();
+        assert_eq!(g.modules, ["qif"]);
+        assert!(
+            g.source
+                .contains("const INLINED: &'static [(usize, f64)] = &[(1, 1.0_f64), ];")
+        );
+        let e = Build::new()
+            .model(model())
+            .constant("p/qif_op/r")
+            .generate(&EmbedFrom::OutDir)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("`p/qif_op/r` is not a parameter"),
+            "{e}"
+        );
+        let e = Build::new()
+            .module_name("x")
+            .generate(&EmbedFrom::OutDir)
+            .unwrap_err();
+        assert!(e.to_string().contains("before any model"), "{e}");
+        let e = Build::new()
+            .model(model())
+            .module_name("fn")
+            .generate(&EmbedFrom::OutDir)
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot name the module"), "{e}");
+        let e = Build::new()
+            .model(model())
+            .model(model())
+            .generate(&EmbedFrom::OutDir)
+            .unwrap_err();
+        assert!(e.to_string().contains("both be the module `qif`"), "{e}");
+        // Debug renders the report too (what a build script returning the error prints).
+        assert!(format!("{e:?}").contains("both be the module `qif`"));
+    }
 }

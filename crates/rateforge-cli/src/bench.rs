@@ -14,6 +14,45 @@ use rateforge::{
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// Two models of the suite compiled into this binary (`build.rs`, rateforge-build): `qif` and
+/// `mpr68`, timed through their typed API beside the kernels built at run time.
+mod compiled {
+    include!(concat!(env!("OUT_DIR"), "/rateforge_models.rs"));
+}
+
+/// The best time of 3 runs of one instance per value of `path` in `values`, through the typed API
+/// of a compiled-in model (`spec`'s settings).
+fn time_static<M, P>(spec: &RunSpec, path: &str, values: &[f64]) -> Result<f64, Error>
+where
+    M: rateforge_rt::StaticModel,
+    P: rateforge_rt::Values,
+{
+    let mut sim = rateforge_rt::Simulation::<M>::new()
+        .time(spec.time)
+        .dt(spec.dt)
+        .solver(spec.solver)
+        .trace(false);
+    sim.every = spec.every;
+    sim.threads = spec.threads;
+    sim.connectivity = spec.connectivity.clone();
+    let params: Vec<P> = values
+        .iter()
+        .map(|v| {
+            let mut p = P::from_values(&[]);
+            p.set(path, *v).map(|()| p)
+        })
+        .collect::<Result<_, _>>()
+        .map_err(Error::Runtime)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let r = sim.sweep(&params).map_err(Error::Runtime)?;
+        std::hint::black_box(&r.final_state);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
 /// The suite's model files, written to a scratch directory before loading.
 const FILES: &[(&str, &[u8])] = &[
     (
@@ -363,6 +402,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             ..Default::default()
         };
         let kernel = valid.build(&emit, &build)?;
+        let first_row = case.rows.first().copied();
         for &(n, s, threads) in &case.rows {
             let spec = spec_for(n, s, threads);
             let t = time_run(&valid, Backend::Native(&kernel), &spec, 3)?;
@@ -381,6 +421,55 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 100.0 * gflops * 1e9 / (peak * th as f64),
                 rate / th as f64 / interp_rate
             );
+        }
+        // The same work through the statically linked typed API (f64, exact arithmetic: the
+        // kernels compiled into this binary, for any parameter values), against a shared library
+        // of the same kernel (built at run time without compiled-in parameters) in this run.
+        let default_kernel = !options.fast
+            && options.precision == Precision::F64
+            && options.history == Precision::F64
+            && options.lanes.is_none();
+        if let Some((n, s, threads)) = first_row.filter(|_| default_kernel) {
+            let spec = spec_for(n, s, threads);
+            let values = &spec.instance_values[0].1;
+            let t_static = match case.model {
+                "montbrio.yaml/qif" => Some(time_static::<
+                    compiled::qif::Model,
+                    compiled::qif::Params,
+                >(&spec, case.sweep.0, values)?),
+                "mpr68.xml" => Some(time_static::<
+                    compiled::mpr68::Model,
+                    compiled::mpr68::Params,
+                >(&spec, case.sweep.0, values)?),
+                _ => None,
+            };
+            if let Some(t_static) = t_static {
+                let generic = valid.build(&EmitOptions::default(), &build)?;
+                let t_lib = time_run(&valid, Backend::Native(&generic), &spec, 3)?;
+                let th = if threads == 0 { threads_all } else { threads };
+                for (what, t, ratio) in [
+                    ("  shared library, any parameters", t_lib, String::new()),
+                    (
+                        "  statically linked (typed API)",
+                        t_static,
+                        format!("{:.2}x lib", t_lib / t_static),
+                    ),
+                ] {
+                    let rate = n as f64 * s as f64 / t;
+                    println!(
+                        "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9}",
+                        what,
+                        n,
+                        s,
+                        th,
+                        t,
+                        format!("{} {}", human(rate), case.unit.trim_end_matches("/s")),
+                        rate * per_instance_step / 1e9,
+                        100.0 * rate * per_instance_step / (peak * th as f64),
+                        ratio
+                    );
+                }
+            }
         }
         println!(
             "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.2} {:>5.1}% {:>9}",

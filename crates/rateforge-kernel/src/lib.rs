@@ -32,7 +32,7 @@ mod prelude;
 
 pub use abi::{RfArgs, RfInfo, RfSeries};
 pub use real::{Lanes, Real};
-pub use runner::{Buffered, Model, StepInputs, info, run};
+pub use runner::{Buffered, Model, StepInputs, info, run, run_dispatch};
 pub use solver::Solver;
 
 /// The crate's source files `(name, text)`, so that a program can compile this crate with `rustc`

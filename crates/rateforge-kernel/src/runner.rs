@@ -254,6 +254,7 @@ pub const fn info<M: Model<L>, const L: usize>() -> RfInfo {
 ///
 /// `args` is null or points to arguments whose arrays have the sizes the ABI gives
 /// ([`crate::abi`]), and no other thread writes instances `begin .. end` of the outputs.
+#[inline(always)]
 pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
     let Some(a) = (unsafe { args.as_ref() }) else {
         return 1;
@@ -315,6 +316,62 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
         first += n;
     }
     0
+}
+
+/// [`run`] compiled for the widest SIMD the CPU running it has. A kernel compiled for a baseline
+/// CPU (a binary that ships to many machines) carries copies of the runner for AVX-512 and for
+/// AVX2 with FMA, and picks one at run time; where the crate is compiled for such a CPU already
+/// (`-C target-cpu=native`), this is [`run`]. Exact arithmetic gives the same bits in every copy
+/// (fused multiply-adds come only from fast arithmetic, which the copies do not turn on).
+///
+/// # Safety
+///
+/// As [`run`].
+#[inline(always)]
+pub unsafe fn run_dispatch<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx512f")))]
+    {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: the CPU has the features.
+            return unsafe { x86::run_avx512::<M, L>(args) };
+        }
+        #[cfg(not(target_feature = "avx2"))]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has the features.
+            return unsafe { x86::run_avx2::<M, L>(args) };
+        }
+    }
+    // SAFETY: as the caller promises.
+    unsafe { run::<M, L>(args) }
+}
+
+/// The runner compiled with x86-64 SIMD extensions (see [`run_dispatch`]).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Model, run};
+    use crate::abi::RfArgs;
+
+    /// # Safety
+    ///
+    /// As [`run`], on a CPU with AVX-512 F, VL, DQ and BW.
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+    pub(super) unsafe fn run_avx512<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
+        // SAFETY: as the caller promises.
+        unsafe { run::<M, L>(args) }
+    }
+
+    /// # Safety
+    ///
+    /// As [`run`], on a CPU with AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+    pub(super) unsafe fn run_avx2<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
+        // SAFETY: as the caller promises.
+        unsafe { run::<M, L>(args) }
+    }
 }
 
 /// Scratch arrays of the solver stages.
@@ -595,6 +652,7 @@ fn buffered_value<M: Model<L>, const L: usize>(
 /// Returns 0, 2 when cancelled (after writing what is done), or 3 when a parameter differs from
 /// its compiled-in value.
 #[allow(clippy::needless_range_loop)]
+#[inline(always)]
 unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     a: &RfArgs,
     first: usize,
