@@ -8,10 +8,9 @@
 
 use rateforge::crates::ir::{Builtin, Expr, Handle, Model as IrModel, UnOp, ValidModel};
 use rateforge::{
-    Backend, BuildOptions, Controls, EmitOptions, Error, Model, Precision, RunSpec, Solver,
+    Backend, BuildOptions, Controls, EmitOptions, Error, Format, Model, Precision, RunSpec, Solver,
     Validated,
 };
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Two models of the suite compiled into this binary (`build.rs`, rateforge-build): `qif` and
@@ -53,37 +52,43 @@ where
     Ok(best)
 }
 
-/// The suite's model files, written to a scratch directory before loading.
-const FILES: &[(&str, &[u8])] = &[
+/// The suite's models and connectome, compiled into the binary and loaded from memory.
+const MODELS: &[(&str, &str, Format)] = &[
     (
         "montbrio.yaml",
-        include_bytes!("../../../examples/models/montbrio.yaml"),
+        include_str!("../../../examples/models/montbrio.yaml"),
+        Format::Yaml,
     ),
     (
         "jansen_rit.yaml",
-        include_bytes!("../../../examples/models/jansen_rit.yaml"),
+        include_str!("../../../examples/models/jansen_rit.yaml"),
+        Format::Yaml,
     ),
     (
         "mpr68.xml",
-        include_bytes!("../../../examples/models/networks/mpr68.xml"),
+        include_str!("../../../examples/models/networks/mpr68.xml"),
+        Format::Xml,
     ),
     (
         "kuramoto.xml",
-        include_bytes!("../../../examples/models/library/kuramoto.xml"),
+        include_str!("../../../examples/models/library/kuramoto.xml"),
+        Format::Xml,
     ),
     (
-        "models/networks/mpr68.yaml",
-        include_bytes!("../../../examples/models/networks/mpr68.yaml"),
-    ),
-    (
-        "data/connectivity_68/weights.npy",
-        include_bytes!("../../../examples/data/connectivity_68/weights.npy"),
-    ),
-    (
-        "data/connectivity_68/tract_lengths.npy",
-        include_bytes!("../../../examples/data/connectivity_68/tract_lengths.npy"),
+        "mpr68.yaml",
+        include_str!("../../../examples/models/networks/mpr68.yaml"),
+        Format::Yaml,
     ),
 ];
+
+/// The 68-region connectome (weights, tract lengths in mm).
+fn connectome() -> Result<rateforge::crates::runtime::Connectivity, Error> {
+    rateforge::crates::rt::connectivity::from_npy_bytes(
+        include_bytes!("../../../examples/data/connectivity_68/weights.npy"),
+        include_bytes!("../../../examples/data/connectivity_68/tract_lengths.npy"),
+    )
+    .map_err(Error::Input)
+}
 
 /// Options of the suite.
 pub struct BenchOptions {
@@ -171,36 +176,31 @@ fn step_flops(f: &Flops, solver: Solver) -> f64 {
     }
 }
 
-fn write_files() -> Result<PathBuf, Error> {
-    let dir = std::env::temp_dir().join(format!("rateforge-bench-{}", std::process::id()));
-    for (name, bytes) in FILES {
-        let path = dir.join(name);
-        let io = |e: std::io::Error| {
-            Error::Runtime(rateforge::crates::runtime::RuntimeError::Invalid(format!(
-                "cannot write `{}`: {e}",
-                path.display()
-            )))
-        };
-        std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(io)?;
-        std::fs::write(&path, bytes).map_err(io)?;
-    }
-    Ok(dir)
+fn load(reference: &str) -> Result<Validated, Error> {
+    load_with(reference, &[], &[])
 }
 
-fn load(dir: &Path, reference: &str) -> Result<Validated, Error> {
-    load_with(dir, reference, &[])
-}
-
-/// Loads a suite model, its network couplings replaced by `couplings` (`--coupling` syntax).
-fn load_with(dir: &Path, reference: &str, couplings: &[&str]) -> Result<Validated, Error> {
-    Model::load(
-        &dir.join(reference).display().to_string(),
+/// Loads a suite model (`file/Template` or `file`, the file one of [`MODELS`]), its network
+/// couplings replaced by `couplings` (`--coupling` syntax), with the values `set`.
+fn load_with(reference: &str, couplings: &[&str], set: &[(&str, f64)]) -> Result<Validated, Error> {
+    let file = reference.split('/').next().unwrap_or(reference);
+    let (_, text, format) = MODELS
+        .iter()
+        .find(|(name, _, _)| *name == file)
+        .expect("a model of the suite");
+    let mut model = Model::from_source_with(
+        reference,
+        text,
+        *format,
         &rateforge::LoadOptions {
             couplings: couplings.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         },
-    )?
-    .validate()
+    )?;
+    for (path, value) in set {
+        model.set(path, *value)?;
+    }
+    model.validate()
 }
 
 /// Timed runs of one kernel: the best of `repeats` (the machine is shared and noisy).
@@ -235,7 +235,6 @@ fn human(x: f64) -> String {
 /// Runs the suite and prints its table.
 pub fn run(options: &BenchOptions) -> Result<(), Error> {
     let start = Instant::now();
-    let dir = write_files()?;
     let build = BuildOptions::default();
     let threads_all = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -336,14 +335,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         },
     ];
     let conn = if cases.iter().any(|c| c.network) {
-        Some(
-            rateforge::crates::runtime::connectivity::load(
-                &dir.join("data/connectivity_68/weights.npy"),
-                Some(&dir.join("data/connectivity_68/tract_lengths.npy")),
-                None,
-            )
-            .map_err(Error::Input)?,
-        )
+        Some(connectome()?)
     } else {
         None
     };
@@ -352,12 +344,10 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         "case", "instances", "steps", "threads", "time s", "rate", "GFLOP/s", "%peak", "x interp"
     );
     for case in &cases {
-        let valid = load(&dir, case.model)?;
+        let valid = load(case.model)?;
         let f = flops(valid.ir());
-        let edges = conn
-            .as_ref()
-            .map_or(0.0, |c| c.connectivity.weight.len() as f64);
-        let nodes = conn.as_ref().map_or(1.0, |c| c.connectivity.n_nodes as f64);
+        let edges = conn.as_ref().map_or(0.0, |c| c.weight.len() as f64);
+        let nodes = conn.as_ref().map_or(1.0, |c| c.n_nodes as f64);
         let per_instance_step = if case.network {
             nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
         } else {
@@ -376,11 +366,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 every: Some(steps as f64 * case.dt),
                 instances: n,
                 instance_values: vec![(case.sweep.0.to_string(), values)],
-                connectivity: if case.network {
-                    conn.as_ref().map(|c| c.connectivity.clone())
-                } else {
-                    None
-                },
+                connectivity: if case.network { conn.clone() } else { None },
                 threads: Some(if threads == 0 { threads_all } else { threads }),
                 trace: false,
                 ..Default::default()
@@ -517,7 +503,6 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         secs,
         format!("{} lane-steps", human(rate)),
     );
-    let _ = std::fs::remove_dir_all(&dir);
     println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
@@ -528,6 +513,8 @@ struct CudaCase {
     model: &'static str,
     /// Network couplings replacing the model's (`--coupling` syntax); empty: the model's own.
     couplings: &'static [&'static str],
+    /// Values set before validation (`--set`).
+    set: &'static [(&'static str, f64)],
     solver: Solver,
     dt: f64,
     /// (instances, steps) of the GPU rows.
@@ -547,7 +534,6 @@ struct CudaCase {
 /// it checks that the suite runs, its figures mean nothing.
 pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result<(), Error> {
     let start = Instant::now();
-    let dir = write_files()?;
     let build = BuildOptions::default();
     let emulated = matches!(target, rateforge::CudaTarget::Emulated);
     let threads_all = options.threads.unwrap_or_else(|| {
@@ -560,22 +546,18 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         let s = if options.quick { s / 10 } else { s };
         (if emulated { s / 10 } else { s }).max(10)
     };
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &dir.join("data/connectivity_68/weights.npy"),
-        Some(&dir.join("data/connectivity_68/tract_lengths.npy")),
-        None,
-    )
-    .map_err(Error::Input)?
-    .connectivity;
+    let conn = connectome()?;
     // Montbrio on the 68-region connectome, coupled through r (TVB's default parameters have
     // cv = 0, so the coupling through V does nothing), delays of tract length / 2 mm/ms: at
-    // dt = 0.1 ms the delay buffer holds 1,266 steps.
+    // dt = 0.1 ms the delay buffer holds 1,266 steps. The node template of mpr68.yaml, made a
+    // network by the coupling (the connectome is given at run time).
     let mpr_coupling: &[&str] = &["mpr_op/r->mpr_op/c_r:linear:a=20"];
     let cases = vec![
         CudaCase {
             name: "Montbrio single node, euler",
             model: "montbrio.yaml/qif",
             couplings: &[],
+            set: &[],
             solver: Solver::Euler,
             dt: 1e-4,
             rows: vec![(1 << 20, steps(10_000))],
@@ -587,6 +569,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             name: "Jansen-Rit circuit, rk4",
             model: "jansen_rit.yaml/JRC",
             couplings: &[],
+            set: &[],
             solver: Solver::Rk4,
             dt: 1e-4,
             rows: vec![(1 << 20, steps(2_000))],
@@ -596,8 +579,10 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         },
         CudaCase {
             name: "Montbrio, 68 regions, delays, heun",
-            model: "models/networks/mpr68.yaml/mpr68",
+            model: "mpr68.yaml/mpr_node",
             couplings: mpr_coupling,
+            // mpr68's conduction speed, 2 mm/ms.
+            set: &[("network/speed", 2.0)],
             solver: Solver::Heun,
             dt: 0.1,
             rows: vec![(10_000, steps(2_000)), (100_000, steps(2_000))],
@@ -609,6 +594,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             name: "Kuramoto, 68 regions, delays, heun",
             model: "kuramoto.xml",
             couplings: &[],
+            set: &[],
             solver: Solver::Heun,
             dt: 0.1,
             rows: vec![(10_000, steps(2_000))],
@@ -620,7 +606,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
     let mut header = false;
     let mut cpu_note = false;
     for case in &cases {
-        let valid = load_with(&dir, case.model, case.couplings)?;
+        let valid = load_with(case.model, case.couplings, case.set)?;
         let f = flops(valid.ir());
         let nodes = if case.network {
             conn.n_nodes as f64
@@ -752,7 +738,6 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             "1"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
     println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -175,6 +175,33 @@ pub fn load(
     })
 }
 
+/// A connectivity from the bytes of `.npy` files: an `n x n` weights matrix and tract lengths of
+/// the same shape (row = target, column = source), as [`load`] reads them from files.
+pub fn from_npy_bytes(weights: &[u8], tract_lengths: &[u8]) -> Result<Connectivity, RuntimeError> {
+    let table = |bytes: &[u8], what: &str| -> Result<ndarray::Array2<f64>, RuntimeError> {
+        use ndarray_npy::ReadNpyExt;
+        ndarray::Array2::<f64>::read_npy(bytes).map_err(|e| {
+            RuntimeError::Invalid(format!("the {what} are not a float64 .npy matrix: {e}"))
+        })
+    };
+    let (w, d) = (
+        table(weights, "weights")?,
+        table(tract_lengths, "tract lengths")?,
+    );
+    let n = w.nrows();
+    if n == 0 || w.ncols() != n || d.dim() != (n, n) {
+        return Err(RuntimeError::Invalid(format!(
+            "the weights ({} x {}) and tract lengths ({} x {}) are not one square shape",
+            w.nrows(),
+            w.ncols(),
+            d.nrows(),
+            d.ncols()
+        )));
+    }
+    let (w, d): (Vec<f64>, Vec<f64>) = (w.iter().copied().collect(), d.iter().copied().collect());
+    Ok(Connectivity::from_dense(n, &w, &d))
+}
+
 /// Weights, tract lengths and labels from a TVB connectivity zip.
 fn read_zip(path: &Path) -> Result<(Table, Option<Table>, Vec<String>), RuntimeError> {
     let file = std::fs::File::open(path).map_err(|e| data_err(path, e.to_string()))?;
