@@ -1,37 +1,10 @@
 //! The `rateforge` binary end to end: exit codes, messages, files written.
 
+mod common;
+
+use common::{rateforge, root, text, tmp};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// Runs `rateforge` in the workspace root with a test-only kernel cache.
-fn rateforge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rateforge"))
-        .args(args)
-        .current_dir(root())
-        .env(
-            "RATEFORGE_CACHE_DIR",
-            root().join("target/test-kernel-cache"),
-        )
-        .output()
-        .expect("run rateforge")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = root().join("target/cli-test-out");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 /// Asserts a user error: exit code 2, no panic, and each expected fragment in stderr.
 fn user_error(out: &Output, expected: &[&str]) {

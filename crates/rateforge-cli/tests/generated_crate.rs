@@ -5,28 +5,12 @@
 //! The crates are written under `target/nested/` and built with `--offline` into
 //! `target/nested/target` (shared with rateforge-build's build-script tests).
 
+mod common;
+
+use common::{rateforge, root, tmp};
 use rateforge::crates::rt::output::read_npz_metadata;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn rateforge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rateforge"))
-        .args(args)
-        .current_dir(root())
-        .env(
-            "RATEFORGE_CACHE_DIR",
-            root().join("target/test-kernel-cache"),
-        )
-        .output()
-        .expect("run rateforge")
-}
 
 fn ok(o: &Output) {
     assert!(
@@ -136,9 +120,7 @@ fn same_npz(ours: &Path, theirs: &Path, set: bool) {
 }
 
 fn out(name: &str) -> PathBuf {
-    let dir = root().join("target/cli-test-out");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    tmp(name)
 }
 
 #[test]

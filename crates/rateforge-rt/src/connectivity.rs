@@ -254,54 +254,9 @@ fn read_labels_dir(dir: &Path) -> Vec<String> {
     Vec::new()
 }
 
-/// A whitespace- or comma-separated numeric matrix (TVB's `.txt` format).
+/// A whitespace- or comma-separated matrix of finite numbers (TVB's `.txt` format, no header).
 fn parse_matrix(text: &str) -> Result<Table, String> {
-    let mut data = Vec::new();
-    let mut n_cols = None;
-    let mut n_rows = 0;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = if line.contains(',') {
-            line.split(',').map(str::trim).collect()
-        } else {
-            line.split_whitespace().collect()
-        };
-        let mut row = Vec::with_capacity(fields.len());
-        for (j, f) in fields.iter().enumerate() {
-            let v: f64 = f.parse().map_err(|_| {
-                format!("line {}: `{f}` in column {} is not a number", i + 1, j + 1)
-            })?;
-            if !v.is_finite() {
-                return Err(format!(
-                    "line {}: value {v} in column {} is not finite",
-                    i + 1,
-                    j + 1
-                ));
-            }
-            row.push(v);
-        }
-        match n_cols {
-            None => n_cols = Some(row.len()),
-            Some(c) if c != row.len() => {
-                return Err(format!(
-                    "line {}: {} columns, but earlier rows have {c}",
-                    i + 1,
-                    row.len()
-                ));
-            }
-            Some(_) => {}
-        }
-        data.extend(row);
-        n_rows += 1;
-    }
-    Ok(Table {
-        data,
-        n_rows,
-        n_cols: n_cols.unwrap_or(0),
-    })
+    crate::data::parse_text(text, false, true)
 }
 
 #[cfg(test)]

@@ -108,6 +108,13 @@ fn read_npy(path: &Path) -> Result<Table, RuntimeError> {
 
 fn read_text(path: &Path) -> Result<Table, RuntimeError> {
     let text = std::fs::read_to_string(path).map_err(|e| data_err(path, e.to_string()))?;
+    parse_text(&text, true, false).map_err(|e| data_err(path, e))
+}
+
+/// A table of numbers from text: one row per line, fields separated by commas or white space,
+/// `#` comments and blank lines skipped. With `header`, a first line that is not numeric is a
+/// header; with `finite`, NaN and infinities are refused. Errors name the line and column.
+pub fn parse_text(text: &str, header: bool, finite: bool) -> Result<Table, String> {
     let mut data = Vec::new();
     let mut n_cols = None;
     let mut n_rows = 0;
@@ -129,34 +136,35 @@ fn read_text(path: &Path) -> Result<Table, RuntimeError> {
             .collect();
         let values = match parsed {
             Ok(v) => v,
-            // A first line that is not numeric is a header.
-            Err(_) if !seen_data => {
+            Err(_) if header && !seen_data => {
                 seen_data = true;
                 continue;
             }
             Err(j) => {
-                return Err(data_err(
-                    path,
-                    format!(
-                        "line {}: `{}` in column {} is not a number",
-                        i + 1,
-                        fields[j],
-                        j + 1
-                    ),
+                return Err(format!(
+                    "line {}: `{}` in column {} is not a number",
+                    i + 1,
+                    fields[j],
+                    j + 1
                 ));
             }
         };
         seen_data = true;
+        if let Some(j) = values.iter().position(|v| finite && !v.is_finite()) {
+            return Err(format!(
+                "line {}: value {} in column {} is not finite",
+                i + 1,
+                values[j],
+                j + 1
+            ));
+        }
         match n_cols {
             None => n_cols = Some(values.len()),
             Some(c) if c != values.len() => {
-                return Err(data_err(
-                    path,
-                    format!(
-                        "line {}: {} columns, but earlier rows have {c}",
-                        i + 1,
-                        values.len()
-                    ),
+                return Err(format!(
+                    "line {}: {} columns, but earlier rows have {c}",
+                    i + 1,
+                    values.len()
                 ));
             }
             Some(_) => {}

@@ -1,0 +1,39 @@
+//! What the tests of the `rateforge` binary share: the workspace, running the binary, scratch files.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `rateforge` in the workspace root with a test-only kernel cache.
+pub fn rateforge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rateforge"))
+        .args(args)
+        .current_dir(root())
+        .env(
+            "RATEFORGE_CACHE_DIR",
+            root().join("target/test-kernel-cache"),
+        )
+        .output()
+        .expect("run rateforge")
+}
+
+/// Bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch file in `target/cli-test-out`.
+pub fn tmp(name: &str) -> PathBuf {
+    let dir = root().join("target/cli-test-out");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
