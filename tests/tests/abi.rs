@@ -11,7 +11,7 @@
 use rateforge::crates::runtime::abi::{
     AbiStruct, LAYOUT_HASH, Layout, RfArgs, RfCudaArgs, RfInfo, RfSeries,
 };
-use rateforge::crates::runtime::cuda::{CudaKernel, CudaKernelInfo, emulate};
+use rateforge::crates::runtime::cuda::{CudaKernel, CudaKernelInfo, cuda_model, emulate};
 use rateforge::crates::runtime::{Kernel, build_rust};
 use rateforge_tests::*;
 use std::process::Command;
@@ -135,7 +135,7 @@ fn a_cuda_kernel_with_another_argument_block_is_refused_before_a_launch() {
     };
     // The kernel as generated passes the check.
     let dev = emulate::load(&source, &build_options()).unwrap();
-    assert!(CudaKernel::new(model.ir(), info(), Box::new(dev)).is_ok());
+    assert!(CudaKernel::new(cuda_model(model.ir()), info(), Box::new(dev)).is_ok());
     // One field wider than the runtime expects (as an out-of-date kernel would be).
     let altered = source.replace(
         "    unsigned int dense;\n",
@@ -143,6 +143,6 @@ fn a_cuda_kernel_with_another_argument_block_is_refused_before_a_launch() {
     );
     assert_ne!(altered, source);
     let dev = emulate::load(&altered, &build_options()).unwrap();
-    let err = CudaKernel::new(model.ir(), info(), Box::new(dev)).unwrap_err();
+    let err = CudaKernel::new(cuda_model(model.ir()), info(), Box::new(dev)).unwrap_err();
     assert!(err.to_string().contains("`dense`"), "{err}");
 }

@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod connectivity;
+pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod exec;
@@ -42,6 +43,9 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("lib.rs")),
     ("cli.rs", include_str!("cli.rs")),
     ("connectivity.rs", include_str!("connectivity.rs")),
+    ("cuda/mod.rs", include_str!("cuda/mod.rs")),
+    ("cuda/device.rs", include_str!("cuda/device.rs")),
+    ("cuda/gpu.rs", include_str!("cuda/gpu.rs")),
     ("data.rs", include_str!("data.rs")),
     ("error.rs", include_str!("error.rs")),
     ("exec.rs", include_str!("exec.rs")),
@@ -52,11 +56,16 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("sweep.rs", include_str!("sweep.rs")),
 ];
 
-/// This crate's dependencies from crates.io, as a `[dependencies]` table for a copy of it (the
-/// versions of the workspace; a test checks that they agree).
+/// This crate's dependencies from crates.io and its features, as the end of the `[dependencies]`
+/// table of a copy of it (the versions of the workspace; a test checks that they agree).
 pub const DEPENDENCIES: &str = r#"rayon = "1.10"
 ndarray = "0.17"
 ndarray-npy = { version = "0.10", default-features = false, features = ["npz"] }
 zip = { version = "6", default-features = false, features = ["deflate"] }
 serde_json = "1"
+cudarc = { version = "0.19.10", default-features = false, features = ["std", "driver", "nvrtc", "dynamic-loading", "cuda-12090"], optional = true }
+
+[features]
+# Running CUDA kernels on NVIDIA GPUs.
+cuda = ["dep:cudarc"]
 "#;

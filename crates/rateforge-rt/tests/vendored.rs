@@ -14,13 +14,20 @@ fn the_dependencies_of_a_copy_are_the_workspace_versions() {
         .unwrap();
     let own = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
     let mut checked = 0;
-    for line in rateforge_rt::DEPENDENCIES
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
+    let deps = rateforge_rt::DEPENDENCIES
+        .split("[features]")
+        .next()
+        .unwrap();
+    for line in deps.lines().filter(|l| !l.trim().is_empty()) {
         let name = line.split('=').next().unwrap().trim();
+        let optional = line.contains(", optional = true");
+        let line = line.replace(", optional = true }", " }");
         assert!(
-            own.contains(&format!("\n{name}.workspace = true")),
+            own.contains(&format!("\n{name}.workspace = true"))
+                || (optional
+                    && own.contains(&format!(
+                        "\n{name} = {{ workspace = true, optional = true }}"
+                    ))),
             "`{name}` is not a dependency of rateforge-rt"
         );
         let theirs = section
@@ -28,6 +35,7 @@ fn the_dependencies_of_a_copy_are_the_workspace_versions() {
             .find(|l| l.split('=').next().unwrap().trim() == name)
             .unwrap_or_else(|| panic!("`{name}` is not a workspace dependency"));
         assert_eq!(line.trim(), theirs.trim(), "the version of `{name}`");
+        assert!(!optional || rateforge_rt::DEPENDENCIES.contains(&format!("\"dep:{name}\"")));
         checked += 1;
     }
     // Every dependency of rateforge-rt but rateforge-kernel (a path dependency in the copy).
@@ -39,7 +47,7 @@ fn the_dependencies_of_a_copy_are_the_workspace_versions() {
         .next()
         .unwrap()
         .lines()
-        .filter(|l| l.contains(".workspace = true") && !l.starts_with("rateforge-kernel"))
+        .filter(|l| l.contains("workspace = true") && !l.starts_with("rateforge-kernel"))
         .count();
     assert_eq!(checked, deps);
 }

@@ -638,7 +638,12 @@ impl Validated {
                 Box::new(emulate::load(&source, build).map_err(Error::Runtime)?)
             }
         };
-        CudaKernel::new(&self.valid, info, device).map_err(Error::Runtime)
+        CudaKernel::new(
+            rateforge_runtime::cuda::cuda_model(&self.valid),
+            info,
+            device,
+        )
+        .map_err(Error::Runtime)
     }
 
     /// Generates, compiles (or finds in the cache) and loads the native kernel.

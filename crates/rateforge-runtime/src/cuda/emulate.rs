@@ -4,9 +4,10 @@
 //! the GPU) it computes what the GPU computes, so the kernel, its indexing and the host driver are
 //! tested without a GPU.
 
-use super::device::Emulated;
 use crate::compile::{BuildOptions, cached_artifact, hash_parts};
 use crate::error::RuntimeError;
+use rateforge_rt::cuda::RfCudaArgs;
+use rateforge_rt::cuda::device::{Emulated, EmulationFns};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -85,5 +86,31 @@ pub fn load(kernel_cu: &str, options: &BuildOptions) -> Result<Emulated, Runtime
         }
         Ok(())
     })?;
-    Emulated::load(&path)
+    load_library(&path)
+}
+
+/// Loads a library built from shim + kernel + shim launcher ([`emulation_source`]).
+pub fn load_library(path: &std::path::Path) -> Result<Emulated, RuntimeError> {
+    let err = |reason: String| RuntimeError::Load {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // SAFETY: a library we compiled from the shim; its initialisers are trivial.
+    let library = unsafe { libloading::Library::new(path) }.map_err(|e| err(e.to_string()))?;
+    // SAFETY: the shim exports these with these signatures.
+    let fns = unsafe {
+        let run: libloading::Symbol<'_, unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32> =
+            library
+                .get(b"rf_emulate")
+                .map_err(|e| err(format!("missing symbol `rf_emulate`: {e}")))?;
+        let layout: libloading::Symbol<'_, unsafe extern "C" fn(*mut u64)> = library
+            .get(b"rf_emulate_layout")
+            .map_err(|e| err(format!("missing symbol `rf_emulate_layout`: {e}")))?;
+        EmulationFns {
+            run: *run,
+            layout: *layout,
+        }
+    };
+    // SAFETY: the entry points are the library's, which the device keeps loaded.
+    Ok(unsafe { Emulated::new(fns, Some(Box::new(library))) })
 }

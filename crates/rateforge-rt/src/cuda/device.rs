@@ -49,11 +49,23 @@ pub trait Device {
     fn name(&self) -> String;
 }
 
-/// The CPU: the kernel compiled as C++ with the shim, loaded as a shared library.
+/// The entry points of a CUDA kernel compiled as C++ with the shim (`shim_launch.h`):
+/// `rf_emulate(args, grid, block)` launches `rf_run`, `rf_emulate_layout(out)` runs the layout
+/// probe.
+#[derive(Clone, Copy, Debug)]
+pub struct EmulationFns {
+    /// `rf_emulate`.
+    pub run: unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
+    /// `rf_emulate_layout`.
+    pub layout: unsafe extern "C" fn(*mut u64),
+}
+
+/// The CPU: the kernel compiled as C++ with the shim (a shared library loaded at run time, or
+/// linked into the binary), device memory in host memory.
 pub struct Emulated {
-    _library: libloading::Library,
-    run: unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
-    layout: unsafe extern "C" fn(*mut u64),
+    fns: EmulationFns,
+    /// Whatever must outlive the entry points (the loaded library).
+    _keep: Option<Box<dyn std::any::Any + Send>>,
     buffers: std::collections::HashMap<DevicePtr, Vec<u64>>,
     staging: std::collections::HashMap<DevicePtr, Vec<u8>>,
 }
@@ -67,34 +79,19 @@ impl std::fmt::Debug for Emulated {
 }
 
 impl Emulated {
-    /// Loads a library built from shim + kernel + shim launcher (see [`super::emulation_source`]).
-    pub fn load(path: &std::path::Path) -> Result<Emulated, RuntimeError> {
-        let err = |reason: String| RuntimeError::Load {
-            path: path.to_path_buf(),
-            reason,
-        };
-        // SAFETY: a library we compiled from the shim; its initialisers are trivial.
-        let library = unsafe { libloading::Library::new(path) }.map_err(|e| err(e.to_string()))?;
-        // SAFETY: the shim exports these with these signatures.
-        let (run, layout) = unsafe {
-            let run: libloading::Symbol<
-                '_,
-                unsafe extern "C" fn(*const RfCudaArgs, u32, u32) -> i32,
-            > = library
-                .get(b"rf_emulate")
-                .map_err(|e| err(format!("missing symbol `rf_emulate`: {e}")))?;
-            let layout: libloading::Symbol<'_, unsafe extern "C" fn(*mut u64)> = library
-                .get(b"rf_emulate_layout")
-                .map_err(|e| err(format!("missing symbol `rf_emulate_layout`: {e}")))?;
-            (*run, *layout)
-        };
-        Ok(Emulated {
-            _library: library,
-            run,
-            layout,
+    /// The emulation whose entry points are `fns`; `keep` lives as long as the device (the
+    /// library the entry points are in, when it was loaded).
+    ///
+    /// # Safety
+    ///
+    /// `fns` are the entry points of one kernel compiled with the shim, valid while `keep` lives.
+    pub unsafe fn new(fns: EmulationFns, keep: Option<Box<dyn std::any::Any + Send>>) -> Emulated {
+        Emulated {
+            fns,
+            _keep: keep,
             buffers: std::collections::HashMap::new(),
             staging: std::collections::HashMap::new(),
-        })
+        }
     }
 }
 
@@ -160,7 +157,7 @@ impl Device for Emulated {
         args: &RfCudaArgs,
     ) -> Result<(), RuntimeError> {
         // SAFETY: every pointer in `args` is a buffer of this device, sized by the driver.
-        let status = unsafe { (self.run)(args, grid, block) };
+        let status = unsafe { (self.fns.run)(args, grid, block) };
         if status == 0 {
             Ok(())
         } else {
@@ -176,7 +173,7 @@ impl Device for Emulated {
         // The probe writes 2 + 2 * fields words; a generous buffer, cut to what the caller expects.
         let mut out = vec![u64::MAX; words.max(2) * 2 + 64];
         // SAFETY: the probe writes at most 2 + 2 * (fields of RfCudaArgs) words.
-        unsafe { (self.layout)(out.as_mut_ptr()) };
+        unsafe { (self.fns.layout)(out.as_mut_ptr()) };
         out.truncate(words);
         Ok(out)
     }
