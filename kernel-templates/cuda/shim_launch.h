@@ -17,8 +17,17 @@ static inline void rf_shim_launch(Kernel kernel, unsigned int grid, unsigned int
     }
 }
 
+// The names of the two entry points: define them before this file to link several kernels into
+// one program (rateforge-build names them after each kernel's module).
+#ifndef RF_EMULATE
+#define RF_EMULATE rf_emulate
+#endif
+#ifndef RF_EMULATE_LAYOUT
+#define RF_EMULATE_LAYOUT rf_emulate_layout
+#endif
+
 // For the runtime's emulated device: one launch of `rf_run` over `grid` blocks of `block` threads.
-extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned int block) {
+extern "C" int RF_EMULATE(const RfCudaArgs* args, unsigned int grid, unsigned int block) {
     if (!args) return 1;
     rf_shim_launch(rf_run, grid, block, *args);
     return 0;
@@ -26,6 +35,6 @@ extern "C" int rf_emulate(const RfCudaArgs* args, unsigned int grid, unsigned in
 
 // The C++ compiler's layout of the argument block (`rf_layout`), which the host compares with its
 // own before the first launch.
-extern "C" void rf_emulate_layout(unsigned long long* out) { rf_shim_launch(rf_layout, 1, 1, out); }
+extern "C" void RF_EMULATE_LAYOUT(unsigned long long* out) { rf_shim_launch(rf_layout, 1, 1, out); }
 
 #endif

@@ -33,7 +33,7 @@ pub use error::RuntimeError;
 pub use exec::{
     Connectivity, Controls, Launch, Outcome, SeriesColumns, SeriesData, StatsRequest, run_native,
 };
-pub use model::{Recordable, Simulation, StaticModel, Values};
+pub use model::{Recordable, Simulation, StaticModel, Target, Values};
 pub use rateforge_kernel::Solver;
 pub use result::{Metadata, RunResult};
 

@@ -74,8 +74,46 @@ pub trait StaticModel: Copy + Send + Sync + 'static {
     /// The connectivity the model file names, embedded ([`Connectivity::to_le_bytes`]), and where
     /// it came from.
     const CONNECTIVITY: Option<(&'static [u8], &'static str)>;
+    /// The model's CUDA kernel, when the build made one (`rateforge_build::Build::cuda`).
+    const CUDA: Option<CudaAssets> = None;
     /// The kernel: its entry point and description.
     fn kernel() -> (RunFn, &'static RfInfo);
+    /// The delays in steps of a network's edges for one instance's parameters (the rule the
+    /// kernel applies, in float64): what the CUDA host sets up.
+    fn edge_delays(params: &[f64], n_nodes: usize, dt: f64, distance: &[f64]) -> Vec<usize>;
+}
+
+/// A model's CUDA kernel, compiled into the binary by its build.
+#[derive(Clone, Copy, Debug)]
+pub struct CudaAssets {
+    /// PTX for a virtual architecture (the driver compiles it for the GPU it runs on), when NVRTC
+    /// was found at build time.
+    pub ptx: Option<&'static str>,
+    /// The kernel compiled as C++ with the CPU shim, linked in (runs without a GPU).
+    pub emulation: Option<crate::cuda::device::EmulationFns>,
+    /// Bits of the arithmetic (64 or 32).
+    pub float_bits: u32,
+    /// Bits of the delay history.
+    pub history_bits: u32,
+    /// Parameters compiled in: (index, value).
+    pub inline: &'static [(usize, f64)],
+    /// History buffers of the kernel.
+    pub n_buffered: usize,
+    /// The parameter holding each delay's time.
+    pub delay_params: &'static [usize],
+}
+
+/// Where a [`Simulation`] runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// The model's Rust kernel on every core of this CPU.
+    #[default]
+    Cpu,
+    /// The model's CUDA kernel on GPU number `ordinal` (needs the `cuda` feature of
+    /// `rateforge-rt` and a build with PTX).
+    Gpu(usize),
+    /// The model's CUDA kernel on the CPU, through the shim (for checking without a GPU).
+    CudaEmulated,
 }
 
 /// Values with names: a model's parameters (`Params`) or initial states (`State`).
@@ -150,6 +188,8 @@ pub struct Simulation<M: StaticModel> {
     pub stats: Option<(f64, Vec<(String, f64)>)>,
     /// The connectivity of a network model (default: the one the model file names).
     pub connectivity: Option<Connectivity>,
+    /// Where it runs.
+    pub target: Target,
     model: PhantomData<M>,
 }
 
@@ -167,6 +207,7 @@ impl<M: StaticModel> Default for Simulation<M> {
             trace: true,
             stats: None,
             connectivity: None,
+            target: Target::Cpu,
             model: PhantomData,
         }
     }
@@ -241,6 +282,12 @@ impl<M: StaticModel> Simulation<M> {
     /// Uses a connectivity (a network model).
     pub fn connectivity(mut self, connectivity: Connectivity) -> Self {
         self.connectivity = Some(connectivity);
+        self
+    }
+
+    /// Runs where `target` says.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
         self
     }
 
@@ -445,16 +492,45 @@ impl<M: StaticModel> Simulation<M> {
             stats: stats.clone(),
         };
         let (run_fn, info) = M::kernel();
-        // SAFETY: the entry point and its description come from one generated module, compiled
-        // against this crate's ABI.
-        let outcome = unsafe { run_native(run_fn, info, M::NOISE, &launch) }?;
+        let (outcome, kernel) = match self.target {
+            Target::Cpu => {
+                // SAFETY: the entry point and its description come from one generated module,
+                // compiled against this crate's ABI.
+                let outcome = unsafe { run_native(run_fn, info, M::NOISE, &launch) }?;
+                let kernel = json!({
+                    "lanes": info.lanes,
+                    "float_bits": info.float_bits,
+                    "history_bits": info.history_bits,
+                    "inlined_parameters": info.n_inlined,
+                    "linkage": "static",
+                });
+                (outcome, kernel)
+            }
+            target => {
+                let k = cuda_kernel::<M>(target)?;
+                let outcome = k.run(&launch)?;
+                let kernel = json!({
+                    "device": k.device_name(),
+                    "float_bits": k.info().float_bits,
+                    "history_bits": k.info().history_bits,
+                    "inlined_parameters": k.info().inline.len(),
+                    "linkage": "static",
+                });
+                (outcome, kernel)
+            }
+        };
         let metadata = Metadata {
             version: M::VERSION.to_string(),
             model: M::REFERENCE.to_string(),
             model_name: M::NAME.to_string(),
             model_hash: M::HASH.to_string(),
             files: M::FILES.iter().map(|f| f.to_string()).collect(),
-            backend: "native".to_string(),
+            backend: if self.target == Target::Cpu {
+                "native"
+            } else {
+                "cuda"
+            }
+            .to_string(),
             solver: self.solver.name().to_string(),
             dt: self.dt,
             t0: self.t0,
@@ -508,13 +584,7 @@ impl<M: StaticModel> Simulation<M> {
                     .map(|(n, t)| (n.clone(), *t))
                     .collect(),
             }),
-            kernel: json!({
-                "lanes": info.lanes,
-                "float_bits": info.float_bits,
-                "history_bits": info.history_bits,
-                "inlined_parameters": info.n_inlined,
-                "linkage": "static",
-            }),
+            kernel,
             partial: outcome.cancelled,
         }
         .to_json();
@@ -533,4 +603,65 @@ impl<M: StaticModel> Simulation<M> {
             partial: outcome.cancelled,
         })
     }
+}
+
+/// The CUDA kernel of a compiled-in model on `target`'s device.
+fn cuda_kernel<M: StaticModel>(target: Target) -> Result<crate::cuda::CudaKernel, RuntimeError> {
+    use crate::cuda::device::{Device, Emulated};
+    use crate::cuda::{CudaKernel, CudaKernelInfo, CudaModel};
+    let Some(assets) = M::CUDA else {
+        return Err(RuntimeError::CudaUnavailable(format!(
+            "`{}` was built without its CUDA kernel (rateforge_build::Build::cuda)",
+            M::NAME
+        )));
+    };
+    let device: Box<dyn Device + Send> = match target {
+        Target::CudaEmulated => {
+            let fns = assets.emulation.ok_or_else(|| {
+                RuntimeError::CudaUnavailable(format!(
+                    "`{}` was built without the CPU emulation of its CUDA kernel",
+                    M::NAME
+                ))
+            })?;
+            // SAFETY: the entry points of this model's kernel, linked into the binary.
+            Box::new(unsafe { Emulated::new(fns, None) })
+        }
+        #[cfg(feature = "cuda")]
+        Target::Gpu(ordinal) => {
+            let ptx = assets.ptx.ok_or_else(|| {
+                RuntimeError::CudaUnavailable(format!(
+                    "`{}` was built without PTX for GPUs (NVRTC was not found at build time)",
+                    M::NAME
+                ))
+            })?;
+            Box::new(crate::cuda::gpu::Gpu::open_ptx(ordinal, ptx)?)
+        }
+        #[cfg(not(feature = "cuda"))]
+        Target::Gpu(_) => {
+            return Err(RuntimeError::CudaUnavailable(
+                "this program was built without GPU support (the `cuda` feature of rateforge-rt)"
+                    .into(),
+            ));
+        }
+        Target::Cpu => unreachable!("the CPU runs the Rust kernel"),
+    };
+    let model = CudaModel {
+        shape: crate::exec::Shape {
+            n_state: M::STATES.len(),
+            n_param: M::PARAMS.len(),
+            n_derived: M::DERIVED.len(),
+            n_series: 0,
+            network: M::NETWORK,
+            noise: M::NOISE,
+        },
+        n_buffered: assets.n_buffered,
+        delay_params: assets.delay_params.to_vec(),
+        edge_delays: Box::new(M::edge_delays),
+    };
+    let info = CudaKernelInfo {
+        float_bits: assets.float_bits,
+        history_bits: assets.history_bits,
+        inline: assets.inline.to_vec(),
+    };
+    CudaKernel::new(model, info, device)
 }

@@ -495,12 +495,14 @@ impl Validated {
     /// The generated Rust module `module` with the typed API (`Model`, `Params`, `State`, `Var`,
     /// `Simulation`), for a crate that depends on `rateforge-rt`. The connectivity the model
     /// names is embedded from `connectivity` (a file [`Validated::connectivity`] was written to
-    /// with `Connectivity::to_le_bytes`).
+    /// with `Connectivity::to_le_bytes`); `cuda` says how the module reaches the model's CUDA
+    /// kernel, when the build compiles one in too.
     pub fn generate_rust_module(
         &self,
         options: &rateforge_codegen::EmitOptions,
         module: &str,
         connectivity: Option<rateforge_codegen::rust::EmbeddedFile>,
+        cuda: Option<rateforge_codegen::rust::TypedCuda>,
     ) -> Result<String, Error> {
         use rateforge_codegen::rust::{Module, TypedApi};
         let mut inputs = Vec::new();
@@ -528,6 +530,7 @@ impl Validated {
                 .map(|a| (a.name.clone(), a.lo, a.hi))
                 .collect(),
             connectivity: connectivity.zip(self.connectivity_source.clone()),
+            cuda,
         };
         let module = Module {
             name: module.to_string(),

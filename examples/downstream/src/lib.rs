@@ -3,12 +3,13 @@
 
 include!(concat!(env!("OUT_DIR"), "/rateforge_models.rs"));
 
-use rateforge_rt::{RunResult, RuntimeError, Solver};
+use rateforge_rt::{RunResult, RuntimeError, Solver, Target};
 
 /// Jansen-Rit's cortical column for 2 s (Euler, dt = 0.1 ms), the pyramidal potential and the
 /// excitatory and inhibitory postsynaptic potentials every millisecond.
-pub fn jansen_rit() -> Result<RunResult, RuntimeError> {
+pub fn jansen_rit(target: Target) -> Result<RunResult, RuntimeError> {
     jrc::Simulation::new()
+        .target(target)
         .time(2.0)
         .dt(1e-4)
         .solver(Solver::Euler)
@@ -28,7 +29,7 @@ pub fn couplings() -> Vec<f64> {
 
 /// Montbrio-Pazo-Roxin on the 68-region connectome with delays, one instance per global
 /// coupling of [`couplings`]: 40 ms at dt = 0.1 ms (Heun), sampled every millisecond.
-pub fn mpr68_sweep() -> Result<RunResult, RuntimeError> {
+pub fn mpr68_sweep(target: Target) -> Result<RunResult, RuntimeError> {
     let grid: Vec<mpr68::Params> = couplings()
         .into_iter()
         .map(|g| mpr68::Params {
@@ -37,6 +38,7 @@ pub fn mpr68_sweep() -> Result<RunResult, RuntimeError> {
         })
         .collect();
     mpr68::Simulation::new()
+        .target(target)
         .time(40.0)
         .dt(0.1)
         .solver(Solver::Heun)

@@ -4,6 +4,7 @@
 
 use rateforge::{Backend, BuildOptions, Controls, EmitOptions, Model, RunResult, RunSpec, Solver};
 use rateforge_downstream_example::{couplings, jansen_rit, mpr68_sweep};
+use rateforge_rt::Target;
 use std::path::Path;
 
 fn here(path: &str) -> String {
@@ -86,7 +87,7 @@ fn same_results(a: &RunResult, b: &RunResult) {
 
 #[test]
 fn the_single_simulation_equals_rateforge_run() {
-    let ours = jansen_rit().unwrap();
+    let ours = jansen_rit(Target::Cpu).unwrap();
     let spec = RunSpec {
         time: 2.0,
         dt: 1e-4,
@@ -106,7 +107,7 @@ fn the_single_simulation_equals_rateforge_run() {
 
 #[test]
 fn the_sweep_equals_rateforge_sweep() {
-    let ours = mpr68_sweep().unwrap();
+    let ours = mpr68_sweep(Target::Cpu).unwrap();
     let spec = RunSpec {
         time: 40.0,
         dt: 0.1,
@@ -148,4 +149,34 @@ fn the_typed_values_know_their_paths() {
     assert!(p.set("etta", 1.0).unwrap_err().to_string().contains("eta"));
     assert_eq!(jrc::Var::pc__pro__v.path(), "pc/pro/v");
     assert_eq!(jrc::State::PATHS.len(), 8);
+}
+
+/// The compiled-in CUDA kernels, run on the CPU through the shim (and on a GPU, where there is
+/// one), equal the compiled-in Rust kernels bit for bit in float64.
+#[test]
+fn the_cuda_kernels_equal_the_rust_kernels() {
+    let mut targets = vec![Target::CudaEmulated];
+    match std::env::var("RATEFORGE_TEST_GPU") {
+        Ok(n) => targets.push(Target::Gpu(n.parse().unwrap_or(0))),
+        Err(_) => {
+            eprintln!("no GPU test: set RATEFORGE_TEST_GPU=N to run the CUDA kernels on GPU N too")
+        }
+    }
+    let (jrc, sweep) = (
+        jansen_rit(Target::Cpu).unwrap(),
+        mpr68_sweep(Target::Cpu).unwrap(),
+    );
+    for target in targets {
+        let (a, b) = (jansen_rit(target).unwrap(), mpr68_sweep(target).unwrap());
+        assert_eq!(a.metadata["backend"], "cuda");
+        for (what, x, y) in [
+            ("Jansen-Rit trace", &a.trace, &jrc.trace),
+            ("Jansen-Rit final states", &a.final_state, &jrc.final_state),
+            ("mpr68 trace", &b.trace, &sweep.trace),
+            ("mpr68 final states", &b.final_state, &sweep.final_state),
+        ] {
+            same(&format!("{what} ({target:?})"), x, y);
+        }
+        eprintln!("{target:?}: the CUDA kernels equal the Rust kernels");
+    }
 }

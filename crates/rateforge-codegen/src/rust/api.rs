@@ -27,6 +27,18 @@ pub struct TypedApi {
     /// The embedded connectivity: its file (`rateforge_rt::Connectivity::to_le_bytes`), and a
     /// description of where it came from.
     pub connectivity: Option<(EmbeddedFile, String)>,
+    /// The model's CUDA kernel, compiled into the binary too.
+    pub cuda: Option<TypedCuda>,
+}
+
+/// How a typed module reaches its model's CUDA kernel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypedCuda {
+    /// PTX for a virtual architecture, embedded with `include_str!`.
+    pub ptx: Option<EmbeddedFile>,
+    /// The kernel compiled as C++ with the CPU shim is linked in, its entry points named
+    /// `rf_emulate_<symbol>` and `rf_emulate_layout_<symbol>` (see [`super::symbol_suffix`]).
+    pub emulation: bool,
 }
 
 /// A file a generated module embeds with `include_bytes!`.
@@ -90,7 +102,15 @@ struct Connectivity {
 }
 
 #[derive(Serialize)]
+struct Cuda {
+    ptx: String,
+    emulation: bool,
+    delay_params: Vec<usize>,
+}
+
+#[derive(Serialize)]
 struct Context {
+    cuda: Option<Cuda>,
     model_name: String,
     symbol: String,
     name: String,
@@ -165,6 +185,14 @@ pub(crate) fn emit(
         })
         .collect();
     let context = Context {
+        cuda: api.cuda.as_ref().map(|c| Cuda {
+            ptx: c
+                .ptx
+                .as_ref()
+                .map_or_else(String::new, EmbeddedFile::expression),
+            emulation: c.emulation,
+            delay_params: m.delays.values().map(|d| d.time.index()).collect(),
+        }),
         model_name: comment(&m.name),
         symbol: symbol.to_string(),
         name: rust_str(&m.name),

@@ -26,7 +26,7 @@ pub const ABI_VERSION: u32 = rateforge_kernel::abi::ABI_VERSION;
 const KERNEL_TEMPLATE: &str = include_str!("../../../../kernel-templates/rust/kernel.rs.tera");
 
 mod api;
-pub use api::{EmbeddedFile, TypedApi};
+pub use api::{EmbeddedFile, TypedApi, TypedCuda};
 
 /// How a kernel module is named and what it offers.
 #[derive(Clone, Debug)]

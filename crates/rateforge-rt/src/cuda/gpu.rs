@@ -60,9 +60,18 @@ impl Gpu {
         Ok((cc, name))
     }
 
-    /// Opens GPU `ordinal` and loads a kernel: a CUBIN compiled for it, or PTX (bytes of text)
-    /// the driver compiles for it.
+    /// Opens GPU `ordinal` and loads a kernel compiled for it (a CUBIN).
     pub fn open(ordinal: usize, cubin: Vec<u8>) -> Result<Gpu, RuntimeError> {
+        Gpu::load(ordinal, cudarc::nvrtc::Ptx::from_binary(cubin))
+    }
+
+    /// Opens GPU `ordinal` and loads a kernel as PTX for a virtual architecture, which the driver
+    /// compiles for this GPU.
+    pub fn open_ptx(ordinal: usize, ptx: &str) -> Result<Gpu, RuntimeError> {
+        Gpu::load(ordinal, cudarc::nvrtc::Ptx::from_src(ptx))
+    }
+
+    fn load(ordinal: usize, image: cudarc::nvrtc::Ptx) -> Result<Gpu, RuntimeError> {
         let ctx = context(ordinal)?;
         let (major, minor) = ctx
             .compute_capability()
@@ -72,7 +81,7 @@ impl Gpu {
             ctx.name().map_err(driver_err("device name"))?
         );
         let module = ctx
-            .load_module(cudarc::nvrtc::Ptx::from_binary(cubin))
+            .load_module(image)
             .map_err(driver_err("loading the kernel"))?;
         let function = module
             .load_function("rf_run")
