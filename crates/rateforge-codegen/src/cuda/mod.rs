@@ -318,6 +318,10 @@ pub fn emit_driver(
             m.derived[Handle::from_index(id - ns)].name.clone()
         }
     };
+    let named = |name: &str, value: f64| NamedValue {
+        name: c_name(name),
+        value: double_literal(value),
+    };
     let context = DriverContext {
         version: env!("CARGO_PKG_VERSION"),
         model_name: comment(&m.name),
@@ -325,22 +329,8 @@ pub fn emit_driver(
         model_hash: model.hash(),
         name: file_stem(&spec.name),
         kernel_file: file_stem(spec.kernel_file.trim_end_matches(".cu")) + ".cu",
-        params: m
-            .params
-            .values()
-            .map(|p| NamedValue {
-                name: c_name(&p.name),
-                value: double_literal(p.value),
-            })
-            .collect(),
-        states: m
-            .states
-            .values()
-            .map(|s| NamedValue {
-                name: c_name(&s.name),
-                value: double_literal(s.init),
-            })
-            .collect(),
+        params: m.params.values().map(|p| named(&p.name, p.value)).collect(),
+        states: m.states.values().map(|s| named(&s.name, s.init)).collect(),
         axes: spec
             .axes
             .iter()

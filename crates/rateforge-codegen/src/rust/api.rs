@@ -149,29 +149,23 @@ pub(crate) fn emit(
     let mut params_namer = Namer::new(RUST_RESERVED);
     let mut states_namer = Namer::new(RUST_RESERVED);
     let mut vars_namer = Namer::new(RUST_RESERVED);
+    let value = |namer: &mut Namer, path: &str, v: f64, range, bounds| Value {
+        field: namer.name("", path),
+        path: rust_str(path),
+        value: float_literal(v),
+        range: pair(range),
+        bounds: pair(bounds),
+        comment: comment(path),
+    };
     let params = m
         .params
         .values()
-        .map(|p| Value {
-            field: params_namer.name("", &p.name),
-            path: rust_str(&p.name),
-            value: float_literal(p.value),
-            range: String::new(),
-            bounds: String::new(),
-            comment: comment(&p.name),
-        })
+        .map(|p| value(&mut params_namer, &p.name, p.value, None, None))
         .collect();
     let states = m
         .states
         .values()
-        .map(|s| Value {
-            field: states_namer.name("", &s.name),
-            path: rust_str(&s.name),
-            value: float_literal(s.init),
-            range: pair(s.init_range),
-            bounds: pair(s.bounds),
-            comment: comment(&s.name),
-        })
+        .map(|s| value(&mut states_namer, &s.name, s.init, s.init_range, s.bounds))
         .collect();
     let vars = m
         .states
