@@ -1,7 +1,13 @@
 //! rateforge backends: kernels generated from a validated model.
 //!
-//! Templates (`kernel-templates/`) own the skeleton of each kernel; the emitters here print
-//! expressions and names. Templates are compiled into the crate and can be overridden from a
+//! `ValidModel + EmitOptions` → [`plan::KernelPlan`] (every decision that does not depend on the
+//! language: evaluation order, fused and folded operations, the tables of the history, delays and
+//! couplings, the statistics layout) → an emitter per language, [`rust`] and [`cuda`], each a thin
+//! syntax layer (a `Syntax` implementation over the shared printer and template context of the
+//! private `back` module, after naga's `back/`). Templates (`kernel-templates/`) hold only what
+//! depends on the model; the code that does not (the runner, the ABI, the elementary functions) is
+//! ordinary code in `rateforge-kernel` and `kernel-templates/cuda/*.cuh`. Every identifier comes
+//! from the [`namer`]. Templates are compiled into the crate and can be overridden from a
 //! directory ([`EmitOptions::template_dir`]) to tweak generated code without rebuilding.
 //! Output is deterministic: the same model and options give byte-identical text.
 

@@ -14,7 +14,7 @@
 //! * the statistics layout ([`N_STATS`] values per recorded variable, in the ABI's order).
 //!
 //! Expressions are lowered into a flat arena ([`PExpr`], children before parents) without
-//! recursion, and printed by [`crate::back`] without recursion either, so the depth of an
+//! recursion, and printed by the `back` module without recursion either, so the depth of an
 //! expression is never limited by the stack.
 
 use crate::{EmitOptions, Precision};

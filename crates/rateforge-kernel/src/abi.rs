@@ -1,6 +1,6 @@
 //! The C ABI between kernels and their callers, described once.
 //!
-//! Every struct that crosses the boundary is declared here with [`abi_struct!`], which gives the
+//! Every struct that crosses the boundary is declared here with `abi_struct!`, which gives the
 //! `#[repr(C)]` Rust struct and, from the same text, its [`Layout`]: the C type, offset and size of
 //! each field. The Rust kernels use these very structs; the CUDA kernels' C definitions are
 //! printed from the layouts ([`Layout::c_definition`]) together with a probe

@@ -221,7 +221,7 @@ pub struct Launch<'a> {
     pub stats: Option<StatsRequest>,
 }
 
-/// Which statistics a run streams (see [`crate::stats`]).
+/// Which statistics a run streams (see `rateforge_kernel::stats`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatsRequest {
     /// Samples before this one are the transient, left out.
@@ -252,7 +252,7 @@ pub struct Outcome {
     /// Samples per instance.
     pub n_samples: usize,
     /// Statistics, `[((k * n_record + r) * n_nodes + node) * n_instances + i]` (k in
-    /// [`crate::abi::STATS`] order); empty unless requested.
+    /// `rateforge_kernel::abi::STATS` order); empty unless requested.
     pub stats: Vec<f64>,
     /// Steps integrated per instance (all of them unless cancelled).
     pub steps_done: Vec<u64>,

@@ -1,9 +1,14 @@
-//! rateforge runtime: compile, cache and load kernels, run simulations, read inputs, write outputs.
+//! rateforge runtime: compile, cache and load kernels, and run them or the reference evaluator.
 //!
-//! * [`compile`]: rustc to a shared library, with a content-hash cache and a lock.
-//! * [`abi`]: the C ABI of generated Rust kernels.
-//! * [`exec`]: [`Kernel`] (a loaded library) and the reference evaluator behind one interface.
-//! * [`data`], [`output`]: numeric tables in, `.npz`/`.csv` out.
+//! * [`compile`]: rustc to a shared library (against `rateforge-kernel`, compiled once to an
+//!   rlib), with a content-hash cache and a lock.
+//! * [`abi`]: the C ABI of generated kernels (`rateforge_kernel::abi`, described once).
+//! * [`exec`]: [`Kernel`] (a loaded library) and the reference evaluator behind the run interface
+//!   of `rateforge-rt`.
+//! * [`cuda`]: NVRTC, the CPU emulation of CUDA kernels, and a model's description for the CUDA
+//!   host driver (in `rateforge-rt`).
+//! * [`data`], [`output`], [`connectivity`]: `rateforge-rt`'s tables in, `.npz`/`.csv` out,
+//!   connectivities.
 
 pub mod abi;
 pub mod compile;

@@ -2,12 +2,12 @@
 //! NVRTC at run time or by `nvcc` with the stand-alone driver, and as plain C++ with the CPU shim
 //! for testing without a GPU.
 //!
-//! The skeleton lives in `kernel-templates/cuda/kernel.cu.tera`; this module prints C
-//! expressions through an exhaustive match over [`Expr`] and names through the [`Namer`]. Every
+//! The model-dependent part lives in `kernel-templates/cuda/kernel.cu.tera` (the rest in
+//! `prelude.cuh` and `runner.cuh`); what it computes comes from the kernel plan, and this module
+//! says how C writes it (`CudaSyntax`), names coming from the [`crate::namer`]. Every
 //! operation is the reference evaluator's IEEE operation in the same order (no contraction into
 //! FMA unless [`EmitOptions::fast`]), and `exp`, `log`, `sin`, `cos`, `tanh`, `sigmoid` are
-//! rateforge's own functions (`kernel-templates/cuda/vmath.cuh`, the port of the Rust kernels'
-//! `vmath.rs`), so CUDA results equal the CPU's.
+//! rateforge's own functions (`kernel-templates/cuda/vmath.cuh`, the port of `rateforge_kernel::vmath`), so CUDA results equal the CPU's.
 //!
 //! [`emit_driver`] prints the stand-alone sweep driver (`kernel-templates/cuda/driver.cu.tera`):
 //! a CUDA C++ host program that includes the kernel and runs RateML-style sweeps. Model names

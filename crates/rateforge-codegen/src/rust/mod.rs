@@ -7,7 +7,7 @@
 //! sides inlined into each solver stage, noise amplitudes, coupling terms, edge delays). The
 //! runner, the history ring, statistics, progress and the ABI are ordinary code in
 //! `rateforge-kernel`. What the kernel computes comes from the [`KernelPlan`], and this module
-//! only says how Rust writes it ([`RustSyntax`]): every value of a lane block is
+//! only says how Rust writes it (`RustSyntax`): every value of a lane block is
 //! `array[index][l]`, platform functions are methods. Every operation is printed as the same
 //! IEEE operation the reference evaluator performs, in the same order, so the kernel's results
 //! equal the evaluator's.

@@ -2,7 +2,7 @@
 //!
 //! [`load`] resolves a template reference, reads every file it needs, resolves `base:`
 //! inheritance (equation edits applied on the syntax tree), flattens the circuit and lowers it to
-//! an IR [`Model`]. Every problem is reported with its position in the file; all template errors
+//! an IR `Model`. Every problem is reported with its position in the file; all template errors
 //! are collected before lowering starts.
 
 mod lower;
