@@ -742,7 +742,12 @@ fn execute(
         cancel: Some(&INTERRUPTED),
     };
     std::thread::scope(|scope| {
-        let handle = scope.spawn(|| valid.run(backend, spec, controls));
+        // The run reports its result through a channel, which wakes this thread at once; until
+        // then the progress bar is updated every 50 ms.
+        let (done, result) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = done.send(valid.run(backend, spec, controls));
+        });
         let start = Instant::now();
         // The bar exists (and times) from the start, but is drawn only once the run has taken a
         // second, and only on a terminal.
@@ -758,8 +763,21 @@ fn execute(
                 .progress_chars("=> "),
         );
         let mut shown = false;
-        while !handle.is_finished() {
-            std::thread::sleep(Duration::from_millis(50));
+        loop {
+            match result.recv_timeout(Duration::from_millis(50)) {
+                Ok(outcome) => {
+                    bar.finish_and_clear();
+                    return outcome;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    bar.finish_and_clear();
+                    return Err(usage(
+                        "the simulation thread panicked (a bug in rateforge)",
+                        "please report it",
+                    ));
+                }
+            }
             bar.set_position(progress.load(Ordering::Relaxed).min(total));
             if !shown
                 && start.elapsed() > Duration::from_secs(1)
@@ -770,13 +788,6 @@ fn execute(
                 shown = true;
             }
         }
-        bar.finish_and_clear();
-        handle.join().unwrap_or_else(|_| {
-            Err(usage(
-                "the simulation thread panicked (a bug in rateforge)",
-                "please report it",
-            ))
-        })
     })
 }
 

@@ -66,6 +66,10 @@ pub struct EmitOptions {
     /// Parameters compiled into the kernel as constants, `(index, value)`: the compiler can then
     /// fold them (a division by `tau = 1` disappears). The kernel refuses to run with other values.
     pub inline: Vec<(usize, f64)>,
+    /// A directory where rendered templates are kept, keyed by the SHA-256 of the template and
+    /// its context: generating a kernel again then costs no template parsing (a run whose kernel
+    /// is cached starts in a few milliseconds).
+    pub render_cache: Option<PathBuf>,
 }
 
 impl EmitOptions {
@@ -88,6 +92,7 @@ impl Default for EmitOptions {
             precision: Precision::F64,
             history: Precision::F64,
             inline: Vec::new(),
+            render_cache: None,
         }
     }
 }
@@ -123,14 +128,48 @@ pub(crate) fn render(
         }
         _ => builtin.to_string(),
     };
+    // A rendering is a pure function of the template and its context (and tera's version).
+    let cached = options.render_cache.as_ref().and_then(|dir| {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"tera 1\0");
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+        h.update([0]);
+        h.update(serde_json::to_vec(context).ok()?);
+        let key: String = h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Some(dir.join(key))
+    });
+    if let Some(path) = &cached
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        return Ok(text);
+    }
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![]);
     tera.add_raw_template(name, &text)
         .map_err(|e| EmitError(format!("template `{name}`: {}", chain(&e))))?;
     let ctx = tera::Context::from_serialize(context)
         .map_err(|e| EmitError(format!("template context: {e}")))?;
-    tera.render(name, &ctx)
-        .map_err(|e| EmitError(format!("rendering `{name}`: {}", chain(&e))))
+    let rendered = tera
+        .render(name, &ctx)
+        .map_err(|e| EmitError(format!("rendering `{name}`: {}", chain(&e))))?;
+    if let Some(path) = &cached {
+        // Best effort, written whole then renamed: a missing entry only costs a rendering.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if path
+            .parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+            && std::fs::write(&tmp, &rendered).is_ok()
+        {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+    Ok(rendered)
 }
 
 fn chain(e: &dyn std::error::Error) -> String {

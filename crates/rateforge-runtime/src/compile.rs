@@ -50,7 +50,9 @@ impl BuildOptions {
             .unwrap_or_else(|| PathBuf::from("rustc"))
     }
 
-    pub(crate) fn cache_root(&self) -> PathBuf {
+    /// The cache directory: `cache_dir`, else `$RATEFORGE_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/rateforge`, else `~/.cache/rateforge`.
+    pub fn cache_root(&self) -> PathBuf {
         if let Some(d) = &self.cache_dir {
             return d.clone();
         }
@@ -87,7 +89,7 @@ impl BuildOptions {
         // LLVM prefers 256-bit vectors on some AVX-512 CPUs (the lower clock of 512-bit code
         // can cost more than it gains in general code); kernels are long vector loops where
         // 512-bit vectors win (Montbrio euler 1.15x, rk4 1.35x on a Xeon with AVX-512).
-        if cpu_has_avx512(&self.rustc(), &cpu) {
+        if cpu_has_avx512(self, &cpu) {
             flags.push("-Ctarget-feature=-prefer-256-bit".to_string());
         }
         flags.extend(self.extra_flags.iter().cloned());
@@ -119,38 +121,129 @@ fn run_capture(cmd: &mut Command, rustc: &Path) -> Result<String, RuntimeError> 
 }
 
 /// Whether the target CPU has AVX-512F (from `rustc --print cfg`; false if rustc cannot say).
-fn cpu_has_avx512(rustc: &Path, cpu: &str) -> bool {
-    toolchain_identity(rustc, cpu).is_ok_and(|id| id.contains("target_feature=\"avx512f\""))
+fn cpu_has_avx512(options: &BuildOptions, cpu: &str) -> bool {
+    toolchain_identity(options, cpu).is_ok_and(|id| id.contains("target_feature=\"avx512f\""))
 }
 
-/// `rustc -vV` plus the cfg of the target CPU; computed once per (rustc, cpu) per process.
-fn toolchain_identity(rustc: &Path, cpu: &str) -> Result<String, RuntimeError> {
-    static SEEN: Mutex<Vec<(PathBuf, String, String)>> = Mutex::new(Vec::new());
+/// The compiler probes of this process: (rustc, cpu, identity).
+static SEEN: Mutex<Vec<(PathBuf, String, String)>> = Mutex::new(Vec::new());
+
+/// `rustc -vV` plus the cfg of the target CPU: computed once per (rustc, cpu) per process, and
+/// kept in the cache (`probes/`) under [`probe_key`], so a run whose kernel is cached starts no
+/// compiler at all.
+fn toolchain_identity(options: &BuildOptions, cpu: &str) -> Result<String, RuntimeError> {
+    let rustc = options.rustc();
     if let Ok(seen) = SEEN.lock()
-        && let Some((_, _, id)) = seen.iter().find(|(r, c, _)| r == rustc && c == cpu)
+        && let Some((_, _, id)) = seen.iter().find(|(r, c, _)| *r == rustc && c == cpu)
     {
         return Ok(id.clone());
     }
-    let version = run_capture(Command::new(rustc).arg("-vV"), rustc)?;
-    let cfg = run_capture(
-        Command::new(rustc).args(["--print", "cfg", &format!("-Ctarget-cpu={cpu}")]),
-        rustc,
-    )?;
-    let id = format!("{version}\n{cfg}");
+    let file = probe_key(&rustc, cpu).map(|k| options.cache_root().join("probes").join(k));
+    let id = match file.as_ref().and_then(|f| fs::read_to_string(f).ok()) {
+        Some(id) if id.contains("release:") => id,
+        _ => {
+            let version = run_capture(Command::new(&rustc).arg("-vV"), &rustc)?;
+            let cfg = run_capture(
+                Command::new(&rustc).args(["--print", "cfg", &format!("-Ctarget-cpu={cpu}")]),
+                &rustc,
+            )?;
+            let id = format!("{version}\n{cfg}");
+            if let Some(f) = &file {
+                // Best effort: a cache that cannot be written only costs the probes next time.
+                let tmp = f.with_extension(format!("tmp{}", std::process::id()));
+                if f.parent().is_some_and(|d| fs::create_dir_all(d).is_ok())
+                    && fs::write(&tmp, &id).is_ok()
+                {
+                    let _ = fs::rename(&tmp, f);
+                }
+            }
+            id
+        }
+    };
     if let Ok(mut seen) = SEEN.lock() {
-        seen.push((rustc.to_path_buf(), cpu.to_string(), id.clone()));
+        seen.push((rustc, cpu.to_string(), id.clone()));
     }
     Ok(id)
 }
 
+/// Forgets the compiler probes (in this process and in the cache), after a compile showed them
+/// stale (a toolchain changed in a way [`probe_key`] did not see).
+fn forget_probes(options: &BuildOptions) {
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.clear();
+    }
+    let _ = fs::remove_dir_all(options.cache_root().join("probes"));
+}
+
+/// What decides which compiler `rustc` is and what `-C target-cpu=cpu` means, hashed: the
+/// compiler file (path, size, modification time), rustup's selection (`RUSTUP_TOOLCHAIN`, its
+/// settings and installed toolchains, `rust-toolchain` files from here up), and for `native` the
+/// CPU (`/proc/cpuinfo`'s model and flags). `None` where the CPU cannot be read: probe every time.
+fn probe_key(rustc: &Path, cpu: &str) -> Option<String> {
+    let mut parts: Vec<Vec<u8>> = vec![cpu.as_bytes().to_vec()];
+    let resolved = if rustc.components().count() > 1 {
+        Some(rustc.to_path_buf())
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(rustc))
+                .find(|p| p.is_file())
+        })
+    };
+    let stamp = |p: &Path| -> Vec<u8> {
+        let m = fs::metadata(p).ok();
+        let modified = m
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{}:{}:{modified}", p.display(), m.map_or(0, |m| m.len())).into_bytes()
+    };
+    parts.push(stamp(resolved.as_deref().unwrap_or(rustc)));
+    parts.push(
+        std::env::var("RUSTUP_TOOLCHAIN")
+            .unwrap_or_default()
+            .into_bytes(),
+    );
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+    if let Some(home) = rustup_home {
+        parts.push(fs::read(home.join("settings.toml")).unwrap_or_default());
+        parts.push(stamp(&home.join("toolchains")));
+        parts.push(stamp(&home.join("update-hashes")));
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            for f in ["rust-toolchain", "rust-toolchain.toml"] {
+                if let Ok(text) = fs::read(dir.join(f)) {
+                    parts.push(text);
+                }
+            }
+        }
+    }
+    if cpu == "native" {
+        let info = fs::read_to_string("/proc/cpuinfo").ok()?;
+        let pick = |key: &str| {
+            info.lines()
+                .find(|l| l.starts_with(key))
+                .unwrap_or("")
+                .to_string()
+        };
+        parts.push(pick("model name").into_bytes());
+        parts.push(pick("flags").into_bytes());
+    }
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Some(hash_parts(&refs))
+}
+
 /// The cache key of a source under the given options (and of the kernel crate it links).
 pub fn cache_key(source: &str, options: &BuildOptions) -> Result<String, RuntimeError> {
-    let rustc = options.rustc();
     let cpu = options
         .target_cpu
         .clone()
         .unwrap_or_else(|| "native".to_string());
-    let toolchain = toolchain_identity(&rustc, &cpu)?;
+    let toolchain = toolchain_identity(options, &cpu)?;
     let flags = options.flags().join("\u{1}");
     let mut parts: Vec<&[u8]> = vec![source.as_bytes(), toolchain.as_bytes(), flags.as_bytes()];
     for (name, text) in rateforge_kernel::SOURCES {
@@ -264,8 +357,21 @@ fn compile(mut cmd: Command, rustc: &Path, source_path: PathBuf) -> Result<(), R
 }
 
 /// Compiles `source` (a crate root that may use `rateforge_kernel`) to a shared library, or finds
-/// it in the cache, and returns the library path.
+/// it in the cache, and returns the library path. A kernel crate that this rustc refuses (the
+/// probes were stale: a toolchain changed unseen) is rebuilt after probing again.
 pub fn build_rust(source: &str, options: &BuildOptions) -> Result<Compiled, RuntimeError> {
+    match build_rust_once(source, options) {
+        Err(RuntimeError::CompileFailed { stderr, .. })
+            if stderr.contains("E0514") || stderr.contains("incompatible version of rustc") =>
+        {
+            forget_probes(options);
+            build_rust_once(source, options)
+        }
+        other => other,
+    }
+}
+
+fn build_rust_once(source: &str, options: &BuildOptions) -> Result<Compiled, RuntimeError> {
     let key = cache_key(source, options)?;
     let file = format!(
         "{}rateforge_model{}",

@@ -615,7 +615,7 @@ impl Validated {
         target: CudaTarget,
     ) -> Result<rateforge_runtime::cuda::CudaKernel, Error> {
         use rateforge_runtime::cuda::{CudaKernel, CudaKernelInfo, emulate};
-        let source = self.generate_cuda(emit)?;
+        let source = self.generate_cuda(&with_render_cache(emit, build))?;
         let info = CudaKernelInfo {
             float_bits: emit.precision.bits(),
             history_bits: emit.history.bits(),
@@ -656,10 +656,23 @@ impl Validated {
         build: &rateforge_runtime::BuildOptions,
     ) -> Result<rateforge_runtime::Kernel, Error> {
         let module = rateforge_codegen::rust::Module::standalone(&self.valid);
-        let source = self.generate_rust(emit)?;
+        let source = self.generate_rust(&with_render_cache(emit, build))?;
         let symbol = rateforge_codegen::rust::symbol_suffix(&self.valid, emit, &module.name);
         let compiled = rateforge_runtime::build_rust(&source, build).map_err(Error::Runtime)?;
         rateforge_runtime::Kernel::load(&compiled.library, &self.valid, &symbol)
             .map_err(Error::Runtime)
     }
+}
+
+/// The emit options with the renderings cached beside the compiled kernels (unless the caller
+/// chose a place): generating a kernel that was generated before then parses no template.
+fn with_render_cache(
+    emit: &rateforge_codegen::EmitOptions,
+    build: &rateforge_runtime::BuildOptions,
+) -> rateforge_codegen::EmitOptions {
+    let mut emit = emit.clone();
+    if emit.render_cache.is_none() {
+        emit.render_cache = Some(build.cache_root().join("rendered"));
+    }
+    emit
 }
