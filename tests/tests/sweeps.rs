@@ -7,6 +7,7 @@
 //! * an interrupted run reports how far each instance got;
 //! * float32 arithmetic, float32 histories and fast arithmetic stay close to the reference.
 
+use rateforge::crates::ir::History;
 use rateforge::crates::runtime::stats::from_trace;
 use rateforge::{Backend, Controls, EmitOptions, Precision, RunSpec, Solver, StatsSpec, Validated};
 use rateforge_tests::*;
@@ -161,6 +162,58 @@ fn network_sweep_instances_equal_single_runs() {
         bits(&native.node_column(0, 0, 0)),
         bits(&native.node_column(0, 0, 4))
     );
+}
+
+/// One thread integrates a sweep block after block with one delay history: blocks of two lanes
+/// (three of them, the history reused and, for a zero history, cleared) give the same bits as
+/// one block of eight, with either history before the start.
+#[test]
+fn a_reused_history_gives_the_same_bits_as_a_fresh_one() {
+    for history in [History::Initial, History::Zero] {
+        let mut model = load("examples/models/networks/g2do4.xml");
+        model.set_history(history);
+        let model = model
+            .validate()
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let conn = rateforge::crates::runtime::connectivity::load(
+            &root().join("examples/data/connectivity_4/weights.npy"),
+            Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
+            None,
+        )
+        .unwrap()
+        .connectivity;
+        let n = 6;
+        let spec = RunSpec {
+            time: 40.0,
+            dt: 0.1,
+            solver: Solver::Heun,
+            every: Some(1.0),
+            instances: n,
+            instance_values: vec![(
+                "global_coupling".into(),
+                (0..n).map(|i| 10.0 + 5.0 * i as f64).collect(),
+            )],
+            threads: Some(1),
+            connectivity: Some(conn),
+            ..Default::default()
+        };
+        let runs: Vec<_> = [2, 8]
+            .into_iter()
+            .map(|lanes| {
+                let options = EmitOptions {
+                    lanes,
+                    ..Default::default()
+                };
+                let k = specialised(&model, &spec, options);
+                run(&model, Backend::Native(&k), &spec)
+            })
+            .collect();
+        assert_eq!(bits(&runs[0].trace), bits(&runs[1].trace), "{history:?}");
+        assert_ne!(
+            bits(&runs[0].node_column(0, 0, 0)),
+            bits(&runs[0].node_column(0, 0, 5))
+        );
+    }
 }
 
 #[test]

@@ -87,3 +87,44 @@ fn generated_sources_are_up_to_date() {
         "generated sources are stale: {stale:?}\nregenerate with `RATEFORGE_BLESS=1 cargo test -p rateforge-codegen --test golden` and commit them"
     );
 }
+
+/// Renderings kept in a cache directory read back byte for byte what a fresh rendering gives,
+/// and a kernel with other options gets its own entries.
+#[test]
+fn cached_renderings_equal_fresh_ones() {
+    let path = root().join("examples/models/jansen_rit_coupled.yaml/JRC_delay");
+    let loaded = rateforge_front::pyrates::load(path.to_str().unwrap(), &Default::default())
+        .unwrap_or_else(|f| panic!("{}", f.diagnostics.render(&f.sources)));
+    let valid = rateforge_ir::validate(loaded.model)
+        .unwrap_or_else(|d| panic!("{}", d.render(&loaded.sources)));
+    let dir = std::env::temp_dir().join(format!("rf-render-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cached = EmitOptions {
+        render_cache: Some(dir.clone()),
+        ..EmitOptions::default()
+    };
+    let fresh_rust = rust::emit(&valid, &EmitOptions::default()).unwrap();
+    let fresh_cuda = cuda::emit(&valid, &EmitOptions::default()).unwrap();
+    for _ in 0..2 {
+        assert_eq!(rust::emit(&valid, &cached).unwrap(), fresh_rust);
+        assert_eq!(cuda::emit(&valid, &cached).unwrap(), fresh_cuda);
+    }
+    let entries = std::fs::read_dir(&dir).unwrap().count();
+    assert!(entries >= 2, "{entries} cache entries");
+    let other = EmitOptions {
+        lanes: 4,
+        ..cached.clone()
+    };
+    let fresh_other = rust::emit(
+        &valid,
+        &EmitOptions {
+            lanes: 4,
+            ..EmitOptions::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(fresh_other, fresh_rust);
+    assert_eq!(rust::emit(&valid, &other).unwrap(), fresh_other);
+    assert!(std::fs::read_dir(&dir).unwrap().count() > entries);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,6 +12,7 @@
 //!   the semantics of every backend, in an exact and a fused-multiply-add build;
 //! * [`rng`]: counter-based random numbers (Philox4x32-10) keyed by (seed, instance, node, step);
 //! * [`stats`]: the streaming statistics of recorded values;
+//! * [`history`]: the delay history's memory (reused across blocks, on huge pages);
 //! * [`runner`]: the lane-block runner (time loop, node loop, delay history ring, couplings,
 //!   sampling, statistics, progress and cancellation) over any [`Model`];
 //! * [`model_prelude!`]: the helper functions a generated module's expressions call.
@@ -21,6 +22,7 @@
 //! downstream crate gets it through `rateforge-rt`.
 
 pub mod abi;
+pub mod history;
 pub mod real;
 pub mod rng;
 pub mod runner;
@@ -40,6 +42,7 @@ pub use solver::Solver;
 pub const SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("lib.rs")),
     ("abi.rs", include_str!("abi.rs")),
+    ("history.rs", include_str!("history.rs")),
     ("real.rs", include_str!("real.rs")),
     ("rng.rs", include_str!("rng.rs")),
     ("runner.rs", include_str!("runner.rs")),

@@ -20,6 +20,7 @@
 //! Progress is reported and cancellation checked every [`CHECK_EVERY`] steps.
 
 use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfSeries};
+use crate::history::HistoryBuffer;
 use crate::real::{Lanes, Real};
 use crate::stats::LaneStats;
 use std::sync::atomic::Ordering;
@@ -247,7 +248,7 @@ pub const fn info<M: Model<L>, const L: usize>() -> RfInfo {
 
 /// Integrates instances `begin .. end` of a run. Returns 0 on success, 1 for invalid arguments
 /// (an unknown solver, noise with rk4, a recorded id out of range, a series without rows, a
-/// network without nodes, a null array), 2 when cancelled (after writing what is done), 3 when a
+/// network without nodes, a null array, or a history larger than memory), 2 when cancelled (after writing what is done), 3 when a
 /// parameter differs from its compiled-in value.
 ///
 /// # Safety
@@ -300,14 +301,17 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
             return 1;
         }
     }
+    // One history for every block of this call: its pages are faulted in once.
+    let mut history = HistoryBuffer::<M::H>::default();
     let mut first = a.begin as usize;
     while first < a.end as usize {
         let n = (a.end as usize - first).min(L);
+        let h = &mut history;
         let status = unsafe {
             match a.solver {
-                EULER => run_block::<M, L, EULER>(a, first, n),
-                HEUN => run_block::<M, L, HEUN>(a, first, n),
-                _ => run_block::<M, L, RK4>(a, first, n),
+                EULER => run_block::<M, L, EULER>(a, first, n, h),
+                HEUN => run_block::<M, L, HEUN>(a, first, n, h),
+                _ => run_block::<M, L, RK4>(a, first, n, h),
             }
         };
         if status != 0 {
@@ -423,7 +427,7 @@ struct BlockCtx<'a, H: Real, const L: usize> {
     cur: usize,
     /// `[((b * nn + node) * horizon + slot) * L + l]`: per buffer and node, consecutive steps are
     /// neighbours in memory.
-    history: Vec<H>,
+    history: HistoryBuffer<H>,
     /// `[k * L + l]`: the delay of delay `k` in steps, per lane.
     delay: Vec<usize>,
     /// `[e]`: the delay of edge `e` in steps when every lane has the same one, else `u32::MAX`.
@@ -649,14 +653,16 @@ fn buffered_value<M: Model<L>, const L: usize>(
 }
 
 /// Integrates instances `first .. first + n` (`n <= L`); unused lanes repeat the last instance.
-/// Returns 0, 2 when cancelled (after writing what is done), or 3 when a parameter differs from
-/// its compiled-in value.
+/// `history` is the memory of the history ring, kept for the next block. Returns 0, 1 when the
+/// history does not fit in memory, 2 when cancelled (after writing what is done), or 3 when a
+/// parameter differs from its compiled-in value.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     a: &RfArgs,
     first: usize,
     n: usize,
+    history: &mut HistoryBuffer<M::H>,
 ) -> i32 {
     let n_state = <M::States as Lanes<M::F, L>>::LEN;
     let n_param = <M::Params as Lanes<M::F, L>>::LEN;
@@ -704,7 +710,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         nn,
         horizon: 1,
         cur: 0,
-        history: Vec::new(),
+        history: std::mem::take(history),
         delay: vec![0; M::DELAYS.len() * L],
         uniform: Vec::new(),
         edge_delay: Vec::new(),
@@ -767,7 +773,14 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     };
     let mut block_left = 0usize;
     let mut block_k = 0usize;
-    ctx.history = vec![M::H::ZERO; n_buffered * nn * ctx.horizon * L];
+    // Every slot is written below unless the history before t0 is zero.
+    let len = [nn, ctx.horizon, L]
+        .iter()
+        .try_fold(n_buffered, |acc, &k| acc.checked_mul(k));
+    if !len.is_some_and(|len| ctx.history.prepare(len, M::HISTORY_ZERO)) {
+        *history = ctx.history;
+        return 1;
+    }
     let series: &[RfSeries] = if n_series == 0 {
         &[]
     } else {
@@ -1073,6 +1086,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
         }
     }
+    *history = ctx.history;
     status
 }
 

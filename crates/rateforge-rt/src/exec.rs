@@ -576,9 +576,12 @@ pub unsafe fn run_native(
         let threads = pool
             .as_ref()
             .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-        // Several chunks per thread balance uneven progress; chunks are whole lane blocks.
+        // Several chunks per thread balance uneven progress; chunks are whole lane blocks. A
+        // network's blocks all cost the same, and a call reuses its delay history from block
+        // to block: one chunk per thread.
         let blocks = n.div_ceil(lanes);
-        let chunk_blocks = blocks.div_ceil(threads * 4).max(1);
+        let per_thread = if i.network != 0 { 1 } else { 4 };
+        let chunk_blocks = blocks.div_ceil(threads * per_thread).max(1);
         let chunks: Vec<(u64, u64)> = (0..blocks)
             .step_by(chunk_blocks)
             .map(|b| {
