@@ -11,6 +11,7 @@ use rateforge::{
     Backend, BuildOptions, Controls, EmitOptions, Error, Format, Model, Precision, RunSpec, Solver,
     Validated,
 };
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Two models of the suite compiled into this binary (`build.rs`, rateforge-build): `qif` and
@@ -104,6 +105,91 @@ pub struct BenchOptions {
     pub lanes: Option<usize>,
     /// Worker threads for the multi-core rows (default: all cores).
     pub threads: Option<usize>,
+    /// Where to save this run's rates (JSON).
+    pub save: Option<std::path::PathBuf>,
+    /// A saved run whose rates are printed beside this run's.
+    pub baseline: Option<std::path::PathBuf>,
+}
+
+/// The rates of this run, by row, and those of a saved run to print beside them.
+struct Rates {
+    now: BTreeMap<String, f64>,
+    baseline: Option<BTreeMap<String, f64>>,
+}
+
+impl Rates {
+    fn new(options: &BenchOptions) -> Result<Rates, Error> {
+        let baseline = match &options.baseline {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    crate::usage(
+                        format!("cannot read the baseline `{}`: {e}", path.display()),
+                        "give a file written by `rateforge bench --save FILE.json`",
+                    )
+                })?;
+                let saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    crate::usage(
+                        format!("the baseline `{}` is not JSON: {e}", path.display()),
+                        "give a file written by `rateforge bench --save FILE.json`",
+                    )
+                })?;
+                let rates = saved
+                    .get("rates")
+                    .and_then(|r| r.as_object())
+                    .ok_or_else(|| {
+                        crate::usage(
+                            format!("the baseline `{}` has no `rates`", path.display()),
+                            "give a file written by `rateforge bench --save FILE.json`",
+                        )
+                    })?;
+                Some(
+                    rates
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect(),
+                )
+            }
+        };
+        Ok(Rates {
+            now: BTreeMap::new(),
+            baseline,
+        })
+    }
+
+    /// Records a row's rate; returns the baseline column (empty without a baseline).
+    fn row(&mut self, what: &str, n: usize, steps: u64, threads: usize, rate: f64) -> String {
+        let key = format!("{} | {n} | {steps} | {threads}", what.trim());
+        self.now.insert(key.clone(), rate);
+        match &self.baseline {
+            None => String::new(),
+            Some(b) => match b.get(&key) {
+                Some(&old) if old > 0.0 => format!("  was {} ({:.2}x)", human(old), rate / old),
+                _ => "  (not in baseline)".to_string(),
+            },
+        }
+    }
+
+    fn save(&self, options: &BenchOptions, machine: &str) -> Result<(), Error> {
+        let Some(path) = &options.save else {
+            return Ok(());
+        };
+        let doc = serde_json::json!({
+            "rateforge": env!("CARGO_PKG_VERSION"),
+            "machine": machine,
+            "quick": options.quick,
+            "rates": self.now,
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|e| {
+            crate::usage(
+                format!("cannot write `{}`: {e}", path.display()),
+                "give a writable path to `--save`",
+            )
+        })?;
+        println!("rates saved to {}", path.display());
+        Ok(())
+    }
 }
 
 struct Case {
@@ -270,8 +356,10 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         if options.fast { "on" } else { "off" }
     );
     println!(
-        "rates are instance-steps per second (for networks, one instance-step advances every node); the best of 3 runs\n"
+        "rates are instance-steps per second (for networks, one instance-step advances every node); the best of 3 runs;\n\
+         a network's B/step: the history bytes of one instance-step (per coupling, an edge's delayed source read, a node's value written)\n"
     );
+    let mut rates = Rates::new(options)?;
     let cases = vec![
         Case {
             name: "Montbrio single node, euler",
@@ -348,6 +436,11 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         let f = flops(valid.ir());
         let edges = conn.as_ref().map_or(0.0, |c| c.weight.len() as f64);
         let nodes = conn.as_ref().map_or(1.0, |c| c.n_nodes as f64);
+        // History traffic of one instance-step: per coupling, every edge reads its delayed
+        // source and every node writes the value its edges read.
+        let h_bytes = (options.history.bits() / 8) as f64;
+        let n_coupling = valid.ir().model().couplings.len() as f64;
+        let history_bytes = (edges + nodes) * n_coupling * h_bytes;
         let per_instance_step = if case.network {
             nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
         } else {
@@ -395,8 +488,17 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             let th = if threads == 0 { threads_all } else { threads };
             let rate = n as f64 * s as f64 / t;
             let gflops = rate * per_instance_step / 1e9;
+            let traffic = if case.network {
+                format!(
+                    "  {:.1} kB/step {:.1} GB/s",
+                    history_bytes / 1e3,
+                    rate * history_bytes / 1e9
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9.0}",
+                "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9.0}{traffic}{}",
                 case.name,
                 n,
                 s,
@@ -405,7 +507,8 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 format!("{} {}", human(rate), case.unit.trim_end_matches("/s")),
                 gflops,
                 100.0 * gflops * 1e9 / (peak * th as f64),
-                rate / th as f64 / interp_rate
+                rate / th as f64 / interp_rate,
+                rates.row(case.name, n, s, th, rate)
             );
         }
         // The same work through the statically linked typed API (f64, exact arithmetic: the
@@ -442,8 +545,9 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                     ),
                 ] {
                     let rate = n as f64 * s as f64 / t;
+                    let key = format!("{}: {}", case.name, what.trim());
                     println!(
-                        "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9}",
+                        "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9}{}",
                         what,
                         n,
                         s,
@@ -452,7 +556,8 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                         format!("{} {}", human(rate), case.unit.trim_end_matches("/s")),
                         rate * per_instance_step / 1e9,
                         100.0 * rate * per_instance_step / (peak * th as f64),
-                        ratio
+                        ratio,
+                        rates.row(&key, n, s, th, rate)
                     );
                 }
             }
@@ -503,6 +608,11 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         secs,
         format!("{} lane-steps", human(rate)),
     );
+    let baseline_column = rates.row("scalar loop (Montbrio, euler, Rust)", n, s, 1, rate);
+    if !baseline_column.is_empty() {
+        println!("{:<38}{baseline_column}", "");
+    }
+    rates.save(options, &cpu)?;
     println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

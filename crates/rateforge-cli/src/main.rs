@@ -98,6 +98,12 @@ struct BenchArgs {
     /// The GPU of `--backend cuda`.
     #[arg(long, value_name = "N", default_value_t = 0)]
     device: usize,
+    /// Save this run's rates as JSON (to compare a later run with, `--baseline`).
+    #[arg(long, value_name = "FILE.json")]
+    save: Option<PathBuf>,
+    /// Print beside each rate the rate of the same row in a saved run (`--save`), and the ratio.
+    #[arg(long, value_name = "FILE.json")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -371,6 +377,8 @@ fn main() {
                 history: args.history.precision(),
                 lanes: args.lanes,
                 threads: args.threads,
+                save: args.save.clone(),
+                baseline: args.baseline.clone(),
             };
             match args.backend {
                 BenchBackend::Native => bench::run(&options),
@@ -393,7 +401,7 @@ fn main() {
     }
 }
 
-fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
+pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Error {
     Error::usage(rateforge::crates::ir::Diagnostic::error(message).with_help(help))
 }
 
