@@ -646,6 +646,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
     let start = Instant::now();
     let build = BuildOptions::default();
     let emulated = matches!(target, rateforge::CudaTarget::Emulated);
+    let mut rates = Rates::new(options)?;
     let threads_all = options.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -822,7 +823,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             let t = time_run(&valid, Backend::Cuda(&kernel), &spec_for(n, s), 3)?;
             let rate = n as f64 * s as f64 / t;
             println!(
-                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}",
+                "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}{}",
                 case.name,
                 "cuda",
                 n,
@@ -831,12 +832,13 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
                 t,
                 format!("{} {unit}", human(rate * nodes)),
                 rate * per_instance_step / 1e9,
-                cpu.map_or("-".to_string(), |(_, r)| format!("{:.1}", rate / r))
+                cpu.map_or("-".to_string(), |(_, r)| format!("{:.1}", rate / r)),
+                rates.row(&format!("{} (cuda)", case.name), n, s, 0, rate)
             );
         }
         let Some((ct, cpu_rate)) = cpu else { continue };
         println!(
-            "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}",
+            "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}{}",
             "",
             format!("cpu x{threads_all}"),
             cn,
@@ -845,9 +847,17 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             ct,
             format!("{} {unit}", human(cpu_rate * nodes)),
             cpu_rate * per_instance_step / 1e9,
-            "1"
+            "1",
+            rates.row(
+                &format!("{} (cpu)", case.name),
+                cn,
+                cs,
+                threads_all,
+                cpu_rate
+            )
         );
     }
+    rates.save(options, "cuda")?;
     println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

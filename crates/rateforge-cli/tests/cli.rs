@@ -972,9 +972,54 @@ fn cuda_backend_without_a_gpu_is_a_clear_error_and_the_emulation_equals_native()
 
 #[test]
 fn bench_runs_the_cuda_suite_on_the_emulation() {
-    let out = rateforge(&["bench", "--backend", "cuda-emulated", "--quick"]);
+    let saved = std::env::temp_dir().join(format!("rf-bench-{}.json", std::process::id()));
+    let out = rateforge(&[
+        "bench",
+        "--backend",
+        "cuda-emulated",
+        "--quick",
+        "--save",
+        saved.to_str().unwrap(),
+    ]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    // The saved rates are the printed rows', by name, size and threads.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let rates = json["rates"].as_object().unwrap();
+    let key = rates
+        .keys()
+        .find(|k| k.starts_with("Montbrio, 68 regions, delays, heun (cuda) | "))
+        .unwrap_or_else(|| panic!("{rates:?}"));
+    assert!(rates[key].as_f64().unwrap() > 0.0);
+    // A baseline prints its rate and the ratio beside every row it has.
+    let mut halved = json.clone();
+    for v in halved["rates"].as_object_mut().unwrap().values_mut() {
+        *v = serde_json::json!(v.as_f64().unwrap() * 0.5);
+    }
+    std::fs::write(&saved, halved.to_string()).unwrap();
+    let again = rateforge(&[
+        "bench",
+        "--backend",
+        "cuda-emulated",
+        "--quick",
+        "--baseline",
+        saved.to_str().unwrap(),
+    ]);
+    let again_out = text(&again.stdout);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let rows: Vec<&str> = again_out
+        .lines()
+        .filter(|l| l.contains(" cuda ") && l.contains("-steps"))
+        .collect();
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert!(row.contains("  was ") && row.ends_with("x)"), "{row}");
+    }
+    std::fs::remove_file(&saved).unwrap();
+    let bad = rateforge(&["bench", "--baseline", "/nonexistent/rates.json"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("cannot read the baseline"));
     assert!(
         stdout.contains("device: CPU emulation of the CUDA kernel"),
         "{stdout}"
