@@ -322,7 +322,8 @@ struct RunArgs {
     /// multiplication (results then differ from the reference evaluator in the last bits).
     #[arg(long)]
     fast: bool,
-    /// Instances per lane block of the kernel (default: 32 for f64, 64 for f32).
+    /// Instances per lane block of the kernel (default: 32 for f64, 64 for f32, or the next
+    /// power of two above the number of instances when that is smaller).
     #[arg(long)]
     lanes: Option<usize>,
     /// Build a kernel for any parameter values, instead of compiling in the parameters that are
@@ -696,7 +697,7 @@ fn execute(
     let emit = EmitOptions {
         lanes: args
             .lanes
-            .unwrap_or_else(|| EmitOptions::default_lanes(precision)),
+            .unwrap_or_else(|| EmitOptions::lanes_for(precision, spec.instances)),
         fast: args.fast,
         precision,
         history: args.history_precision.precision(),

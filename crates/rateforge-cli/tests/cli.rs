@@ -1041,3 +1041,51 @@ fn bench_runs_the_cuda_suite_on_the_emulation() {
         assert!(row.contains(unit), "{row}");
     }
 }
+
+/// A run of one instance builds a one-lane kernel (one delay history, not 32 copies of it), and
+/// gives the bits of the 32-lane kernel.
+#[test]
+fn a_single_instance_runs_in_one_lane_with_the_same_bits() {
+    let model = root().join("examples/models/networks/mpr68.yaml/mpr68");
+    let model = model.to_str().unwrap();
+    let (one, wide) = (tmp("mpr68-one-lane.npz"), tmp("mpr68-32-lanes.npz"));
+    for (path, lanes) in [(&one, None), (&wide, Some("32"))] {
+        let mut args = vec![
+            "run", model, "--dt", "0.1", "-n", "300", "--solver", "heun", "--every", "1", "-q",
+        ];
+        if let Some(l) = lanes {
+            args.extend(["--lanes", l]);
+        }
+        args.extend(["-o", path.to_str().unwrap()]);
+        let out = rateforge(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let lanes = |p: &Path| {
+        let m = rateforge::crates::rt::output::read_npz_metadata(p).unwrap();
+        let m: serde_json::Value = serde_json::from_str(&m).unwrap();
+        m["kernel"]["lanes"].as_u64().unwrap()
+    };
+    assert_eq!((lanes(&one), lanes(&wide)), (1, 32));
+    let arrays = |p: &Path| {
+        let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(p).unwrap()).unwrap();
+        let names: Vec<String> = npz
+            .names()
+            .unwrap()
+            .into_iter()
+            .filter(|n| !n.starts_with("metadata"))
+            .collect();
+        names
+            .into_iter()
+            .map(|n| {
+                let a: ndarray::ArrayD<f64> = npz.by_name(&n).unwrap();
+                (n, a.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (arrays(&one), arrays(&wide));
+    assert!(
+        a.iter()
+            .any(|(n, v)| n.contains("mpr_op/r") && v.len() > 68)
+    );
+    assert_eq!(a, b);
+}
