@@ -100,3 +100,14 @@ pub fn max_rel_diff(a: &[f64], reference: &[f64]) -> f64 {
     let scale = reference.iter().map(|x| x.abs()).fold(0.0, f64::max);
     max_abs_diff(a, reference) / scale.max(f64::MIN_POSITIVE)
 }
+
+/// The 4-region connectivity with its tract lengths.
+pub fn connectivity_4() -> rateforge::crates::runtime::Connectivity {
+    rateforge::crates::runtime::connectivity::load(
+        &root().join("examples/data/connectivity_4/weights.npy"),
+        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
+        None,
+    )
+    .unwrap()
+    .connectivity
+}

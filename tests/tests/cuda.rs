@@ -23,16 +23,6 @@ fn emulated(model: &Validated, spec: &RunSpec) -> rateforge::CudaKernel {
         .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
-fn connectivity_4() -> rateforge::crates::runtime::Connectivity {
-    rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4/weights.npy"),
-        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
-        None,
-    )
-    .unwrap()
-    .connectivity
-}
-
 /// Panics at the first value whose bits differ, naming its index and both values. NaNs are
 /// equal whatever their bits: IEEE 754 leaves the sign and payload of a NaN that an operation
 /// makes to the machine (x86 makes 0xfff8..., a GPU 0x7fff...), so an instance that blows up

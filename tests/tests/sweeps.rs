@@ -108,13 +108,7 @@ fn network_sweep_instances_equal_single_runs() {
     let model = load("examples/models/networks/g2do4.xml")
         .validate()
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4/weights.npy"),
-        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
-        None,
-    )
-    .unwrap()
-    .connectivity;
+    let conn = connectivity_4();
     let n = 5;
     let gs: Vec<f64> = (0..n).map(|i| 10.0 + 5.0 * i as f64).collect();
     let sweep = RunSpec {
@@ -175,13 +169,7 @@ fn a_reused_history_gives_the_same_bits_as_a_fresh_one() {
         let model = model
             .validate()
             .unwrap_or_else(|e| panic!("{}", e.render()));
-        let conn = rateforge::crates::runtime::connectivity::load(
-            &root().join("examples/data/connectivity_4/weights.npy"),
-            Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
-            None,
-        )
-        .unwrap()
-        .connectivity;
+        let conn = connectivity_4();
         let n = 6;
         let spec = RunSpec {
             time: 40.0,
@@ -218,13 +206,7 @@ fn a_reused_history_gives_the_same_bits_as_a_fresh_one() {
 
 #[test]
 fn streaming_statistics_equal_statistics_of_the_trace() {
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4/weights.npy"),
-        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
-        None,
-    )
-    .unwrap()
-    .connectivity;
+    let conn = connectivity_4();
     type Case<'a> = (&'a str, RunSpec, Vec<(String, f64)>);
     let cases: Vec<Case<'_>> = vec![
         (
@@ -427,13 +409,7 @@ fn float32_and_fast_arithmetic_stay_close_to_the_reference() {
     let model = load("examples/models/networks/rww4.xml")
         .validate()
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4/weights.npy"),
-        Some(&root().join("examples/data/connectivity_4/tract_lengths.npy")),
-        None,
-    )
-    .unwrap()
-    .connectivity;
+    let conn = connectivity_4();
     let net = RunSpec {
         time: 200.0,
         dt: 0.1,
