@@ -172,3 +172,88 @@ fn zips_directories_and_delay_matrices_give_the_same_network() {
     let err = m.set_connectivity(delays).unwrap_err();
     assert!(err.render().contains("speed is not 1"), "{}", err.render());
 }
+
+/// A dense network of `n` nodes (every weight nonzero), with all distances zero or all different.
+fn dense_network(n: usize, delayed: bool) -> rateforge::crates::runtime::connectivity::Loaded {
+    let dir = std::env::temp_dir().join(format!(
+        "rateforge-dense-{}-{n}-{delayed}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = |f: &dyn Fn(usize, usize) -> f64| -> String {
+        (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| format!("{}", f(i, j)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let weights = dir.join("weights.txt");
+    let lengths = dir.join("tract_lengths.txt");
+    std::fs::write(
+        &weights,
+        table(&|i, j| 0.01 + ((i * 7 + j * 13) % 17) as f64 / 170.0),
+    )
+    .unwrap();
+    std::fs::write(
+        &lengths,
+        table(&|i, j| {
+            if delayed {
+                ((i * 5 + j * 3) % 11) as f64 * 0.4
+            } else {
+                0.0
+            }
+        }),
+    )
+    .unwrap();
+    let loaded = rateforge::crates::runtime::connectivity::load(&weights, Some(&lengths), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    loaded
+}
+
+#[test]
+fn dense_networks_give_the_evaluators_bits_with_threads_on_instances_or_on_nodes() {
+    // 21 nodes: two groups of 8 targets summed side by side and 5 summed one by one; 3 instances.
+    for (coupling, delayed) in [("linear:a=0.5", false), ("difference:a=0.3", true)] {
+        let options = LoadOptions {
+            couplings: vec![format!("op/x->op/c:{coupling}")],
+            ..Default::default()
+        };
+        let mut m = Model::load(
+            &model_path("tests/models/valid/coupled_node.yaml/node"),
+            &options,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        m.set_connectivity(dense_network(21, delayed)).unwrap();
+        m.set("network/speed", 2.0).unwrap();
+        let model = m.validate().unwrap();
+        let x0: Vec<f64> = (0..21).map(|i| (i as f64 * 0.37).sin()).collect();
+        let spec = |parallel| RunSpec {
+            time: 3.0,
+            dt: 0.1,
+            solver: Solver::Heun,
+            record: vec!["op/x".into()],
+            instances: 3,
+            node_values: vec![("op/x".into(), x0.clone())],
+            threads: Some(2),
+            parallel,
+            ..Default::default()
+        };
+        let k = kernel(&model);
+        let interp = run(&model, Backend::Interp, &spec(rateforge::Parallel::Auto));
+        for parallel in [rateforge::Parallel::Instances, rateforge::Parallel::Nodes] {
+            let native = run(&model, Backend::Native(&k), &spec(parallel));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&native.trace),
+                bits(&interp.trace),
+                "{coupling}, threads sharing {parallel:?}: kernel and evaluator differ"
+            );
+            assert!(interp.trace.iter().all(|v| v.is_finite()));
+        }
+    }
+}

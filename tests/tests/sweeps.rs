@@ -432,3 +432,35 @@ fn float32_and_fast_arithmetic_stay_close_to_the_reference() {
     eprintln!("float32 history {e_h:e}");
     assert!(e_h < 1e-5 && e_h > 0.0, "float32 history: {e_h:e}");
 }
+
+#[test]
+fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
+    use rateforge::{EmitOptions, Precision};
+    let model = load("examples/models/networks/mpr68.yaml/mpr68")
+        .validate()
+        .unwrap();
+    let buffered = model.ir().info().buffered.len();
+    // TVB's delays for this connectome: the longest is 12,645 steps at dt 0.01 ms and 1,265 at
+    // dt 0.1 (2,529 at half the speed); the ring holds one slot more.
+    let at = |dt: f64, instances: usize, values: Vec<(String, Vec<f64>)>| {
+        model.history_values(&RunSpec {
+            dt,
+            instances,
+            instance_values: values,
+            ..Default::default()
+        })
+    };
+    assert_eq!(at(0.01, 1, vec![]), buffered * 68 * 12_646);
+    assert_eq!(at(0.1, 1, vec![]), buffered * 68 * 1_266);
+    // A slower conduction speed in one instance of a sweep lengthens every lane's history.
+    let speeds = ("network/speed".to_string(), vec![2.0, 2.0, 1.0]);
+    assert_eq!(at(0.1, 3, vec![speeds]), buffered * 68 * 2_530);
+    // 64 instances at dt 0.01 on two threads: 8 lanes (2 x 8 histories of 6.9 MB per value
+    // buffered), where 32 would keep 0.4 GB per thread; at dt 0.1 they fit with 32.
+    let bytes = at(0.01, 64, vec![]) * 8;
+    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 8);
+    let bytes = at(0.1, 64, vec![]) * 8;
+    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 32);
+    // Few instances: no more lanes than instances, whatever the history.
+    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 1, bytes, 2), 1);
+}

@@ -209,6 +209,26 @@ enum HistoryArg {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ParallelArg {
+    /// Chosen from the sizes.
+    Auto,
+    /// Whole blocks of instances per thread.
+    Instances,
+    /// The threads share the nodes of each block.
+    Nodes,
+}
+
+impl ParallelArg {
+    fn parallel(self) -> rateforge::Parallel {
+        match self {
+            ParallelArg::Auto => rateforge::Parallel::Auto,
+            ParallelArg::Instances => rateforge::Parallel::Instances,
+            ParallelArg::Nodes => rateforge::Parallel::Nodes,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum BackendArg {
     /// Generated, compiled kernel.
     Native,
@@ -296,6 +316,11 @@ struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// How the threads share a network: whole blocks of instances each, or the nodes of each
+    /// block (default: the nodes when there are fewer instance blocks than threads and the
+    /// network is big enough to share). The results are the same bits either way.
+    #[arg(long, value_enum, default_value_t = ParallelArg::Auto)]
+    parallel: ParallelArg,
     /// Do not print warnings or the summary.
     #[arg(short, long)]
     quiet: bool,
@@ -635,6 +660,7 @@ fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
             .collect(),
         series,
         threads: args.threads,
+        parallel: args.parallel.parallel(),
         seed: args.seed,
         node_values,
         trace: !args.no_trace,
@@ -694,13 +720,22 @@ fn execute(
     // Check the recorded paths before spending time on compilation.
     valid.record_ids(&spec.record)?;
     let precision = args.precision.precision();
+    let history = args.history_precision.precision();
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let history_bytes = valid
+        .history_values(spec)
+        .saturating_mul(history.bits() as usize / 8);
     let emit = EmitOptions {
-        lanes: args
-            .lanes
-            .unwrap_or_else(|| EmitOptions::lanes_for(precision, spec.instances)),
+        lanes: args.lanes.unwrap_or_else(|| {
+            EmitOptions::lanes_for_run(precision, spec.instances, history_bytes, threads)
+        }),
         fast: args.fast,
         precision,
-        history: args.history_precision.precision(),
+        history,
         inline: if args.generic {
             Vec::new()
         } else {

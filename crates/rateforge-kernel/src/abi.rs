@@ -193,6 +193,10 @@ abi_struct! {
         pub progress: *const AtomicU64 = "unsigned long long*",
         /// Polled; when set the kernel stops with status 2 (may be null).
         pub cancel: *const AtomicBool = "const unsigned char*",
+        /// Threads that share the nodes of each lane block of a network (0 or 1: the calling
+        /// thread alone); the kernel starts the others itself and keeps them in step. The
+        /// results are the same bits whatever the number.
+        pub node_threads: u32 = "unsigned int",
     }
 
     /// What a Rust kernel was generated for (returned by `rf_info_<suffix>`).

@@ -13,6 +13,7 @@
 //! * [`rng`]: counter-based random numbers (Philox4x32-10) keyed by (seed, instance, node, step);
 //! * [`stats`]: the streaming statistics of recorded values;
 //! * [`history`]: the delay history's memory (reused across blocks, on huge pages);
+//! * [`barrier`]: what keeps the threads that share a network's nodes in step;
 //! * [`runner`]: the lane-block runner (time loop, node loop, delay history ring, couplings,
 //!   sampling, statistics, progress and cancellation) over any [`Model`];
 //! * [`model_prelude!`]: the helper functions a generated module's expressions call.
@@ -22,6 +23,7 @@
 //! downstream crate gets it through `rateforge-rt`.
 
 pub mod abi;
+pub mod barrier;
 pub mod history;
 pub mod real;
 pub mod rng;
@@ -42,6 +44,7 @@ pub use solver::Solver;
 pub const SOURCES: &[(&str, &str)] = &[
     ("lib.rs", include_str!("lib.rs")),
     ("abi.rs", include_str!("abi.rs")),
+    ("barrier.rs", include_str!("barrier.rs")),
     ("history.rs", include_str!("history.rs")),
     ("real.rs", include_str!("real.rs")),
     ("rng.rs", include_str!("rng.rs")),

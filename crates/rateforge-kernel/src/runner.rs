@@ -20,6 +20,7 @@
 //! Progress is reported and cancellation checked every [`CHECK_EVERY`] steps.
 
 use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfSeries};
+use crate::barrier::SpinBarrier;
 use crate::history::HistoryBuffer;
 use crate::real::{Lanes, Real};
 use crate::stats::LaneStats;
@@ -35,6 +36,8 @@ pub const RK4: u32 = 2;
 pub const CHECK_EVERY: u64 = 4096;
 /// The most steps whose coupling sums are computed in one pass over the edges.
 pub const T_BLOCK: usize = 16;
+/// The most threads that share one block's nodes ([`RfArgs::node_threads`]).
+pub const MAX_NODE_THREADS: usize = 1024;
 /// How many steps ahead the history rows an edge reads are prefetched.
 const PREFETCH_AHEAD: usize = 2;
 
@@ -301,6 +304,12 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
             return 1;
         }
     }
+    // Threads sharing each block's nodes: this one and `node_threads - 1` more.
+    let workers = if M::NETWORK {
+        (a.node_threads as usize).clamp(1, MAX_NODE_THREADS)
+    } else {
+        1
+    };
     // One history for every block of this call: its pages are faulted in once.
     let mut history = HistoryBuffer::<M::H>::default();
     let mut first = a.begin as usize;
@@ -309,9 +318,9 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
         let h = &mut history;
         let status = unsafe {
             match a.solver {
-                EULER => run_block::<M, L, EULER>(a, first, n, h),
-                HEUN => run_block::<M, L, HEUN>(a, first, n, h),
-                _ => run_block::<M, L, RK4>(a, first, n, h),
+                EULER => run_block::<M, L, EULER>(a, first, n, h, workers),
+                HEUN => run_block::<M, L, HEUN>(a, first, n, h, workers),
+                _ => run_block::<M, L, RK4>(a, first, n, h, workers),
             }
         };
         if status != 0 {
@@ -423,25 +432,29 @@ struct BlockCtx<'a, H: Real, const L: usize> {
     a: &'a RfArgs,
     nn: usize,
     horizon: usize,
-    /// The history slot of the current step.
-    cur: usize,
     /// `[((b * nn + node) * horizon + slot) * L + l]`: per buffer and node, consecutive steps are
     /// neighbours in memory.
     history: HistoryBuffer<H>,
+    /// The history's values, once it is prepared: read and written through this pointer only,
+    /// by the threads that share the nodes (each writes its own nodes' rows).
+    hist: *mut H,
     /// `[k * L + l]`: the delay of delay `k` in steps, per lane.
     delay: Vec<usize>,
     /// `[e]`: the delay of edge `e` in steps when every lane has the same one, else `u32::MAX`.
     uniform: Vec<u32>,
+    /// The delay of every edge when all of them (in every lane) have the same, else `u32::MAX`
+    /// (a dense network without delays then reads no per-edge delay).
+    same_delay: u32,
     /// `[e * L + l]`: the delay of edge `e` in steps, per lane (only for edges without a uniform
     /// delay).
     edge_delay: Vec<u32>,
 }
 
 impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
-    /// The slot `back` steps before the current one (`back < horizon`).
+    /// The slot `back` steps before the current one, `cur` (`back < horizon`).
     #[inline(always)]
-    fn slot_back(&self, back: usize) -> usize {
-        let s = self.cur + self.horizon - back;
+    fn slot_back(&self, cur: usize, back: usize) -> usize {
+        let s = cur + self.horizon - back;
         if s >= self.horizon {
             s - self.horizon
         } else {
@@ -466,13 +479,40 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         ((b * self.nn + node) * self.horizon + slot) * L
     }
 
-    /// The lanes of (buffer `b`, `node`, `slot`).
+    /// The lanes of (buffer `b`, `node`, `slot`), a row no thread writes while it is read.
     #[inline(always)]
     fn row(&self, b: usize, node: usize, slot: usize) -> &[H; L] {
         let at = self.at(b, node, slot);
-        self.history[at..at + L]
-            .try_into()
-            .expect("a history row has a value per lane")
+        assert!(
+            at + L <= self.history.len(),
+            "a history row is inside the history"
+        );
+        // SAFETY: inside the history (checked); the barriers keep writers away from the rows
+        // being read.
+        unsafe { &*self.hist.add(at).cast::<[H; L]>() }
+    }
+
+    /// The history value at `at`.
+    #[inline(always)]
+    fn get(&self, at: usize) -> H {
+        assert!(
+            at < self.history.len(),
+            "a history value is inside the history"
+        );
+        // SAFETY: as in `row`.
+        unsafe { *self.hist.add(at) }
+    }
+
+    /// Writes the history value at `at`, a place of a node that this thread owns.
+    #[inline(always)]
+    fn put(&self, at: usize, v: H) {
+        assert!(
+            at < self.history.len(),
+            "a history value is inside the history"
+        );
+        // SAFETY: inside the history; one thread writes a node's rows, and no thread reads them
+        // between the barriers around the write.
+        unsafe { *self.hist.add(at) = v };
     }
 
     /// Asks the CPU to bring the history row `PREFETCH_AHEAD` slots after `slot` into the cache:
@@ -484,7 +524,7 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         {
             let row = self.at(b, node, self.slot_ahead(slot, PREFETCH_AHEAD));
             let bytes = L * std::mem::size_of::<H>();
-            let base = self.history.as_ptr().wrapping_add(row).cast::<i8>();
+            let base = self.hist.wrapping_add(row).cast::<i8>();
             let mut off = 0;
             while off < bytes {
                 // SAFETY: prefetching has no effect on memory; the address is inside `history`.
@@ -553,6 +593,7 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
     #[inline(always)]
     fn sources<'s>(
         &'s self,
+        cur: usize,
         b: usize,
         j: usize,
         e: usize,
@@ -562,7 +603,7 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         gather: &'s mut [H; L],
     ) -> &'s [H; L] {
         if u != u32::MAX {
-            let slot = self.slot_ahead(self.slot_back(u as usize), k);
+            let slot = self.slot_ahead(self.slot_back(cur, u as usize), k);
             if prefetch {
                 self.prefetch(b, j, slot);
             }
@@ -570,8 +611,8 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         } else {
             for (l, c) in gather.iter_mut().enumerate() {
                 let back = self.edge_delay[e * L + l] as usize;
-                let slot = self.slot_ahead(self.slot_back(back), k);
-                *c = self.history[self.at(b, j, slot) + l];
+                let slot = self.slot_ahead(self.slot_back(cur, back), k);
+                *c = self.get(self.at(b, j, slot) + l);
             }
             gather
         }
@@ -580,9 +621,11 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
 
 /// `sum_j w_ij pre_c(x_j(t_n - d_ij))` then `post_c`, for every coupling `c` of target node `i`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn couplings_of_node<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
+    cur: usize,
     t: f64,
     p: &M::Params,
     ys: &M::States,
@@ -598,11 +641,74 @@ fn couplings_of_node<M: Model<L>, const L: usize>(
         let mut gather = [M::H::ZERO; L];
         for k in lo..hi {
             let (e, j, w) = ctx.edge(i, k);
-            let cs = ctx.sources(b, j, e, ctx.uniform[e], 0, true, &mut gather);
+            let prefetch = ctx.a.dense == 0;
+            let cs = ctx.sources(cur, b, j, e, ctx.uniform[e], 0, prefetch, &mut gather);
             M::coupling_pre(c, M::F::from_f64(w), cs, t, nn, step_dt, p, ys, d, &mut gx);
         }
         let row: &mut [M::F; L] = &mut out.rows_mut()[c];
         M::coupling_post(c, t, nn, step_dt, &gx, p, row);
+    }
+}
+
+/// Targets whose dense rows are summed side by side ([`couplings_of_dense_group`]).
+pub const DENSE_GROUP: usize = 8;
+
+/// [`couplings_of_node`] for the `DENSE_GROUP` targets `i0 ..`, of a dense connectivity: the
+/// sources are walked once for the group, each target's sum still in source order (so the same
+/// bits), but with `DENSE_GROUP` independent sums in flight instead of one chain of dependent
+/// additions, and each source row read once for the group.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn couplings_of_dense_group<M: Model<L>, const L: usize>(
+    i0: usize,
+    ctx: &BlockCtx<'_, M::H, L>,
+    cur: usize,
+    t: f64,
+    p: &M::Params,
+    ys: &[M::States],
+    d: &[M::Derived],
+    out: &mut [StepInputs<M, L>],
+) {
+    let t = M::F::from_f64(t);
+    let nn = ctx.nn;
+    let nnf = M::F::from_f64(nn as f64);
+    let step_dt = M::F::from_f64(ctx.a.dt);
+    let ys: &[M::States; DENSE_GROUP] = ys[i0..i0 + DENSE_GROUP]
+        .try_into()
+        .expect("a group of targets");
+    let d: &[M::Derived; DENSE_GROUP] = d[i0..i0 + DENSE_GROUP]
+        .try_into()
+        .expect("a group of targets");
+    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+        let mut gx = [[M::F::ZERO; L]; DENSE_GROUP];
+        let mut gather = [M::H::ZERO; L];
+        for k in 0..nn {
+            for g in 0..DENSE_GROUP {
+                let (e, j, w) = ctx.edge(i0 + g, k);
+                let u = if ctx.same_delay != u32::MAX {
+                    ctx.same_delay
+                } else {
+                    ctx.uniform[e]
+                };
+                let cs = ctx.sources(cur, b, j, e, u, 0, false, &mut gather);
+                M::coupling_pre(
+                    c,
+                    M::F::from_f64(w),
+                    cs,
+                    t,
+                    nnf,
+                    step_dt,
+                    p,
+                    &ys[g],
+                    &d[g],
+                    &mut gx[g],
+                );
+            }
+        }
+        for g in 0..DENSE_GROUP {
+            let row: &mut [M::F; L] = &mut out[i0 + g].c.rows_mut()[c];
+            M::coupling_post(c, t, nnf, step_dt, &gx[g], p, row);
+        }
     }
 }
 
@@ -612,6 +718,7 @@ fn couplings_of_node<M: Model<L>, const L: usize>(
 fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
+    cur: usize,
     p: &M::Params,
     ys: &M::States,
     d: &M::Derived,
@@ -631,7 +738,7 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
             let w = M::F::from_f64(w);
             let u = ctx.uniform[e];
             for (ahead, o) in out.iter_mut().enumerate() {
-                let cs = ctx.sources(b, j, e, u, ahead, false, &mut gather);
+                let cs = ctx.sources(cur, b, j, e, u, ahead, false, &mut gather);
                 M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
             }
         }
@@ -652,10 +759,83 @@ fn buffered_value<M: Model<L>, const L: usize>(
     }
 }
 
+/// What the threads integrating one block share: set up once by the calling thread, then only
+/// read, but for the history, whose rows of the current step each thread writes for its own
+/// nodes (through [`BlockCtx::put`]) between two barriers.
+struct Block<'a, M: Model<L>, const L: usize> {
+    ctx: BlockCtx<'a, M::H, L>,
+    /// The first instance and the number of instances of the block.
+    first: usize,
+    n: usize,
+    /// The parameters in the kernel's arithmetic.
+    p: M::Params,
+    /// The states of every node at the start.
+    y0: Vec<M::States>,
+    /// Steps whose coupling sums one pass over the edges computes.
+    t_block: usize,
+    series: &'a [RfSeries],
+    record: &'a [u32],
+    thresholds: Vec<f64>,
+    /// Present when several threads share the nodes.
+    barrier: Option<SpinBarrier>,
+}
+
+// SAFETY: the block is read by every thread; the raw pointers it holds (the arguments' arrays and
+// the history) are written only at places that one thread owns (its nodes' rows of the history,
+// trace, statistics and final states), and the barriers order the history's writes before their
+// reads.
+unsafe impl<M: Model<L>, const L: usize> Sync for Block<'_, M, L> {}
+
+impl<M: Model<L>, const L: usize> Block<'_, M, L> {
+    /// The instance lane `l` integrates (unused lanes repeat the last instance).
+    #[inline(always)]
+    fn lane_instance(&self, l: usize) -> usize {
+        self.first + if l < self.n { l } else { self.n - 1 }
+    }
+
+    /// The series values of `step` for nodes `nodes`.
+    #[inline(always)]
+    fn load_series(
+        &self,
+        inputs: &mut [StepInputs<M, L>],
+        nodes: std::ops::Range<usize>,
+        step: u64,
+    ) {
+        let nn = self.ctx.nn;
+        for (k, s) in self.series.iter().enumerate() {
+            let row = step.min(s.n_rows.saturating_sub(1)) as usize;
+            for node in nodes.clone() {
+                for l in 0..L {
+                    let col = match s.mode {
+                        0 => 0,
+                        1 => node,
+                        2 => self.lane_instance(l),
+                        _ => self.lane_instance(l) * nn + node,
+                    };
+                    // SAFETY: the series has `n_rows * n_cols` values and `col < n_cols`.
+                    let v = unsafe { *s.data.add(row * s.n_cols as usize + col) };
+                    inputs[node].u.rows_mut()[k][l] = M::F::from_f64(v);
+                }
+            }
+        }
+    }
+
+    /// Waits for the other threads sharing the nodes (none: returns at once).
+    #[inline(always)]
+    fn sync(&self) {
+        if let Some(b) = &self.barrier {
+            b.wait();
+        }
+    }
+}
+
 /// Integrates instances `first .. first + n` (`n <= L`); unused lanes repeat the last instance.
-/// `history` is the memory of the history ring, kept for the next block. Returns 0, 1 when the
-/// history does not fit in memory, 2 when cancelled (after writing what is done), or 3 when a
-/// parameter differs from its compiled-in value.
+/// `history` is the memory of the history ring, kept for the next block. With `workers > 1`
+/// threads share the block's nodes (each a contiguous range, the calling thread the first),
+/// meeting at two barriers per step; every node's arithmetic is the same as with one thread, so
+/// the results are the same bits. Returns 0, 1 when the history does not fit in memory, 2 when
+/// cancelled (after writing what is done), or 3 when a parameter differs from its compiled-in
+/// value.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
@@ -663,12 +843,11 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     first: usize,
     n: usize,
     history: &mut HistoryBuffer<M::H>,
+    workers: usize,
 ) -> i32 {
     let n_state = <M::States as Lanes<M::F, L>>::LEN;
     let n_param = <M::Params as Lanes<M::F, L>>::LEN;
     let n_series = <M::Series as Lanes<M::F, L>>::LEN;
-    let n_noisy = <M::Noise as Lanes<M::F, L>>::LEN;
-    let n_derived = <M::Derived as Lanes<M::F, L>>::LEN;
     let n_coupling = M::COUPLING_SLOTS.len();
     let n_buffered = M::BUFFERED.len();
     let total = a.n_instances as usize;
@@ -709,10 +888,11 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         a,
         nn,
         horizon: 1,
-        cur: 0,
         history: std::mem::take(history),
+        hist: std::ptr::null_mut(),
         delay: vec![0; M::DELAYS.len() * L],
         uniform: Vec::new(),
+        same_delay: u32::MAX,
         edge_delay: Vec::new(),
     };
     let mut max_delay = 0usize;
@@ -747,6 +927,11 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         }
     }
     ctx.horizon = max_delay + 1;
+    if let Some(&d) = ctx.uniform.first()
+        && ctx.uniform.iter().all(|&u| u == d)
+    {
+        ctx.same_delay = d;
+    }
     // Couplings whose `pre` reads only the source are summed for up to T_BLOCK steps at a time
     // when every edge is delayed by at least that many steps (the values they read are then
     // already in the history): each edge reads a run of consecutive slots, which the memory
@@ -766,21 +951,13 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             t_block = d.clamp(1, T_BLOCK);
         }
     }
-    let mut ahead: Vec<M::Couplings> = if t_block > 1 {
-        vec![M::Couplings::zeroed(); nn * t_block]
-    } else {
-        Vec::new()
-    };
-    let mut block_left = 0usize;
-    let mut block_k = 0usize;
     // Every slot is written below unless the history before t0 is zero.
-    let len = [nn, ctx.horizon, L]
-        .iter()
-        .try_fold(n_buffered, |acc, &k| acc.checked_mul(k));
+    let len = history_len(n_buffered, nn, ctx.horizon, L);
     if !len.is_some_and(|len| ctx.history.prepare(len, M::HISTORY_ZERO)) {
         *history = ctx.history;
         return 1;
     }
+    ctx.hist = ctx.history.as_mut_ptr();
     let series: &[RfSeries] = if n_series == 0 {
         &[]
     } else {
@@ -793,35 +970,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         // SAFETY: `record` has `n_record` entries.
         unsafe { std::slice::from_raw_parts(a.record, a.n_record as usize) }
     };
-    let n_record = record.len();
-    let needs_derived = record.iter().any(|&v| v as usize >= n_state);
-    let mut inputs: Vec<StepInputs<M, L>> = (0..nn)
-        .map(|_| StepInputs {
-            u: M::Series::zeroed(),
-            q: M::Delayed::zeroed(),
-            c: M::Couplings::zeroed(),
-            nn: M::F::from_f64(nn as f64),
-            dt: M::F::from_f64(dt),
-        })
-        .collect();
-    let mut free: Vec<M::Derived> = vec![M::Derived::zeroed(); nn];
-    let mut dv = M::Derived::zeroed();
-    let mut g = M::Noise::zeroed();
-    let mut eta = M::Noise::zeroed();
-    let mut scratch = Scratch::<M, L> {
-        k1: M::States::zeroed(),
-        tmp: M::States::zeroed(),
-    };
-    let sqrt_dt = dt.sqrt();
-    let every = a.record_every.max(1);
-    // Statistics: [r * nn + node], over samples numbered from `transient_samples` on.
-    let with_stats = !a.stats.is_null();
-    let mut stats: Vec<LaneStats<L>> = if with_stats {
-        vec![LaneStats::default(); n_record * nn]
-    } else {
-        Vec::new()
-    };
-    let thresholds: Vec<f64> = (0..n_record)
+    let thresholds: Vec<f64> = (0..record.len())
         .map(|r| {
             if a.thresholds.is_null() {
                 f64::NAN
@@ -831,34 +980,28 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
         })
         .collect();
-    let mut sample = 0u64;
-    let mut until_sample = 0u64;
-
-    let load_series = |inputs: &mut [StepInputs<M, L>], step: u64| {
-        for (k, s) in series.iter().enumerate() {
-            let row = step.min(s.n_rows.saturating_sub(1)) as usize;
-            for (node, x) in inputs.iter_mut().enumerate() {
-                for l in 0..L {
-                    let col = match s.mode {
-                        0 => 0,
-                        1 => node,
-                        2 => lane_instance(l),
-                        _ => lane_instance(l) * nn + node,
-                    };
-                    // SAFETY: the series has `n_rows * n_cols` values and `col < n_cols`.
-                    let v = unsafe { *s.data.add(row * s.n_cols as usize + col) };
-                    x.u.rows_mut()[k][l] = M::F::from_f64(v);
-                }
-            }
-        }
+    let workers = workers.clamp(1, nn);
+    let block = Block::<M, L> {
+        ctx,
+        first,
+        n,
+        p,
+        y0: Vec::new(),
+        t_block,
+        series,
+        record,
+        thresholds,
+        barrier: (workers > 1).then(|| SpinBarrier::new(workers)),
     };
-
+    let mut block = block;
+    let mut inputs = new_inputs::<M, L>(nn, dt);
+    let mut free: Vec<M::Derived> = vec![M::Derived::zeroed(); nn];
     // States that start at another variable's value at t0 (stages of distributed delays).
     if !M::INIT_FROM.is_empty() {
-        load_series(&mut inputs, 0);
+        block.load_series(&mut inputs, 0..nn, 0);
         for node in 0..nn {
             let y0 = y[node];
-            M::derived_free(t0, &p, &inputs[node], &y0, &mut free[node]);
+            M::derived_free(t0, &block.p, &inputs[node], &y0, &mut free[node]);
             for &(s, from) in M::INIT_FROM {
                 for l in 0..L {
                     y[node].rows_mut()[s][l] = if M::HISTORY_ZERO {
@@ -875,20 +1018,133 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     }
     // History before t0: the value at t0, or zero.
     if n_buffered > 0 && !M::HISTORY_ZERO {
-        load_series(&mut inputs, 0);
+        block.load_series(&mut inputs, 0..nn, 0);
+        let ctx = &block.ctx;
         for node in 0..nn {
-            M::derived_free(t0, &p, &inputs[node], &y[node], &mut free[node]);
+            M::derived_free(t0, &block.p, &inputs[node], &y[node], &mut free[node]);
             for (b, &which) in M::BUFFERED.iter().enumerate() {
                 for slot in 0..ctx.horizon {
                     let row = ctx.at(b, node, slot);
                     for l in 0..L {
-                        ctx.history[row + l] =
-                            buffered_value::<M, L>(which, &y[node], &free[node], l);
+                        ctx.put(
+                            row + l,
+                            buffered_value::<M, L>(which, &y[node], &free[node], l),
+                        );
                     }
                 }
             }
         }
     }
+    block.y0 = y;
+    let status = if workers == 1 {
+        // SAFETY: as the caller promises.
+        unsafe { integrate::<M, L, SOLVER>(&block, 0, 1) }
+    } else {
+        let block = &block;
+        std::thread::scope(|s| {
+            for w in 1..workers {
+                // SAFETY: as the caller promises; each worker owns its nodes.
+                s.spawn(move || unsafe { integrate::<M, L, SOLVER>(block, w, workers) });
+            }
+            // SAFETY: as above.
+            unsafe { integrate::<M, L, SOLVER>(block, 0, workers) }
+        })
+    };
+    *history = block.ctx.history;
+    status
+}
+
+/// The values of a history ring of `n_buffered` buffers, `nn` nodes, `horizon` slots and `lanes`
+/// lanes (`None` when the count overflows): its bytes per instance are
+/// `n_buffered * nn * horizon * size_of::<H>()` for a block of as many instances as lanes.
+pub fn history_len(n_buffered: usize, nn: usize, horizon: usize, lanes: usize) -> Option<usize> {
+    [nn, horizon, lanes]
+        .iter()
+        .try_fold(n_buffered, |acc, &k| acc.checked_mul(k))
+}
+
+/// Every node's inputs of a step, zeroed.
+fn new_inputs<M: Model<L>, const L: usize>(nn: usize, dt: f64) -> Vec<StepInputs<M, L>> {
+    (0..nn)
+        .map(|_| StepInputs {
+            u: M::Series::zeroed(),
+            q: M::Delayed::zeroed(),
+            c: M::Couplings::zeroed(),
+            nn: M::F::from_f64(nn as f64),
+            dt: M::F::from_f64(dt),
+        })
+        .collect()
+}
+
+/// The time loop of one block for the nodes of `worker` (of `workers`, sharing the nodes in
+/// contiguous ranges). Returns 0, or 2 when cancelled.
+///
+/// # Safety
+///
+/// As [`run`]; every worker of the block runs this with the same `block` at the same time.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
+    block: &Block<'_, M, L>,
+    worker: usize,
+    workers: usize,
+) -> i32 {
+    let ctx = &block.ctx;
+    let a = ctx.a;
+    let (first, n, p, t_block) = (block.first, block.n, &block.p, block.t_block);
+    let n_state = <M::States as Lanes<M::F, L>>::LEN;
+    let n_series = <M::Series as Lanes<M::F, L>>::LEN;
+    let n_noisy = <M::Noise as Lanes<M::F, L>>::LEN;
+    let n_derived = <M::Derived as Lanes<M::F, L>>::LEN;
+    let n_coupling = M::COUPLING_SLOTS.len();
+    let n_buffered = M::BUFFERED.len();
+    let total = a.n_instances as usize;
+    let nn = ctx.nn;
+    // Contiguous ranges; with a dense connectivity, whole groups of targets.
+    let split = |w: usize| {
+        let at = nn * w / workers;
+        if a.dense != 0 && w < workers {
+            at / DENSE_GROUP * DENSE_GROUP
+        } else {
+            at
+        }
+    };
+    let nodes = split(worker)..split(worker + 1);
+    let lead = worker == 0;
+    let (dt, t0) = (a.dt, a.t0);
+    // Per-node arrays are indexed by node; this worker touches only its own.
+    let mut y = block.y0.clone();
+    let mut inputs = new_inputs::<M, L>(nn, dt);
+    let mut free: Vec<M::Derived> = vec![M::Derived::zeroed(); nn];
+    let mut ahead: Vec<M::Couplings> = if t_block > 1 {
+        vec![M::Couplings::zeroed(); nn * t_block]
+    } else {
+        Vec::new()
+    };
+    let mut block_left = 0usize;
+    let mut block_k = 0usize;
+    let mut cur = 0usize;
+    let record = block.record;
+    let n_record = record.len();
+    let needs_derived = record.iter().any(|&v| v as usize >= n_state);
+    let mut dv = M::Derived::zeroed();
+    let mut g = M::Noise::zeroed();
+    let mut eta = M::Noise::zeroed();
+    let mut scratch = Scratch::<M, L> {
+        k1: M::States::zeroed(),
+        tmp: M::States::zeroed(),
+    };
+    let sqrt_dt = dt.sqrt();
+    let every = a.record_every.max(1);
+    // Statistics: [r * nn + node], over samples numbered from `transient_samples` on.
+    let with_stats = !a.stats.is_null();
+    let mut stats: Vec<LaneStats<L>> = if with_stats {
+        vec![LaneStats::default(); n_record * nn]
+    } else {
+        Vec::new()
+    };
+    let mut sample = 0u64;
+    let mut until_sample = 0u64;
 
     let mut step: u64 = 0;
     let mut status = 0;
@@ -896,26 +1152,31 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         let tn = t0 + step as f64 * dt;
         // 1. Series; 2. the history entry of this step.
         if n_series > 0 {
-            load_series(&mut inputs, step);
+            block.load_series(&mut inputs, nodes.clone(), step);
         }
         if n_buffered > 0 {
-            for node in 0..nn {
-                M::derived_free(tn, &p, &inputs[node], &y[node], &mut free[node]);
+            for node in nodes.clone() {
+                M::derived_free(tn, p, &inputs[node], &y[node], &mut free[node]);
                 for (b, &which) in M::BUFFERED.iter().enumerate() {
-                    let row = ctx.at(b, node, ctx.cur);
+                    let row = ctx.at(b, node, cur);
                     for l in 0..L {
-                        ctx.history[row + l] =
-                            buffered_value::<M, L>(which, &y[node], &free[node], l);
+                        ctx.put(
+                            row + l,
+                            buffered_value::<M, L>(which, &y[node], &free[node], l),
+                        );
                     }
                 }
             }
         }
+        // Every node's entry is in before any edge reads it.
+        block.sync();
         // 3. Delayed values and couplings.
-        for (node, x) in inputs.iter_mut().enumerate() {
+        for node in nodes.clone() {
+            let x = &mut inputs[node];
             for (k, &(_, b)) in M::DELAYS.iter().enumerate() {
                 for l in 0..L {
-                    let slot = ctx.slot_back(ctx.delay[k * L + l]);
-                    x.q.rows_mut()[k][l] = ctx.history[ctx.at(b, node, slot) + l].cast();
+                    let slot = ctx.slot_back(cur, ctx.delay[k * L + l]);
+                    x.q.rows_mut()[k][l] = ctx.get(ctx.at(b, node, slot) + l).cast();
                 }
             }
         }
@@ -923,12 +1184,13 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             // The sums of the next steps, read as runs of consecutive history slots.
             if block_left == 0 {
                 let len = t_block.min((a.n_steps - step + 1) as usize);
-                for node in 0..nn {
+                for node in nodes.clone() {
                     let at = node * t_block;
                     coupling_sums_ahead::<M, L>(
                         node,
-                        &ctx,
-                        &p,
+                        ctx,
+                        cur,
+                        p,
                         &y[node],
                         &free[node],
                         &mut ahead[at..at + len],
@@ -940,30 +1202,39 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             let t = M::F::from_f64(tn);
             let nnf = M::F::from_f64(nn as f64);
             let step_dt = M::F::from_f64(dt);
-            for (node, x) in inputs.iter_mut().enumerate() {
+            for node in nodes.clone() {
                 let gx = &ahead[node * t_block + block_k];
                 for c in 0..n_coupling {
                     let mut out = [M::F::ZERO; L];
-                    M::coupling_post(c, t, nnf, step_dt, &gx.rows()[c], &p, &mut out);
-                    x.c.rows_mut()[c] = out;
+                    M::coupling_post(c, t, nnf, step_dt, &gx.rows()[c], p, &mut out);
+                    inputs[node].c.rows_mut()[c] = out;
                 }
             }
             block_k += 1;
             block_left -= 1;
         } else if n_coupling > 0 {
-            for node in 0..nn {
+            let mut node = nodes.start;
+            if a.dense != 0 {
+                // Worker ranges start at a whole group.
+                debug_assert_eq!(node % DENSE_GROUP, 0);
+                while node + DENSE_GROUP <= nodes.end {
+                    couplings_of_dense_group::<M, L>(node, ctx, cur, tn, p, &y, &free, &mut inputs);
+                    node += DENSE_GROUP;
+                }
+            }
+            for node in node..nodes.end {
                 let mut c = M::Couplings::zeroed();
-                couplings_of_node::<M, L>(node, &ctx, tn, &p, &y[node], &free[node], &mut c);
+                couplings_of_node::<M, L>(node, ctx, cur, tn, p, &y[node], &free[node], &mut c);
                 inputs[node].c = c;
             }
         }
         // 4. Samples, noise; 5. the solver, node by node.
         let sampling = until_sample == 0;
         let counting = sampling && with_stats && sample >= a.transient_samples;
-        for node in 0..nn {
+        for node in nodes.clone() {
             if sampling {
                 if needs_derived {
-                    M::derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                    M::derived(tn, p, &inputs[node], &y[node], &mut dv);
                 }
                 for (r, &v) in record.iter().enumerate() {
                     let v = v as usize;
@@ -979,7 +1250,8 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
                             let at =
                                 ((sample as usize * n_record + r) * nn + node) * total + first + l;
                             // SAFETY: the trace has `n_samples * n_record * n_nodes *
-                            // n_instances` values; this thread owns instances first..first+n.
+                            // n_instances` values; this thread owns instances first..first+n
+                            // of its nodes.
                             unsafe { *a.trace.add(at) = value(l) };
                         }
                     }
@@ -988,7 +1260,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
                         for (l, v) in values.iter_mut().enumerate() {
                             *v = value(l);
                         }
-                        stats[r * nn + node].add(&values, thresholds[r]);
+                        stats[r * nn + node].add(&values, block.thresholds[r]);
                     }
                 }
             }
@@ -997,12 +1269,12 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
             if n_noisy > 0 {
                 if n_derived > 0 {
-                    M::derived(tn, &p, &inputs[node], &y[node], &mut dv);
+                    M::derived(tn, p, &inputs[node], &y[node], &mut dv);
                 }
-                M::noise(tn, &p, &inputs[node], &y[node], &dv, &mut g);
+                M::noise(tn, p, &inputs[node], &y[node], &dv, &mut g);
                 for q in 0..n_noisy {
                     for l in 0..L {
-                        let (i, node) = (lane_instance(l) as u64, node as u64);
+                        let (i, node) = (block.lane_instance(l) as u64, node as u64);
                         let z = if M::FUSED {
                             crate::rng::normal_with::<true>(a.seed, i, node, step, q as u32)
                         } else {
@@ -1016,7 +1288,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
                 t0,
                 dt,
                 step,
-                &p,
+                p,
                 &inputs[node],
                 &mut y[node],
                 &eta,
@@ -1032,31 +1304,39 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             break;
         }
         step += 1;
-        ctx.cur = if ctx.cur + 1 == ctx.horizon {
-            0
-        } else {
-            ctx.cur + 1
-        };
-        if step & (CHECK_EVERY - 1) == 0 {
+        cur = if cur + 1 == ctx.horizon { 0 } else { cur + 1 };
+        let check = step & (CHECK_EVERY - 1) == 0;
+        if check && lead {
             if !a.progress.is_null() {
                 // SAFETY: a valid counter (the ABI).
                 unsafe { &*a.progress }.fetch_add(CHECK_EVERY * n as u64, Ordering::Relaxed);
             }
             // SAFETY: a valid flag (the ABI).
             if !a.cancel.is_null() && unsafe { &*a.cancel }.load(Ordering::Relaxed) {
-                status = 2;
-                break;
+                match &block.barrier {
+                    Some(b) => b.request_stop(),
+                    None => status = 2,
+                }
             }
         }
+        // No worker writes the next step's history entries before every edge has read this
+        // step's (the oldest slot is overwritten), and all see the same stop request.
+        block.sync();
+        if check && block.barrier.as_ref().is_some_and(SpinBarrier::stopping) {
+            status = 2;
+        }
+        if status == 2 {
+            break;
+        }
     }
-    if status == 0 && !a.progress.is_null() {
+    if status == 0 && lead && !a.progress.is_null() {
         // SAFETY: as above.
         unsafe { &*a.progress }.fetch_add(
             (a.n_steps & (CHECK_EVERY - 1)) * n as u64,
             Ordering::Relaxed,
         );
     }
-    for node in 0..nn {
+    for node in nodes.clone() {
         for s in 0..n_state {
             for l in 0..n {
                 let at = (s * nn + node) * total + first + l;
@@ -1065,7 +1345,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
         }
     }
-    if !a.steps_done.is_null() {
+    if lead && !a.steps_done.is_null() {
         for l in 0..n {
             // SAFETY: `steps_done` has `n_instances` values.
             unsafe { *a.steps_done.add(first + l) = step };
@@ -1074,7 +1354,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     if with_stats {
         let interval = every as f64 * dt;
         for r in 0..n_record {
-            for node in 0..nn {
+            for node in nodes.clone() {
                 for l in 0..n {
                     let values = stats[r * nn + node].finish(l, interval);
                     for (k, v) in values.iter().enumerate().take(N_STATS) {
@@ -1086,7 +1366,6 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
         }
     }
-    *history = ctx.history;
     status
 }
 

@@ -302,6 +302,7 @@ fn run(
     steps: u64,
     every: u64,
     cancel: Option<&AtomicBool>,
+    node_threads: u32,
 ) -> Run {
     let n = params.len();
     let net = net();
@@ -356,6 +357,7 @@ fn run(
         distance: net.distance.as_ptr(),
         progress: &progress,
         cancel: cancel.map_or(std::ptr::null(), |c| c as *const AtomicBool),
+        node_threads,
     };
     // SAFETY: every array has the size the ABI asks for.
     let status = unsafe { rateforge_kernel::run::<Decay, L>(&args) };
@@ -388,8 +390,22 @@ fn every_solver_equals_a_plain_loop_with_delays_and_series() {
     let (params, init) = instances(6);
     let series: Vec<f64> = (0..50).map(|s| 0.1 * (s as f64 * 0.3).sin()).collect();
     let (dt, steps) = (0.1, 40usize);
-    for solver in [EULER, HEUN, RK4] {
-        let r = run(solver, &params, &init, &series, dt, steps as u64, 1, None);
+    // One thread, and the nodes shared by 2, 3 and (capped at the 3 nodes) 8 threads.
+    for (solver, threads) in [EULER, HEUN, RK4]
+        .into_iter()
+        .flat_map(|s| [(s, 1), (s, 2), (s, 3), (s, 8)])
+    {
+        let r = run(
+            solver,
+            &params,
+            &init,
+            &series,
+            dt,
+            steps as u64,
+            1,
+            None,
+            threads,
+        );
         assert_eq!(r.status, 0);
         let expected = reference(solver, &params, &init, &series, dt, steps);
         for (i, x) in expected.iter().enumerate() {
@@ -397,7 +413,7 @@ fn every_solver_equals_a_plain_loop_with_delays_and_series() {
                 assert_eq!(
                     r.final_state[node * 6 + i].to_bits(),
                     x[node].to_bits(),
-                    "solver {solver}, instance {i}, node {node}"
+                    "solver {solver}, {threads} threads, instance {i}, node {node}"
                 );
             }
         }
@@ -409,8 +425,13 @@ fn every_solver_equals_a_plain_loop_with_delays_and_series() {
 fn statistics_equal_those_of_the_trace_and_samples_are_where_they_belong() {
     let (params, init) = instances(5);
     let series = [0.0];
-    let r = run(HEUN, &params, &init, &series, 0.05, 60, 3, None);
+    let r = run(HEUN, &params, &init, &series, 0.05, 60, 3, None, 1);
     assert_eq!(r.status, 0);
+    // Nodes shared by two threads: the same trace and statistics, bit for bit.
+    let shared = run(HEUN, &params, &init, &series, 0.05, 60, 3, None, 2);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&shared.trace), bits(&r.trace));
+    assert_eq!(bits(&shared.stats), bits(&r.stats));
     let n = 5;
     let samples = 21;
     for i in 0..n {
@@ -441,25 +462,30 @@ fn statistics_equal_those_of_the_trace_and_samples_are_where_they_belong() {
 fn a_cancelled_run_stops_and_says_how_far_it_got() {
     let (params, init) = instances(3);
     let cancel = AtomicBool::new(true);
-    let r = run(
-        EULER,
-        &params,
-        &init,
-        &[0.0],
-        1e-3,
-        20_000,
-        1,
-        Some(&cancel),
-    );
-    assert_eq!(r.status, 2);
-    // Stopped at the first check (every 4096 steps), with what was done written.
-    assert!(
-        r.steps_done
-            .iter()
-            .all(|&s| s == rateforge_kernel::runner::CHECK_EVERY)
-    );
-    assert!(r.final_state.iter().all(|v| v.is_finite()));
-    assert!(r.trace[4097 * 3 * 3..].iter().all(|v| v.is_nan()));
+    // Alone, and with the nodes shared (every thread stops at the same step).
+    for threads in [1, 3] {
+        let r = run(
+            EULER,
+            &params,
+            &init,
+            &[0.0],
+            1e-3,
+            20_000,
+            1,
+            Some(&cancel),
+            threads,
+        );
+        assert_eq!(r.status, 2);
+        // Stopped at the first check (every 4096 steps), with what was done written.
+        assert!(
+            r.steps_done
+                .iter()
+                .all(|&s| s == rateforge_kernel::runner::CHECK_EVERY)
+        );
+        assert!(r.final_state.iter().all(|v| v.is_finite()));
+        assert!(r.trace[..4096 * 3 * 3].iter().all(|v| v.is_finite()));
+        assert!(r.trace[4097 * 3 * 3..].iter().all(|v| v.is_nan()));
+    }
 }
 
 #[test]
@@ -471,7 +497,7 @@ fn invalid_arguments_are_refused() {
     );
     let (params, init) = instances(2);
     // rk4 with noise is refused only for noisy models; an unknown solver always.
-    let r = run(7, &params, &init, &[0.0], 0.1, 3, 1, None);
+    let r = run(7, &params, &init, &[0.0], 0.1, 3, 1, None, 1);
     assert_eq!(r.status, 1);
 }
 
@@ -646,6 +672,7 @@ fn compiled_in_parameters_refuse_other_values() {
             distance: net.distance.as_ptr(),
             progress: std::ptr::null(),
             cancel: std::ptr::null(),
+            node_threads: 1,
         };
         // SAFETY: every array has the size the ABI asks for.
         unsafe { rateforge_kernel::run::<Inlined, L>(&args) }
@@ -658,4 +685,18 @@ fn compiled_in_parameters_refuse_other_values() {
         (1, 3, 1, 4)
     );
     assert_eq!(info.layout_hash, rateforge_kernel::abi::LAYOUT_HASH);
+}
+
+#[test]
+fn the_history_of_an_instance_is_nodes_times_horizon_times_buffers() {
+    use rateforge_kernel::runner::history_len;
+    // The 68-region Montbrió network at dt 0.01 ms: the longest delay is 12,645 steps, so 12,646
+    // slots, of the one coupled variable (r), per node: 6.9 MB per instance in f64, with no lane
+    // padding for a block of one instance.
+    let one = history_len(1, 68, 12_646, 1).unwrap();
+    assert_eq!(one * 8, 6_879_424);
+    assert_eq!(history_len(1, 68, 12_646, 32).unwrap(), 32 * one);
+    assert_eq!(history_len(2, 68, 12_646, 1).unwrap(), 2 * one);
+    // Sizes that overflow are refused, not wrapped.
+    assert_eq!(history_len(2, usize::MAX / 2, 2, 1), None);
 }

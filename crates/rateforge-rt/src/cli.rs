@@ -6,6 +6,7 @@
 //! DRIVER [run|sweep] (--time T | --steps N) --dt DT [--t0 T0] [--solver euler|heun|rk4]
 //!        [--set PATH=VALUE]... [--range PATH=VALUES]... [--points NAME=N]... [--zip]
 //!        [--record PATH[,PATH...]] [--every DT_OUT] [--seed S] [--threads N]
+//!        [--parallel auto|instances|nodes]
 //!        [--stats] [--transient T] [--threshold PATH=VALUE]... [--no-trace] [--traces]
 //!        [--connectivity PATH] [-o FILE.npz|FILE.csv] [-q]
 //! ```
@@ -16,6 +17,7 @@
 
 use crate::connectivity;
 use crate::error::RuntimeError;
+use crate::exec::Parallel;
 use crate::model::{Simulation, StaticModel, Values};
 use crate::sweep::{Mode, Sweep, Values as AxisValues};
 use rateforge_kernel::Solver;
@@ -66,6 +68,7 @@ struct Args {
     every: Option<f64>,
     seed: u64,
     threads: Option<usize>,
+    parallel: Parallel,
     stats: bool,
     transient: Option<f64>,
     thresholds: Vec<(String, f64)>,
@@ -148,6 +151,15 @@ fn parse(argv: &[String]) -> Result<Args, Failure> {
             "--every" => a.every = Some(number(flag, &value()?)?),
             "--seed" => a.seed = number(flag, &value()?)?,
             "--threads" => a.threads = Some(number(flag, &value()?)?),
+            "--parallel" => {
+                let v = value()?;
+                a.parallel = Parallel::from_name(&v).ok_or_else(|| {
+                    usage(
+                        format!("`--parallel {v}` is not a choice"),
+                        "the choices are `auto`, `instances` and `nodes`",
+                    )
+                })?;
+            }
             "--stats" => a.stats = true,
             "--transient" => a.transient = Some(number(flag, &value()?)?),
             "--threshold" => {
@@ -162,7 +174,7 @@ fn parse(argv: &[String]) -> Result<Args, Failure> {
             other => {
                 return Err(usage(
                     format!("unknown option `{other}`"),
-                    "the options are those of `rateforge run` and `rateforge sweep`: --time, --steps, --dt, --t0, --solver, --set, --range, --points, --zip, --record, --every, --seed, --threads, --stats, --transient, --threshold, --no-trace, --traces, --connectivity, -o",
+                    "the options are those of `rateforge run` and `rateforge sweep`: --time, --steps, --dt, --t0, --solver, --set, --range, --points, --zip, --record, --every, --seed, --threads, --parallel, --stats, --transient, --threshold, --no-trace, --traces, --connectivity, -o",
                 ));
             }
         }
@@ -194,6 +206,7 @@ fn execute<M: StaticModel, P: Values, S: Values>(argv: &[String]) -> Result<(), 
     sim.every = a.every;
     sim.record = a.record.clone();
     sim.threads = a.threads;
+    sim.parallel = a.parallel;
     if let Some(path) = &a.connectivity {
         sim.connectivity = Some(connectivity::load(path, None, None)?.connectivity);
     }

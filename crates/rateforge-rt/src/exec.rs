@@ -181,6 +181,97 @@ pub struct Controls<'a> {
 /// Above this density the kernel loops over dense rows instead of compressed ones.
 pub const DENSE_ABOVE: f64 = 0.5;
 
+/// How the threads of a CPU run share the work of a network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parallel {
+    /// Chosen from the sizes of the run ([`Parallel::plan`]).
+    #[default]
+    Auto,
+    /// Each thread integrates whole lane blocks of instances.
+    Instances,
+    /// The threads share the nodes of each lane block, meeting twice per step.
+    Nodes,
+}
+
+/// Below this much work per step of a lane block (edges and nodes, times lanes) the two barriers
+/// per step that sharing nodes costs outweigh what a second thread brings.
+pub const NODE_PARALLEL_MIN_WORK: usize = 4096;
+
+impl Parallel {
+    /// The name of the choice on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Parallel::Auto => "auto",
+            Parallel::Instances => "instances",
+            Parallel::Nodes => "nodes",
+        }
+    }
+
+    /// The choice named `name` on the command line.
+    pub fn from_name(name: &str) -> Option<Parallel> {
+        [Parallel::Auto, Parallel::Instances, Parallel::Nodes]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+
+    /// How `threads` threads run `n` instances of `lanes`-lane blocks of a network of `nodes`
+    /// nodes and `edges` edges: the kernel calls, each `(first, end, node_threads)`. Instances
+    /// are spread over the threads in whole blocks while there are at least as many blocks as
+    /// threads (or the network is too small to share: [`NODE_PARALLEL_MIN_WORK`]); with fewer
+    /// blocks, each block gets `threads / blocks` threads that share its nodes. A single node,
+    /// or `Instances`, never shares; `Nodes` always does.
+    pub fn plan(
+        self,
+        n: usize,
+        lanes: usize,
+        nodes: usize,
+        edges: usize,
+        threads: usize,
+    ) -> Vec<(u64, u64, u32)> {
+        let lanes = lanes.max(1);
+        let threads = threads.max(1);
+        let blocks = n.div_ceil(lanes);
+        let share = nodes > 1
+            && threads > 1
+            && match self {
+                Parallel::Instances => false,
+                Parallel::Nodes => true,
+                Parallel::Auto => {
+                    blocks < threads
+                        && (edges + nodes).saturating_mul(lanes) >= NODE_PARALLEL_MIN_WORK
+                }
+            };
+        if share {
+            // One call per block at most, the threads divided among them.
+            let calls = blocks.min(threads).max(1);
+            let node_threads = (threads / calls).max(1) as u32;
+            let per_call = blocks.div_ceil(calls);
+            return (0..blocks)
+                .step_by(per_call)
+                .map(|b| {
+                    let end = ((b + per_call) * lanes).min(n);
+                    ((b * lanes) as u64, end as u64, node_threads)
+                })
+                .collect();
+        }
+        // Several chunks per thread balance uneven progress; chunks are whole lane blocks. A
+        // network's blocks all cost the same, and a call reuses its delay history from block
+        // to block: one chunk per thread.
+        let per_thread = if nodes > 1 || edges > 0 { 1 } else { 4 };
+        let chunk_blocks = blocks.div_ceil(threads * per_thread).max(1);
+        (0..blocks)
+            .step_by(chunk_blocks)
+            .map(|b| {
+                (
+                    (b * lanes) as u64,
+                    ((b + chunk_blocks) * lanes).min(n) as u64,
+                    1,
+                )
+            })
+            .collect()
+    }
+}
+
 /// What to run. Arrays are structure-of-arrays, instance fastest: `params[k * n_instances + i]`,
 /// `init[(s * n_nodes + node) * n_instances + i]`.
 #[derive(Clone, Debug)]
@@ -215,6 +306,8 @@ pub struct Launch<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// How the threads share a network's work.
+    pub parallel: Parallel,
     /// Keep every sample (else only the statistics and final states: memory O(instances)).
     pub trace: bool,
     /// Streaming statistics of the recorded values.
@@ -570,34 +663,26 @@ pub unsafe fn run_native(
             cancel: launch
                 .cancel
                 .map_or(std::ptr::null(), |c| c as *const AtomicBool),
+            node_threads: 1,
         });
         let lanes = i.lanes.max(1) as usize;
         let pool = pool(launch.threads)?;
         let threads = pool
             .as_ref()
             .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-        // Several chunks per thread balance uneven progress; chunks are whole lane blocks. A
-        // network's blocks all cost the same, and a call reuses its delay history from block
-        // to block: one chunk per thread.
-        let blocks = n.div_ceil(lanes);
-        let per_thread = if i.network != 0 { 1 } else { 4 };
-        let chunk_blocks = blocks.div_ceil(threads * per_thread).max(1);
-        let chunks: Vec<(u64, u64)> = (0..blocks)
-            .step_by(chunk_blocks)
-            .map(|b| {
-                (
-                    (b * lanes) as u64,
-                    ((b + chunk_blocks) * lanes).min(n) as u64,
-                )
-            })
-            .collect();
+        let (nodes, edges) = match (i.network != 0, launch.connectivity) {
+            (true, Some(c)) => (c.n_nodes, c.weight.len()),
+            _ => (1, 0),
+        };
+        let chunks = launch.parallel.plan(n, lanes, nodes, edges, threads);
         let work = || -> Vec<i32> {
             chunks
                 .par_iter()
-                .map(|&(begin, end)| {
+                .map(|&(begin, end, node_threads)| {
                     let mut a = args;
                     a.0.begin = begin;
                     a.0.end = end;
+                    a.0.node_threads = node_threads;
                     // SAFETY: the arguments were checked above; buffers are sized for all instances
                     // and this call only writes instances begin..end.
                     unsafe { run_fn(&a.0) }

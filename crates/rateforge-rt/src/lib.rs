@@ -31,7 +31,8 @@ pub use rateforge_kernel as kernel;
 
 pub use error::RuntimeError;
 pub use exec::{
-    Connectivity, Controls, Launch, Outcome, SeriesColumns, SeriesData, StatsRequest, run_native,
+    Connectivity, Controls, Launch, Outcome, Parallel, SeriesColumns, SeriesData, StatsRequest,
+    run_native,
 };
 pub use model::{Recordable, Simulation, StaticModel, Target, Values};
 pub use rateforge_kernel::Solver;

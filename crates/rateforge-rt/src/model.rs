@@ -21,7 +21,7 @@
 //! results are the command line's bit for bit.
 
 use crate::error::RuntimeError;
-use crate::exec::{Connectivity, Controls, Launch, RunFn, StatsRequest, run_native};
+use crate::exec::{Connectivity, Controls, Launch, Parallel, RunFn, StatsRequest, run_native};
 use crate::result::{Metadata, RunResult, StatsMetadata};
 use crate::spec::{InitialValue, initial_values, sample_times, time_grid, transient_samples};
 use rateforge_kernel::Solver;
@@ -182,6 +182,8 @@ pub struct Simulation<M: StaticModel> {
     pub seed: u64,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// How the threads share a network's work (default: chosen from the sizes).
+    pub parallel: Parallel,
     /// Keep every sample (else only statistics and final states).
     pub trace: bool,
     /// Streaming statistics: the transient (time units) and thresholds by recorded path.
@@ -204,6 +206,7 @@ impl<M: StaticModel> Default for Simulation<M> {
             record: Vec::new(),
             seed: 0,
             threads: None,
+            parallel: Parallel::Auto,
             trace: true,
             stats: None,
             connectivity: None,
@@ -264,6 +267,13 @@ impl<M: StaticModel> Simulation<M> {
     /// Runs on `threads` worker threads.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
+        self
+    }
+
+    /// Shares a network's work among the threads by instances or by nodes (the results are the
+    /// same bits either way).
+    pub fn parallel(mut self, parallel: Parallel) -> Self {
+        self.parallel = parallel;
         self
     }
 
@@ -488,6 +498,7 @@ impl<M: StaticModel> Simulation<M> {
             progress: controls.progress,
             cancel: controls.cancel,
             threads: self.threads,
+            parallel: self.parallel,
             trace: self.trace,
             stats: stats.clone(),
         };

@@ -9,7 +9,7 @@ use rateforge_ir::eval::{
 };
 use rateforge_ir::{Handle, ValidModel, VarRef};
 pub use rateforge_rt::exec::{
-    Connectivity, DENSE_ABOVE, Launch, Outcome, RunFn, SeriesColumns, SeriesData, Shape,
+    Connectivity, DENSE_ABOVE, Launch, Outcome, Parallel, RunFn, SeriesColumns, SeriesData, Shape,
     StatsRequest, allocate, allocate_filled, check, pool, run_native, stats_len, trace_len,
 };
 use rayon::prelude::*;

@@ -51,7 +51,7 @@ pub use rateforge_front::SweepAxis;
 pub use rateforge_front::pyrates::LoadOptions;
 pub use rateforge_ir::Solver;
 pub use rateforge_runtime::data::{Table, read_table};
-pub use rateforge_runtime::{BuildOptions, Kernel};
+pub use rateforge_runtime::{BuildOptions, Kernel, Parallel};
 
 /// The crates behind the API, for users who need the IR or a backend directly.
 pub mod crates {

@@ -13,7 +13,7 @@ pub use rateforge_runtime::abi::STATS;
 use rateforge_runtime::cuda::CudaKernel;
 use rateforge_runtime::data::Table;
 use rateforge_runtime::{
-    Connectivity, Kernel, Launch, RuntimeError, SeriesColumns, SeriesData, StatsRequest,
+    Connectivity, Kernel, Launch, Parallel, RuntimeError, SeriesColumns, SeriesData, StatsRequest,
     run_interpreted,
 };
 use serde_json::json;
@@ -73,6 +73,8 @@ pub struct RunSpec {
     pub seed: u64,
     /// Worker threads (default: all cores).
     pub threads: Option<usize>,
+    /// How the threads share a network's work (default: chosen from the sizes).
+    pub parallel: Parallel,
     /// Keep every sample of the recorded values (else only statistics and final states, so the
     /// memory stays proportional to the number of instances).
     pub trace: bool,
@@ -105,6 +107,7 @@ impl Default for RunSpec {
             connectivity: None,
             seed: 0,
             threads: None,
+            parallel: Parallel::Auto,
             trace: true,
             stats: None,
         }
@@ -147,6 +150,51 @@ impl Validated {
                 (h.index(), value)
             })
             .collect()
+    }
+
+    /// The values one instance of a run of `spec` keeps in its delay history: buffered variables ×
+    /// nodes × (longest delay in steps + 1), the largest over the instances (up to 64 of them,
+    /// evenly spread, are looked at; delays come from parameters such as a conduction speed).
+    /// Times the bytes of a value, it is the history's memory per instance; a kernel block holds
+    /// one per lane.
+    pub fn history_values(&self, spec: &RunSpec) -> usize {
+        let m = self.valid.model();
+        let nb = self.valid.info().buffered.len();
+        if nb == 0 || !(spec.dt.is_finite() && spec.dt > 0.0) {
+            return 0;
+        }
+        let connectivity = match (&m.network, &spec.connectivity, &self.connectivity) {
+            (Some(_), Some(c), _) | (Some(_), None, Some(c)) => Some(c),
+            _ => None,
+        };
+        let nn = connectivity.map_or(1, |c| c.n_nodes);
+        let n = spec.instances.max(1);
+        let defaults: Vec<f64> = m.params.values().map(|p| p.value).collect();
+        let picks = n.min(64);
+        let mut longest = 0usize;
+        for pick in 0..picks {
+            let i = if picks == 1 {
+                0
+            } else {
+                pick * (n - 1) / (picks - 1)
+            };
+            let mut params = defaults.clone();
+            for (path, values) in &spec.instance_values {
+                if let (Some(VarRef::Param(h)), Some(&v)) = (m.lookup(path), values.get(i)) {
+                    params[h.index()] = v;
+                }
+            }
+            let delays = m
+                .delays
+                .values()
+                .map(|d| rateforge_ir::eval::delay_steps(params[d.time.index()], spec.dt));
+            let edges = connectivity.map_or_else(Vec::new, |c| {
+                rateforge_ir::eval::edge_delays(&self.valid, &params, nn, spec.dt, &c.distance)
+            });
+            longest = delays.chain(edges).fold(longest, usize::max);
+        }
+        nb.saturating_mul(nn)
+            .saturating_mul(longest.saturating_add(1))
     }
 
     /// The ids of recorded paths (`< n_state` states, else derived values); empty means all states.
@@ -378,6 +426,7 @@ impl Validated {
             progress: controls.progress,
             cancel: controls.cancel,
             threads: spec.threads,
+            parallel: spec.parallel,
             trace: spec.trace,
             stats: stats.clone(),
         };
