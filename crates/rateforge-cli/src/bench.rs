@@ -332,6 +332,12 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     let peak =
         rateforge::crates::runtime::peak::fp64_peak(&build, if options.quick { 0.3 } else { 1.0 })
             .map_err(Error::Runtime)?;
+    // What one core reads from memory, for the networks' share of it.
+    let bandwidth = rateforge::crates::runtime::peak::read_bandwidth(if options.quick {
+        256 << 20
+    } else {
+        1 << 30
+    });
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -343,8 +349,9 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     println!("rateforge bench {}", env!("CARGO_PKG_VERSION"));
     println!(
-        "machine: {cpu}, {threads_all} core(s); peak FP64 of one core (FMA loop): {:.1} GFLOP/s",
-        peak / 1e9
+        "machine: {cpu}, {threads_all} core(s); peak FP64 of one core (FMA loop): {:.1} GFLOP/s; memory read by one core: {:.1} GB/s",
+        peak / 1e9,
+        bandwidth / 1e9
     );
     println!(
         "kernels: {} arithmetic, {} history, {} lanes, FMA {}; parameters that do not vary are compiled in",
@@ -489,10 +496,12 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             let rate = n as f64 * s as f64 / t;
             let gflops = rate * per_instance_step / 1e9;
             let traffic = if case.network {
+                let moved = rate * history_bytes;
                 format!(
-                    "  {:.1} kB/step {:.1} GB/s",
+                    "  {:.1} kB/step {:.1} GB/s ({:.0}% of memory)",
                     history_bytes / 1e3,
-                    rate * history_bytes / 1e9
+                    moved / 1e9,
+                    100.0 * moved / (bandwidth * th as f64)
                 )
             } else {
                 String::new()

@@ -74,3 +74,35 @@ pub fn fp64_peak(options: &BuildOptions, seconds: f64) -> Result<f64, RuntimeErr
     }
     Ok(best)
 }
+
+/// The rate at which one core reads memory (bytes/s): the best of three sums over a buffer of
+/// `bytes` (make it several times the last-level cache), eight independent accumulators so that
+/// the additions never limit it.
+pub fn read_bandwidth(bytes: usize) -> f64 {
+    let n = (bytes / 8).max(1 << 16).next_multiple_of(8);
+    // Written once, so that every page is really there before it is timed.
+    let data: Vec<f64> = (0..n).map(|i| (i & 1023) as f64).collect();
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut acc = [0.0f64; 8];
+        for chunk in std::hint::black_box(&data).chunks_exact(8) {
+            for (a, x) in acc.iter_mut().zip(chunk) {
+                *a += x;
+            }
+        }
+        std::hint::black_box(acc);
+        best = best.max((n * 8) as f64 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_read_bandwidth_is_measured() {
+        // Any machine reads a few megabytes at more than 100 MB/s and less than 10 TB/s.
+        let b = super::read_bandwidth(4 << 20);
+        assert!(b > 1e8 && b < 1e13, "{b}");
+    }
+}
