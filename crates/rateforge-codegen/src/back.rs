@@ -75,6 +75,10 @@ pub(crate) trait Syntax {
     fn select(&self, c: &str, a: &str, b: &str) -> String;
     /// A local bound to a value.
     fn bind(&self, name: &str, value: &str) -> String;
+    /// Binds an intermediate value of an expression to `name` (a statement).
+    fn temporary(&self, name: &str, value: &str, p: Precision) -> String;
+    /// An expression that runs the statements `lines`, then gives `value`.
+    fn block(&self, lines: &[String], value: &str, p: Precision) -> String;
     /// A local bound to a compiled-in constant of the kernel's type.
     fn bind_const(&self, name: &str, value: &str) -> String;
     /// Element `index` of a model array, for the current lane or thread.
@@ -158,6 +162,10 @@ fn own_function(f: Builtin) -> Option<(&'static str, bool)> {
     }
 }
 
+/// The deepest nesting of operations in one printed expression; deeper ones are cut into
+/// temporaries (see [`Printer::expr`]).
+pub(crate) const MAX_NESTING: usize = 32;
+
 /// The printer of one expression group: the arena, its precision, and the names of values.
 pub(crate) struct Printer<'a> {
     pub syntax: &'a dyn Syntax,
@@ -222,8 +230,16 @@ impl Printer<'_> {
 
     /// The text of expression `root`, printed children first with an explicit stack (no
     /// recursion, whatever the depth).
+    ///
+    /// Compilers parse nested expressions recursively and give up (rustc overflows its stack) on a
+    /// sum of a few thousand terms, so no printed expression nests deeper than [`MAX_NESTING`]:
+    /// a subexpression that reaches it is bound to a temporary (`rf_t0`, `rf_t1`, ... in the
+    /// order they are computed) and the whole becomes a block that binds them and then gives the
+    /// value. The operations and their order are the same, so are the results.
     pub fn expr(&self, root: ExprId) -> String {
-        let mut text: Vec<Option<String>> = vec![None; root + 1];
+        // Each printed node: its text and how deeply it nests.
+        let mut text: Vec<Option<(String, usize)>> = vec![None; root + 1];
+        let mut temps: Vec<String> = Vec::new();
         let mut stack = vec![(root, false)];
         while let Some((e, children_done)) = stack.pop() {
             if text[e].is_some() {
@@ -240,14 +256,31 @@ impl Printer<'_> {
                 );
                 continue;
             }
+            let mut depth = 0;
             let args: Vec<String> = node
                 .operands()
                 .iter()
-                .map(|&op| text[op].clone().expect("operands are printed first"))
+                .map(|&op| {
+                    let (t, d) = text[op].as_ref().expect("operands are printed first");
+                    depth = depth.max(d + 1);
+                    t.clone()
+                })
                 .collect();
-            text[e] = Some(self.node(node, &args));
+            let printed = self.node(node, &args);
+            text[e] = Some(if depth >= MAX_NESTING && e != root {
+                let name = format!("rf_t{}", temps.len());
+                temps.push(self.syntax.temporary(&name, &printed, self.precision));
+                (name, 0)
+            } else {
+                (printed, depth)
+            });
         }
-        text[root].take().expect("the root is printed")
+        let (value, _) = text[root].take().expect("the root is printed");
+        if temps.is_empty() {
+            value
+        } else {
+            self.syntax.block(&temps, &value, self.precision)
+        }
     }
 }
 

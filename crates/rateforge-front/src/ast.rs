@@ -9,10 +9,13 @@
 //! item is not divided or subtracted (`x/2.0*r*v` does not contain `2.0*r*v` mathematically, so it
 //! does not match). A replacement that is a chain of the same kind is spliced into the chain.
 
-use rateforge_ir::{BinOp, Span, UnOp};
+use rateforge_ir::{BinOp, Span, UnOp, deep};
 
 /// An expression node with the span of its source text.
-#[derive(Clone, Debug)]
+///
+/// Trees are as deep as the input (a sum of 10^5 terms is 10^5 levels deep), so cloning and
+/// dropping go through [`rateforge_ir::deep`] at every level, like every pass over them.
+#[derive(Debug)]
 pub struct Ast {
     /// What it is.
     pub kind: AstKind,
@@ -83,14 +86,43 @@ pub struct Equation {
     pub span: Span,
 }
 
+impl Clone for Ast {
+    fn clone(&self) -> Self {
+        deep(|| Ast {
+            kind: self.kind.clone(),
+            span: self.span,
+        })
+    }
+}
+
+impl Drop for Ast {
+    fn drop(&mut self) {
+        if let AstKind::Unary(..) | AstKind::Binary(..) | AstKind::Cond(..) | AstKind::Call(..) =
+            self.kind
+        {
+            let kind = std::mem::replace(&mut self.kind, AstKind::Num(0.0));
+            deep(move || drop(kind));
+        }
+    }
+}
+
 impl Ast {
     /// A node with a span.
     pub fn new(kind: AstKind, span: Span) -> Self {
         Ast { kind, span }
     }
 
+    /// The node's kind, taken out of it.
+    pub fn into_kind(mut self) -> AstKind {
+        std::mem::replace(&mut self.kind, AstKind::Num(0.0))
+    }
+
     /// Structural equality, ignoring spans.
     pub fn same(&self, other: &Ast) -> bool {
+        deep(|| self.same_node(other))
+    }
+
+    fn same_node(&self, other: &Ast) -> bool {
         match (&self.kind, &other.kind) {
             (AstKind::Num(a), AstKind::Num(b)) => a == b,
             (AstKind::Name(a), AstKind::Name(b)) => a == b,
@@ -109,6 +141,10 @@ impl Ast {
 
     /// Calls `visit` on every node, parents before children.
     pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Ast)) {
+        deep(|| self.walk_node(visit));
+    }
+
+    fn walk_node<'a>(&'a self, visit: &mut impl FnMut(&'a Ast)) {
         visit(self);
         match &self.kind {
             AstKind::Num(_) | AstKind::Name(_) | AstKind::Index(..) => {}
@@ -171,20 +207,24 @@ fn chain_class(ast: &Ast) -> Option<Class> {
     }
 }
 
+/// The items of the chain at `ast`, walking down its left spine without recursion.
 fn flatten(ast: Ast, class: Class, out: &mut Vec<Item>) {
-    match ast.kind {
-        AstKind::Binary(op, l, r) if class_of(op) == Some(class) => {
-            flatten(*l, class, out);
-            out.push((op, *r));
+    let mut right = Vec::new();
+    let mut node = ast;
+    loop {
+        let span = node.span;
+        match node.into_kind() {
+            AstKind::Binary(op, l, r) if class_of(op) == Some(class) => {
+                right.push((op, *r));
+                node = *l;
+            }
+            kind => {
+                out.push((positive(class), Ast { kind, span }));
+                break;
+            }
         }
-        kind => out.push((
-            positive(class),
-            Ast {
-                kind,
-                span: ast.span,
-            },
-        )),
     }
+    out.extend(right.into_iter().rev());
 }
 
 fn chain_of(ast: &Ast, class: Class) -> Vec<Item> {
@@ -280,6 +320,15 @@ pub fn rewrite(
     replacement: Option<&Ast>,
     count: &mut usize,
 ) -> Option<Ast> {
+    deep(|| rewrite_node(ast, pattern, replacement, count))
+}
+
+fn rewrite_node(
+    ast: Ast,
+    pattern: &Pattern,
+    replacement: Option<&Ast>,
+    count: &mut usize,
+) -> Option<Ast> {
     // Whole-node match of a non-chain pattern without lead operator.
     if pattern.lead.is_none() && pattern.class().is_none() && ast.same(&pattern.expr) {
         *count += 1;
@@ -356,41 +405,50 @@ fn rewrite_children(
         return rewrite(ast, pattern, replacement, count);
     }
     let span = ast.span;
-    let kind = match ast.kind {
+    let kind = match ast.into_kind() {
         AstKind::Call(name, args) => {
             let name = rename(name, pattern, replacement, count);
             let mut new_args = Vec::with_capacity(args.len());
             for a in args {
                 // A removed argument would change the call's arity: keep it instead.
-                let keep = a.clone();
-                new_args.push(rewrite(a, pattern, replacement, count).unwrap_or(keep));
+                new_args.push(rewrite_or_keep(a, pattern, replacement, count));
             }
             AstKind::Call(name, new_args)
         }
         AstKind::Index(name, idx) => AstKind::Index(rename(name, pattern, replacement, count), idx),
-        AstKind::Unary(op, a) => {
-            let keep = (*a).clone();
-            AstKind::Unary(
-                op,
-                Box::new(rewrite(*a, pattern, replacement, count).unwrap_or(keep)),
-            )
-        }
+        AstKind::Unary(op, a) => AstKind::Unary(
+            op,
+            Box::new(rewrite_or_keep(*a, pattern, replacement, count)),
+        ),
         AstKind::Binary(op, a, b) => {
-            let (ka, kb) = ((*a).clone(), (*b).clone());
-            let a = rewrite(*a, pattern, replacement, count).unwrap_or(ka);
-            let b = rewrite(*b, pattern, replacement, count).unwrap_or(kb);
+            let a = rewrite_or_keep(*a, pattern, replacement, count);
+            let b = rewrite_or_keep(*b, pattern, replacement, count);
             AstKind::Binary(op, Box::new(a), Box::new(b))
         }
         AstKind::Cond(c, a, b) => {
-            let (kc, ka, kb) = ((*c).clone(), (*a).clone(), (*b).clone());
-            let c = rewrite(*c, pattern, replacement, count).unwrap_or(kc);
-            let a = rewrite(*a, pattern, replacement, count).unwrap_or(ka);
-            let b = rewrite(*b, pattern, replacement, count).unwrap_or(kb);
+            let c = rewrite_or_keep(*c, pattern, replacement, count);
+            let a = rewrite_or_keep(*a, pattern, replacement, count);
+            let b = rewrite_or_keep(*b, pattern, replacement, count);
             AstKind::Cond(Box::new(c), Box::new(a), Box::new(b))
         }
         other => other,
     };
     Some(Ast { kind, span })
+}
+
+/// [`rewrite`] on an operand that must not disappear: when everything in it is removed, the
+/// operand is kept as it was (a replacement never removes anything, so nothing is copied then).
+fn rewrite_or_keep(
+    ast: Ast,
+    pattern: &Pattern,
+    replacement: Option<&Ast>,
+    count: &mut usize,
+) -> Ast {
+    let keep = replacement.is_none().then(|| ast.clone());
+    match rewrite(ast, pattern, replacement, count) {
+        Some(a) => a,
+        None => keep.expect("only a removal removes a whole operand"),
+    }
 }
 
 /// Renames a function or indexed name when the pattern and the replacement are both plain names

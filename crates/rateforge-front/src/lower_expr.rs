@@ -205,6 +205,10 @@ impl<'m> Lowerer<'m> {
 
     /// Lowers an expression; `None` after an error (already reported).
     pub fn lower(&mut self, ast: &Ast, scope: &dyn Scope) -> Option<Value> {
+        rateforge_ir::deep(|| self.lower_node(ast, scope))
+    }
+
+    fn lower_node(&mut self, ast: &Ast, scope: &dyn Scope) -> Option<Value> {
         let span = ast.span;
         match &ast.kind {
             AstKind::Num(v) => Some(Value::scalar(self.lit(*v, span))),

@@ -3,6 +3,7 @@
 //! Messages are lower case, names in backticks; every diagnostic that concerns the user's text
 //! has a primary label on that text and, where one exists, a `help:` line with a fix.
 
+use crate::clip::Clipped;
 use crate::span::{SourceMap, Span};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::term;
@@ -108,7 +109,8 @@ impl Diagnostic {
         self.labels.iter().find(|l| l.primary).map(|l| l.span)
     }
 
-    fn to_codespan(&self) -> cs::Diagnostic<crate::span::FileId> {
+    /// The codespan diagnostic, its spans placed in `sources` (long lines cut).
+    fn to_codespan(&self, sources: &Clipped<'_>) -> cs::Diagnostic<crate::span::FileId> {
         let severity = match self.severity {
             Severity::Warning => cs::Severity::Warning,
             Severity::Error => cs::Severity::Error,
@@ -122,7 +124,9 @@ impl Diagnostic {
                 } else {
                     cs::LabelStyle::Secondary
                 };
-                cs::Label::new(style, l.span.file, l.span.range()).with_message(l.message.clone())
+                let r = l.span.range();
+                let range = sources.map(l.span.file, r.start)..sources.map(l.span.file, r.end);
+                cs::Label::new(style, l.span.file, range).with_message(l.message.clone())
             })
             .collect();
         let mut notes = self.notes.clone();
@@ -138,7 +142,8 @@ impl Diagnostic {
     /// Renders the diagnostic as plain text (no colour), the form used in tests and logs.
     pub fn render(&self, sources: &SourceMap) -> String {
         let config = term::Config::default();
-        term::emit_into_string(&config, sources, &self.to_codespan())
+        let clipped = self.clipped(sources);
+        term::emit_into_string(&config, &clipped, &self.to_codespan(&clipped))
             .unwrap_or_else(|_| self.render_fallback(sources))
     }
 
@@ -153,9 +158,16 @@ impl Diagnostic {
         let stream = StandardStream::stderr(choice);
         let mut lock = stream.lock();
         let config = term::Config::default();
-        if term::emit_to_write_style(&mut lock, &config, sources, &self.to_codespan()).is_err() {
+        let clipped = self.clipped(sources);
+        let d = self.to_codespan(&clipped);
+        if term::emit_to_write_style(&mut lock, &config, &clipped, &d).is_err() {
             eprint!("{}", self.render_fallback(sources));
         }
+    }
+
+    fn clipped<'a>(&self, sources: &'a SourceMap) -> Clipped<'a> {
+        let spans: Vec<_> = self.labels.iter().map(|l| l.span).collect();
+        Clipped::new(sources, &spans)
     }
 
     fn render_fallback(&self, sources: &SourceMap) -> String {

@@ -583,6 +583,10 @@ impl<'a> NodeEval<'a> {
     }
 
     fn eval(&self, expr: Handle<Expr>, c: &Ctx<'_>) -> f64 {
+        crate::deep(|| self.eval_node(expr, c))
+    }
+
+    fn eval_node(&self, expr: Handle<Expr>, c: &Ctx<'_>) -> f64 {
         let e = |h: Handle<Expr>| self.eval(h, c);
         match &self.model.model().exprs[expr] {
             Expr::Lit(v) => *v,

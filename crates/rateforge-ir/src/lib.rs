@@ -148,6 +148,8 @@
 #![warn(missing_docs)]
 
 pub mod arena;
+pub mod clip;
+pub mod deep;
 pub mod diag;
 pub mod eval;
 pub mod expr;
@@ -163,6 +165,7 @@ pub mod span;
 pub mod valid;
 
 pub use arena::{Arena, Handle};
+pub use deep::deep;
 pub use diag::{Diagnostic, Diagnostics, Label, Severity, did_you_mean};
 pub use expr::{BinOp, Builtin, Expr, UnOp, powi};
 pub use model::{

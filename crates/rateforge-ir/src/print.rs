@@ -38,90 +38,105 @@ fn var_name(model: &Model, var: VarRef, scope: &str) -> String {
 const PREC_UNARY: u8 = 6;
 const PREC_ATOM: u8 = 9;
 
+/// How tightly a node binds when printed.
+fn precedence(e: &Expr) -> u8 {
+    match e {
+        Expr::Lit(v) if *v < 0.0 => PREC_UNARY,
+        Expr::Unary(..) => PREC_UNARY,
+        Expr::Binary(op, ..) => op.precedence(),
+        Expr::Powi(..) => BinOp::Pow.precedence(),
+        _ => PREC_ATOM,
+    }
+}
+
+/// Prints `e` into `out`, in parentheses when it binds less tightly than `min_prec`. Children are
+/// written straight into `out` (linear time whatever the depth), each level through
+/// [`crate::deep`].
 fn write_expr(model: &Model, e: Handle<Expr>, scope: &str, min_prec: u8, out: &mut String) {
-    let (prec, text) = match &model.exprs[e] {
-        Expr::Lit(v) if *v == std::f64::consts::PI => (PREC_ATOM, "pi".to_string()),
-        Expr::Lit(v) if *v < 0.0 => (PREC_UNARY, number(*v)),
-        Expr::Lit(v) => (PREC_ATOM, number(*v)),
-        Expr::Time => (PREC_ATOM, "t".to_string()),
-        Expr::State(h) => (PREC_ATOM, var_name(model, VarRef::State(*h), scope)),
-        Expr::Param(h) => (PREC_ATOM, var_name(model, VarRef::Param(*h), scope)),
-        Expr::Derived(h) => (PREC_ATOM, var_name(model, VarRef::Derived(*h), scope)),
-        Expr::Series(h) => (PREC_ATOM, var_name(model, VarRef::Series(*h), scope)),
+    crate::deep(|| {
+        let node = &model.exprs[e];
+        let paren = precedence(node) < min_prec;
+        if paren {
+            out.push('(');
+        }
+        write_node(model, node, scope, out);
+        if paren {
+            out.push(')');
+        }
+    });
+}
+
+fn write_node(model: &Model, node: &Expr, scope: &str, out: &mut String) {
+    match node {
+        Expr::Lit(v) if *v == std::f64::consts::PI => out.push_str("pi"),
+        Expr::Lit(v) => out.push_str(&number(*v)),
+        Expr::Time => out.push('t'),
+        Expr::State(h) => out.push_str(&var_name(model, VarRef::State(*h), scope)),
+        Expr::Param(h) => out.push_str(&var_name(model, VarRef::Param(*h), scope)),
+        Expr::Derived(h) => out.push_str(&var_name(model, VarRef::Derived(*h), scope)),
+        Expr::Series(h) => out.push_str(&var_name(model, VarRef::Series(*h), scope)),
         Expr::Delayed(h) => {
             let d = &model.delays[*h];
             let src = var_name(model, d.source, scope);
             let time = var_name(model, VarRef::Param(d.time), scope);
-            (PREC_ATOM, format!("past({src}, {time})"))
+            write!(out, "past({src}, {time})").unwrap();
         }
-        Expr::Coupling(h) => (PREC_ATOM, format!("coupling[{}]", model.couplings[*h].name)),
-        Expr::CouplingSource => (PREC_ATOM, "x_j".to_string()),
-        Expr::CouplingSum => (PREC_ATOM, "gx".to_string()),
-        Expr::NodeCount => (PREC_ATOM, "n_nodes".to_string()),
-        Expr::StepSize => (PREC_ATOM, "dt".to_string()),
+        Expr::Coupling(h) => write!(out, "coupling[{}]", model.couplings[*h].name).unwrap(),
+        Expr::CouplingSource => out.push_str("x_j"),
+        Expr::CouplingSum => out.push_str("gx"),
+        Expr::NodeCount => out.push_str("n_nodes"),
+        Expr::StepSize => out.push_str("dt"),
         Expr::Unary(op, a) => {
-            let mut s = String::from(match op {
+            out.push_str(match op {
                 UnOp::Neg => "-",
                 UnOp::Not => "not ",
             });
-            write_expr(model, *a, scope, PREC_UNARY, &mut s);
-            (PREC_UNARY, s)
+            write_expr(model, *a, scope, PREC_UNARY, out);
         }
         Expr::Binary(op, a, b) => {
             let p = op.precedence();
-            let mut s = String::new();
             // Left-associative except power, which is right-associative.
             let (lp, rp) = if *op == BinOp::Pow {
                 (p + 1, p)
             } else {
                 (p, p + 1)
             };
-            write_expr(model, *a, scope, lp, &mut s);
+            write_expr(model, *a, scope, lp, out);
             let sym = op.symbol();
             if matches!(op, BinOp::Mul | BinOp::Div | BinOp::Pow) {
-                s.push_str(sym);
+                out.push_str(sym);
             } else {
-                write!(s, " {sym} ").unwrap();
+                write!(out, " {sym} ").unwrap();
             }
-            write_expr(model, *b, scope, rp, &mut s);
-            (p, s)
+            write_expr(model, *b, scope, rp, out);
         }
         Expr::Powi(a, n) => {
-            let mut s = String::new();
-            write_expr(model, *a, scope, BinOp::Pow.precedence() + 1, &mut s);
+            write_expr(model, *a, scope, BinOp::Pow.precedence() + 1, out);
             if *n < 0 {
-                write!(s, "^({n})").unwrap();
+                write!(out, "^({n})").unwrap();
             } else {
-                write!(s, "^{n}").unwrap();
+                write!(out, "^{n}").unwrap();
             }
-            (BinOp::Pow.precedence(), s)
         }
         Expr::Call(f, args) => {
-            let mut s = format!("{}(", f.name());
+            write!(out, "{}(", f.name()).unwrap();
             for (i, a) in args.iter().enumerate() {
                 if i > 0 {
-                    s.push_str(", ");
+                    out.push_str(", ");
                 }
-                write_expr(model, *a, scope, 0, &mut s);
+                write_expr(model, *a, scope, 0, out);
             }
-            s.push(')');
-            (PREC_ATOM, s)
+            out.push(')');
         }
         Expr::Select(c, a, b) => {
-            let mut s = String::from("where(");
-            write_expr(model, *c, scope, 0, &mut s);
-            s.push_str(", ");
-            write_expr(model, *a, scope, 0, &mut s);
-            s.push_str(", ");
-            write_expr(model, *b, scope, 0, &mut s);
-            s.push(')');
-            (PREC_ATOM, s)
+            out.push_str("where(");
+            write_expr(model, *c, scope, 0, out);
+            out.push_str(", ");
+            write_expr(model, *a, scope, 0, out);
+            out.push_str(", ");
+            write_expr(model, *b, scope, 0, out);
+            out.push(')');
         }
-    };
-    if prec < min_prec {
-        write!(out, "({text})").unwrap();
-    } else {
-        out.push_str(&text);
     }
 }
 

@@ -87,7 +87,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    fn new(name: String, text: String) -> Self {
+    pub(crate) fn new(name: String, text: String) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
@@ -115,6 +115,21 @@ impl SourceFile {
         let text = &self.text[start..end];
         let trimmed = text.trim_end_matches(['\n', '\r']).len();
         Some(start..start + trimmed)
+    }
+
+    /// Number of lines (a final line without terminator counts).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// Byte range of the 0-based line `line`, with its line terminator.
+    pub fn full_line_range(&self, line: usize) -> Option<Range<usize>> {
+        let start = *self.line_starts.get(line)?;
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| *next);
+        Some(start..end)
     }
 
     /// 1-based line and column (in characters) of a byte offset.

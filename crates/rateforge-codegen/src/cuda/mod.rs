@@ -127,6 +127,19 @@ impl Syntax for CudaSyntax {
         format!("const F {name} = {value}; (void){name};")
     }
 
+    fn temporary(&self, name: &str, value: &str, p: Precision) -> String {
+        format!("const {} {name} = {value};", self.float_type(p))
+    }
+
+    fn block(&self, lines: &[String], value: &str, p: Precision) -> String {
+        // A lambda called in place: an expression that holds statements, in CUDA and host C++.
+        format!(
+            "([&]() -> {} {{\n{}\nreturn {value};\n}}())",
+            self.float_type(p),
+            lines.join("\n")
+        )
+    }
+
     fn element(&self, array: &str, index: usize) -> String {
         format!("{array}[{index}]")
     }

@@ -203,6 +203,14 @@ impl Syntax for RustSyntax {
         format!("let {name}: F = {value};")
     }
 
+    fn temporary(&self, name: &str, value: &str, p: Precision) -> String {
+        format!("let {name}: {} = {value};", p.rust())
+    }
+
+    fn block(&self, lines: &[String], value: &str, _: Precision) -> String {
+        format!("{{\n{}\n{value}\n}}", lines.join("\n"))
+    }
+
     fn element(&self, array: &str, index: usize) -> String {
         format!("{array}[{index}][l]")
     }

@@ -103,23 +103,57 @@ fn run<'a>(rule: Rule, text: &'a str, origin: &Origin) -> Result<Pairs<'a, Rule>
         .map_err(|e| syntax_error(&e, text, origin, rule == Rule::equation))
 }
 
+/// The longest equation or expression text accepted, in bytes.
+pub const MAX_LENGTH: usize = 1 << 19;
+
+/// Stack reserved per byte of text while it is parsed: pest's parser and its Pratt parser
+/// recurse once per level of nesting (a ternary chain, a chain of unary signs or powers), and
+/// the text's length bounds the nesting.
+const STACK_PER_BYTE: usize = 4096;
+
+/// Parses `text` on a stack deep enough for any nesting it can have: `parse` runs on a stack of
+/// [`STACK_PER_BYTE`] per byte of text (reserved, and touched only as deep as the text nests).
+fn on_parse_stack<T>(
+    text: &str,
+    origin: &Origin,
+    parse: impl FnOnce() -> Result<T, Diagnostic>,
+) -> Result<T, Diagnostic> {
+    if text.len() > MAX_LENGTH {
+        return Err(Diagnostic::error(format!(
+            "equation too long ({} bytes; at most {MAX_LENGTH})",
+            text.len()
+        ))
+        .with_primary(origin.span(0, text.len()), "this text")
+        .with_help("split it into algebraic variables, e.g. `a = ...` then use `a`"));
+    }
+    rateforge_ir::deep::with_stack(text.len().saturating_mul(STACK_PER_BYTE), parse)
+}
+
 /// Parses one equation.
 pub fn parse_equation(text: &str, origin: &Origin) -> Result<Equation, Diagnostic> {
-    let mut pairs = run(Rule::equation, text, origin)?;
-    let eq = pairs.next().expect("equation rule");
-    build_equation(eq, origin)
+    on_parse_stack(text, origin, || {
+        let mut pairs = run(Rule::equation, text, origin)?;
+        let eq = pairs.next().expect("equation rule");
+        build_equation(eq, origin)
+    })
 }
 
 /// Parses one expression.
 pub fn parse_expression(text: &str, origin: &Origin) -> Result<Ast, Diagnostic> {
-    let mut pairs = run(Rule::expression_only, text, origin)?;
-    let top = pairs.next().expect("expression_only rule");
-    let expr = top.into_inner().next().expect("expression");
-    build_expression(expr, origin)
+    on_parse_stack(text, origin, || {
+        let mut pairs = run(Rule::expression_only, text, origin)?;
+        let top = pairs.next().expect("expression_only rule");
+        let expr = top.into_inner().next().expect("expression");
+        build_expression(expr, origin)
+    })
 }
 
 /// Parses an edit fragment.
 pub fn parse_fragment(text: &str, origin: &Origin) -> Result<Fragment, Diagnostic> {
+    on_parse_stack(text, origin, || parse_fragment_here(text, origin))
+}
+
+fn parse_fragment_here(text: &str, origin: &Origin) -> Result<Fragment, Diagnostic> {
     let mut pairs = run(Rule::fragment, text, origin)?;
     let top = pairs.next().expect("fragment rule");
     let (mut lead, mut trail, mut expr) = (None, None, None);
@@ -278,7 +312,11 @@ fn build_arith(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> {
                 // neg = { "-" }
                 Rule::neg => Ast::new(AstKind::Unary(UnOp::Neg, Box::new(rhs)), span),
                 // pos = { "+" }
-                _ => Ast { span, ..rhs },
+                _ => {
+                    let mut rhs = rhs;
+                    rhs.span = span;
+                    rhs
+                }
             })
         })
         .map_infix(|lhs, op, rhs| {

@@ -1160,6 +1160,10 @@ fn literal(ast: &Ast) -> Option<f64> {
 /// Copies `e`, replacing each algebraic variable by its definition (for values computed once
 /// per instance, such as the delay scale).
 fn inline_derived(model: &mut Model, e: Handle<Expr>, depth: usize) -> Handle<Expr> {
+    rateforge_ir::deep(|| inline_derived_node(model, e, depth))
+}
+
+fn inline_derived_node(model: &mut Model, e: Handle<Expr>, depth: usize) -> Handle<Expr> {
     let span = model.expr_span(e);
     let expr = model.exprs[e].clone();
     let new = match expr {
