@@ -187,7 +187,7 @@ impl Rates {
                 "give a writable path to `--save`",
             )
         })?;
-        println!("rates saved to {}", path.display());
+        rateforge_rt::outln!("rates saved to {}", path.display());
         Ok(())
     }
 }
@@ -347,13 +347,13 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    println!("rateforge bench {}", env!("CARGO_PKG_VERSION"));
-    println!(
+    rateforge_rt::outln!("rateforge bench {}", env!("CARGO_PKG_VERSION"));
+    rateforge_rt::outln!(
         "machine: {cpu}, {threads_all} core(s); peak FP64 of one core (FMA loop): {:.1} GFLOP/s; memory read by one core: {:.1} GB/s",
         peak / 1e9,
         bandwidth / 1e9
     );
-    println!(
+    rateforge_rt::outln!(
         "kernels: {} arithmetic, {} history, {} lanes, FMA {}; parameters that do not vary are compiled in",
         options.precision.rust(),
         options.history.rust(),
@@ -362,7 +362,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
         if options.fast { "on" } else { "off" }
     );
-    println!(
+    rateforge_rt::outln!(
         "rates are instance-steps per second (for networks, one instance-step advances every node); the best of 3 runs;\n\
          a network's B/step: the history bytes of one instance-step (per coupling, an edge's delayed source read, a node's value written)\n"
     );
@@ -434,9 +434,17 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     } else {
         None
     };
-    println!(
+    rateforge_rt::outln!(
         "{:<38} {:>9} {:>8} {:>7} {:>8} {:>18} {:>8} {:>6} {:>9}",
-        "case", "instances", "steps", "threads", "time s", "rate", "GFLOP/s", "%peak", "x interp"
+        "case",
+        "instances",
+        "steps",
+        "threads",
+        "time s",
+        "rate",
+        "GFLOP/s",
+        "%peak",
+        "x interp"
     );
     for case in &cases {
         let valid = load(case.model)?;
@@ -506,7 +514,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             } else {
                 String::new()
             };
-            println!(
+            rateforge_rt::outln!(
                 "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9.0}{traffic}{}",
                 case.name,
                 n,
@@ -555,7 +563,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 ] {
                     let rate = n as f64 * s as f64 / t;
                     let key = format!("{}: {}", case.name, what.trim());
-                    println!(
+                    rateforge_rt::outln!(
                         "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.1} {:>5.0}% {:>9}{}",
                         what,
                         n,
@@ -571,7 +579,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
                 }
             }
         }
-        println!(
+        rateforge_rt::outln!(
             "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18} {:>8.2} {:>5.1}% {:>9}",
             format!("  reference evaluator"),
             ni,
@@ -608,7 +616,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     std::hint::black_box(sink);
     let secs = t.elapsed().as_secs_f64();
     let rate = n as f64 * s as f64 / secs;
-    println!(
+    rateforge_rt::outln!(
         "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18}",
         "scalar loop (Montbrio, euler, Rust)",
         n,
@@ -619,10 +627,10 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     );
     let baseline_column = rates.row("scalar loop (Montbrio, euler, Rust)", n, s, 1, rate);
     if !baseline_column.is_empty() {
-        println!("{:<38}{baseline_column}", "");
+        rateforge_rt::outln!("{:<38}{baseline_column}", "");
     }
     rates.save(options, &cpu)?;
-    println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
+    rateforge_rt::outln!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -770,26 +778,26 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         };
         let kernel = valid.build_cuda(&emit, &build, target)?;
         if !header {
-            println!(
+            rateforge_rt::outln!(
                 "rateforge bench --backend cuda {}",
                 env!("CARGO_PKG_VERSION")
             );
-            println!("device: {}", kernel.device_name());
+            rateforge_rt::outln!("device: {}", kernel.device_name());
             if emulated {
-                println!(
+                rateforge_rt::outln!(
                     "(CPU emulation of the CUDA kernels: sizes cut a thousandfold, the figures mean nothing)"
                 );
             }
-            println!(
+            rateforge_rt::outln!(
                 "kernels: {} arithmetic, {} history, FMA {}; parameters that do not vary are compiled in",
                 options.precision.rust(),
                 options.history.rust(),
                 if options.fast { "on" } else { "off" }
             );
-            println!(
+            rateforge_rt::outln!(
                 "rates: instance-steps/s; node-steps/s for networks (instances x nodes x steps / s); the best of 3 runs, copies included;\n\"x CPU\": the GPU's rate over the CPU kernel's on {threads_all} core(s) of this machine, same case, same run\n"
             );
-            println!(
+            rateforge_rt::outln!(
                 "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8} {:>22} {:>9} {:>7}",
                 "case",
                 "backend",
@@ -831,7 +839,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             let n = instances(n);
             let t = time_run(&valid, Backend::Cuda(&kernel), &spec_for(n, s), 3)?;
             let rate = n as f64 * s as f64 / t;
-            println!(
+            rateforge_rt::outln!(
                 "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}{}",
                 case.name,
                 "cuda",
@@ -846,7 +854,7 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
             );
         }
         let Some((ct, cpu_rate)) = cpu else { continue };
-        println!(
+        rateforge_rt::outln!(
             "{:<36} {:>8} {:>9} {:>7} {:>6} {:>8.3} {:>22} {:>9.1} {:>7}{}",
             "",
             format!("cpu x{threads_all}"),
@@ -867,6 +875,6 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
         );
     }
     rates.save(options, "cuda")?;
-    println!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
+    rateforge_rt::outln!("\nsuite time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -446,22 +446,22 @@ fn check(args: &ModelArgs) -> Result<(), Error> {
     let warnings = model.warnings();
     let valid = model.validate()?;
     eprint!("{warnings}");
-    print!("{}", valid.listing());
+    rateforge_rt::out!("{}", valid.listing());
     let axes = valid.sweep_axes();
     if !axes.is_empty() {
-        println!(
+        rateforge_rt::outln!(
             "\nswept parameters ({}, `rateforge sweep --points NAME=N`):",
             axes.len()
         );
         for a in axes {
-            println!("  {}: {} to {}", a.name, a.lo, a.hi);
+            rateforge_rt::outln!("  {}: {} to {}", a.name, a.lo, a.hi);
         }
     }
-    println!(
+    rateforge_rt::outln!(
         "\nrecorded by default: {}",
         valid.default_record().join(", ")
     );
-    println!("\nhash {}", valid.hash());
+    rateforge_rt::outln!("\nhash {}", valid.hash());
     Ok(())
 }
 
@@ -518,7 +518,7 @@ fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(
                 "choose a writable directory",
             )
         })?;
-        println!("{}", path.display());
+        rateforge_rt::outln!("{}", path.display());
     }
     Ok(())
 }
@@ -882,7 +882,7 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
         } else {
             "final"
         };
-        println!("{title:<40} {last:>14} {:>14} {:>14}", "min", "max");
+        rateforge_rt::outln!("{title:<40} {last:>14} {:>14} {:>14}", "min", "max");
         let cells = |_r: usize| (0..n).flat_map(move |i| (0..nn).map(move |node| (node, i)));
         for (r, name) in result.names.iter().enumerate() {
             let (finals, mins, maxs): (Vec<f64>, Vec<f64>, Vec<f64>) = if result.trace.is_empty() {
@@ -908,7 +908,7 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
             let min = mins.iter().copied().fold(f64::INFINITY, f64::min);
             let max = maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let final_mean = finals.iter().sum::<f64>() / finals.len().max(1) as f64;
-            println!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
+            rateforge_rt::outln!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
         }
     }
     Ok(())
@@ -1046,9 +1046,9 @@ fn models(args: &ModelsArgs) -> Result<(), Error> {
         None => {
             let width = library.iter().map(|m| m.name.len()).max().unwrap_or(0);
             for m in library {
-                println!("{:<width$}  {}", m.name, m.title);
+                rateforge_rt::outln!("{:<width$}  {}", m.name, m.title);
             }
-            println!(
+            rateforge_rt::outln!(
                 "\nEach is in examples/models/library/NAME.yaml (template NAME) and NAME.xml; \
                  `rateforge models --write DIR` writes them out.\n\
                  e.g. rateforge run DIR/kuramoto.xml --connectivity CONNECTIVITY --time 1000 --dt 0.1 --solver heun -o kuramoto.npz"

@@ -314,7 +314,7 @@ fn execute<M: StaticModel, P: Values, S: Values>(argv: &[String]) -> Result<(), 
                 let last = v.last().copied().unwrap_or(f64::NAN);
                 let min = v.iter().copied().fold(f64::INFINITY, f64::min);
                 let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                println!("{name}: final {last:.6e}, min {min:.6e}, max {max:.6e}");
+                crate::outln!("{name}: final {last:.6e}, min {min:.6e}, max {max:.6e}");
             }
         }
     }

@@ -54,6 +54,14 @@ pub enum RuntimeError {
         /// What went wrong.
         reason: String,
     },
+    /// An output file was created but writing it failed (a full disk, an I/O error); nothing
+    /// was left at its path.
+    WriteFailed {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// CUDA cannot be used here: no driver, no GPU, or no NVRTC.
     CudaUnavailable(String),
     /// A CUDA call failed (NVRTC's log, or the driver's error).
@@ -89,6 +97,9 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Data { path, reason } => write!(f, "{}: {reason}", path.display()),
             RuntimeError::Write { path, reason } => {
                 write!(f, "cannot write `{}`: {reason}", path.display())
+            }
+            RuntimeError::WriteFailed { path, reason } => {
+                write!(f, "writing `{}` failed: {reason}", path.display())
             }
             RuntimeError::CudaUnavailable(msg) => write!(
                 f,

@@ -23,6 +23,7 @@ pub mod model;
 pub mod output;
 pub mod result;
 pub mod spec;
+pub mod stdout;
 pub mod sweep;
 
 /// `rateforge-kernel`: the lane-block runner, the ABI and the elementary functions the generated
@@ -54,6 +55,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("output.rs", include_str!("output.rs")),
     ("result.rs", include_str!("result.rs")),
     ("spec.rs", include_str!("spec.rs")),
+    ("stdout.rs", include_str!("stdout.rs")),
     ("sweep.rs", include_str!("sweep.rs")),
 ];
 

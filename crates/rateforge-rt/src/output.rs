@@ -24,6 +24,76 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
     }
 }
 
+/// Writes the file at `path` through `write`, atomically: into a temporary file beside it, renamed
+/// over `path` only when everything was written, so a failed write (a full disk, an error in the
+/// middle) leaves no half-written file and any earlier file at `path` intact. A path that exists
+/// and is not a regular file (`/dev/null`, a named pipe) is written directly.
+fn atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> Result<(), RuntimeError>,
+) -> Result<(), RuntimeError> {
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if special {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| write_err(path, e))?;
+        let mut w = BufWriter::new(file);
+        return write(&mut w)
+            .and_then(|()| w.flush().map_err(|e| write_err(path, e)))
+            .map_err(failed_writing);
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| write_err(path, "the path names no file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.partial", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let mut created = false;
+    let result = (|| {
+        let file = std::fs::File::create(&temp).map_err(|e| write_err(path, e))?;
+        created = true;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| write_err(path, e.into_error()))?;
+        file.sync_all().map_err(|e| write_err(path, e))?;
+        std::fs::rename(&temp, path).map_err(|e| write_err(path, e))
+    })();
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            // The file could be created, so the path was fine: the machine failed (exit 1).
+            Err(if created { failed_writing(e) } else { e })
+        }
+    }
+}
+
+/// A write error on a file that could be opened: the machine's failure, not the path's.
+fn failed_writing(e: RuntimeError) -> RuntimeError {
+    match e {
+        RuntimeError::Write { path, reason } => RuntimeError::WriteFailed { path, reason },
+        other => other,
+    }
+}
+
+/// An error's message followed by its causes' (`i/o error: No space left on device`).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// The `.npy` bytes of a 0-d unicode string array (numpy dtype `<U{n}`), which `np.load` returns
 /// as a string: `str(f["metadata"])`.
 fn npy_string(text: &str) -> Vec<u8> {
@@ -49,27 +119,55 @@ fn npy_string(text: &str) -> Vec<u8> {
 
 /// Writes arrays and a metadata string (JSON) to an `.npz` file that `numpy.load` reads.
 pub fn write_npz(path: &Path, arrays: &[NpzArray], metadata: &str) -> Result<(), RuntimeError> {
-    let file = std::fs::File::create(path).map_err(|e| write_err(path, e))?;
-    let mut zip = zip::ZipWriter::new(BufWriter::new(file));
+    atomically(path, |w| write_npz_to(path, w, arrays, metadata))
+}
+
+fn write_npz_to(
+    path: &Path,
+    w: &mut BufWriter<std::fs::File>,
+    arrays: &[NpzArray],
+    metadata: &str,
+) -> Result<(), RuntimeError> {
+    let mut zip = zip::ZipWriter::new(w);
+    match write_entries(path, &mut zip, arrays, metadata) {
+        Ok(()) => {
+            zip.finish().map_err(|e| write_err(path, with_causes(&e)))?;
+            Ok(())
+        }
+        Err(e) => {
+            // Dropped, the writer would try to finish the archive and print its own error; the
+            // temporary file is removed instead.
+            std::mem::forget(zip);
+            Err(e)
+        }
+    }
+}
+
+fn write_entries<W: Write + std::io::Seek>(
+    path: &Path,
+    zip: &mut zip::ZipWriter<W>,
+    arrays: &[NpzArray],
+    metadata: &str,
+) -> Result<(), RuntimeError> {
     for a in arrays {
         let bytes = a.data.len() * 8;
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(bytes > (u32::MAX as usize) / 2);
         zip.start_file(format!("{}.npy", a.name), options)
-            .map_err(|e| write_err(path, e))?;
+            .map_err(|e| write_err(path, with_causes(&e)))?;
         let array = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone())
-            .map_err(|e| write_err(path, e))?;
-        array.write_npy(&mut zip).map_err(|e| write_err(path, e))?;
+            .map_err(|e| write_err(path, with_causes(&e)))?;
+        array
+            .write_npy(&mut *zip)
+            .map_err(|e| write_err(path, with_causes(&e)))?;
     }
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     zip.start_file("metadata.npy", options)
-        .map_err(|e| write_err(path, e))?;
+        .map_err(|e| write_err(path, with_causes(&e)))?;
     zip.write_all(&npy_string(metadata))
-        .map_err(|e| write_err(path, e))?;
-    let mut inner = zip.finish().map_err(|e| write_err(path, e))?;
-    inner.flush().map_err(|e| write_err(path, e))
+        .map_err(|e| write_err(path, with_causes(&e)))
 }
 
 /// The metadata string (JSON) of an `.npz` file [`write_npz`] wrote.
@@ -108,8 +206,15 @@ pub fn read_npz_metadata(path: &Path) -> Result<String, RuntimeError> {
 
 /// Writes columns of equal length as CSV with a header row; numbers in shortest round-trip form.
 pub fn write_csv(path: &Path, header: &[String], columns: &[Vec<f64>]) -> Result<(), RuntimeError> {
-    let file = std::fs::File::create(path).map_err(|e| write_err(path, e))?;
-    let mut w = BufWriter::new(file);
+    atomically(path, |w| write_csv_to(path, w, header, columns))
+}
+
+fn write_csv_to(
+    path: &Path,
+    w: &mut BufWriter<std::fs::File>,
+    header: &[String],
+    columns: &[Vec<f64>],
+) -> Result<(), RuntimeError> {
     let rows = columns.first().map_or(0, Vec::len);
     let quote = |s: &String| {
         if s.contains(',') || s.contains('"') {
@@ -141,6 +246,35 @@ pub fn write_csv(path: &Path, header: &[String], columns: &[Vec<f64>]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_file_and_keeps_the_old_one() {
+        let dir = std::env::temp_dir().join(format!("rf-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.csv");
+        let fail = |w: &mut BufWriter<std::fs::File>| {
+            w.write_all(&[b'x'; 100_000]).unwrap();
+            Err(write_err(Path::new("out.csv"), "the disk is full"))
+        };
+        // No earlier file: nothing is left, and the error says the machine failed.
+        let e = atomically(&path, fail).unwrap_err();
+        assert!(matches!(e, RuntimeError::WriteFailed { .. }), "{e}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+        // An earlier file stays as it was.
+        std::fs::write(&path, "old").unwrap();
+        atomically(&path, fail).unwrap_err();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // A successful write replaces it whole.
+        write_csv(&path, &["a".to_string()], &[vec![1.5, 2.0]]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n1.5\n2.0\n");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // A directory that does not exist is the path's fault.
+        let e = write_csv(&dir.join("no/such.csv"), &[], &[]).unwrap_err();
+        assert!(matches!(e, RuntimeError::Write { .. }), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn npy_string_header_is_aligned() {

@@ -203,6 +203,14 @@ impl Validated {
         if paths.is_empty() {
             return Ok((0..m.states.len() as u32).collect());
         }
+        for (i, p) in paths.iter().enumerate() {
+            if paths[..i].contains(p) {
+                return Err(Error::usage(
+                    Diagnostic::error(format!("`{p}` is recorded twice"))
+                        .with_help("name each recorded path once"),
+                ));
+            }
+        }
         paths
             .iter()
             .map(|p| match m.lookup(p) {
