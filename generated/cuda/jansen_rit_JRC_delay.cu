@@ -1097,14 +1097,21 @@ RF_DEVICE F rf_powi(F x, int n) {
     return n < 0 ? (F)1 / acc : acc;
 }
 
-/* round_half_even(steps) as a number of steps; negative, NaN or huge gives 0 (rateforge-ir
-   `eval::whole_steps`). */
+/* round_half_even(steps) as a number of steps; negative or NaN gives 0, 2^64 and above the
+   largest count (rateforge-kernel `runner::whole_steps`). */
 RF_DEVICE unsigned long long rf_whole_steps(double steps) {
-    if (!(steps > 0.0) || steps > 1.0e18) return 0ULL;
+    if (!(steps > 0.0)) return 0ULL;
+    if (steps >= 18446744073709551616.0) return ~0ULL;
     double r = (double)(unsigned long long)steps; /* floor, exact for positive values */
     double frac = steps - r;                      /* exact */
     if (frac > 0.5 || (frac == 0.5 && ((unsigned long long)r & 1ULL))) r += 1.0;
     return (unsigned long long)r;
+}
+
+/* The longest delay, in steps, a run of `n_steps` steps keeps (rateforge-kernel
+   `runner::delay_cap`): longer ones only read the constant history before t0. */
+RF_DEVICE unsigned long long rf_delay_cap(unsigned long long n_steps) {
+    return n_steps > ~0ULL - 2ULL ? ~0ULL : n_steps + 2ULL;
 }
 
 /* ---- the model -------------------------------------------------------------------------------- */
@@ -1827,7 +1834,11 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     F p[A_PARAM];
     for (int k = 0; k < N_PARAM; ++k) p[k] = (F)params[(unsigned long long)k * st + i];
     unsigned long long delay[A_DELAY];
-    for (int k = 0; k < N_DELAY; ++k) delay[k] = rf_whole_steps(params[(unsigned long long)rf_delay_param(k) * st + i] / a->dt);
+    const unsigned long long cap = rf_delay_cap(a->n_steps);
+    for (int k = 0; k < N_DELAY; ++k) {
+        unsigned long long d = rf_whole_steps(params[(unsigned long long)rf_delay_param(k) * st + i] / a->dt);
+        delay[k] = d < cap ? d : cap;
+    }
     RfInputs x;
     x.nn = (F)nn;
     x.dt = (F)a->dt;
@@ -1932,7 +1943,9 @@ RF_KERNEL void rf_prepare(RfCudaArgs args, const double* distance, unsigned long
     if (i >= args.n_instances) return;
     unsigned long long gi = args.first_instance + i;
     rf_draw_initial(&args, i, gi, init);
+    const unsigned long long cap = rf_delay_cap(args.n_steps);
     for (unsigned long long e = 0; e < n_edges; ++e) {
-        edge_delay[e * args.stride + i] = (unsigned int)rf_edge_delay_steps(&args, i, distance[e]);
+        unsigned long long d = rf_edge_delay_steps(&args, i, distance[e]);
+        edge_delay[e * args.stride + i] = (unsigned int)(d < cap ? d : cap);
     }
 }

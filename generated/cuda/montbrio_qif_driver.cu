@@ -111,7 +111,8 @@ static void check(cudaError_t e, const char* what) {
 
 /* round_half_even(steps), 0 for negative or non-finite values (as the kernel's rf_whole_steps). */
 static unsigned long long whole_steps(double steps) {
-    if (!(steps > 0.0) || steps > 1.0e18) return 0ULL;
+    if (!(steps > 0.0)) return 0ULL;
+    if (steps >= 18446744073709551616.0) return ~0ULL;
     double r = std::floor(steps);
     double frac = steps - r;
     if (frac > 0.5 || (frac == 0.5 && ((unsigned long long)r & 1ULL))) r += 1.0;
@@ -433,6 +434,7 @@ int main(int argc, char** argv) {
     for (int k = 0; DELAY_PARAMS[k] >= 0; ++k)
         for (unsigned long long i = 0; i < n; ++i) {
             unsigned long long d = whole_steps(params[(unsigned long long)DELAY_PARAMS[k] * n + i] / dt);
+            d = d < n_steps + 2ULL ? d : n_steps + 2ULL; /* rf_delay_cap */
             max_delay = d > max_delay ? d : max_delay;
         }
     args.horizon = max_delay + 1;

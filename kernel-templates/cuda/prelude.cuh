@@ -48,12 +48,19 @@ RF_DEVICE F rf_powi(F x, int n) {
     return n < 0 ? (F)1 / acc : acc;
 }
 
-/* round_half_even(steps) as a number of steps; negative, NaN or huge gives 0 (rateforge-ir
-   `eval::whole_steps`). */
+/* round_half_even(steps) as a number of steps; negative or NaN gives 0, 2^64 and above the
+   largest count (rateforge-kernel `runner::whole_steps`). */
 RF_DEVICE unsigned long long rf_whole_steps(double steps) {
-    if (!(steps > 0.0) || steps > 1.0e18) return 0ULL;
+    if (!(steps > 0.0)) return 0ULL;
+    if (steps >= 18446744073709551616.0) return ~0ULL;
     double r = (double)(unsigned long long)steps; /* floor, exact for positive values */
     double frac = steps - r;                      /* exact */
     if (frac > 0.5 || (frac == 0.5 && ((unsigned long long)r & 1ULL))) r += 1.0;
     return (unsigned long long)r;
+}
+
+/* The longest delay, in steps, a run of `n_steps` steps keeps (rateforge-kernel
+   `runner::delay_cap`): longer ones only read the constant history before t0. */
+RF_DEVICE unsigned long long rf_delay_cap(unsigned long long n_steps) {
+    return n_steps > ~0ULL - 2ULL ? ~0ULL : n_steps + 2ULL;
 }

@@ -172,7 +172,11 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     F p[A_PARAM];
     for (int k = 0; k < N_PARAM; ++k) p[k] = (F)params[(unsigned long long)k * st + i];
     unsigned long long delay[A_DELAY];
-    for (int k = 0; k < N_DELAY; ++k) delay[k] = rf_whole_steps(params[(unsigned long long)rf_delay_param(k) * st + i] / a->dt);
+    const unsigned long long cap = rf_delay_cap(a->n_steps);
+    for (int k = 0; k < N_DELAY; ++k) {
+        unsigned long long d = rf_whole_steps(params[(unsigned long long)rf_delay_param(k) * st + i] / a->dt);
+        delay[k] = d < cap ? d : cap;
+    }
     RfInputs x;
     x.nn = (F)nn;
     x.dt = (F)a->dt;
@@ -277,7 +281,9 @@ RF_KERNEL void rf_prepare(RfCudaArgs args, const double* distance, unsigned long
     if (i >= args.n_instances) return;
     unsigned long long gi = args.first_instance + i;
     rf_draw_initial(&args, i, gi, init);
+    const unsigned long long cap = rf_delay_cap(args.n_steps);
     for (unsigned long long e = 0; e < n_edges; ++e) {
-        edge_delay[e * args.stride + i] = (unsigned int)rf_edge_delay_steps(&args, i, distance[e]);
+        unsigned long long d = rf_edge_delay_steps(&args, i, distance[e]);
+        edge_delay[e * args.stride + i] = (unsigned int)(d < cap ? d : cap);
     }
 }

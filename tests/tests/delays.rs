@@ -219,3 +219,54 @@ fn gamma_chain_has_the_specified_order_and_rate() {
         );
     }
 }
+
+/// Delays longer than the run (a conduction speed of 1e-6 or 1e-300 mm/ms) read only the
+/// history before t0: every backend caps them at the run's length, so the ring stays small
+/// (it would be 10^9 slots per node at 1e-6) and the results are exactly those of any other
+/// delay longer than the run, on the kernel and the evaluator alike.
+#[test]
+fn delays_longer_than_the_run_read_the_initial_history_with_bounded_memory() {
+    let model = load("examples/models/networks/mpr68.yaml/mpr68")
+        .validate()
+        .unwrap();
+    let spec = |speed: f64| RunSpec {
+        time: 2.0,
+        dt: 0.1,
+        solver: Solver::Heun,
+        every: Some(0.1),
+        instances: 2,
+        instance_values: vec![("network/speed".to_string(), vec![speed, speed])],
+        ..Default::default()
+    };
+    assert_eq!(
+        model.history_values(&spec(1e-300)),
+        model.ir().info().buffered.len() * 68 * 23
+    );
+    let k = kernel(&model);
+    let slow = run(&model, Backend::Native(&k), &spec(1e-6));
+    let slowest = run(&model, Backend::Native(&k), &spec(1e-300));
+    let reference = run(&model, Backend::Interp, &spec(1e-300));
+    assert_eq!(slow.trace, slowest.trace);
+    assert_eq!(slowest.trace, reference.trace);
+    assert_eq!(slowest.final_state, reference.final_state);
+    let cuda = model
+        .build_cuda(
+            &rateforge::EmitOptions::default(),
+            &build_options(),
+            rateforge::CudaTarget::Emulated,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let emulated = run(&model, Backend::Cuda(&cuda), &spec(1e-300));
+    assert_eq!(emulated.trace, reference.trace);
+    // With the delays, not without them: a speed of 0 is refused rather than read as no delay.
+    let none = model
+        .run(Backend::Interp, &spec(0.0), Default::default())
+        .unwrap_err()
+        .render();
+    assert!(
+        none.contains(
+            "the conduction speed `network/speed` is 0 (instance 0); it must be a positive number"
+        ),
+        "{none}"
+    );
+}

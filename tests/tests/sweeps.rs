@@ -444,6 +444,7 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
     // dt 0.1 (2,529 at half the speed); the ring holds one slot more.
     let at = |dt: f64, instances: usize, values: Vec<(String, Vec<f64>)>| {
         model.history_values(&RunSpec {
+            time: 1000.0,
             dt,
             instances,
             instance_values: values,
@@ -461,6 +462,13 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
     assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 8);
     let bytes = at(0.1, 64, vec![]) * 8;
     assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 32);
+    // A run shorter than the longest delay keeps only as much history as it can read.
+    let short = RunSpec {
+        time: 1.0,
+        dt: 0.01,
+        ..Default::default()
+    };
+    assert_eq!(model.history_values(&short), buffered * 68 * 103);
     // Few instances: no more lanes than instances, whatever the history.
     assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 1, bytes, 2), 1);
 }

@@ -2,17 +2,8 @@
 
 mod common;
 
-use common::{root, text, tmp};
-use std::process::{Command, Stdio};
-
-fn rateforge() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rateforge"));
-    c.current_dir(root()).env(
-        "RATEFORGE_CACHE_DIR",
-        root().join("target/test-kernel-cache"),
-    );
-    c
-}
+use common::{command as rateforge, text, tmp};
+use std::process::Stdio;
 
 #[test]
 fn a_closed_pipe_ends_the_program_quietly_with_status_0() {

@@ -138,7 +138,7 @@ pub fn edge_delays(
     }
 }
 
-pub use rateforge_kernel::runner::{clamp_value, delay_steps, whole_steps};
+pub use rateforge_kernel::runner::{clamp_value, delay_cap, delay_steps, whole_steps};
 
 /// [`simulate`], calling `observe(steps_done_since_last_call)` every [`OBSERVE_EVERY`] steps and
 /// at the end; when it returns `false` the simulation stops early (the trajectory is then
@@ -176,12 +176,16 @@ pub fn simulate_observed(
     let params = instance.params;
 
     // Delays in steps, and the history length.
+    let cap = delay_cap(config.n_steps);
     let delay_d: Vec<usize> = m
         .delays
         .values()
-        .map(|d| delay_steps(params[d.time.index()], dt))
+        .map(|d| delay_steps(params[d.time.index()], dt).min(cap))
         .collect();
-    let edge_d = edge_delays(model, params, nn, dt, net.distance);
+    let edge_d: Vec<usize> = edge_delays(model, params, nn, dt, net.distance)
+        .into_iter()
+        .map(|d| d.min(cap))
+        .collect();
     let horizon = delay_d.iter().chain(&edge_d).copied().max().unwrap_or(0) + 1;
     let nb = info.buffered.len();
     let mut history = vec![0.0; nb * horizon * nn]; // [(b * horizon + slot) * nn + node]

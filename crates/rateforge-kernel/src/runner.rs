@@ -896,9 +896,10 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         edge_delay: Vec::new(),
     };
     let mut max_delay = 0usize;
+    let cap = delay_cap(a.n_steps);
     for (k, &(param, _)) in M::DELAYS.iter().enumerate() {
         for l in 0..L {
-            let d = delay_steps(p64[param][l], dt);
+            let d = delay_steps(p64[param][l], dt).min(cap);
             ctx.delay[k * L + l] = d;
             max_delay = max_delay.max(d);
         }
@@ -911,7 +912,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             // SAFETY: `distance` has a value per edge.
             let dist = unsafe { *a.distance.add(e) };
             for l in 0..L {
-                per_lane[l] = M::edge_delay(l, dist, dt, nn as f64, &p64);
+                per_lane[l] = M::edge_delay(l, dist, dt, nn as f64, &p64).min(cap);
                 max_delay = max_delay.max(per_lane[l]);
             }
             if per_lane.iter().all(|&d| d == per_lane[0]) && per_lane[0] < u32::MAX as usize {
@@ -1373,6 +1374,15 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
 #[inline(always)]
 pub fn delay_steps(time: f64, dt: f64) -> usize {
     whole_steps(time / dt)
+}
+
+/// The longest delay, in steps, that a run of `n_steps` steps keeps. A delay longer than the
+/// run only ever reads the history before `t0`, which is constant (the initial values, or zero),
+/// so every backend caps delays here: no value changes, and the history ring (its memory) is
+/// never longer than the run, whatever delay or conduction speed the input gives.
+#[inline]
+pub fn delay_cap(n_steps: u64) -> usize {
+    usize::try_from(n_steps.saturating_add(2)).unwrap_or(usize::MAX)
 }
 
 /// `round_half_even(steps)` as a number of steps (0 for negative, NaN or infinite values).

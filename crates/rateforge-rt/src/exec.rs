@@ -512,10 +512,30 @@ pub fn trace_len(launch: &Launch<'_>) -> Result<usize, RuntimeError> {
         })
 }
 
+/// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`), where the system says.
+pub fn physical_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The most threads a run may ask for: eight per core, at least 64 and at most 1024 (more
+/// only wait for each other; starting 10^5 threads takes minutes).
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (8 * cores).clamp(64, 1024)
+}
+
 /// A thread pool of `threads` workers (`None`: rayon's global pool).
 pub fn pool(threads: Option<usize>) -> Result<Option<rayon::ThreadPool>, RuntimeError> {
     match threads {
         None => Ok(None),
+        Some(n) if n > max_threads() => Err(RuntimeError::Invalid(format!(
+            "{n} threads is too many for this machine (at most {}, {} cores here)\n  = help: leave out `--threads` to use every core",
+            max_threads(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ))),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()

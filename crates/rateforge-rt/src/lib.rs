@@ -72,3 +72,29 @@ cudarc = { version = "0.19.10", default-features = false, features = ["std", "dr
 # Running CUDA kernels on NVIDIA GPUs.
 cuda = ["dep:cudarc"]
 "#;
+
+#[cfg(test)]
+mod tests {
+    /// Every source file of the crate is vendored into generated crates.
+    #[test]
+    fn sources_list_every_file_of_the_crate() {
+        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, base, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let rel = path.strip_prefix(base).unwrap();
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &src, &mut files);
+        files.sort();
+        let mut listed: Vec<String> = super::SOURCES.iter().map(|(n, _)| n.to_string()).collect();
+        listed.sort();
+        assert_eq!(files, listed);
+    }
+}

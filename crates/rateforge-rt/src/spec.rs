@@ -35,9 +35,19 @@ fn err(message: String, help: impl Into<String>) -> SpecError {
     }
 }
 
+/// The most steps a run may have: 2^53, the largest count whose times `k * dt` float64 tells
+/// apart.
+pub const MAX_STEPS: u64 = 1 << 53;
+
 /// `x / dt` as a whole number of steps, or an error naming `what`.
 pub fn whole_steps(what: &str, x: f64, dt: f64) -> Result<u64, SpecError> {
     let ratio = x / dt;
+    if ratio > MAX_STEPS as f64 {
+        return Err(err(
+            format!("{what} {x:?} is {ratio:.3e} steps of {dt:?}, more than a run can take (2^53)"),
+            "choose a larger step size or a shorter time",
+        ));
+    }
     let n = ratio.round();
     if !ratio.is_finite() || n < 0.0 || (ratio - n).abs() > 1e-6 * n.max(1.0) {
         return Err(err(

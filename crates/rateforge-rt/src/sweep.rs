@@ -214,10 +214,63 @@ fn uniform(seed: u64, sample: u64, axis: u32, stream: u32) -> f64 {
     b as f64 * (1.0 / 9_007_199_254_740_992.0)
 }
 
+/// The most instances one sweep may have (their index is 32 bits wide in the random streams).
+pub const MAX_INSTANCES: u64 = 1 << 32;
+
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
 impl Sweep {
+    /// The number of instances the sweep makes, computed (and checked) before any value is: at
+    /// most [`MAX_INSTANCES`], and their parameter values must fit in this machine's memory.
+    pub fn count(&self) -> Result<u64, SpecError> {
+        let len = |v: &Values| -> u128 {
+            match v {
+                Values::Linear(_, _, n) | Values::Log(_, _, n) => *n as u128,
+                Values::List(l) => l.len() as u128,
+                Values::Range(..) => 1,
+            }
+        };
+        let rows = self.table.first().map(|(_, v)| v.len() as u128);
+        let n: u128 = match self.mode {
+            Mode::Product => self
+                .axes
+                .iter()
+                .map(|(_, v)| len(v))
+                .fold(rows.unwrap_or(1), u128::saturating_mul),
+            Mode::Zip => self.axes.first().map(|(_, v)| len(v)).or(rows).unwrap_or(0),
+            Mode::Uniform(n) | Mode::LatinHypercube(n) => n as u128,
+        };
+        if n > u128::from(MAX_INSTANCES) {
+            return Err(usage(
+                format!("the sweep has {n} instances, more than one sweep can run (2^32)"),
+                "sweep fewer points, or split the sweep into several runs",
+            ));
+        }
+        // One value per instance and swept path (and, for a Latin hypercube, its strata).
+        let columns = (self.axes.len() + self.table.len()).max(1) as u128
+            + u128::from(matches!(self.mode, Mode::LatinHypercube(_)));
+        let bytes = n * columns * 8;
+        if let Some(memory) = crate::exec::physical_memory()
+            && bytes > u128::from(memory) / 2
+        {
+            return Err(usage(
+                format!(
+                    "the sweep has {n} instances: their parameter values alone need {}, and this machine has {}",
+                    gib(bytes),
+                    gib(u128::from(memory))
+                ),
+                "sweep fewer points, or split the sweep into several runs",
+            ));
+        }
+        Ok(n as u64)
+    }
+
     /// The instances: one value list per path, each with one entry per instance, ready for
     /// the instance values of a run.
     pub fn instances(&self) -> Result<Vec<(String, Vec<f64>)>, SpecError> {
+        self.count()?;
         let mut seen = std::collections::HashSet::new();
         let paths = self
             .axes

@@ -193,6 +193,14 @@ impl Validated {
             });
             longest = delays.chain(edges).fold(longest, usize::max);
         }
+        // Delays longer than the run are capped (as every backend does).
+        let steps = (spec.time / spec.dt).round();
+        let steps = if steps.is_finite() && steps >= 0.0 {
+            steps as u64
+        } else {
+            0
+        };
+        let longest = longest.min(rateforge_ir::eval::delay_cap(steps));
         nb.saturating_mul(nn)
             .saturating_mul(longest.saturating_add(1))
     }
@@ -347,6 +355,25 @@ impl Validated {
                     ));
                 }
                 None => return Err(unknown_path(self, path)),
+            }
+        }
+        // A conduction speed divides the tract lengths: it must be a positive number (0 would
+        // silently mean no delays at all, as a division by zero gives no whole number of steps).
+        if let Some(rateforge_ir::EdgeDelays::Speed(speed)) = m.network.as_ref().map(|n| n.delays) {
+            let values = &params[speed.index() * n..(speed.index() + 1) * n];
+            if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+                let which = if n > 1 {
+                    format!(" (instance {i})")
+                } else {
+                    String::new()
+                };
+                return Err(Error::usage(
+                    Diagnostic::error(format!(
+                        "the conduction speed `{}` is {}{which}; it must be a positive number",
+                        m.params[speed].name, values[i]
+                    ))
+                    .with_help("give the speed in length units per time unit, e.g. `--speed 3.0`; for no delays at all, leave out the tract lengths"),
+                ));
             }
         }
         // Series, in model order.

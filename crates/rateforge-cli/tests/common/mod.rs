@@ -13,17 +13,19 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
-/// Runs `rateforge` in the workspace root with a test-only kernel cache.
+/// The `rateforge` command, to run in the workspace root with a test-only kernel cache.
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rateforge"));
+    c.current_dir(root()).env(
+        "RATEFORGE_CACHE_DIR",
+        root().join("target/test-kernel-cache"),
+    );
+    c
+}
+
+/// Runs `rateforge args` (see [`command`]).
 pub fn rateforge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rateforge"))
-        .args(args)
-        .current_dir(root())
-        .env(
-            "RATEFORGE_CACHE_DIR",
-            root().join("target/test-kernel-cache"),
-        )
-        .output()
-        .expect("run rateforge")
+    command().args(args).output().expect("run rateforge")
 }
 
 /// Bytes as text.

@@ -20,7 +20,7 @@ use crate::exec::{Launch, Outcome, Shape};
 use device::{Device, DevicePtr};
 use rateforge_kernel::abi::N_STATS;
 pub use rateforge_kernel::abi::RfCudaArgs;
-use rateforge_kernel::runner::delay_steps;
+use rateforge_kernel::runner::{delay_cap, delay_steps};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
@@ -179,9 +179,11 @@ impl CudaKernel {
         let params_of =
             |i: usize| -> Vec<f64> { (0..np).map(|k| launch.params[k * n + i]).collect() };
         let mut max_delay = 0usize;
+        let cap = delay_cap(launch.n_steps);
         for &k in &self.model.delay_params {
             for i in 0..n {
-                max_delay = max_delay.max(delay_steps(launch.params[k * n + i], launch.dt));
+                max_delay =
+                    max_delay.max(delay_steps(launch.params[k * n + i], launch.dt).min(cap));
             }
         }
         // The connectivity in the kernel's edge order: compressed rows, or dense above 50%.
@@ -203,12 +205,15 @@ impl CudaKernel {
         let mut uniform: Option<Vec<u32>> = None;
         let mut per_instance: Vec<u32> = Vec::new();
         if shape.network && n_edges > 0 {
-            let edge_delays = &self.model.edge_delays;
-            let first = edge_delays(&params_of(0), nn, launch.dt, &distance);
+            let edge_delays = |p: &[f64]| -> Vec<usize> {
+                let d = (self.model.edge_delays)(p, nn, launch.dt, &distance);
+                d.into_iter().map(|d| d.min(cap)).collect()
+            };
+            let first = edge_delays(&params_of(0));
             let mut all: Vec<Vec<usize>> = vec![first.clone()];
             let mut same = true;
             for i in 1..n {
-                let d = edge_delays(&params_of(i), nn, launch.dt, &distance);
+                let d = edge_delays(&params_of(i));
                 same &= d == first;
                 all.push(d);
             }

@@ -1,0 +1,206 @@
+//! Inputs at the extremes, through the command line: each ends in a clear answer (exit status,
+//! message), never a panic, an abort, a hang or an allocation the machine cannot make.
+
+mod common;
+
+use common::{rateforge, text, tmp};
+
+/// Runs `rateforge args` and checks the exit status and that stderr holds every fragment.
+fn expect(args: &[&str], code: i32, fragments: &[&str]) {
+    let out = rateforge(args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}:\n{err}");
+    assert!(!err.contains("panicked"), "{args:?}: panic\n{err}");
+    for f in fragments {
+        assert!(err.contains(f), "{args:?}: stderr lacks `{f}`:\n{err}");
+    }
+}
+
+const QIF: &str = "examples/models/montbrio.yaml/qif";
+const MPR68: &str = "examples/models/networks/mpr68.yaml/mpr68";
+
+#[test]
+fn sizes_from_the_input_are_checked_before_anything_is_allocated() {
+    let too_many = "more than one sweep can run (2^32)";
+    for args in [
+        &[
+            "sweep",
+            QIF,
+            "--range",
+            "p/qif_op/eta=0:1:1000000",
+            "--range",
+            "p/qif_op/Delta=0:1:1000000",
+        ][..],
+        &["sweep", QIF, "--range", "p/qif_op/eta=0:1:1000000000000"][..],
+        &[
+            "sweep",
+            QIF,
+            "--range",
+            "p/qif_op/eta=0:1",
+            "--sample",
+            "lhs",
+            "--samples",
+            "100000000000000",
+        ][..],
+    ] {
+        let mut a = args.to_vec();
+        a.extend([
+            "--time",
+            "1",
+            "--dt",
+            "1e-3",
+            "-o",
+            "target/cli-test-out/never.npz",
+        ]);
+        expect(
+            &a,
+            2,
+            &[too_many, "help: sweep fewer points, or split the sweep"],
+        );
+    }
+    // RateML's driver options.
+    expect(
+        &[
+            "sweep",
+            "examples/models/networks/mpr68.xml",
+            "--connectivity",
+            "examples/data/connectivity_68",
+            "-s0",
+            "4294967297",
+            "-s1",
+            "1",
+            "-n",
+            "10",
+            "-dt",
+            "0.1",
+            "-o",
+            "target/cli-test-out/never.npz",
+        ],
+        2,
+        &["the sweep has 4294967297 instances", too_many],
+    );
+    // Step counts beyond what float64 time tells apart.
+    expect(
+        &["run", QIF, "--time", "1", "--dt", "1e-20"],
+        2,
+        &["the simulated time 1.0 is 1.000e20 steps of 1e-20, more than a run can take (2^53)"],
+    );
+    expect(
+        &[
+            "run", QIF, "--time", "1", "--dt", "1e-300", "--every", "0.1",
+        ],
+        2,
+        &[
+            "more than a run can take (2^53)",
+            "help: choose a larger step size or a shorter time",
+        ],
+    );
+    // Threads.
+    expect(
+        &[
+            "run",
+            QIF,
+            "--time",
+            "1",
+            "--dt",
+            "1e-3",
+            "--threads",
+            "100000",
+        ],
+        2,
+        &[
+            "100000 threads is too many for this machine (at most",
+            "help: leave out `--threads`",
+        ],
+    );
+}
+
+#[test]
+fn conduction_speeds_of_zero_are_refused_and_tiny_ones_run_in_bounded_memory() {
+    expect(
+        &["run", MPR68, "--steps", "10", "--dt", "0.1", "--speed", "0"],
+        2,
+        &["the conduction speed `network/speed` is 0; it must be a positive number"],
+    );
+    expect(
+        &[
+            "sweep",
+            MPR68,
+            "--steps",
+            "10",
+            "--dt",
+            "0.1",
+            "--range",
+            "network/speed=0:2:3",
+            "-o",
+            "target/cli-test-out/never.npz",
+        ],
+        2,
+        &["is 0 (instance 0); it must be a positive number"],
+    );
+    // 1e-300 mm/ms: delays of 10^300 steps, capped at the run's 10 steps.
+    for speed in ["1e-300", "1e-4"] {
+        let out = rateforge(&[
+            "run", MPR68, "--steps", "10", "--dt", "0.1", "--speed", speed,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn deep_and_long_equations_are_checked_or_refused_clearly() {
+    let model = |name: &str, equation: &str| {
+        let path = tmp(name);
+        std::fs::write(
+            &path,
+            format!(
+                "op:\n  base: OperatorTemplate\n  equations: \"{equation}\"\n  variables:\n    x: output(0.1)\n    a: 1.0\n\
+                 pop:\n  base: NodeTemplate\n  operators: [op]\n\
+                 net:\n  base: CircuitTemplate\n  nodes:\n    p: pop\n"
+            ),
+        )
+        .unwrap();
+        format!("{}/net", path.display())
+    };
+    let sum = model(
+        "sum1e5.yaml",
+        &format!("d/dt * x = {}", vec!["a"; 100_000].join("+")),
+    );
+    let neg = model(
+        "neg1e5.yaml",
+        &format!("d/dt * x = {}x", "-".repeat(100_000)),
+    );
+    let pow = model(
+        "pow1e4.yaml",
+        &format!("d/dt * x = {}", vec!["a"; 10_000].join("^")),
+    );
+    let tern = model(
+        "tern1e4.yaml",
+        &format!("d/dt * x = {}x", "x>0?a:".repeat(10_000)),
+    );
+    for m in [&sum, &neg, &pow, &tern] {
+        expect(&["check", m], 0, &[]);
+    }
+    let long = model(
+        "long.yaml",
+        &format!("d/dt * x = {}", vec!["a"; 300_000].join("+")),
+    );
+    let out = rateforge(&["check", &long]);
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.contains("error: equation too long (600010 bytes; at most 524288)"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.len() < 2000,
+        "the 600 kB line is cut: {} bytes",
+        err.len()
+    );
+}
