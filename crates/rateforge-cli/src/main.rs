@@ -836,6 +836,50 @@ fn execute(
 }
 
 /// Writes the output file, or prints a summary of every recorded variable.
+/// Tells on stderr which instances went NaN or infinite, when, and with which varied values
+/// (the list is also in the metadata, `non_finite`); `-q` silences it.
+fn warn_non_finite(result: &rateforge::RunResult, args: &RunArgs) {
+    let bad = result.non_finite();
+    if bad.is_empty() || args.quiet {
+        return;
+    }
+    let n = result.n_instances;
+    let what = if n > 1 {
+        format!("{} of {n} instances", bad.len())
+    } else {
+        "the run".to_string()
+    };
+    eprintln!("warning: {what} went non-finite (NaN or infinite):");
+    for f in bad.iter().take(5) {
+        let when = match f.time {
+            // Sample times are sums of steps: print them to 9 decimal places.
+            Some(t) => format!("from t = {}", (t * 1e9).round() / 1e9),
+            None => "by the end".to_string(),
+        };
+        let values: Vec<String> = result
+            .varied
+            .iter()
+            .map(|(path, v)| format!("{path} = {}", v[f.instance]))
+            .collect();
+        let with = if values.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", values.join(", "))
+        };
+        if n > 1 {
+            eprintln!("  instance {} {when}{with}", f.instance);
+        } else {
+            eprintln!("  {when}");
+        }
+    }
+    if bad.len() > 5 {
+        eprintln!("  ... and {} more", bad.len() - 5);
+    }
+    eprintln!(
+        "  = help: the list is in the output's metadata (`non_finite`); a smaller `--dt`, bounds on the states or other parameter values may keep it finite"
+    );
+}
+
 fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
     if let Some(out) = &args.output {
         result.write(out)?;
@@ -857,6 +901,7 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
             );
         }
     }
+    warn_non_finite(result, args);
     if result.partial {
         eprintln!(
             "the run was interrupted: {} of {} instances finished (see `steps_done` and `partial` in the output)",
@@ -905,8 +950,21 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
                     cols.iter().flatten().copied().collect(),
                 )
             };
-            let min = mins.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            // NaN shows: `f64::min` and `f64::max` would skip it.
+            let nan_or = |f: fn(f64, f64) -> f64| {
+                move |a: f64, b: f64| {
+                    if a.is_nan() || b.is_nan() {
+                        f64::NAN
+                    } else {
+                        f(a, b)
+                    }
+                }
+            };
+            let min = mins.iter().copied().fold(f64::INFINITY, nan_or(f64::min));
+            let max = maxs
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, nan_or(f64::max));
             let final_mean = finals.iter().sum::<f64>() / finals.len().max(1) as f64;
             rateforge_rt::outln!("{name:<40} {final_mean:>14.6e} {min:>14.6e} {max:>14.6e}");
         }

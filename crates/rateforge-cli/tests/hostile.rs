@@ -204,3 +204,79 @@ fn deep_and_long_equations_are_checked_or_refused_clearly() {
         err.len()
     );
 }
+
+#[test]
+fn non_finite_results_are_reported_and_listed_in_the_metadata() {
+    let path = tmp("blow.yaml");
+    std::fs::write(
+        &path,
+        "op:\n  base: OperatorTemplate\n  equations: \"d/dt * x = a*x^2 + log(b)\"\n  variables:\n    x: output(1.0)\n    a: 1.0\n    b: 1.0\n\
+         pop:\n  base: NodeTemplate\n  operators: [op]\n\
+         net:\n  base: CircuitTemplate\n  nodes:\n    p: pop\n",
+    )
+    .unwrap();
+    let model = format!("{}/net", path.display());
+    // One run: x' = x^2 from 1 blows up at t = 1 (Euler a little later); the summary shows inf.
+    let out = rateforge(&[
+        "run", &model, "--time", "2", "--dt", "1e-3", "--solver", "euler",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: the run went non-finite (NaN or infinite):\n  from t = 1.017\n"),
+        "{err}"
+    );
+    assert!(text(&out.stdout).contains("inf"), "{}", text(&out.stdout));
+    // log(-1) is NaN from the first step: the summary's min and max say NaN, not a number.
+    let out = rateforge(&[
+        "run",
+        &model,
+        "--time",
+        "1",
+        "--dt",
+        "1e-3",
+        "--set",
+        "p/op/b=-1",
+    ]);
+    let summary = text(&out.stdout);
+    assert!(
+        summary
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.matches("NaN").count() == 3),
+        "{summary}"
+    );
+    // A sweep: the instances that blow up, with their values, on stderr and in the metadata.
+    let npz = tmp("blow.npz");
+    let out = rateforge(&[
+        "sweep",
+        &model,
+        "--range",
+        "p/op/a=-1:1:5",
+        "--time",
+        "2",
+        "--dt",
+        "1e-3",
+        "--solver",
+        "euler",
+        "--traces",
+        "--every",
+        "0.01",
+        "-o",
+        npz.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: 1 of 5 instances went non-finite (NaN or infinite):\n  instance 4 from t = 1.02 (p/op/a = 1)\n"), "{err}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&rateforge_rt::output::read_npz_metadata(&npz).unwrap()).unwrap();
+    assert_eq!(
+        meta["non_finite"],
+        serde_json::json!([{"instance": 4, "time": 1.02}])
+    );
+    // -q keeps quiet.
+    let out = rateforge(&[
+        "run", &model, "--time", "2", "--dt", "1e-3", "--solver", "euler", "-q",
+    ]);
+    assert!(!text(&out.stderr).contains("non-finite"));
+}

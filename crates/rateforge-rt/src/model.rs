@@ -612,7 +612,8 @@ impl<M: StaticModel> Simulation<M> {
             metadata,
             varied,
             partial: outcome.cancelled,
-        })
+        }
+        .with_non_finite())
     }
 }
 

@@ -41,7 +41,69 @@ pub struct RunResult {
     pub partial: bool,
 }
 
+/// An instance whose values stopped being finite (a blow-up, a division by zero, `log(-1)`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonFinite {
+    /// The instance.
+    pub instance: usize,
+    /// The time of its first recorded sample that is NaN or infinite; `None` when only its final
+    /// state shows it (no trace, or it happened after the last sample).
+    pub time: Option<f64>,
+}
+
 impl RunResult {
+    /// The instances whose recorded samples (up to the steps each integrated) or final state hold
+    /// a NaN or an infinity, in instance order.
+    pub fn non_finite(&self) -> Vec<NonFinite> {
+        let (nr, nn, n) = (self.names.len(), self.n_nodes, self.n_instances);
+        let every = self.metadata["record_every_steps"]
+            .as_u64()
+            .unwrap_or(1)
+            .max(1);
+        let per_sample = nr * nn * n;
+        let mut out = Vec::new();
+        for i in 0..n {
+            let done = self.steps_done.get(i).copied().unwrap_or(u64::MAX);
+            let mut time = None;
+            if per_sample > 0 {
+                'samples: for (j, t) in self.time.iter().enumerate() {
+                    if j as u64 * every > done {
+                        break;
+                    }
+                    for r in 0..nr {
+                        for node in 0..nn {
+                            let v = self.trace.get(((j * nr + r) * nn + node) * n + i);
+                            if v.is_some_and(|v| !v.is_finite()) {
+                                time = Some(*t);
+                                break 'samples;
+                            }
+                        }
+                    }
+                }
+            }
+            let final_bad = (0..self.final_state.len() / n.max(1))
+                .any(|k| !self.final_state[k * n + i].is_finite());
+            if time.is_some() || final_bad {
+                out.push(NonFinite { instance: i, time });
+            }
+        }
+        out
+    }
+
+    /// Adds the list of [`RunResult::non_finite`] instances to the metadata (`non_finite`: one
+    /// `{"instance", "time"}` per instance, `time` null when only the final state shows it).
+    pub fn with_non_finite(mut self) -> Self {
+        let list: Vec<Value> = self
+            .non_finite()
+            .iter()
+            .map(|f| json!({"instance": f.instance, "time": f.time}))
+            .collect();
+        if let Some(m) = self.metadata.as_object_mut() {
+            m.insert("non_finite".into(), Value::Array(list));
+        }
+        self
+    }
+
     /// The samples of recorded value `r` at node 0 for instance `i`.
     pub fn column(&self, r: usize, i: usize) -> Vec<f64> {
         self.node_column(r, 0, i)

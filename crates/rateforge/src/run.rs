@@ -566,6 +566,7 @@ impl Validated {
             metadata,
             varied: spec.instance_values.clone(),
             partial: outcome.cancelled,
-        })
+        }
+        .with_non_finite())
     }
 }
