@@ -29,8 +29,8 @@ struct Cli {
 /// Options shared by every command that loads a model.
 #[derive(clap::Args, Clone)]
 struct ModelArgs {
-    /// The model: `file.yaml/Template`, `dir/file/Template`, `package.file.Template`, or a file with
-    /// a single circuit.
+    /// The model: `file.yaml/Template`, `dir/file/Template`, `package.file.Template`, a YAML file
+    /// with a single circuit, or a RateML/LEMS file `model.xml`.
     model: String,
     /// A directory to search for dotted template references (repeatable).
     #[arg(long = "model-path", value_name = "DIR")]
@@ -250,17 +250,23 @@ struct RunArgs {
         long,
         value_name = "T",
         required_unless_present = "steps",
-        conflicts_with = "steps"
+        conflicts_with = "steps",
+        allow_negative_numbers = true
     )]
     time: Option<f64>,
     /// Number of steps (instead of `--time`).
     #[arg(short = 'n', long, value_name = "N")]
     steps: Option<u64>,
     /// Step size.
-    #[arg(long, value_name = "DT")]
+    #[arg(long, value_name = "DT", allow_negative_numbers = true)]
     dt: f64,
     /// Start time.
-    #[arg(long, value_name = "T0", default_value_t = 0.0)]
+    #[arg(
+        long,
+        value_name = "T0",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
     t0: f64,
     /// Solver: euler, heun or rk4.
     #[arg(long, default_value = "rk4")]
@@ -276,7 +282,7 @@ struct RunArgs {
     #[arg(long, value_name = "PATH[,PATH...]", value_delimiter = ',')]
     record: Vec<String>,
     /// Sampling interval (default: every step).
-    #[arg(long, value_name = "DT_OUT")]
+    #[arg(long, value_name = "DT_OUT", allow_negative_numbers = true)]
     every: Option<f64>,
     /// Output file: `.npz` (numpy) or `.csv`.
     #[arg(short, long, value_name = "FILE")]
@@ -990,7 +996,11 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
             .ok_or_else(|| {
                 usage(
                     format!("`{text}` in `{flag} {arg}` is not a positive number of points"),
-                    format!("e.g. `{flag} global_coupling=8`"),
+                    if flag == "--points" {
+                        format!("e.g. `{flag} global_coupling=8`")
+                    } else {
+                        format!("e.g. `{flag} 8`")
+                    },
                 )
             })
     };

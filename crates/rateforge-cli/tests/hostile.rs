@@ -280,3 +280,95 @@ fn non_finite_results_are_reported_and_listed_in_the_metadata() {
     ]);
     assert!(!text(&out.stderr).contains("non-finite"));
 }
+
+#[test]
+fn messages_say_what_is_wrong_and_what_to_write() {
+    let dir = tmp("messages");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, equation: &str, variables: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "op:\n  base: OperatorTemplate\n  equations: \"{equation}\"\n  variables:\n{variables}\
+                 pop:\n  base: NodeTemplate\n  operators: [op]\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    // Model paths that are not model files.
+    expect(
+        &["check", "/nonexistent/model.yaml"],
+        2,
+        &["error: `/nonexistent/model.yaml` does not exist"],
+    );
+    expect(
+        &["check", dir.to_str().unwrap()],
+        2,
+        &["is a directory, not a model file"],
+    );
+    expect(
+        &["check", "/dev/zero"],
+        2,
+        &["error: `/dev/zero` is not a regular file"],
+    );
+    // Values.
+    let f = file(
+        "values.yaml",
+        "d/dt * x = -x*tau",
+        "    x: output(1e400)\n    tau: true\n",
+    );
+    expect(
+        &["check", &f],
+        2,
+        &[
+            "the number is out of range (a float64 holds at most about 1.8e308)",
+            "error: the value of `tau` is the boolean `true`",
+            "help: write a number, e.g. `tau: 1.0`",
+            "aborting due to 2 previous errors",
+        ],
+    );
+    // Equations.
+    let f = file(
+        "index.yaml",
+        "d/dt * x = a[x]",
+        "    x: output(1.0)\n    a: variable(0.0, 3)\n",
+    );
+    expect(
+        &["check", &f],
+        2,
+        &["help: an index is an integer constant, e.g. `a[0]`"],
+    );
+    let f = file("time.yaml", "d/dt * t = -x", "    x: output(1.0)\n");
+    expect(
+        &["check", &f],
+        2,
+        &["error: `t` is the time and cannot be defined by an equation"],
+    );
+    // Arguments.
+    expect(
+        &["run", QIF, "--time", "-1", "--dt", "1e-3"],
+        2,
+        &["the simulated time must be positive, found -1"],
+    );
+    expect(
+        &[
+            "sweep",
+            "examples/models/networks/mpr68.xml",
+            "--connectivity",
+            "examples/data/connectivity_68",
+            "-s0",
+            "abc",
+            "-n",
+            "10",
+            "-dt",
+            "0.1",
+        ],
+        2,
+        &[
+            "`abc` in `-s0 abc` is not a positive number of points",
+            "help: e.g. `-s0 8`",
+        ],
+    );
+}

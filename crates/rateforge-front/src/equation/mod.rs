@@ -597,5 +597,13 @@ fn syntax_help(text: &str, pos: usize, equation: bool) -> Option<String> {
     if rest.starts_with('=') && !rest.starts_with("==") {
         return Some("an equation has exactly one `=`; use `==` to compare".into());
     }
+    let before = &text[..pos];
+    if before.matches('[').count() > before.matches(']').count()
+        && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '(')
+    {
+        return Some(
+            "an index is an integer constant, e.g. `a[0]`, `a[-1]` or a slice `a[1:3]`; indexing by a variable is not supported".into(),
+        );
+    }
     None
 }

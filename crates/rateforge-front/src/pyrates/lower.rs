@@ -710,6 +710,14 @@ fn roles(
             if op.failed_vars.contains(name) {
                 continue;
             }
+            if name == "t" {
+                diags.push(
+                    Diagnostic::error("`t` is the time and cannot be defined by an equation")
+                        .with_primary(eq.target.span, "the time")
+                        .with_help("give the state another name, e.g. `d/dt * theta = ...`; `t` reads the time in any equation"),
+                );
+                continue;
+            }
             let mut d = Diagnostic::error(format!(
                 "`{name}` is not declared in operator `{}`",
                 op.name

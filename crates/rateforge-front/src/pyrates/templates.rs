@@ -423,6 +423,29 @@ impl Loader {
     /// Resolves the model argument of the command line or API.
     pub fn top_level(&mut self, reference: &str) -> Option<Template> {
         let as_path = Path::new(reference);
+        // A path that names something other than a file, or a model file that is not there.
+        if !self.exists(as_path) {
+            let help = "give a model file (`dir/file.yaml`, `dir/file.yaml/Template`) or a dotted `package.file.Template`";
+            let problem = match std::fs::metadata(as_path) {
+                Ok(m) if m.is_dir() => Some("is a directory, not a model file"),
+                Ok(_) => Some("is not a regular file"),
+                Err(_)
+                    if matches!(
+                        as_path.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml")
+                    ) =>
+                {
+                    Some("does not exist")
+                }
+                Err(_) => None,
+            };
+            if let Some(problem) = problem {
+                self.diags.push(
+                    Diagnostic::error(format!("`{}` {problem}", shown(reference))).with_help(help),
+                );
+                return None;
+            }
+        }
         if self.exists(as_path) {
             let file = self.load_file(as_path, Span::UNDEFINED)?;
             // A file that did not parse was reported already.
@@ -1159,11 +1182,17 @@ impl Loader {
             Value::Int(_) | Value::Float(_) => {
                 Some(decl(VarKind::Constant, vec![v.as_f64()?], false))
             }
-            Value::Bool(b) => Some(decl(
-                VarKind::Constant,
-                vec![f64::from(u8::from(*b))],
-                false,
-            )),
+            Value::Bool(b) => {
+                self.diags.push(
+                    Diagnostic::error(format!("the value of `{name}` is the boolean `{b}`"))
+                        .with_primary(v.span, "not a number")
+                        .with_help(format!(
+                            "write a number, e.g. `{name}: {}`",
+                            if *b { "1.0" } else { "0.0" }
+                        )),
+                );
+                None
+            }
             Value::Str(s) => {
                 let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
                 if let Ok(x) = compact.parse::<f64>()
@@ -1389,6 +1418,13 @@ impl Loader {
                     );
                     return None;
                 }
+                Ok(x) if x.is_infinite() && !p.to_ascii_lowercase().contains("inf") => {
+                    return bad(
+                        self,
+                        "the number is out of range (a float64 holds at most about 1.8e308)",
+                    );
+                }
+                Ok(_) => return bad(self, "the value must be a finite number"),
                 _ => return bad(self, "the value is not a number"),
             },
         };
