@@ -104,3 +104,52 @@ fn a_path_recorded_twice_is_refused_before_the_run() {
     );
     assert!(!path.exists());
 }
+
+/// A cached kernel the loader refuses (same length, other bytes) is built again, once, and the
+/// run succeeds; the cache is this test's own.
+#[test]
+fn a_damaged_kernel_in_the_cache_is_rebuilt() {
+    let cache = tmp("damaged-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let args = [
+        "run",
+        "examples/models/montbrio.yaml/qif",
+        "--time",
+        "1",
+        "--dt",
+        "1e-3",
+    ];
+    let run = || {
+        rateforge()
+            .args(args)
+            .env("RATEFORGE_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let libraries: Vec<_> = walk(&cache.join("rust"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "so"))
+        .collect();
+    assert_eq!(libraries.len(), 1, "{libraries:?}");
+    let len = std::fs::metadata(&libraries[0]).unwrap().len() as usize;
+    std::fs::write(&libraries[0], vec![0u8; len]).unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("p/qif_op/r"));
+    assert_ne!(std::fs::read(&libraries[0]).unwrap(), vec![0u8; len]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -260,9 +260,36 @@ fn cache_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
     }
 }
 
+/// The record written beside a finished artifact: its length in bytes.
+fn seal_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".len");
+    path.with_file_name(name)
+}
+
+/// Whether the artifact at `path` is there whole: its length is the one recorded when it was
+/// finished. A truncated or overwritten file, or one from before the record existed, is not.
+fn is_whole(path: &Path) -> bool {
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    fs::read_to_string(seal_path(path))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .is_some_and(|len| meta.is_file() && meta.len() == len)
+}
+
+/// Removes a cached artifact that turned out broken (a library the loader refused), so the next
+/// build makes it again.
+pub fn forget_artifact(path: &Path) {
+    let _ = fs::remove_file(seal_path(path));
+    let _ = fs::remove_file(path);
+}
+
 /// A cached build artifact: `dir/<kind>/<key>/<file>`, made by `make(dir, tmp)` (which writes
-/// `tmp`, renamed into place) under a per-key lock when it is not there yet. Returns the path and
-/// whether it came from the cache.
+/// `tmp`, renamed into place) under a per-key lock when it is not there whole (see [`is_whole`]:
+/// a truncated file is rebuilt). Under the lock, leftovers of builds that were killed
+/// (`.build-*`) are removed first. Returns the path and whether it came from the cache.
 pub(crate) fn cached_artifact(
     options: &BuildOptions,
     kind: &str,
@@ -272,23 +299,35 @@ pub(crate) fn cached_artifact(
 ) -> Result<(PathBuf, bool), RuntimeError> {
     let dir = options.cache_root().join(kind).join(key);
     let path = dir.join(file);
-    if path.is_file() {
+    if is_whole(&path) {
         return Ok((path, true));
     }
     fs::create_dir_all(&dir).map_err(|e| cache_err(&dir, e))?;
     let lock_path = dir.join(".lock");
     let lock = File::create(&lock_path).map_err(|e| cache_err(&lock_path, e))?;
     lock.lock().map_err(|e| cache_err(&lock_path, e))?;
-    if path.is_file() {
+    if is_whole(&path) {
         return Ok((path, true));
     }
+    // Only the holder of the lock builds here: any `.build-*` file is a killed build's.
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".build-") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    forget_artifact(&path);
     let tmp = dir.join(format!(".build-{}-{file}", std::process::id()));
     let made = make(&dir, &tmp);
     if made.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     made?;
+    let len = fs::metadata(&tmp).map_err(|e| cache_err(&tmp, e))?.len();
     fs::rename(&tmp, &path).map_err(|e| cache_err(&path, e))?;
+    let seal = seal_path(&path);
+    fs::write(&seal, len.to_string()).map_err(|e| cache_err(&seal, e))?;
     drop(lock);
     Ok((path, false))
 }
@@ -379,7 +418,7 @@ fn build_rust_once(source: &str, options: &BuildOptions) -> Result<Compiled, Run
         std::env::consts::DLL_SUFFIX
     );
     let library = options.cache_root().join("rust").join(&key).join(&file);
-    if library.is_file() {
+    if is_whole(&library) {
         return Ok(Compiled {
             library,
             cached: true,

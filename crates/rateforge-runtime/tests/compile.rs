@@ -86,3 +86,28 @@ fn a_missing_compiler_is_an_error_not_a_panic() {
     assert!(matches!(err, RuntimeError::RustcMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("install Rust"));
 }
+
+#[test]
+fn a_truncated_library_in_the_cache_is_rebuilt_and_leftovers_are_removed() {
+    let options = BuildOptions {
+        cache_dir: Some(fresh_cache("repair")),
+        ..Default::default()
+    };
+    let first = build_rust(SOURCE, &options).unwrap();
+    assert!(!first.cached);
+    let whole = std::fs::read(&first.library).unwrap();
+    // A killed build's leftover beside it, and the library cut in half.
+    let dir = first.library.parent().unwrap();
+    let leftover = dir.join(".build-999999-leftover.so");
+    std::fs::write(&leftover, b"half").unwrap();
+    std::fs::write(&first.library, &whole[..whole.len() / 2]).unwrap();
+    let again = build_rust(SOURCE, &options).unwrap();
+    assert!(!again.cached, "a truncated library must be built again");
+    assert_eq!(std::fs::read(&again.library).unwrap().len(), whole.len());
+    assert!(
+        !leftover.exists(),
+        "the leftover of a killed build is removed"
+    );
+    // Whole again: found in the cache.
+    assert!(build_rust(SOURCE, &options).unwrap().cached);
+}

@@ -659,8 +659,18 @@ impl Validated {
         let source = self.generate_rust(&with_render_cache(emit, build))?;
         let symbol = rateforge_codegen::rust::symbol_suffix(&self.valid, emit, &module.name);
         let compiled = rateforge_runtime::build_rust(&source, build).map_err(Error::Runtime)?;
-        rateforge_runtime::Kernel::load(&compiled.library, &self.valid, &symbol)
-            .map_err(Error::Runtime)
+        match rateforge_runtime::Kernel::load(&compiled.library, &self.valid, &symbol) {
+            // A cached library the loader refuses (damaged, or not what its key says): built
+            // again, once.
+            Err(_) if compiled.cached => {
+                rateforge_runtime::compile::forget_artifact(&compiled.library);
+                let compiled =
+                    rateforge_runtime::build_rust(&source, build).map_err(Error::Runtime)?;
+                rateforge_runtime::Kernel::load(&compiled.library, &self.valid, &symbol)
+                    .map_err(Error::Runtime)
+            }
+            other => other.map_err(Error::Runtime),
+        }
     }
 }
 
