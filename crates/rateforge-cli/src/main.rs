@@ -706,11 +706,25 @@ fn stats_spec(args: &RunArgs, always: bool) -> Result<Option<rateforge::StatsSpe
 /// partial. A second Ctrl-C exits at once.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// When the first Ctrl-C arrived.
+static FIRST_INTERRUPT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// A second Ctrl-C within this long is the same keypress, delivered twice (a wrapper such as
+/// `timeout -s INT` signals both the child and its process group).
+const SAME_INTERRUPT: Duration = Duration::from_secs(1);
+
 fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            if FIRST_INTERRUPT
+                .get()
+                .is_some_and(|first| first.elapsed() < SAME_INTERRUPT)
+            {
+                return;
+            }
             std::process::exit(130);
         }
+        let _ = FIRST_INTERRUPT.set(Instant::now());
         eprintln!(
             "\ninterrupted: finishing the current steps and writing what is done (Ctrl-C again to quit now)"
         );

@@ -206,7 +206,23 @@ pub fn read_npz_metadata(path: &Path) -> Result<String, RuntimeError> {
 
 /// Writes columns of equal length as CSV with a header row; numbers in shortest round-trip form.
 pub fn write_csv(path: &Path, header: &[String], columns: &[Vec<f64>]) -> Result<(), RuntimeError> {
-    atomically(path, |w| write_csv_to(path, w, header, columns))
+    write_csv_with_note(path, None, header, columns)
+}
+
+/// [`write_csv`], with `note` (if any) as a first line `# note` (pandas reads past it with
+/// `comment="#"`, numpy's `loadtxt`/`genfromtxt` by default).
+pub fn write_csv_with_note(
+    path: &Path,
+    note: Option<&str>,
+    header: &[String],
+    columns: &[Vec<f64>],
+) -> Result<(), RuntimeError> {
+    atomically(path, |w| {
+        if let Some(note) = note {
+            writeln!(w, "# {note}").map_err(|e| write_err(path, e))?;
+        }
+        write_csv_to(path, w, header, columns)
+    })
 }
 
 fn write_csv_to(

@@ -4,7 +4,7 @@
 //! was run (the command line, the library, a crate that built its models in, a generated crate).
 
 use crate::error::RuntimeError;
-use crate::output::{NpzArray, write_csv, write_npz};
+use crate::output::{NpzArray, write_csv_with_note, write_npz};
 use rateforge_kernel::abi::STATS;
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -271,7 +271,14 @@ impl RunResult {
                 columns.push(self.node_column(r, node, 0));
             }
         }
-        write_csv(path, &header, &columns)
+        let note = self.partial.then(|| {
+            format!(
+                "partial: the run was interrupted after {} of {} steps; later rows are NaN",
+                self.steps_done.first().copied().unwrap_or(0),
+                self.metadata["n_steps"].as_u64().unwrap_or(0)
+            )
+        });
+        write_csv_with_note(path, note.as_deref(), &header, &columns)
     }
 }
 
@@ -386,5 +393,70 @@ impl Metadata {
             "kernel": self.kernel,
             "partial": self.partial,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(partial: bool, values: Vec<f64>) -> RunResult {
+        RunResult {
+            time: vec![0.0, 1.0, 2.0],
+            names: vec!["x".into()],
+            n_instances: 1,
+            n_nodes: 1,
+            network: false,
+            trace: values,
+            stats: Vec::new(),
+            steps_done: vec![if partial { 1 } else { 2 }],
+            final_state: vec![0.5],
+            metadata: json!({"n_steps": 2, "record_every_steps": 1}),
+            varied: Vec::new(),
+            partial,
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_in_its_csv() {
+        let dir = std::env::temp_dir().join(format!("rf-partial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.csv");
+        result(true, vec![1.0, 0.5, f64::NAN]).write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# partial: the run was interrupted after 1 of 2 steps; later rows are NaN\ntime,x\n0.0,1.0\n1.0,0.5\n2.0,NaN\n"
+        );
+        result(false, vec![1.0, 0.5, 0.25]).write(&path).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("time,x\n")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn non_finite_instances_are_found_in_the_samples_they_reached() {
+        // Not finite from the second sample on.
+        let r = result(false, vec![1.0, f64::INFINITY, f64::NAN]).with_non_finite();
+        assert_eq!(
+            r.non_finite(),
+            vec![NonFinite {
+                instance: 0,
+                time: Some(1.0)
+            }]
+        );
+        assert_eq!(
+            r.metadata["non_finite"],
+            json!([{"instance": 0, "time": 1.0}])
+        );
+        // An interrupted run's unreached samples are NaN by design: not reported.
+        assert!(
+            result(true, vec![1.0, 0.5, f64::NAN])
+                .non_finite()
+                .is_empty()
+        );
     }
 }
