@@ -313,6 +313,39 @@ fn messages_say_what_is_wrong_and_what_to_write() {
         2,
         &["error: `/dev/zero` is not a regular file"],
     );
+    // YAML the parser refuses: an alias bomb, several documents.
+    let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+    for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+        bomb.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 10].join(",")
+        ));
+    }
+    let path = dir.join("bomb.yaml");
+    std::fs::write(&path, bomb).unwrap();
+    expect(
+        &["check", path.to_str().unwrap()],
+        2,
+        &[
+            "the YAML expands to too many nodes",
+            "help: a model file needs far fewer values",
+        ],
+    );
+    let path = dir.join("multi.yaml");
+    std::fs::write(
+        &path,
+        "op:\n  base: OperatorTemplate\n---\nop2:\n  base: OperatorTemplate\n",
+    )
+    .unwrap();
+    expect(
+        &["check", path.to_str().unwrap()],
+        2,
+        &[
+            "the file holds more than one YAML document",
+            "multi.yaml:4:1",
+            "remove the extra `---` lines",
+        ],
+    );
     // Values.
     let f = file(
         "values.yaml",
@@ -370,5 +403,39 @@ fn messages_say_what_is_wrong_and_what_to_write() {
             "`abc` in `-s0 abc` is not a positive number of points",
             "help: e.g. `-s0 8`",
         ],
+    );
+}
+
+/// A TVB connectivity zip whose weights.txt inflates to 300 MB (from a 300 kB zip) is refused
+/// from its declared size, before anything is inflated.
+#[test]
+fn a_connectivity_zip_that_inflates_too_far_is_refused() {
+    let zip = tmp("bomb_connectivity.zip");
+    let made = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import zipfile\nwith zipfile.ZipFile({:?}, 'w', zipfile.ZIP_DEFLATED) as z:\n    \
+             z.writestr('weights.txt', '0 ' * 150_000_000)\n",
+            zip.display().to_string()
+        ))
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: python3 could not write the zip");
+        return;
+    }
+    assert!(std::fs::metadata(&zip).unwrap().len() < 2_000_000);
+    expect(
+        &[
+            "run",
+            MPR68,
+            "--connectivity",
+            zip.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--dt",
+            "0.1",
+        ],
+        2,
+        &["weights.txt inflates to more than 256 MiB"],
     );
 }

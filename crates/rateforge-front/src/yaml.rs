@@ -154,6 +154,27 @@ fn syntax_error(err: &serde_saphyr::Error, text: &str, file: FileId) -> Diagnost
         ),
         None => message,
     };
+    // The parser's limits and its API advice, said in a model author's terms.
+    let (message, help) = if message.contains("budget breached") {
+        (
+            "the YAML expands to too many nodes (aliases repeating anchors that repeat anchors, \
+             a \"billion laughs\")"
+                .to_string(),
+            Some(
+                "a model file needs far fewer values than this; write them out, or use fewer aliases",
+            ),
+        )
+    } else if message
+        .to_ascii_lowercase()
+        .contains("multiple yaml documents")
+    {
+        (
+            "the file holds more than one YAML document (separated by `---`)".to_string(),
+            Some("a model file is one document: remove the extra `---` lines, or split the file"),
+        )
+    } else {
+        (message, None)
+    };
     let mut first = message.chars();
     let lower = first
         .next()
@@ -161,7 +182,9 @@ fn syntax_error(err: &serde_saphyr::Error, text: &str, file: FileId) -> Diagnost
         .unwrap_or_default();
     Diagnostic::error(format!("invalid YAML: {lower}"))
         .with_primary(span, "here")
-        .with_help(if lower_is_duplicate(&lower) {
+        .with_help(if let Some(help) = help {
+            help
+        } else if lower_is_duplicate(&lower) {
             "each key may appear only once in a mapping; remove or rename one of them"
         } else {
             "model files are YAML 1.2; check indentation, quoting and `key: value` pairs"

@@ -202,6 +202,10 @@ pub fn from_npy_bytes(weights: &[u8], tract_lengths: &[u8]) -> Result<Connectivi
     Ok(Connectivity::from_dense(n, &w, &d))
 }
 
+/// The most bytes one file of a connectivity zip may inflate to: 256 MiB (a 4,000-region
+/// weights matrix written as text is about 150 MB; larger ones belong in `.npy` files).
+pub const MAX_ZIP_ENTRY: u64 = 256 << 20;
+
 /// Weights, tract lengths and labels from a TVB connectivity zip.
 fn read_zip(path: &Path) -> Result<(Table, Option<Table>, Vec<String>), RuntimeError> {
     let file = std::fs::File::open(path).map_err(|e| data_err(path, e.to_string()))?;
@@ -214,11 +218,30 @@ fn read_zip(path: &Path) -> Result<(Table, Option<Table>, Vec<String>), RuntimeE
             (base == format!("{stem}.txt") || base == format!("{stem}.csv")).then_some(n)
         });
         let Some(name) = name else { return Ok(None) };
+        let too_big = || {
+            data_err(
+                path,
+                format!(
+                    "{name} inflates to more than {} MiB, more than a connectivity needs (a zip bomb?)",
+                    MAX_ZIP_ENTRY >> 20
+                ),
+            )
+        };
+        let entry = zip
+            .by_name(&name)
+            .map_err(|e| data_err(path, format!("{name}: {e}")))?;
+        if entry.size() > MAX_ZIP_ENTRY {
+            return Err(too_big());
+        }
+        // The declared size can lie: read no more than the limit whatever it says.
         let mut text = String::new();
-        zip.by_name(&name)
-            .map_err(|e| data_err(path, format!("{name}: {e}")))?
+        entry
+            .take(MAX_ZIP_ENTRY + 1)
             .read_to_string(&mut text)
             .map_err(|e| data_err(path, format!("{name}: {e}")))?;
+        if text.len() as u64 > MAX_ZIP_ENTRY {
+            return Err(too_big());
+        }
         Ok(Some(text))
     };
     let weights = entry("weights")?.ok_or_else(|| data_err(path, "the zip has no weights.txt"))?;
