@@ -12,7 +12,7 @@
 use crate::ast::{Ast, AstKind, IndexSpec};
 use rateforge_ir::expr::POWI_MAX;
 use rateforge_ir::{
-    BinOp, Builtin, Diagnostic, Diagnostics, Expr, Handle, Model, Span, UnOp, VarRef, did_you_mean,
+    BinOp, Builtin, Diagnostic, Diagnostics, Expr, Handle, Model, Span, UnOp, VarRef,
 };
 
 /// What a name in an equation stands for.
@@ -646,16 +646,14 @@ pub fn unknown_symbol(name: &str, span: Span, scope: &dyn Scope) -> Diagnostic {
     if matches!(name, "j" | "I" | "i") {
         d = d.with_note("complex numbers are not supported");
     }
-    match did_you_mean(
+    d.with_suggestion(
         name,
         candidates.iter().map(String::as_str).chain(CONSTANT_NAMES),
-    ) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!(
+        format!(
             "{} (or use `t` for time, `pi`, `E`)",
             scope.declaration_hint()
-        )),
-    }
+        ),
+    )
 }
 
 fn unknown_function(name: &str, span: Span) -> Diagnostic {
@@ -667,13 +665,11 @@ fn unknown_function(name: &str, span: Span) -> Diagnostic {
     if matches!(name, "past" | "interp" | "index" | "index_range" | "randn") {
         return d.with_help(format!("`{name}` is not supported in equations yet"));
     }
-    match did_you_mean(name, FUNCTION_NAMES) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!(
-            "available functions: {}",
-            FUNCTION_NAMES.join(", ")
-        )),
-    }
+    d.with_suggestion(
+        name,
+        FUNCTION_NAMES,
+        format!("available functions: {}", FUNCTION_NAMES.join(", ")),
+    )
 }
 
 /// How a function is called, for help lines.

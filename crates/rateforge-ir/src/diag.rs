@@ -99,6 +99,40 @@ impl Diagnostic {
         self
     }
 
+    /// Help for a name that is not known: "did you mean `X`?" when one of `candidates` is close
+    /// to `name` (see [`did_you_mean`]), else `otherwise`. Every front end and the run
+    /// options suggest through this one place.
+    pub fn with_suggestion<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: impl Into<String>,
+    ) -> Self {
+        self.with_suggestion_as(
+            name,
+            candidates,
+            |s| format!("`{s}`"),
+            Some(otherwise.into()),
+        )
+    }
+
+    /// [`Diagnostic::with_suggestion`] with the suggestion written by `show` (e.g. a whole path
+    /// around the close name), and no help at all when nothing is close and `otherwise` is
+    /// `None`.
+    pub fn with_suggestion_as<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        show: impl FnOnce(&str) -> String,
+        otherwise: Option<String>,
+    ) -> Self {
+        match (did_you_mean(name, candidates), otherwise) {
+            (Some(s), _) => self.with_help(format!("did you mean {}?", show(s))),
+            (None, Some(o)) => self.with_help(o),
+            (None, None) => self,
+        }
+    }
+
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

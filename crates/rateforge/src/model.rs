@@ -7,7 +7,6 @@ use rateforge_front::pyrates::{self, LoadOptions};
 use rateforge_front::{SweepAxis, rateml};
 use rateforge_ir::{
     Diagnostic, Diagnostics, EdgeDelays, Expr, History, SourceMap, Span, ValidModel, VarRef,
-    did_you_mean,
 };
 use rateforge_runtime::Connectivity;
 use rateforge_runtime::connectivity::{self, Distances};
@@ -248,12 +247,11 @@ impl Model {
     fn unknown(&self, path: &str, what: &str) -> Error {
         let mut d = Diagnostic::error(format!("the model has no {what} `{path}`"));
         let names: Vec<&str> = self.model.names().map(|(n, _)| n).collect();
-        d = match did_you_mean(path, names.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_help(
-                "paths look like `node/operator/variable`; `rateforge check MODEL` lists them all",
-            ),
-        };
+        d = d.with_suggestion(
+            path,
+            names.iter().copied(),
+            "paths look like `node/operator/variable`; `rateforge check MODEL` lists them all",
+        );
         Error::usage(d)
     }
 

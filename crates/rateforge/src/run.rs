@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::model::{Drive, Validated};
-use rateforge_ir::{Diagnostic, Solver, VarRef, did_you_mean};
+use rateforge_ir::{Diagnostic, Solver, VarRef};
 pub use rateforge_rt::exec::Controls;
 use rateforge_rt::result::StatsMetadata;
 use rateforge_rt::spec::{
@@ -117,10 +117,11 @@ impl Default for RunSpec {
 fn unknown_path(v: &Validated, path: &str) -> Error {
     let names: Vec<&str> = v.valid.model().names().map(|(n, _)| n).collect();
     let d = Diagnostic::error(format!("the model has no variable `{path}`"));
-    Error::usage(match did_you_mean(path, names.iter().copied()) {
-        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help("`rateforge check MODEL` lists every path"),
-    })
+    Error::usage(d.with_suggestion(
+        path,
+        names.iter().copied(),
+        "`rateforge check MODEL` lists every path",
+    ))
 }
 
 /// One node without edges: a network model run without a connectivity.

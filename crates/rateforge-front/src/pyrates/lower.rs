@@ -32,7 +32,7 @@ use crate::lower_expr::{Binding, Lowerer, Scope, constant};
 use indexmap::IndexMap;
 use rateforge_ir::{
     BinOp, Coupling, Delay, DerivedKind, Diagnostic, Diagnostics, EdgeDelays, Expr, Handle, Model,
-    Network, ParamKind, Span, VarRef, did_you_mean,
+    Network, ParamKind, Span, VarRef,
 };
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -723,10 +723,7 @@ fn roles(
                 op.name
             ))
             .with_primary(eq.target.span, "defined here but not declared");
-            d = match did_you_mean(name, inst.vars.keys().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!("declare it under `variables:`, e.g. `{name}: output(0.0)` or `{name}: variable(0.0)`")),
-            };
+            d = d.with_suggestion(name, inst.vars.keys().map(String::as_str), format!("declare it under `variables:`, e.g. `{name}: output(0.0)` or `{name}: variable(0.0)`"));
             diags.push(d);
             continue;
         };
@@ -944,10 +941,12 @@ fn place_edge_node(
                 node.name
             ))
             .with_primary(*kspan, "unknown operator");
-            d = match did_you_mean(op, op_names.iter().map(String::as_str)) {
-                Some(s) => d.with_help(format!("did you mean `{s}/{var}`?")),
-                None => d.with_help(format!("its operators: {}", op_names.join(", "))),
-            };
+            d = d.with_suggestion_as(
+                op,
+                op_names.iter().map(String::as_str),
+                |s| format!("`{s}/{var}`"),
+                Some(format!("its operators: {}", op_names.join(", "))),
+            );
             diags.push(d);
             continue;
         };
@@ -1102,10 +1101,12 @@ fn resolve_path(
             .collect();
         let mut d = Diagnostic::error(format!("{what} `{path}`: there is no operator `{op_path}`"))
             .with_primary(*span, "unknown node or operator");
-        d = match did_you_mean(op_path, known.iter().map(String::as_str)) {
-            Some(s) => d.with_help(format!("did you mean `{s}/{var}`?")),
-            None => d.with_help(format!("operators here: {}", known.join(", "))),
-        };
+        d = d.with_suggestion_as(
+            op_path,
+            known.iter().map(String::as_str),
+            |s| format!("`{s}/{var}`"),
+            Some(format!("operators here: {}", known.join(", "))),
+        );
         diags.push(d);
         return None;
     };
@@ -1115,13 +1116,15 @@ fn resolve_path(
             ops[i].op.name
         ))
         .with_primary(*span, "unknown variable");
-        d = match did_you_mean(var, ops[i].vars.keys().map(String::as_str)) {
-            Some(s) => d.with_help(format!("did you mean `{op_path}/{s}`?")),
-            None => d.with_help(format!(
+        d = d.with_suggestion_as(
+            var,
+            ops[i].vars.keys().map(String::as_str),
+            |s| format!("`{op_path}/{s}`"),
+            Some(format!(
                 "its variables: {}",
                 ops[i].vars.keys().cloned().collect::<Vec<_>>().join(", ")
             )),
-        };
+        );
         diags.push(d);
         return None;
     }
@@ -1422,10 +1425,11 @@ fn coupling(
                     .collect();
                 let mut d = Diagnostic::error(format!("unknown coupling function `{fname}`"))
                     .with_primary(*fspan, "not a coupling function");
-                d = match did_you_mean(fname, names.iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("coupling functions: {}", names.join(", "))),
-                };
+                d = d.with_suggestion(
+                    fname,
+                    names.iter().copied(),
+                    format!("coupling functions: {}", names.join(", ")),
+                );
                 lowerer.diags.push(d);
                 return None;
             }
@@ -1443,10 +1447,11 @@ fn coupling(
             let mut d =
                 Diagnostic::error(format!("the `{fname}` coupling has no parameter `{name}`"))
                     .with_primary(*span, "unknown parameter");
-            d = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_help(format!("its parameters: {}", known.join(", "))),
-            };
+            d = d.with_suggestion(
+                name,
+                known.iter().copied(),
+                format!("its parameters: {}", known.join(", ")),
+            );
             lowerer.diags.push(d);
             continue;
         }

@@ -18,7 +18,7 @@ use crate::ast::{Ast, AstKind, EqKind, Equation, Pattern, rewrite};
 use crate::equation::{Origin, parse_equation, parse_expression, parse_fragment};
 use crate::yaml::{self, Node as YNode, Value};
 use indexmap::IndexMap;
-use rateforge_ir::{Diagnostic, Diagnostics, FileId, SourceMap, Span, did_you_mean};
+use rateforge_ir::{Diagnostic, Diagnostics, FileId, SourceMap, Span};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -638,11 +638,12 @@ impl Loader {
                 shown(name)
             ))
             .with_primary(span, "referenced here");
-            d = match did_you_mean(name, names.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None if names.is_empty() => d.with_help("the file defines no templates"),
-                None => d.with_help(format!("templates in the file: {}", names.join(", "))),
+            let otherwise = if names.is_empty() {
+                "the file defines no templates".to_string()
+            } else {
+                format!("templates in the file: {}", names.join(", "))
             };
+            d = d.with_suggestion(name, names.iter().copied(), otherwise);
             self.diags.push(d);
             return None;
         };
@@ -704,14 +705,15 @@ impl Loader {
                     kind.class()
                 ))
                 .with_primary(k.span, "not a field of this kind of template");
-                d = match did_you_mean(&text, kind.keys().iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!(
+                d = d.with_suggestion(
+                    &text,
+                    kind.keys().iter().copied(),
+                    format!(
                         "a {} has the fields {}",
                         kind.class(),
                         kind.keys().join(", ")
-                    )),
-                };
+                    ),
+                );
                 self.diags.push(d);
             }
         }
@@ -892,12 +894,11 @@ impl Loader {
                     let mut d =
                         Diagnostic::error(format!("unknown equation edit `{}`", shown(&text)))
                             .with_primary(k.span, "not an edit");
-                    d = match did_you_mean(&text, EDITS) {
-                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                        None => d.with_help(
-                            "equation edits are `replace`, `remove`, `append`, `prepend` and `add`",
-                        ),
-                    };
+                    d = d.with_suggestion(
+                        &text,
+                        EDITS,
+                        "equation edits are `replace`, `remove`, `append`, `prepend` and `add`",
+                    );
                     self.diags.push(d);
                 }
             }
@@ -1242,16 +1243,17 @@ impl Loader {
                                 | "bounds"
                                 | "noise"
                         ) {
-                            let mut w = Diagnostic::warning(format!(
+                            let w = Diagnostic::warning(format!(
                                 "field `{}` of variable `{name}` is ignored",
                                 shown(&key)
                             ))
-                            .with_primary(k.span, "ignored");
-                            if let Some(s) =
-                                did_you_mean(&key, ["bounds", "noise", "description", "unit"])
-                            {
-                                w = w.with_help(format!("did you mean `{s}`?"));
-                            }
+                            .with_primary(k.span, "ignored")
+                            .with_suggestion_as(
+                                &key,
+                                ["bounds", "noise", "description", "unit"],
+                                |s| format!("`{s}`"),
+                                None,
+                            );
                             self.warn_once(w);
                         }
                     }
@@ -1549,16 +1551,17 @@ impl Loader {
                                     continue;
                                 };
                                 if !op.variables.contains_key(&var) {
-                                    let mut d = Diagnostic::error(format!(
+                                    let d = Diagnostic::error(format!(
                                         "operator `{}` has no variable `{var}`",
                                         op.name
                                     ))
-                                    .with_primary(k.span, "not declared by the operator");
-                                    if let Some(s) =
-                                        did_you_mean(&var, op.variables.keys().map(String::as_str))
-                                    {
-                                        d = d.with_help(format!("did you mean `{s}`?"));
-                                    }
+                                    .with_primary(k.span, "not declared by the operator")
+                                    .with_suggestion_as(
+                                        &var,
+                                        op.variables.keys().map(String::as_str),
+                                        |s| format!("`{s}`"),
+                                        None,
+                                    );
                                     self.diags.push(d);
                                     continue;
                                 }
@@ -1912,12 +1915,11 @@ impl Loader {
                 let mut d =
                     Diagnostic::error(format!("unknown field `{}` in `network`", shown(&key)))
                         .with_primary(k.span, "not a network field");
-                d = match did_you_mean(&key, KEYS) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => {
-                        d.with_help("a network has `node`, `connectivity`, `speed` and `couplings`")
-                    }
-                };
+                d = d.with_suggestion(
+                    &key,
+                    KEYS,
+                    "a network has `node`, `connectivity`, `speed` and `couplings`",
+                );
                 self.diags.push(d);
             }
         }
@@ -2365,10 +2367,11 @@ impl Loader {
                                     shown(&key)
                                 ))
                                 .with_primary(k.span, "not an edge attribute");
-                                d = match did_you_mean(&key, ["weight", "delay", "spread"]) {
-                                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                                    None => d.with_help("edges without a template take `weight`, `delay` and `spread`"),
-                                };
+                                d = d.with_suggestion(
+                                    &key,
+                                    ["weight", "delay", "spread"],
+                                    "edges without a template take `weight`, `delay` and `spread`",
+                                );
                                 self.diags.push(d);
                             }
                         }

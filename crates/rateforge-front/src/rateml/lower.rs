@@ -142,20 +142,20 @@ fn check_attrs(el: &Element, diags: &mut Diagnostics) -> bool {
             let mut d =
                 Diagnostic::error(format!("unknown attribute `{}` on `<{}>`", a.name, el.name))
                     .with_primary(a.name_span, "not a RateML attribute");
-            d = match did_you_mean(&lower, names.clone()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None if allowed.is_empty() => {
-                    d.with_help(format!("`<{}>` takes no attributes", el.name))
-                }
-                None => d.with_help(format!(
+            let otherwise = if allowed.is_empty() {
+                format!("`<{}>` takes no attributes", el.name)
+            } else {
+                format!(
                     "`<{}>` takes {}",
                     el.name,
                     names
+                        .clone()
                         .map(|n| format!("`{n}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )),
+                )
             };
+            d = d.with_suggestion(&lower, names, otherwise);
             // Reported, but the element is still read: its other attributes are fine.
             diags.push(d);
         }
@@ -214,9 +214,11 @@ fn unexpected(
     let mut d = Diagnostic::error(format!("unknown element `<{}>` in `<{parent}>`", el.name))
         .with_primary(el.span, "not a RateML element here");
     let candidates = allowed.iter().chain(ignored).copied();
-    d = match did_you_mean(&el.name, candidates) {
-        Some(s) => d.with_help(format!("did you mean `<{s}>`?")),
-        None => d.with_help(format!(
+    d = d.with_suggestion_as(
+        &el.name,
+        candidates,
+        |s| format!("`<{s}>`"),
+        Some(format!(
             "`<{parent}>` may contain {}",
             allowed
                 .iter()
@@ -224,7 +226,7 @@ fn unexpected(
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-    };
+    );
     diags.push(d);
 }
 
