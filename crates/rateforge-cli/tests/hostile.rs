@@ -138,6 +138,25 @@ fn conduction_speeds_of_zero_are_refused_and_tiny_ones_run_in_bounded_memory() {
         2,
         &["is 0 (instance 0); it must be a positive number"],
     );
+    // RateML: rec_speed_dt = 1/global_speed/dt is infinite at speed 0.
+    expect(
+        &[
+            "run",
+            "examples/models/networks/mpr68.xml",
+            "--connectivity",
+            "examples/data/connectivity_68",
+            "--steps",
+            "10",
+            "--dt",
+            "0.1",
+            "--set",
+            "global_speed=0",
+        ],
+        2,
+        &[
+            "the delays' steps per unit of length (`rec_speed_dt`) are inf; the conduction speed must be a positive number",
+        ],
+    );
     // 1e-300 mm/ms: delays of 10^300 steps, capped at the run's 10 steps.
     for speed in ["1e-300", "1e-4"] {
         let out = rateforge(&[

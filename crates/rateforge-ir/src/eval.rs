@@ -138,6 +138,23 @@ pub fn edge_delays(
     }
 }
 
+/// The steps per unit of distance of a network whose delays follow
+/// [`EdgeDelays::StepsPerDistance`] (RateML's `rec_speed_dt`), for an instance with parameters
+/// `params`; `None` for other rules.
+pub fn steps_per_distance(
+    model: &ValidModel,
+    params: &[f64],
+    n_nodes: usize,
+    dt: f64,
+) -> Option<f64> {
+    match model.model().network.as_ref().map(|n| n.delays) {
+        Some(EdgeDelays::StepsPerDistance(scale)) => {
+            Some(NodeEval::new(model, params, n_nodes, dt).constant(scale))
+        }
+        _ => None,
+    }
+}
+
 pub use rateforge_kernel::runner::{clamp_value, delay_cap, delay_steps, whole_steps};
 
 /// [`simulate`], calling `observe(steps_done_since_last_call)` every [`OBSERVE_EVERY`] steps and

@@ -377,6 +377,31 @@ impl Validated {
                 ));
             }
         }
+        // RateML's `rec_speed_dt` (steps per unit of length): infinite or negative when the
+        // speed is 0 or negative, which would silently mean no delays.
+        if matches!(
+            m.network.as_ref().map(|n| n.delays),
+            Some(rateforge_ir::EdgeDelays::StepsPerDistance(_))
+        ) {
+            for i in 0..n {
+                let p: Vec<f64> = (0..m.params.len()).map(|k| params[k * n + i]).collect();
+                let scale = rateforge_ir::eval::steps_per_distance(&self.valid, &p, nn, spec.dt)
+                    .unwrap_or(0.0);
+                if !(scale.is_finite() && scale >= 0.0) {
+                    let which = if n > 1 {
+                        format!(" in instance {i}")
+                    } else {
+                        String::new()
+                    };
+                    return Err(Error::usage(
+                        Diagnostic::error(format!(
+                            "the delays' steps per unit of length (`rec_speed_dt`) are {scale}{which}; the conduction speed must be a positive number"
+                        ))
+                        .with_help("give a positive speed, e.g. `--set global_speed=2.0`"),
+                    ));
+                }
+            }
+        }
         // Series, in model order.
         let mut series = Vec::with_capacity(m.series.len());
         for s in m.series.values() {
