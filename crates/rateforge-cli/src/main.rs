@@ -251,21 +251,21 @@ struct RunArgs {
         value_name = "T",
         required_unless_present = "steps",
         conflicts_with = "steps",
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     time: Option<f64>,
     /// Number of steps (instead of `--time`).
     #[arg(short = 'n', long, value_name = "N")]
     steps: Option<u64>,
     /// Step size.
-    #[arg(long, value_name = "DT", allow_negative_numbers = true)]
+    #[arg(long, value_name = "DT", allow_hyphen_values = true)]
     dt: f64,
     /// Start time.
     #[arg(
         long,
         value_name = "T0",
         default_value_t = 0.0,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     t0: f64,
     /// Solver: euler, heun or rk4.
@@ -282,7 +282,7 @@ struct RunArgs {
     #[arg(long, value_name = "PATH[,PATH...]", value_delimiter = ',')]
     record: Vec<String>,
     /// Sampling interval (default: every step).
-    #[arg(long, value_name = "DT_OUT", allow_negative_numbers = true)]
+    #[arg(long, value_name = "DT_OUT", allow_hyphen_values = true)]
     every: Option<f64>,
     /// Output file: `.npz` (numpy) or `.csv`.
     #[arg(short, long, value_name = "FILE")]

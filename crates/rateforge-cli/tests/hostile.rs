@@ -398,11 +398,38 @@ fn messages_say_what_is_wrong_and_what_to_write() {
         2,
         &["error: `t` is the time and cannot be defined by an equation"],
     );
+    // Data files: a 3-D array is named as such; int32 is read.
+    let a3 = dir.join("a3.npy");
+    ndarray_npy::write_npy(&a3, &ndarray::Array3::<f64>::zeros((4, 3, 2))).unwrap();
+    let input = format!("p/qif_op/I_ext={}", a3.display());
+    expect(
+        &["run", QIF, "--time", "1", "--dt", "1e-3", "--input", &input],
+        2,
+        &["a3.npy: the array has 3 dimensions, shape [4, 3, 2]; give a 1-D array"],
+    );
+    let i32s = dir.join("i32.npy");
+    ndarray_npy::write_npy(&i32s, &ndarray::Array1::<i32>::from_elem(1000, 2)).unwrap();
+    let input = format!("p/qif_op/I_ext={}", i32s.display());
+    expect(
+        &["run", QIF, "--time", "1", "--dt", "1e-3", "--input", &input],
+        0,
+        &[],
+    );
     // Arguments.
     expect(
         &["run", QIF, "--time", "-1", "--dt", "1e-3"],
         2,
         &["the simulated time must be positive, found -1"],
+    );
+    expect(
+        &["run", QIF, "--time", "1", "--dt", "-1e-3"],
+        2,
+        &["the step size must be positive, found -0.001"],
+    );
+    expect(
+        &["run", QIF, "--time", "1", "--dt", "1e-3", "--every", "-0.5"],
+        2,
+        &["the sampling interval must be positive, found -0.5"],
     );
     expect(
         &[

@@ -1,7 +1,7 @@
 //! Reading numeric tables (`.npy`, `.csv`, whitespace-separated text) for inputs.
 
 use crate::error::RuntimeError;
-use ndarray::{Array1, Array2};
+use ndarray::ArrayD;
 use std::path::Path;
 
 /// A table of finite numbers, row-major.
@@ -55,53 +55,61 @@ fn read_npy(path: &Path) -> Result<Table, RuntimeError> {
     if !path.is_file() {
         return Err(data_err(path, "no such file"));
     }
-    if let Ok(a) = ndarray_npy::read_npy::<_, Array2<f64>>(path) {
-        let (r, c) = a.dim();
-        return Ok(Table {
-            data: a.iter().copied().collect(),
-            n_rows: r,
-            n_cols: c,
+    // Any number of dimensions first, so a wrong shape is named as such.
+    let values: Option<(Vec<usize>, Vec<f64>)> = None
+        .or_else(|| {
+            ndarray_npy::read_npy::<_, ArrayD<f64>>(path)
+                .ok()
+                .map(|a| (a.shape().to_vec(), a.iter().copied().collect()))
+        })
+        .or_else(|| {
+            ndarray_npy::read_npy::<_, ArrayD<f32>>(path).ok().map(|a| {
+                (
+                    a.shape().to_vec(),
+                    a.iter().map(|v| f64::from(*v)).collect(),
+                )
+            })
+        })
+        .or_else(|| {
+            ndarray_npy::read_npy::<_, ArrayD<i64>>(path)
+                .ok()
+                .map(|a| (a.shape().to_vec(), a.iter().map(|v| *v as f64).collect()))
+        })
+        .or_else(|| {
+            ndarray_npy::read_npy::<_, ArrayD<i32>>(path).ok().map(|a| {
+                (
+                    a.shape().to_vec(),
+                    a.iter().map(|v| f64::from(*v)).collect(),
+                )
+            })
         });
-    }
-    if let Ok(a) = ndarray_npy::read_npy::<_, Array1<f64>>(path) {
-        return Ok(Table {
-            n_rows: a.len(),
-            n_cols: 1,
-            data: a.to_vec(),
-        });
-    }
-    if let Ok(a) = ndarray_npy::read_npy::<_, Array2<f32>>(path) {
-        let (r, c) = a.dim();
-        return Ok(Table {
-            data: a.iter().map(|v| f64::from(*v)).collect(),
-            n_rows: r,
-            n_cols: c,
-        });
-    }
-    if let Ok(a) = ndarray_npy::read_npy::<_, Array1<f32>>(path) {
-        return Ok(Table {
-            n_rows: a.len(),
-            n_cols: 1,
-            data: a.iter().map(|v| f64::from(*v)).collect(),
-        });
-    }
-    if let Ok(a) = ndarray_npy::read_npy::<_, Array2<i64>>(path) {
-        let (r, c) = a.dim();
-        return Ok(Table {
-            data: a.iter().map(|v| *v as f64).collect(),
-            n_rows: r,
-            n_cols: c,
-        });
-    }
-    match ndarray_npy::read_npy::<_, Array1<i64>>(path) {
-        Ok(a) => Ok(Table {
-            n_rows: a.len(),
-            n_cols: 1,
-            data: a.iter().map(|v| *v as f64).collect(),
-        }),
-        Err(e) => Err(data_err(
+    let Some((shape, data)) = values else {
+        let e = ndarray_npy::read_npy::<_, ArrayD<f64>>(path).err();
+        return Err(data_err(
             path,
-            format!("not a 1-D or 2-D array of float64, float32 or int64: {e}"),
+            format!(
+                "not an array of float64, float32, int64 or int32 numbers ({})",
+                e.map_or_else(String::new, |e| e.to_string())
+            ),
+        ));
+    };
+    match shape[..] {
+        [n] => Ok(Table {
+            n_rows: n,
+            n_cols: 1,
+            data,
+        }),
+        [r, c] => Ok(Table {
+            n_rows: r,
+            n_cols: c,
+            data,
+        }),
+        _ => Err(data_err(
+            path,
+            format!(
+                "the array has {} dimensions, shape {shape:?}; give a 1-D array (one value per step) or a 2-D array (one row per step, one column per node or instance)",
+                shape.len()
+            ),
         )),
     }
 }

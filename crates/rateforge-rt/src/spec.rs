@@ -76,6 +76,14 @@ pub fn time_grid(time: f64, dt: f64, every: Option<f64>) -> Result<(u64, u64), S
             "give `--time` as a positive number",
         ));
     }
+    if let Some(e) = every
+        && !(e.is_finite() && e > 0.0)
+    {
+        return Err(err(
+            format!("the sampling interval must be positive, found {e}"),
+            "give `--every` as a positive multiple of `--dt`",
+        ));
+    }
     let n_steps = whole_steps("the simulated time", time, dt)?;
     let every_steps = match every {
         None => 1,
