@@ -398,6 +398,23 @@ fn messages_say_what_is_wrong_and_what_to_write() {
         2,
         &["error: `t` is the time and cannot be defined by an equation"],
     );
+    // A file whose only circuit has an invalid name: an error, not a run of its node template.
+    let path = dir.join("badname.yaml");
+    std::fs::write(
+        &path,
+        "op:\n  base: OperatorTemplate\n  equations: \"d/dt * x = -x\"\n  variables:\n    x: output(1.0)\n\
+         pop:\n  base: NodeTemplate\n  operators: [op]\nmy-circuit:\n  base: CircuitTemplate\n  nodes: {p: pop}\n",
+    )
+    .unwrap();
+    expect(
+        &["check", path.to_str().unwrap()],
+        2,
+        &[
+            "error: template name `my-circuit` is not a valid name",
+            "badname.yaml:9:1",
+            "e.g. `my_circuit`",
+        ],
+    );
     // Data files: a 3-D array is named as such; int32 is read.
     let a3 = dir.join("a3.npy");
     ndarray_npy::write_npy(&a3, &ndarray::Array3::<f64>::zeros((4, 3, 2))).unwrap();
