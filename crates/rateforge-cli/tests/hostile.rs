@@ -410,9 +410,9 @@ fn messages_say_what_is_wrong_and_what_to_write() {
         &["check", path.to_str().unwrap()],
         2,
         &[
-            "error: template name `my-circuit` is not a valid name",
+            "error: invalid template name `my-circuit`",
             "badname.yaml:9:1",
-            "e.g. `my_circuit`",
+            "not a valid name",
         ],
     );
     // Data files: a 3-D array is named as such; int32 is read.

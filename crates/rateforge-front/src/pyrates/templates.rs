@@ -451,30 +451,20 @@ impl Loader {
             // A file that did not parse was reported already.
             self.root(&file)?;
             let file_start = Span::new(self.files[&file].id, 0..0);
-            // A template whose name is not an identifier is never picked: say so, rather than
-            // silently running another template of the file.
+            // A template whose name is not an identifier is never picked: report it (as a
+            // reference to it would), rather than silently running another template of the file.
             if let Some(root) = self.root(&file) {
-                let bad: Vec<(String, Span)> = root
+                let bad: Vec<String> = root
                     .as_map()
                     .unwrap_or(&[])
                     .iter()
                     .filter(|(_, v)| v.get("base").is_some())
-                    .filter_map(|(k, _)| k.as_str().map(|n| (n.to_string(), k.span)))
-                    .filter(|(n, _)| !is_identifier(n))
+                    .filter_map(|(k, _)| k.as_str().map(str::to_string))
+                    .filter(|n| !is_identifier(n))
                     .collect();
                 if !bad.is_empty() {
-                    for (name, span) in bad {
-                        self.diags.push(
-                            Diagnostic::error(format!(
-                                "template name `{}` is not a valid name",
-                                shown(&name)
-                            ))
-                            .with_primary(span, "not an identifier")
-                            .with_help(format!(
-                                "template names are letters, digits and `_`, starting with a letter or `_`, e.g. `{}`",
-                                suggest_identifier(&name)
-                            )),
-                        );
+                    for name in bad {
+                        let _ = self.template(&(file.clone(), name), Span::UNDEFINED);
                     }
                     return None;
                 }
@@ -2459,16 +2449,4 @@ impl EqKind {
             EqKind::Algebraic => "algebraic equation",
         }
     }
-}
-
-/// `name` made into an identifier (other characters become `_`, a leading digit gets `_`).
-fn suggest_identifier(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        out.insert(0, '_');
-    }
-    out
 }
