@@ -415,6 +415,28 @@ fn messages_say_what_is_wrong_and_what_to_write() {
             "not a valid name",
         ],
     );
+    // A reference to a file that is not a model is reported where it is written, and the file
+    // is not quoted.
+    let secret = dir.join("secret");
+    std::fs::write(
+        &secret,
+        "root:x:0:0:root:/root:/bin/bash\nsecret line two\n",
+    )
+    .unwrap();
+    let path = dir.join("refers.yaml");
+    std::fs::write(&path, "op:\n  base: secret/root\n").unwrap();
+    let out = rateforge(&["check", &format!("{}/op", path.display())]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("secret` is not a model file: it holds a string, not templates"),
+        "{err}"
+    );
+    assert!(err.contains("refers.yaml:2:9"), "{err}");
+    assert!(
+        !err.contains("root:x:0:0") && !err.contains("secret line two"),
+        "{err}"
+    );
     // Data files: a 3-D array is named as such; int32 is read.
     let a3 = dir.join("a3.npy");
     ndarray_npy::write_npy(&a3, &ndarray::Array3::<f64>::zeros((4, 3, 2))).unwrap();

@@ -361,9 +361,42 @@ impl Loader {
 
     /// Parses a model file's text and keeps it under `key`, shown as `display`.
     fn insert_file(&mut self, key: PathBuf, display: PathBuf, text: String, span: Span) {
+        // A file reached through a reference that is neither YAML by name nor a mapping is not
+        // quoted in the diagnostics (`base: ../../etc/passwd/root` must not print the file).
+        let yaml_name = matches!(
+            display.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
+        let not_a_model = |what: String| {
+            Diagnostic::error(format!("`{}` is not a model file: {what}", display.display()))
+                .with_primary(span, "referenced here")
+                .with_help("references name YAML model files: `dir/file.yaml/Template`, `dir/file/Template` or `package.file.Template`")
+        };
         let id = self.sources.add(display.display().to_string(), text);
         let text = &self.sources.get(id).expect("just added").text;
-        let root = match yaml::parse(text, id) {
+        let parsed = yaml::parse(text, id);
+        if span.is_defined() && !yaml_name {
+            let problem = match &parsed {
+                Err(_) => Some("it is not YAML".to_string()),
+                Ok(root) if root.as_map().is_none() => {
+                    Some(format!("it holds {}, not templates", root.kind()))
+                }
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
+                self.diags.push(not_a_model(problem));
+                self.files.insert(
+                    key,
+                    FileEntry {
+                        id,
+                        root: None,
+                        display,
+                    },
+                );
+                return;
+            }
+        }
+        let root = match parsed {
             Ok(root) => {
                 if root.as_map().is_some() {
                     Some(Rc::new(root))
