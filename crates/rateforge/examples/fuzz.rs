@@ -27,13 +27,50 @@ impl Rng {
     }
 }
 
-const NAMES: &[&str] = &["x", "y", "a", "tau", "t", "pi", "E", "v", "undefined", "x_j", "gx"];
+const NAMES: &[&str] = &[
+    "x",
+    "y",
+    "a",
+    "tau",
+    "t",
+    "pi",
+    "E",
+    "v",
+    "undefined",
+    "x_j",
+    "gx",
+];
 const NUMBERS: &[&str] = &[
-    "0", "1", "2.5", ".5", "1e-3", "3.", "1e400", "1.0f", "-0", "1e-320", "99999999999999999999",
+    "0",
+    "1",
+    "2.5",
+    ".5",
+    "1e-3",
+    "3.",
+    "1e400",
+    "1.0f",
+    "-0",
+    "1e-320",
+    "99999999999999999999",
 ];
 const FUNCTIONS: &[&str] = &[
-    "exp", "log", "sqrt", "sin", "tanh", "sigmoid", "abs", "max", "min", "pow", "heaviside",
-    "floor", "sum", "mean", "past", "nope", "real",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "tanh",
+    "sigmoid",
+    "abs",
+    "max",
+    "min",
+    "pow",
+    "heaviside",
+    "floor",
+    "sum",
+    "mean",
+    "past",
+    "nope",
+    "real",
 ];
 const BINARY: &[&str] = &[
     "+", "-", "*", "/", "^", "**", "<", "<=", "==", "!=", "&&", "||", ".gt.", ".and.",
@@ -71,7 +108,11 @@ fn expr(r: &mut Rng, depth: usize) -> String {
             expr(r, depth - 1),
             expr(r, depth - 1)
         ),
-        6 => format!("{}[{}]", r.pick(NAMES), r.pick(&["0", "1:2", "-1", ":", "x"])),
+        6 => format!(
+            "{}[{}]",
+            r.pick(NAMES),
+            r.pick(&["0", "1:2", "-1", ":", "x"])
+        ),
         7 => format!("{{{}}}", expr(r, depth - 1)),
         _ => expr(r, 0),
     }
@@ -159,18 +200,37 @@ fn input(r: &mut Rng, seeds: &[(String, String, Format)]) -> (String, String, Fo
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let inputs: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let inputs: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let seed: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     // Whole example files to mutate (single-file models only: references resolve from the
     // current directory).
     let mut seeds = Vec::new();
     for (file, reference, format) in [
-        ("examples/models/montbrio.yaml", "montbrio.yaml/qif", Format::Yaml),
-        ("examples/models/wilson_cowan.yaml", "wilson_cowan.yaml/WC", Format::Yaml),
-        ("examples/models/jansen_rit.yaml", "jansen_rit.yaml/JRC", Format::Yaml),
+        (
+            "examples/models/montbrio.yaml",
+            "montbrio.yaml/qif",
+            Format::Yaml,
+        ),
+        (
+            "examples/models/wilson_cowan.yaml",
+            "wilson_cowan.yaml/WC",
+            Format::Yaml,
+        ),
+        (
+            "examples/models/jansen_rit.yaml",
+            "jansen_rit.yaml/JRC",
+            Format::Yaml,
+        ),
         ("examples/models/networks/rww4.xml", "rww4.xml", Format::Xml),
-        ("examples/models/networks/mpr68.xml", "mpr68.xml", Format::Xml),
+        (
+            "examples/models/networks/mpr68.xml",
+            "mpr68.xml",
+            Format::Xml,
+        ),
     ] {
         if let Ok(text) = std::fs::read_to_string(root.join(file)) {
             seeds.push((reference.to_string(), text, format));
