@@ -358,49 +358,48 @@ impl Validated {
                 None => return Err(unknown_path(self, path)),
             }
         }
-        // A conduction speed divides the tract lengths: it must be a positive number (0 would
-        // silently mean no delays at all, as a division by zero gives no whole number of steps).
-        if let Some(rateforge_ir::EdgeDelays::Speed(speed)) = m.network.as_ref().map(|n| n.delays) {
-            let values = &params[speed.index() * n..(speed.index() + 1) * n];
-            if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
-                let which = if n > 1 {
-                    format!(" (instance {i})")
-                } else {
-                    String::new()
-                };
-                return Err(Error::usage(
-                    Diagnostic::error(format!(
-                        "the conduction speed `{}` is {}{which}; it must be a positive number",
-                        m.params[speed].name, values[i]
-                    ))
-                    .with_help("give the speed in length units per time unit, e.g. `--speed 3.0`; for no delays at all, leave out the tract lengths"),
-                ));
+        // A conduction speed divides the tract lengths (RateML's `rec_speed_dt` multiplies them):
+        // one that is not a positive number would silently mean no delays at all.
+        let which = |i: usize| {
+            if n > 1 {
+                format!(" (instance {i})")
+            } else {
+                String::new()
             }
-        }
-        // RateML's `rec_speed_dt` (steps per unit of length): infinite or negative when the
-        // speed is 0 or negative, which would silently mean no delays.
-        if matches!(
-            m.network.as_ref().map(|n| n.delays),
-            Some(rateforge_ir::EdgeDelays::StepsPerDistance(_))
-        ) {
-            for i in 0..n {
-                let p: Vec<f64> = (0..m.params.len()).map(|k| params[k * n + i]).collect();
-                let scale = rateforge_ir::eval::steps_per_distance(&self.valid, &p, nn, spec.dt)
-                    .unwrap_or(0.0);
-                if !(scale.is_finite() && scale >= 0.0) {
-                    let which = if n > 1 {
-                        format!(" in instance {i}")
-                    } else {
-                        String::new()
-                    };
+        };
+        match m.network.as_ref().map(|net| net.delays) {
+            Some(rateforge_ir::EdgeDelays::Speed(speed)) => {
+                let values = &params[speed.index() * n..(speed.index() + 1) * n];
+                if let Some(i) = values.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
                     return Err(Error::usage(
                         Diagnostic::error(format!(
-                            "the delays' steps per unit of length (`rec_speed_dt`) are {scale}{which}; the conduction speed must be a positive number"
+                            "the conduction speed `{}` is {}{}; it must be a positive number",
+                            m.params[speed].name,
+                            values[i],
+                            which(i)
                         ))
-                        .with_help("give a positive speed, e.g. `--set global_speed=2.0`"),
+                        .with_help("give the speed in length units per time unit, e.g. `--speed 3.0`; for no delays at all, leave out the tract lengths"),
                     ));
                 }
             }
+            Some(rateforge_ir::EdgeDelays::StepsPerDistance(_)) => {
+                for i in 0..n {
+                    let p: Vec<f64> = (0..m.params.len()).map(|k| params[k * n + i]).collect();
+                    let scale =
+                        rateforge_ir::eval::steps_per_distance(&self.valid, &p, nn, spec.dt)
+                            .unwrap_or(0.0);
+                    if !(scale.is_finite() && scale >= 0.0) {
+                        return Err(Error::usage(
+                            Diagnostic::error(format!(
+                                "the delays' steps per unit of length (`rec_speed_dt`) are {scale}{}; the conduction speed must be a positive number",
+                                which(i)
+                            ))
+                            .with_help("give a positive speed, e.g. `--set global_speed=2.0`"),
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
         // Series, in model order.
         let mut series = Vec::with_capacity(m.series.len());
