@@ -10,18 +10,23 @@ fn weights() -> (usize, Vec<f64>) {
     (w.nrows(), w.iter().copied().collect())
 }
 
-/// The coupled input `c` of every node at t = 0, with the given coupling (history = the initial
-/// state, so every delayed `x_j` is its initial value).
-fn coupled_input(coupling: &str, x0: &[f64]) -> Vec<f64> {
+/// The test node (`tests/models/valid/coupled_node.yaml`) coupled `op/x -> op/c` by `coupling`.
+fn coupled_node(coupling: &str) -> Model {
     let options = LoadOptions {
         couplings: vec![format!("op/x->op/c:{coupling}")],
         ..Default::default()
     };
-    let mut m = Model::load(
+    Model::load(
         &model_path("tests/models/valid/coupled_node.yaml/node"),
         &options,
     )
-    .unwrap_or_else(|e| panic!("{}", e.render()));
+    .unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+/// The coupled input `c` of every node at t = 0, with the given coupling (history = the initial
+/// state, so every delayed `x_j` is its initial value).
+fn coupled_input(coupling: &str, x0: &[f64]) -> Vec<f64> {
+    let mut m = coupled_node(coupling);
     let conn = rateforge::crates::runtime::connectivity::load(
         &root().join("examples/data/connectivity_4"),
         None,
@@ -219,15 +224,7 @@ fn dense_network(n: usize, delayed: bool) -> rateforge::crates::runtime::connect
 fn dense_networks_give_the_evaluators_bits_with_threads_on_instances_or_on_nodes() {
     // 21 nodes: two groups of 8 targets summed side by side and 5 summed one by one; 3 instances.
     for (coupling, delayed) in [("linear:a=0.5", false), ("difference:a=0.3", true)] {
-        let options = LoadOptions {
-            couplings: vec![format!("op/x->op/c:{coupling}")],
-            ..Default::default()
-        };
-        let mut m = Model::load(
-            &model_path("tests/models/valid/coupled_node.yaml/node"),
-            &options,
-        )
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let mut m = coupled_node(coupling);
         m.set_connectivity(dense_network(21, delayed)).unwrap();
         m.set("network/speed", 2.0).unwrap();
         let model = m.validate().unwrap();
