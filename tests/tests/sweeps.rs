@@ -456,12 +456,37 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
     // A slower conduction speed in one instance of a sweep lengthens every lane's history.
     let speeds = ("network/speed".to_string(), vec![2.0, 2.0, 1.0]);
     assert_eq!(at(0.1, 3, vec![speeds]), buffered * 68 * 2_530);
-    // 64 instances at dt 0.01 on two threads: 8 lanes (2 x 8 histories of 6.9 MB per value
-    // buffered), where 32 would keep 0.4 GB per thread; at dt 0.1 they fit with 32.
+    // 64 instances at dt 0.01 on two threads: 8 lanes (2 x 8 histories of 13.8 MB), where 32
+    // would keep 0.9 GB; at dt 0.1 (1.4 MB each) 32 lanes are within the budget, and with a
+    // 32 MiB last-level cache 16 (2 x 16 x 1.4 MB: 44 MB, the fewest lanes the cache asks for).
+    const L3: usize = 32 << 20;
     let bytes = at(0.01, 64, vec![]) * 8;
-    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 8);
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2, 0),
+        8
+    );
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2, L3),
+        8
+    );
     let bytes = at(0.1, 64, vec![]) * 8;
-    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2), 32);
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2, 0),
+        32
+    );
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 2, L3),
+        16
+    );
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes, 1, L3),
+        16
+    );
+    // A history that fits the cache at full width keeps the full width.
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 64, bytes / 4, 1, L3),
+        32
+    );
     // A run shorter than the longest delay keeps only as much history as it can read.
     let short = RunSpec {
         time: 1.0,
@@ -470,5 +495,8 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
     };
     assert_eq!(model.history_values(&short), buffered * 68 * 103);
     // Few instances: no more lanes than instances, whatever the history.
-    assert_eq!(EmitOptions::lanes_for_run(Precision::F64, 1, bytes, 2), 1);
+    assert_eq!(
+        EmitOptions::lanes_for_run(Precision::F64, 1, bytes, 2, L3),
+        1
+    );
 }

@@ -751,7 +751,13 @@ fn execute(
         .saturating_mul(history.bits() as usize / 8);
     let emit = EmitOptions {
         lanes: args.lanes.unwrap_or_else(|| {
-            EmitOptions::lanes_for_run(precision, spec.instances, history_bytes, threads)
+            EmitOptions::lanes_for_run(
+                precision,
+                spec.instances,
+                history_bytes,
+                threads,
+                rateforge::crates::runtime::peak::last_level_cache(),
+            )
         }),
         fast: args.fast,
         precision,

@@ -40,6 +40,8 @@ pub const T_BLOCK: usize = 16;
 pub const MAX_NODE_THREADS: usize = 1024;
 /// How many steps ahead the history rows an edge reads are prefetched.
 const PREFETCH_AHEAD: usize = 2;
+/// How many edges ahead [`coupling_sums_ahead`] prefetches an edge's run of history rows.
+const EDGE_PREFETCH: usize = 2;
 
 /// What a history buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -492,6 +494,45 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         unsafe { &*self.hist.add(at).cast::<[H; L]>() }
     }
 
+    /// The `n` consecutive rows of (buffer `b`, `node`) from `slot` on (`slot + n <= horizon`), rows
+    /// no thread writes while they are read.
+    #[inline(always)]
+    fn rows(&self, b: usize, node: usize, slot: usize, n: usize) -> &[[H; L]] {
+        let at = self.at(b, node, slot);
+        assert!(
+            slot + n <= self.horizon && at + n * L <= self.history.len(),
+            "history rows are inside the history"
+        );
+        // SAFETY: inside the history (checked); as in `row`.
+        unsafe { std::slice::from_raw_parts(self.hist.add(at).cast::<[H; L]>(), n) }
+    }
+
+    /// Asks the CPU to bring the `n` rows of (buffer `b`, `node`) from `slot` on into the cache
+    /// (wrapping around the ring).
+    #[inline(always)]
+    fn prefetch_run(&self, b: usize, node: usize, slot: usize, n: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let row = std::mem::size_of::<[H; L]>();
+            let first = (self.horizon - slot).min(n);
+            for (from, rows) in [(slot, first), (0, n - first)] {
+                let base = self.hist.wrapping_add(self.at(b, node, from)).cast::<i8>();
+                let mut off = 0;
+                while off < rows * row {
+                    // SAFETY: prefetching has no effect on memory; the address is inside `history`.
+                    unsafe {
+                        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                            base.wrapping_add(off),
+                        );
+                    }
+                    off += 64;
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (b, node, slot, n);
+    }
+
     /// The history value at `at`.
     #[inline(always)]
     fn get(&self, at: usize) -> H {
@@ -503,16 +544,17 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         unsafe { *self.hist.add(at) }
     }
 
-    /// Writes the history value at `at`, a place of a node that this thread owns.
+    /// Writes the lanes of (buffer `b`, `node`, `slot`), a row of a node that this thread owns.
     #[inline(always)]
-    fn put(&self, at: usize, v: H) {
+    fn put_row(&self, b: usize, node: usize, slot: usize, row: [H; L]) {
+        let at = self.at(b, node, slot);
         assert!(
-            at < self.history.len(),
-            "a history value is inside the history"
+            at + L <= self.history.len(),
+            "a history row is inside the history"
         );
-        // SAFETY: inside the history; one thread writes a node's rows, and no thread reads them
-        // between the barriers around the write.
-        unsafe { *self.hist.add(at) = v };
+        // SAFETY: inside the history (checked); one thread writes a node's rows, and no thread
+        // reads them between the barriers around the write.
+        unsafe { *self.hist.add(at).cast::<[H; L]>() = row };
     }
 
     /// Asks the CPU to bring the history row `PREFETCH_AHEAD` slots after `slot` into the cache:
@@ -714,6 +756,11 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
 
 /// The sums `sum_j w_ij pre_c(x_j(t_(n+k) - d_ij))` of node `i` for the next `out.len()` steps
 /// (`n` the current step), every edge delayed by at least that many steps (compressed rows).
+///
+/// An edge with one delay in every lane reads a run of `out.len()` consecutive rows, at most two
+/// pieces where the ring wraps, each checked once; the run of the edge [`EDGE_PREFETCH`] edges
+/// later is prefetched meanwhile (thousands of edges start thousands of streams, which the
+/// hardware prefetchers cannot follow).
 #[inline(always)]
 fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     i: usize,
@@ -728,18 +775,40 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     let nn = M::F::from_f64(ctx.nn as f64);
     let step_dt = M::F::from_f64(ctx.a.dt);
     let (lo, hi) = ctx.edge_range(i);
+    let len = out.len();
     for o in out.iter_mut() {
         *o = M::Couplings::zeroed();
     }
     let mut gather = [M::H::ZERO; L];
     for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
         for k in lo..hi {
+            if k + EDGE_PREFETCH < hi {
+                let (e, j, _) = ctx.edge(i, k + EDGE_PREFETCH);
+                let u = ctx.uniform[e];
+                if u != u32::MAX {
+                    ctx.prefetch_run(b, j, ctx.slot_back(cur, u as usize), len);
+                }
+            }
             let (e, j, w) = ctx.edge(i, k);
             let w = M::F::from_f64(w);
             let u = ctx.uniform[e];
-            for (ahead, o) in out.iter_mut().enumerate() {
-                let cs = ctx.sources(cur, b, j, e, u, ahead, false, &mut gather);
-                M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
+            if u != u32::MAX {
+                let s0 = ctx.slot_back(cur, u as usize);
+                let first = (ctx.horizon - s0).min(len);
+                let (near, far) = out.split_at_mut(first);
+                for (rows, outs) in [
+                    (ctx.rows(b, j, s0, first), near),
+                    (ctx.rows(b, j, 0, len - first), far),
+                ] {
+                    for (cs, o) in rows.iter().zip(outs.iter_mut()) {
+                        M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
+                    }
+                }
+            } else {
+                for (ahead, o) in out.iter_mut().enumerate() {
+                    let cs = ctx.sources(cur, b, j, e, u, ahead, false, &mut gather);
+                    M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
+                }
             }
         }
     }
@@ -1024,14 +1093,12 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         for node in 0..nn {
             M::derived_free(t0, &block.p, &inputs[node], &y[node], &mut free[node]);
             for (b, &which) in M::BUFFERED.iter().enumerate() {
+                let mut row = [M::H::ZERO; L];
+                for (l, v) in row.iter_mut().enumerate() {
+                    *v = buffered_value::<M, L>(which, &y[node], &free[node], l);
+                }
                 for slot in 0..ctx.horizon {
-                    let row = ctx.at(b, node, slot);
-                    for l in 0..L {
-                        ctx.put(
-                            row + l,
-                            buffered_value::<M, L>(which, &y[node], &free[node], l),
-                        );
-                    }
+                    ctx.put_row(b, node, slot, row);
                 }
             }
         }
@@ -1159,13 +1226,11 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
             for node in nodes.clone() {
                 M::derived_free(tn, p, &inputs[node], &y[node], &mut free[node]);
                 for (b, &which) in M::BUFFERED.iter().enumerate() {
-                    let row = ctx.at(b, node, cur);
-                    for l in 0..L {
-                        ctx.put(
-                            row + l,
-                            buffered_value::<M, L>(which, &y[node], &free[node], l),
-                        );
+                    let mut row = [M::H::ZERO; L];
+                    for (l, v) in row.iter_mut().enumerate() {
+                        *v = buffered_value::<M, L>(which, &y[node], &free[node], l);
                     }
+                    ctx.put_row(b, node, cur, row);
                 }
             }
         }
@@ -1239,28 +1304,23 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                 }
                 for (r, &v) in record.iter().enumerate() {
                     let v = v as usize;
-                    let value = |l: usize| -> f64 {
-                        if v < n_state {
-                            y[node].rows()[v][l].to_f64()
-                        } else {
-                            dv.rows()[v - n_state][l].to_f64()
-                        }
+                    let row = if v < n_state {
+                        &y[node].rows()[v]
+                    } else {
+                        &dv.rows()[v - n_state]
                     };
+                    let mut values = [0.0f64; L];
+                    for (v, x) in values.iter_mut().zip(row) {
+                        *v = x.to_f64();
+                    }
                     if !a.trace.is_null() {
-                        for l in 0..n {
-                            let at =
-                                ((sample as usize * n_record + r) * nn + node) * total + first + l;
-                            // SAFETY: the trace has `n_samples * n_record * n_nodes *
-                            // n_instances` values; this thread owns instances first..first+n
-                            // of its nodes.
-                            unsafe { *a.trace.add(at) = value(l) };
-                        }
+                        let at = ((sample as usize * n_record + r) * nn + node) * total + first;
+                        // SAFETY: the trace has `n_samples * n_record * n_nodes * n_instances`
+                        // values; this thread owns instances first..first+n of its nodes.
+                        let out = unsafe { std::slice::from_raw_parts_mut(a.trace.add(at), n) };
+                        out.copy_from_slice(&values[..n]);
                     }
                     if counting {
-                        let mut values = [0.0; L];
-                        for (l, v) in values.iter_mut().enumerate() {
-                            *v = value(l);
-                        }
                         stats[r * nn + node].add(&values, block.thresholds[r]);
                     }
                 }

@@ -106,3 +106,62 @@ mod tests {
         assert!(b > 1e8 && b < 1e13, "{b}");
     }
 }
+
+/// The size in bytes of the largest data cache of CPU 0 (Linux's
+/// `/sys/devices/system/cpu/cpu0/cache/index*/size`, e.g. `32768K`), or 0 where it cannot be
+/// read.
+pub fn last_level_cache() -> usize {
+    let Ok(dir) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("index"))
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("type"))
+                .is_ok_and(|t| matches!(t.trim(), "Data" | "Unified"))
+        })
+        .filter_map(|e| cache_size(&std::fs::read_to_string(e.path().join("size")).ok()?))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A cache size as Linux writes it: `512K`, `32M`, or bytes.
+fn cache_size(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (digits, unit) = match t.strip_suffix(['K', 'M', 'G']) {
+        Some(d) => (d, &t[d.len()..]),
+        None => (t, ""),
+    };
+    let n: usize = digits.parse().ok()?;
+    n.checked_mul(match unit {
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => 1,
+    })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cache_sizes_read_as_linux_writes_them() {
+        assert_eq!(cache_size("32768K\n"), Some(32 << 20));
+        assert_eq!(cache_size("512K"), Some(512 << 10));
+        assert_eq!(cache_size("2M"), Some(2 << 20));
+        assert_eq!(cache_size("1024"), Some(1024));
+        assert_eq!(cache_size("K"), None);
+        assert_eq!(cache_size("lots"), None);
+        assert_eq!(cache_size("99999999999999999999G"), None);
+    }
+
+    #[test]
+    fn this_machine_has_a_last_level_cache_on_linux() {
+        if cfg!(target_os = "linux")
+            && std::path::Path::new("/sys/devices/system/cpu/cpu0/cache").exists()
+        {
+            assert!(last_level_cache() >= 256 << 10, "{}", last_level_cache());
+        }
+    }
+}
