@@ -12,7 +12,8 @@
 use crate::ast::{Ast, AstKind, IndexSpec};
 use rateforge_ir::expr::POWI_MAX;
 use rateforge_ir::{
-    BinOp, Builtin, Diagnostic, Diagnostics, Expr, Handle, Model, Span, UnOp, VarRef,
+    BinOp, Builtin, Delay, Diagnostic, Diagnostics, Expr, Handle, Model, ParamKind, Span, UnOp,
+    VarRef,
 };
 
 /// What a name in an equation stands for.
@@ -507,6 +508,157 @@ impl<'m> Lowerer<'m> {
         self.model.add_expr(Expr::Call(f, args), span)
     }
 
+    /// `past(x, d)`: the value `x` (a state or an algebraic variable of this node, or an element
+    /// or slice of a vector one) had `d` time units ago, `d` a non-negative number or parameter;
+    /// see the IR's "Delays and history".
+    fn past(&mut self, args: &[Ast], span: Span, scope: &dyn Scope) -> Option<Value> {
+        let [var, delay] = args else {
+            self.diags.push(
+                Diagnostic::error(format!("`past` takes 2 arguments, found {}", args.len()))
+                    .with_primary(span, "called here")
+                    .with_help(
+                        "usage: past(x, d), the value of the variable `x` `d` time units ago",
+                    ),
+            );
+            return None;
+        };
+        let (name, picked) = match &var.kind {
+            AstKind::Name(n) => (n.as_str(), None),
+            AstKind::Index(n, index) => (n.text.as_str(), Some(*index)),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error("the first argument of `past` must name a variable")
+                        .with_primary(var.span, "not a variable name")
+                        .with_help(
+                            "usage: past(x, d), with `x` a state or an algebraic variable of this operator",
+                        ),
+                );
+                return None;
+            }
+        };
+        let binding = scope.resolve(name);
+        let Some(mut sources) = history_sources(binding.clone()) else {
+            if binding.is_none() {
+                return self.name(name, var.span, scope);
+            }
+            self.diags.push(not_a_history_variable(name, var.span));
+            return None;
+        };
+        let vector = matches!(binding, Some(Binding::Vector(_)));
+        let mut is_vector = vector;
+        if let Some(index) = picked {
+            if !vector {
+                return self.lower(var, scope); // reports the index of a scalar
+            }
+            sources = self.index(&sources, index, var.span, name)?;
+            is_vector = matches!(index, IndexSpec::Slice(..));
+        }
+        self.delayed(sources, is_vector, delay, span, scope)
+    }
+
+    /// `x(t - d)`, PyRates' other spelling of `past(x, d)`.
+    fn delayed_call(
+        &mut self,
+        name: &str,
+        sources: Vec<VarRef>,
+        args: &[Ast],
+        span: Span,
+        scope: &dyn Scope,
+    ) -> Option<Value> {
+        let delay = match args {
+            [arg] => match &arg.kind {
+                AstKind::Binary(BinOp::Sub, now, d) if matches!(&now.kind, AstKind::Name(n) if matches!(scope.resolve(n), Some(Binding::Time))) => {
+                    Some(d.as_ref())
+                }
+                AstKind::Name(n) if matches!(scope.resolve(n), Some(Binding::Time)) => None,
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{name}(...)` reads the past of `{name}`, at `t - d` only"
+                        ))
+                        .with_primary(arg.span, "not of the form `t - d`")
+                        .with_help(format!(
+                            "write `{name}(t - d)` or `past({name}, d)` with `d` a number or a parameter"
+                        )),
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "`{name}` is a variable; `{name}(...)` takes one argument, `t - d`"
+                    ))
+                    .with_primary(span, format!("called with {} arguments", args.len()))
+                    .with_help(format!("write `{name}(t - d)` or `past({name}, d)`")),
+                );
+                return None;
+            }
+        };
+        let vector = sources.len() > 1 || matches!(scope.resolve(name), Some(Binding::Vector(_)));
+        match delay {
+            Some(d) => self.delayed(sources, vector, d, span, scope),
+            // `x(t)` is `x`.
+            None => {
+                let elems = sources.iter().map(|v| self.var_expr(*v, span)).collect();
+                Some(Value { elems, vector })
+            }
+        }
+    }
+
+    /// The delayed values of `sources` by the delay `delay` (a number or a parameter).
+    fn delayed(
+        &mut self,
+        sources: Vec<VarRef>,
+        vector: bool,
+        delay: &Ast,
+        span: Span,
+        scope: &dyn Scope,
+    ) -> Option<Value> {
+        let d = self.lower_scalar(delay, scope)?;
+        let time = match self.model.exprs[d] {
+            Expr::Param(h) => h,
+            Expr::Lit(v) if v.is_finite() && v >= 0.0 => {
+                let base = format!("{}/delay", self.model.var_name(sources[0]));
+                let mut name = base.clone();
+                let mut n = 2;
+                while self.model.lookup(&name).is_some() {
+                    name = format!("{base}#{n}");
+                    n += 1;
+                }
+                self.model
+                    .add_param(&name, v, ParamKind::Delay, delay.span)
+                    .expect("a name not taken")
+            }
+            Expr::Lit(v) => {
+                self.diags.push(
+                    Diagnostic::error(format!("a delay of {v} cannot be read"))
+                        .with_primary(delay.span, "negative or not finite")
+                        .with_help("a delay is a non-negative time: `past(x, d)` is `x(t - d)`"),
+                );
+                return None;
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::error("a delay must be a number or a parameter")
+                        .with_primary(delay.span, "an expression")
+                        .with_help(
+                            "declare the delay as a constant under `variables:` (e.g. `tau_d: 2.0`) and use its name",
+                        ),
+                );
+                return None;
+            }
+        };
+        let elems = sources
+            .into_iter()
+            .map(|source| {
+                let h = self.model.delays.append(Delay { source, time, span });
+                self.model.add_expr(Expr::Delayed(h), span)
+            })
+            .collect();
+        Some(Value { elems, vector })
+    }
+
     fn call(
         &mut self,
         name: &str,
@@ -515,7 +667,14 @@ impl<'m> Lowerer<'m> {
         span: Span,
         scope: &dyn Scope,
     ) -> Option<Value> {
+        if name == "past" {
+            return self.past(args, span, scope);
+        }
         let Some(func) = function(name) else {
+            // `x(t - d)`: the value of a variable `d` time units ago.
+            if let Some(sources) = history_sources(scope.resolve(name)) {
+                return self.delayed_call(name, sources, args, span, scope);
+            }
             self.diags.push(unknown_function(name, name_span));
             return None;
         };
@@ -662,7 +821,7 @@ fn unknown_function(name: &str, span: Span) -> Diagnostic {
     if matches!(name, "conj" | "conjugate" | "real" | "imag" | "angle") {
         return d.with_help("complex numbers are not supported by rateforge");
     }
-    if matches!(name, "past" | "interp" | "index" | "index_range" | "randn") {
+    if matches!(name, "interp" | "index" | "index_range" | "randn") {
         return d.with_help(format!("`{name}` is not supported in equations yet"));
     }
     d.with_suggestion(
@@ -670,6 +829,25 @@ fn unknown_function(name: &str, span: Span) -> Diagnostic {
         FUNCTION_NAMES,
         format!("available functions: {}", FUNCTION_NAMES.join(", ")),
     )
+}
+
+/// The variables whose past `x(t - d)` / `past(x, d)` can read: states and algebraic variables
+/// (scalars, or every element of a vector); `None` for anything else.
+fn history_sources(binding: Option<Binding>) -> Option<Vec<VarRef>> {
+    let readable = |v: &VarRef| matches!(v, VarRef::State(_) | VarRef::Derived(_));
+    match binding? {
+        Binding::Scalar(v) if readable(&v) => Some(vec![v]),
+        Binding::Vector(vs) if vs.iter().all(readable) => Some(vs),
+        _ => None,
+    }
+}
+
+fn not_a_history_variable(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("the past of `{name}` cannot be read"))
+        .with_primary(span, "not a state or an algebraic variable")
+        .with_help(
+            "`past(x, d)` reads a state or an algebraic variable of this node; constants, inputs and time have no history",
+        )
 }
 
 /// How a function is called, for help lines.
