@@ -119,6 +119,9 @@ fn delays_edges_and_networks() {
         "tests/models/valid/gamma_delay.yaml",
         "tests/models/valid/edge_template.yaml",
         "examples/models/jansen_rit_coupled.yaml/JRC_delay",
+        "examples/models/delay_equations.yaml/linear",
+        "examples/models/delay_equations.yaml/hutchinson",
+        "examples/models/kuramoto_pair.yaml/kmo_2coupled",
     ] {
         let model = load(reference)
             .validate()
@@ -263,6 +266,8 @@ fn every_example_kernel_compiles_with_nvrtc() {
         "examples/models/networks/rww4.xml",
         "tests/models/valid/ou.yaml",
         "tests/models/valid/gamma_delay.yaml",
+        "examples/models/delay_equations.yaml/hutchinson",
+        "examples/models/kuramoto_pair.yaml/kmo_2coupled",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -872,11 +872,35 @@ fn resolve_edges(
         match &decl.template {
             None => out.push(plain(source, target, Some(decl.weight))),
             Some((Template::Edge(node), tspan)) => {
-                let Some((input, output)) =
-                    place_edge_node(ops, node, decl, &source, &target, *tspan, diags)
+                let Some(EdgeNodeEnds {
+                    input,
+                    output,
+                    mapped,
+                }) = place_edge_node(ops, node, decl, &source, &target, *tspan, diags)
                 else {
                     continue;
                 };
+                // Inputs fed from other variables: internal edges of weight 1, undelayed.
+                for (into, (path, span)) in mapped {
+                    let Some(from) =
+                        resolve_path(ops, &(path.clone(), span), prefix, "edge attribute", diags)
+                    else {
+                        continue;
+                    };
+                    let into_text = qualified(&ops[into.0].path, &into.1);
+                    out.push(EdgeInst {
+                        label: format!("{}->{into_text}", qualified(&ops[from.0].path, &from.1)),
+                        source: from,
+                        target: into,
+                        weight: None,
+                        delay: None,
+                        spread: None,
+                        span: decl.span,
+                        source_span: span,
+                        target_span: *tspan,
+                        target_text: into_text,
+                    });
+                }
                 out.push(EdgeInst {
                     label: format!(
                         "{}->{}",
@@ -901,8 +925,16 @@ fn resolve_edges(
     out
 }
 
-/// Places an edge template's operators as a node named `source_node->target_node`; returns the
-/// input that receives the edge's source and the output that feeds the target.
+/// Where an edge template's node connects: the input that receives the edge's source, the output
+/// that feeds the target, and inputs mapped to other variables of the circuit (`op/var:
+/// node/op/var`, e.g. the target's phase in PyRates' `kmo_2coupled`), each with the path named.
+struct EdgeNodeEnds {
+    input: (usize, String),
+    output: (usize, String),
+    mapped: Vec<((usize, String), (String, Span))>,
+}
+
+/// Places an edge template's operators as a node named `source_node->target_node`.
 fn place_edge_node(
     ops: &mut Vec<OpInst>,
     node: &Rc<Node>,
@@ -911,7 +943,7 @@ fn place_edge_node(
     target: &(usize, String),
     tspan: Span,
     diags: &mut Diagnostics,
-) -> Option<((usize, String), (usize, String))> {
+) -> Option<EdgeNodeEnds> {
     let base = format!("{}->{}", ops[source.0].node_path, ops[target.0].node_path);
     let mut node_path = base.clone();
     let mut dup = 2;
@@ -919,12 +951,18 @@ fn place_edge_node(
         node_path = format!("{base}#{dup}");
         dup += 1;
     }
-    // Attributes: `op/var: number` sets a value, `op/var: source` names the receiving input.
+    // Attributes (`op/var`, or `template/op/var` as PyRates writes them): a number sets a value,
+    // `source` names the receiving input, a path `node/op/var` feeds the input from that variable.
     let mut extra: IndexMap<(String, String), VarDecl> = IndexMap::new();
     let mut mapped_input: Option<(String, String, Span)> = None;
+    let mut mapped_vars: Vec<(String, String, String, Span)> = Vec::new();
     let op_names: Vec<String> = node.operators.iter().map(|u| u.op.name.clone()).collect();
     for (key, value, kspan) in &decl.attrs {
-        let Some((op, var)) = key
+        let local = key
+            .strip_prefix(node.name.as_str())
+            .and_then(|k| k.strip_prefix('/'))
+            .unwrap_or(key);
+        let Some((op, var)) = local
             .split_once('/')
             .filter(|(o, v)| !o.is_empty() && !v.contains('/'))
         else {
@@ -973,10 +1011,13 @@ fn place_edge_node(
                 extra.insert((op.to_string(), var.to_string()), d);
             }
             (_, Some("source")) => mapped_input = Some((op.to_string(), var.to_string(), *kspan)),
+            (_, Some(path)) if path.contains('/') => {
+                mapped_vars.push((op.to_string(), var.to_string(), path.to_string(), value.span))
+            }
             _ => diags.push(
-                Diagnostic::error(format!("edge attribute `{key}` must be a number or `source`"))
+                Diagnostic::error(format!("edge attribute `{key}` must be a number, `source` or a variable path"))
                     .with_primary(value.span, "here")
-                    .with_help("a number sets the edge operator's value; `source` names the input that receives the edge's source"),
+                    .with_help("a number sets the edge operator's value; `source` names the input that receives the edge's source; `node/op/var` feeds the input from that variable"),
             ),
         }
     }
@@ -1001,6 +1042,23 @@ fn place_edge_node(
     };
     let all_outputs: Vec<String> = placed.clone().flat_map(|i| outputs_of(ops, i)).collect();
     let all_inputs: Vec<String> = placed.clone().flat_map(|i| inputs_of(ops, i)).collect();
+    let mut mapped = Vec::new();
+    for (op, var, path, span) in mapped_vars {
+        let i = placed.clone().find(|&i| ops[i].op.name == op)?;
+        if ops[i]
+            .vars
+            .get(&var)
+            .is_none_or(|d| d.kind != VarKind::Input)
+        {
+            diags.push(
+                Diagnostic::error(format!("`{op}/{var}` is not an input of the edge template"))
+                    .with_primary(span, "cannot be fed from a variable")
+                    .with_help("declare it as `input` in the edge operator"),
+            );
+            return None;
+        }
+        mapped.push(((i, var), (path, span)));
+    }
     // The receiving input: named by `op/var: source`, else the only input no edge operator feeds.
     let input = match mapped_input {
         Some((op, var, span)) => {
@@ -1027,6 +1085,7 @@ fn place_edge_node(
                         .into_iter()
                         .filter(|v| !all_outputs.contains(v))
                         .map(move |v| (i, v))
+                        .filter(|iv| !mapped.iter().any(|(m, _)| m == iv))
                 })
                 .collect();
             match free.as_slice() {
@@ -1075,7 +1134,11 @@ fn place_edge_node(
             return None;
         }
     };
-    Some((input, output))
+    Some(EdgeNodeEnds {
+        input,
+        output,
+        mapped,
+    })
 }
 
 fn resolve_path(
