@@ -17,7 +17,7 @@ pub mod yaml;
 pub use pyrates::LoadOptions;
 pub use rateml::SweepAxis;
 
-use rateforge_ir::{Diagnostics, Model, SourceMap};
+use rateforge_ir::{Diagnostic, Diagnostics, Model, SourceMap, Span};
 use std::path::{Path, PathBuf};
 
 /// A successfully loaded model.
@@ -46,6 +46,32 @@ pub struct LoadFailure {
     pub sources: SourceMap,
     /// Errors and warnings.
     pub diagnostics: Diagnostics,
+}
+
+/// The text of a model file given by its user, or the diagnostic for one that is not UTF-8,
+/// located at its first invalid byte (the file is then added to `sources` as read, with invalid
+/// bytes replaced by U+FFFD).
+pub(crate) fn utf8_text(
+    sources: &mut SourceMap,
+    display: &Path,
+    bytes: Vec<u8>,
+) -> Result<String, Diagnostic> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let id = sources.add(
+            display.display().to_string(),
+            String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        );
+        Diagnostic::error(format!(
+            "model file `{}` is not valid UTF-8 text",
+            display.display()
+        ))
+        .with_primary(
+            Span::new(id, at..at + char::REPLACEMENT_CHARACTER.len_utf8()),
+            "not UTF-8",
+        )
+        .with_help("save the file as UTF-8 text")
+    })
 }
 
 /// A path relative to the current directory when it lies below it (for messages).

@@ -18,7 +18,8 @@ fn root() -> PathBuf {
 }
 
 fn reference(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
+    // Bytes: a model that is not UTF-8 still names its template on its first line.
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
     match text.lines().next().and_then(|l| l.strip_prefix("# model:")) {
         Some(t) => format!("{}/{}", path.display(), t.trim()),
         None => path.display().to_string(),
@@ -131,6 +132,15 @@ fn invalid_models_give_located_diagnostics() {
         "the corpus must hold at least 25 malformed models, found {}",
         paths.len()
     );
+    // tests/models/hostile: inputs as a careless or hostile user writes them (every equation
+    // shape the grammar refuses, sizes, YAML and XML syntax, wrong structure).
+    let hostile = files("hostile");
+    assert!(
+        hostile.len() >= 120,
+        "the hostile corpus must hold at least 120 models, found {}",
+        hostile.len()
+    );
+    let paths: Vec<PathBuf> = paths.into_iter().chain(hostile).collect();
     let mut stale = Vec::new();
     for path in paths {
         let (ok, text, locations) = outcome(&path);

@@ -332,6 +332,17 @@ impl Loader {
             return Some(canon);
         }
         let text = match std::fs::read(&canon) {
+            // The model file named by the user: the place of the first invalid byte is shown.
+            Ok(bytes) if !span.is_defined() => {
+                match crate::utf8_text(&mut self.sources, &pretty_path(path), bytes) {
+                    Ok(t) => t,
+                    Err(d) => {
+                        self.diags.push(d);
+                        return None;
+                    }
+                }
+            }
+            // A referenced file is not quoted (it may not be a model file at all).
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(_) => {

@@ -46,15 +46,10 @@ pub fn load(path: &Path) -> Result<Loaded, LoadFailure> {
             ));
         }
     };
-    let Ok(text) = String::from_utf8(bytes) else {
-        return Err(fail(
-            sources,
-            Diagnostic::error(format!(
-                "model file `{}` is not valid UTF-8 text",
-                path.display()
-            ))
-            .with_help("save the file as UTF-8 text"),
-        ));
+    let mut sources = sources;
+    let text = match crate::utf8_text(&mut sources, &crate::pretty_path(path), bytes) {
+        Ok(text) => text,
+        Err(d) => return Err(fail(sources, d)),
     };
     let files = vec![path.to_path_buf()];
     parse_and_lower(sources, path, &crate::pretty_path(path), text, files)
