@@ -23,8 +23,8 @@
 //! it, e.g. `op/r`) and adds one IR coupling per entry of `couplings`.
 
 use super::templates::{
-    Circuit, ConnectivitySource, CouplingDecl, EdgeDecl, Loader, Node, Operator, Template, VarDecl,
-    VarKind,
+    Circuit, ConnectivitySource, CouplingDecl, EdgeDecl, Loader, NetworkDecl, Node, Operator,
+    Template, VarDecl, VarKind,
 };
 use crate::ast::{Ast, EqKind, Equation};
 use crate::equation::{Origin, parse_expression};
@@ -32,7 +32,7 @@ use crate::lower_expr::{Binding, Lowerer, Scope, constant};
 use indexmap::IndexMap;
 use rateforge_ir::{
     BinOp, Coupling, Delay, DerivedKind, Diagnostic, Diagnostics, EdgeDelays, Expr, Handle, Model,
-    Network, ParamKind, Span, VarRef,
+    Network, Param, ParamKind, Span, VarRef,
 };
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -93,63 +93,20 @@ pub(crate) struct Lowered {
 
 pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let fail = |diags: Diagnostics, name: &str| {
-        (
+    let Some((top, network)) = model_root(template, &mut diags) else {
+        let name = match template {
+            Template::Circuit(c) => &c.name,
+            Template::Node(n) => &n.name,
+            Template::Operator(o) => &o.name,
+            Template::Edge(e) => &e.name,
+        };
+        return (
             Lowered {
                 model: Model::new(name),
                 connectivity: None,
             },
             diags,
-        )
-    };
-    let single_node = |n: &Rc<Node>, label: &str| {
-        Rc::new(Circuit {
-            name: n.name.clone(),
-            history: None,
-            network: None,
-            failed: Vec::new(),
-            description: None,
-            nodes: [(label.to_string(), (n.clone(), n.span))]
-                .into_iter()
-                .collect(),
-            circuits: IndexMap::new(),
-            edges: Vec::new(),
-        })
-    };
-    let (top, network) = match template {
-        Template::Circuit(c) => match &c.network {
-            Some(net) => {
-                let node_circuit = match &net.node.0 {
-                    Template::Circuit(nc) => nc.clone(),
-                    // The node of a network: paths relative to it (`op/var`).
-                    Template::Node(n) => single_node(n, ""),
-                    _ => return fail(diags, &c.name),
-                };
-                (node_circuit, Some((c.clone(), net.clone())))
-            }
-            None => (c.clone(), None),
-        },
-        // A node template on its own: paths relative to it (`op/var`), as in a network.
-        Template::Node(n) => (single_node(n, ""), None),
-        Template::Operator(op) => {
-            diags.push(
-                Diagnostic::error(format!("`{}` is an operator template; a model is a node or circuit template", op.name))
-                    .with_primary(op.span, "operator template")
-                    .with_help("put the operator in a node (`base: NodeTemplate, operators: [...]`) and run the node"),
-            );
-            return fail(diags, &op.name);
-        }
-        Template::Edge(e) => {
-            diags.push(
-                Diagnostic::error(format!(
-                    "`{}` is an edge template; a model is a node or circuit template",
-                    e.name
-                ))
-                .with_primary(e.span, "edge template")
-                .with_help("run a node or circuit template that uses the edge"),
-            );
-            return fail(diags, &e.name);
-        }
+        );
     };
     let outer = network.as_ref().map_or(&top, |(c, _)| c);
     let mut model = Model::new(&outer.name);
@@ -185,12 +142,131 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
         used[s.0].insert(s.1.clone());
     }
 
-    // Roles from equations and declarations.
+    // Roles from equations and declarations, then from what drives each input.
     let mut infos: Vec<IndexMap<String, VarInfo>> = Vec::with_capacity(ops.len());
     for (i, inst) in ops.iter().enumerate() {
         infos.push(roles(inst, &used[i], loader, &mut diags));
     }
-    // Node-internal wiring makes inputs `Connected`.
+    let node_sources = wire_nodes(&ops, &mut infos);
+    let routes = Routes {
+        ops: &ops,
+        node_sources: &node_sources,
+        edges: &edges,
+        couplings: &couplings,
+    };
+    let (edges_into, couplings_into) = routes.route_inputs(&mut infos, &mut diags, loader);
+
+    create_values(&mut model, &ops, &mut infos, &mut diags);
+    let (weight_params, delay_params) = edge_parameters(&mut model, &edges);
+    if let Some((_, net)) = network.as_ref() {
+        let h = model
+            .add_param("network/speed", net.speed.0, ParamKind::Speed, net.speed.1)
+            .expect("unique name");
+        model.network = Some(Network {
+            delays: EdgeDelays::Speed(h),
+            span: net.span,
+        });
+    }
+
+    let mut lowerer = Lowerer::new(&mut model);
+    lower_equations(&mut lowerer, &ops, &infos);
+    connect_node_outputs(lowerer.model, &ops, &infos, &node_sources);
+    let terms = EdgeTerms {
+        edges: &edges,
+        weight_params: &weight_params,
+        delay_params: &delay_params,
+    };
+    terms.connect(lowerer.model, &infos, &edges_into);
+    if let Some((_, net)) = &network {
+        connect_couplings(
+            &mut lowerer,
+            net,
+            &couplings,
+            &couplings_into,
+            &infos,
+            &ops,
+            loader,
+        );
+    }
+    diags.extend(std::mem::take(&mut lowerer.diags));
+    let connectivity = network.and_then(|(_, net)| net.connectivity.clone());
+    (
+        Lowered {
+            model,
+            connectivity,
+        },
+        diags,
+    )
+}
+
+/// What a model template stands for: the circuit whose nodes are lowered (a node template on
+/// its own, or a network's node, becomes a circuit of one unlabelled node, so paths read
+/// `op/var`) and, for a network, the outer circuit and its `network:` section. `None` after an
+/// error (a model cannot be an operator or an edge template).
+#[allow(clippy::type_complexity)]
+fn model_root(
+    template: &Template,
+    diags: &mut Diagnostics,
+) -> Option<(Rc<Circuit>, Option<(Rc<Circuit>, Rc<NetworkDecl>)>)> {
+    let single_node = |n: &Rc<Node>, label: &str| {
+        Rc::new(Circuit {
+            name: n.name.clone(),
+            history: None,
+            network: None,
+            failed: Vec::new(),
+            description: None,
+            nodes: [(label.to_string(), (n.clone(), n.span))]
+                .into_iter()
+                .collect(),
+            circuits: IndexMap::new(),
+            edges: Vec::new(),
+        })
+    };
+    let (top, network) = match template {
+        Template::Circuit(c) => match &c.network {
+            Some(net) => {
+                let node_circuit = match &net.node.0 {
+                    Template::Circuit(nc) => nc.clone(),
+                    // The node of a network: paths relative to it (`op/var`).
+                    Template::Node(n) => single_node(n, ""),
+                    _ => return None,
+                };
+                (node_circuit, Some((c.clone(), net.clone())))
+            }
+            None => (c.clone(), None),
+        },
+        // A node template on its own: paths relative to it (`op/var`), as in a network.
+        Template::Node(n) => (single_node(n, ""), None),
+        Template::Operator(op) => {
+            diags.push(
+                Diagnostic::error(format!("`{}` is an operator template; a model is a node or circuit template", op.name))
+                    .with_primary(op.span, "operator template")
+                    .with_help("put the operator in a node (`base: NodeTemplate, operators: [...]`) and run the node"),
+            );
+            return None;
+        }
+        Template::Edge(e) => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{}` is an edge template; a model is a node or circuit template",
+                    e.name
+                ))
+                .with_primary(e.span, "edge template")
+                .with_help("run a node or circuit template that uses the edge"),
+            );
+            return None;
+        }
+    };
+    Some((top, network))
+}
+
+/// Node-internal wiring: an input fed by outputs of the same name of the node's other operators
+/// (states or algebraic variables) becomes `Connected`; returns those sources per operator and
+/// input.
+fn wire_nodes(
+    ops: &[OpInst],
+    infos: &mut [IndexMap<String, VarInfo>],
+) -> Vec<IndexMap<String, Vec<usize>>> {
     let mut node_sources: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
     for (b, inst) in ops.iter().enumerate() {
         for (name, info) in &infos[b] {
@@ -224,76 +300,121 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
             }
         }
     }
-    // Edges and couplings into inputs.
-    let mut edges_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
-    for (k, e) in edges.iter().enumerate() {
-        if !target_ok(
-            &ops,
-            &infos,
-            &node_sources,
-            &e.target,
-            e.target_span,
-            &e.target_text,
-            "edge",
-            &mut diags,
-            loader,
-        ) || !source_ok(&infos, &e.source, e.source_span, &mut diags)
-        {
-            continue;
-        }
-        if ops[e.target.0].vars[&e.target.1].vector || ops[e.source.0].vars[&e.source.1].vector {
-            diags.push(
-                Diagnostic::error("edges between vector variables are not supported")
-                    .with_primary(e.span, "vector edge")
-                    .with_help("connect individual scalar variables"),
-            );
-            continue;
-        }
-        edges_into[e.target.0]
-            .entry(e.target.1.clone())
-            .or_default()
-            .push(k);
-        if let Some(i) = infos[e.target.0].get_mut(&e.target.1) {
-            i.role = Role::Connected;
-        }
-    }
-    let mut couplings_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
-    for (k, (c, s, t)) in couplings.iter().enumerate() {
-        if !target_ok(
-            &ops,
-            &infos,
-            &node_sources,
-            t,
-            c.target.1,
-            &c.target.0,
-            "coupling",
-            &mut diags,
-            loader,
-        ) || !source_ok(&infos, s, c.source.1, &mut diags)
-        {
-            continue;
-        }
-        if !edges_into[t.0].get(&t.1).is_none_or(Vec::is_empty) {
-            diags.push(
-                Diagnostic::error(format!(
-                    "input `{}` receives both edges and a network coupling",
-                    c.target.0
-                ))
-                .with_primary(c.target.1, "coupling target")
-                .with_help("couple into a separate input variable and add the two in the equation"),
-            );
-            continue;
-        }
-        couplings_into[t.0].entry(t.1.clone()).or_default().push(k);
-        if let Some(i) = infos[t.0].get_mut(&t.1) {
-            i.role = Role::Connected;
-        }
-    }
-    for e in &edges {
-        check_chain(e, &mut diags);
-    }
+    node_sources
+}
 
-    // Create the IR values, operator by operator in declaration order.
+/// The resolved wiring of a circuit, for [`Routes::route_inputs`].
+struct Routes<'a, 'c> {
+    ops: &'a [OpInst],
+    node_sources: &'a [IndexMap<String, Vec<usize>>],
+    edges: &'a [EdgeInst],
+    couplings: &'a [ResolvedCoupling<'c>],
+}
+
+impl Routes<'_, '_> {
+    /// Which edges and couplings drive each input (checked: an input, not fed by the node
+    /// itself, not by both edges and a coupling, scalar edges only); the inputs they drive
+    /// become `Connected`. Gamma-chain edges are checked here too.
+    #[allow(clippy::type_complexity)]
+    fn route_inputs(
+        &self,
+        infos: &mut [IndexMap<String, VarInfo>],
+        diags: &mut Diagnostics,
+        loader: &mut Loader,
+    ) -> (
+        Vec<IndexMap<String, Vec<usize>>>,
+        Vec<IndexMap<String, Vec<usize>>>,
+    ) {
+        let Routes {
+            ops,
+            node_sources,
+            edges,
+            couplings,
+        } = *self;
+        let mut edges_into: Vec<IndexMap<String, Vec<usize>>> = vec![IndexMap::new(); ops.len()];
+        for (k, e) in edges.iter().enumerate() {
+            if !target_ok(
+                ops,
+                infos,
+                node_sources,
+                &e.target,
+                e.target_span,
+                &e.target_text,
+                "edge",
+                diags,
+                loader,
+            ) || !source_ok(infos, &e.source, e.source_span, diags)
+            {
+                continue;
+            }
+            if ops[e.target.0].vars[&e.target.1].vector || ops[e.source.0].vars[&e.source.1].vector
+            {
+                diags.push(
+                    Diagnostic::error("edges between vector variables are not supported")
+                        .with_primary(e.span, "vector edge")
+                        .with_help("connect individual scalar variables"),
+                );
+                continue;
+            }
+            edges_into[e.target.0]
+                .entry(e.target.1.clone())
+                .or_default()
+                .push(k);
+            if let Some(i) = infos[e.target.0].get_mut(&e.target.1) {
+                i.role = Role::Connected;
+            }
+        }
+        let mut couplings_into: Vec<IndexMap<String, Vec<usize>>> =
+            vec![IndexMap::new(); ops.len()];
+        for (k, (c, s, t)) in couplings.iter().enumerate() {
+            if !target_ok(
+                ops,
+                infos,
+                node_sources,
+                t,
+                c.target.1,
+                &c.target.0,
+                "coupling",
+                diags,
+                loader,
+            ) || !source_ok(infos, s, c.source.1, diags)
+            {
+                continue;
+            }
+            if !edges_into[t.0].get(&t.1).is_none_or(Vec::is_empty) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "input `{}` receives both edges and a network coupling",
+                        c.target.0
+                    ))
+                    .with_primary(c.target.1, "coupling target")
+                    .with_help(
+                        "couple into a separate input variable and add the two in the equation",
+                    ),
+                );
+                continue;
+            }
+            couplings_into[t.0].entry(t.1.clone()).or_default().push(k);
+            if let Some(i) = infos[t.0].get_mut(&t.1) {
+                i.role = Role::Connected;
+            }
+        }
+        for e in edges {
+            check_chain(e, diags);
+        }
+
+        (edges_into, couplings_into)
+    }
+}
+
+/// Creates the IR values of every operator's variables, in declaration order (vectors element by
+/// element), by role; `bounds` or `noise` on a variable that is not a state is an error.
+fn create_values(
+    model: &mut Model,
+    ops: &[OpInst],
+    infos: &mut [IndexMap<String, VarInfo>],
+    diags: &mut Diagnostics,
+) {
     for (i, inst) in ops.iter().enumerate() {
         for (name, info) in infos[i].iter_mut() {
             let decl = &inst.vars[name];
@@ -362,8 +483,15 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
             }
         }
     }
+}
 
-    // Edge weights and delays are parameters, so they can be set and swept like any other.
+/// The weight and delay parameters of every edge (`source->target/weight`, `.../delay`), so they
+/// can be set and swept like any other.
+#[allow(clippy::type_complexity)]
+fn edge_parameters(
+    model: &mut Model,
+    edges: &[EdgeInst],
+) -> (Vec<Option<Handle<Param>>>, Vec<Option<Handle<Param>>>) {
     let unique = |model: &Model, base: String| {
         let mut name = base.clone();
         let mut n = 2;
@@ -375,39 +503,32 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
     };
     let mut weight_params = Vec::with_capacity(edges.len());
     let mut delay_params = Vec::with_capacity(edges.len());
-    for e in &edges {
+    for e in edges {
         weight_params.push(e.weight.map(|(w, span)| {
-            let name = unique(&model, format!("{}/weight", e.label));
+            let name = unique(model, format!("{}/weight", e.label));
             model
                 .add_param(&name, w, ParamKind::Weight, span)
                 .expect("unique by construction")
         }));
         delay_params.push(e.delay.map(|(d, span)| {
-            let name = unique(&model, format!("{}/delay", e.label));
+            let name = unique(model, format!("{}/delay", e.label));
             model
                 .add_param(&name, d, ParamKind::Delay, span)
                 .expect("unique by construction")
         }));
     }
-    if let Some((_, net)) = network.as_ref() {
-        let h = model
-            .add_param("network/speed", net.speed.0, ParamKind::Speed, net.speed.1)
-            .expect("unique name");
-        model.network = Some(Network {
-            delays: EdgeDelays::Speed(h),
-            span: net.span,
-        });
-    }
+    (weight_params, delay_params)
+}
 
-    let mut lowerer = Lowerer::new(&mut model);
-    // Equations and noise amplitudes.
+/// Lowers every operator's equations and its states' noise amplitudes.
+fn lower_equations(lowerer: &mut Lowerer<'_>, ops: &[OpInst], infos: &[IndexMap<String, VarInfo>]) {
     for (i, inst) in ops.iter().enumerate() {
         let scope = OpScope {
             op: inst,
             infos: &infos[i],
         };
         for eq in &inst.op.equations {
-            lower_equation(&mut lowerer, eq, &scope, &infos[i]);
+            lower_equation(lowerer, eq, &scope, &infos[i]);
         }
         for (name, decl) in &inst.vars {
             if let (Some(g), Some(info)) = (&decl.noise, infos[i].get(name))
@@ -423,7 +544,15 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
             }
         }
     }
-    // Node-internal connections: the sum of the outputs of the same name.
+}
+
+/// Node-internal connections: an input is the sum of the outputs of the same name.
+fn connect_node_outputs(
+    model: &mut Model,
+    ops: &[OpInst],
+    infos: &[IndexMap<String, VarInfo>],
+    node_sources: &[IndexMap<String, Vec<usize>>],
+) {
     for (b, inst) in ops.iter().enumerate() {
         for (name, sources) in &node_sources[b] {
             let target = &infos[b][name];
@@ -436,96 +565,115 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
                         src.refs
                             .get(k)
                             .or(src.refs.first())
-                            .map(|s| var_expr(lowerer.model, *s, span))
+                            .map(|s| var_expr(model, *s, span))
                     })
                     .collect();
-                set_sum(lowerer.model, *t, terms, span);
+                set_sum(model, *t, terms, span);
             }
         }
     }
-    // Edges: the sum of weight * source (delayed, or through a gamma chain).
-    for (b, _) in ops.iter().enumerate() {
-        for (name, list) in &edges_into[b] {
-            let Some(&target) = infos[b][name].refs.first() else {
-                continue;
-            };
-            let mut terms = Vec::new();
-            for &k in list {
-                let e = &edges[k];
-                let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
-                    continue;
-                };
-                let s = match (delay_params[k], e.spread) {
-                    (None, _) => var_expr(lowerer.model, src, e.source_span),
-                    (Some(time), None) => {
-                        let d = lowerer.model.delays.append(Delay {
-                            source: src,
-                            time,
-                            span: e.span,
-                        });
-                        lowerer.model.add_expr(Expr::Delayed(d), e.span)
-                    }
-                    (Some(time), Some((spread, _))) => {
-                        gamma_chain(lowerer.model, e, src, time, spread)
-                    }
-                };
-                let term = match weight_params[k] {
-                    Some(w) => {
-                        let we = lowerer
-                            .model
-                            .add_expr(Expr::Param(w), e.weight.map_or(e.span, |(_, s)| s));
-                        lowerer
-                            .model
-                            .add_expr(Expr::Binary(BinOp::Mul, we, s), e.span)
-                    }
-                    None => s,
-                };
-                terms.push(term);
-            }
-            let span = edges[list[0]].span;
-            set_sum(lowerer.model, target, terms, span);
-        }
-    }
-    // Network couplings.
-    if let Some((_, net)) = &network {
-        let mut handles = Vec::with_capacity(couplings.len());
-        for (c, s, t) in &couplings {
-            handles.push(coupling(&mut lowerer, c, s, t, &infos, &ops));
-        }
-        for (b, _) in ops.iter().enumerate() {
-            for (name, list) in &couplings_into[b] {
+}
+
+/// The edges of a circuit with their weight and delay parameters, for [`EdgeTerms::connect`].
+struct EdgeTerms<'a> {
+    edges: &'a [EdgeInst],
+    weight_params: &'a [Option<Handle<Param>>],
+    delay_params: &'a [Option<Handle<Param>>],
+}
+
+impl EdgeTerms<'_> {
+    /// Defines every edge-driven input as the sum of weight * source (delayed, or through a
+    /// gamma chain).
+    fn connect(
+        &self,
+        model: &mut Model,
+        infos: &[IndexMap<String, VarInfo>],
+        edges_into: &[IndexMap<String, Vec<usize>>],
+    ) {
+        let EdgeTerms {
+            edges,
+            weight_params,
+            delay_params,
+        } = *self;
+        for (b, into) in edges_into.iter().enumerate() {
+            for (name, list) in into {
                 let Some(&target) = infos[b][name].refs.first() else {
                     continue;
                 };
-                let terms: Vec<Handle<Expr>> = list
-                    .iter()
-                    .filter_map(|&k| {
-                        handles[k].map(|h| {
-                            lowerer
-                                .model
-                                .add_expr(Expr::Coupling(h), couplings[k].0.span)
-                        })
-                    })
-                    .collect();
-                set_sum(lowerer.model, target, terms, couplings[list[0]].0.span);
+                let mut terms = Vec::new();
+                for &k in list {
+                    let e = &edges[k];
+                    let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
+                        continue;
+                    };
+                    let s = match (delay_params[k], e.spread) {
+                        (None, _) => var_expr(model, src, e.source_span),
+                        (Some(time), None) => {
+                            let d = model.delays.append(Delay {
+                                source: src,
+                                time,
+                                span: e.span,
+                            });
+                            model.add_expr(Expr::Delayed(d), e.span)
+                        }
+                        (Some(time), Some((spread, _))) => gamma_chain(model, e, src, time, spread),
+                    };
+                    let term = match weight_params[k] {
+                        Some(w) => {
+                            let we =
+                                model.add_expr(Expr::Param(w), e.weight.map_or(e.span, |(_, s)| s));
+                            model.add_expr(Expr::Binary(BinOp::Mul, we, s), e.span)
+                        }
+                        None => s,
+                    };
+                    terms.push(term);
+                }
+                let span = edges[list[0]].span;
+                set_sum(model, target, terms, span);
             }
         }
-        if net.couplings.is_empty() {
-            loader.warn_once(
-                Diagnostic::warning("the network has no couplings: its nodes run independently")
-                    .with_primary(net.span, "network without couplings"),
-            );
+    }
+}
+
+/// Network couplings: one IR coupling per `couplings` entry; each coupled input is the sum of
+/// its couplings.
+fn connect_couplings(
+    lowerer: &mut Lowerer<'_>,
+    net: &NetworkDecl,
+    couplings: &[ResolvedCoupling<'_>],
+    couplings_into: &[IndexMap<String, Vec<usize>>],
+    infos: &[IndexMap<String, VarInfo>],
+    ops: &[OpInst],
+    loader: &mut Loader,
+) {
+    let mut handles = Vec::with_capacity(couplings.len());
+    for (c, s, t) in couplings {
+        handles.push(coupling(lowerer, c, s, t, infos, ops));
+    }
+    for (b, _) in ops.iter().enumerate() {
+        for (name, list) in &couplings_into[b] {
+            let Some(&target) = infos[b][name].refs.first() else {
+                continue;
+            };
+            let terms: Vec<Handle<Expr>> = list
+                .iter()
+                .filter_map(|&k| {
+                    handles[k].map(|h| {
+                        lowerer
+                            .model
+                            .add_expr(Expr::Coupling(h), couplings[k].0.span)
+                    })
+                })
+                .collect();
+            set_sum(lowerer.model, target, terms, couplings[list[0]].0.span);
         }
     }
-    diags.extend(std::mem::take(&mut lowerer.diags));
-    let connectivity = network.and_then(|(_, net)| net.connectivity.clone());
-    (
-        Lowered {
-            model,
-            connectivity,
-        },
-        diags,
-    )
+    if net.couplings.is_empty() {
+        loader.warn_once(
+            Diagnostic::warning("the network has no couplings: its nodes run independently")
+                .with_primary(net.span, "network without couplings"),
+        );
+    }
 }
 
 fn qualified(path: &str, name: &str) -> String {
