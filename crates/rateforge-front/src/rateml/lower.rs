@@ -594,7 +594,86 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
     };
 
     // ---- declarations ------------------------------------------------------------------------
-    // States first, in document order: coupling parameters address them by position.
+    let states = declare_states(&mut b, &mut model, &d);
+    out.sweep = declare_swept(&mut b, &mut model, &d);
+    declare_constants(&mut b, &mut model, &d, &ctx.couplings);
+    declare_derived(&mut b, &mut model, &d);
+    let network = !ctx.couplings.is_empty();
+    if network {
+        model.network = Some(Network {
+            delays: EdgeDelays::Zero,
+            span: ctx.couplings[0].span,
+        });
+    }
+    let terms = declare_coupling_terms(&mut b, &mut model, &ctx.couplings, &states);
+    for name in RESERVED {
+        if let Some(span) = b.decl.get(*name) {
+            b.diags.push(
+                Diagnostic::error(format!("`{name}` is a RateML name and cannot be declared"))
+                    .with_primary(*span, "declared here")
+                    .with_help(match *name {
+                        "dt" => "`dt` is the step size; pick another name",
+                        "n_node" => "`n_node` is the number of nodes; pick another name",
+                        _ => "`t` is the time; pick another name",
+                    }),
+            );
+        }
+    }
+    if states.is_empty() && !b.diags.has_errors() {
+        b.diags.push(
+            Diagnostic::error("the model has no state variables")
+                .with_primary(value(dct, "name").value_span, "in this component")
+                .with_help("declare `<StateVariable name=\"V\" dimension=\"0.0, 1.0\"/>` in `<Dynamics>`, with a `<TimeDerivative>`"),
+        );
+    }
+
+    // ---- expressions --------------------------------------------------------------------------
+    let mut lowerer = Lowerer::new(&mut model);
+    let scope = XmlScope {
+        names: &b.names,
+        local: None,
+        what: "the model",
+    };
+    lower_parameter_expressions(&mut lowerer, &b, &scope);
+    lower_derived(&mut lowerer, &b, &scope, &d);
+    lower_conditionals(&mut lowerer, &b, &scope, &d);
+    lower_time_derivatives(&mut lowerer, &b, &scope, &d, &states);
+    // Couplings.
+    for (ci, el, coupling, scale, in_post) in terms {
+        let comp = &ctx.couplings[ci];
+        lower_coupling(
+            &mut lowerer,
+            &b,
+            &scope,
+            comp,
+            el,
+            coupling,
+            scale.as_ref(),
+            in_post,
+            &states,
+        );
+    }
+    if network {
+        set_edge_delays(&mut lowerer, &b);
+    }
+    if let Some(noise) = ctx.noise {
+        add_noise(&mut lowerer, &b, noise, &states);
+    }
+    out.record = exposures(&mut lowerer, &b, &scope, &d);
+    let diags = std::mem::take(&mut lowerer.diags);
+    b.diags.extend(diags);
+    out.diags = b.diags;
+    out.model = Some(model);
+    out
+}
+
+/// The state variables, in document order (coupling parameters address them by position), with
+/// their initial values or ranges and their bounds.
+fn declare_states(
+    b: &mut Builder,
+    model: &mut Model,
+    d: &Derivatives<'_>,
+) -> Vec<Handle<rateforge_ir::State>> {
     let mut states = Vec::new();
     for el in &d.states {
         let n = value(el, "name");
@@ -638,7 +717,13 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             .insert(n.value.clone(), Binding::Scalar(VarRef::State(h)));
         states.push(h);
     }
-    // Swept parameters.
+    states
+}
+
+/// The swept parameters (`<Parameter>`, each with its range): parameters of the model and axes
+/// of the sweep.
+fn declare_swept(b: &mut Builder, model: &mut Model, d: &Derivatives<'_>) -> Vec<SweepAxis> {
+    let mut sweep = Vec::new();
     for el in &d.params {
         let n = value(el, "name");
         if !b.declare(n) {
@@ -665,14 +750,25 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             .expect("unique");
         b.names
             .insert(n.value.clone(), Binding::Scalar(VarRef::Param(h)));
-        out.sweep.push(SweepAxis {
+        sweep.push(SweepAxis {
             name: n.value.clone(),
             lo,
             hi,
             span,
         });
     }
-    // Constants and derived parameters: parameters when they are numbers, else algebraic.
+    sweep
+}
+
+/// Constants and derived parameters (the model's and its coupling components'): parameters when
+/// they are numbers, else algebraic variables lowered later ([`lower_parameter_expressions`]).
+fn declare_constants(
+    b: &mut Builder,
+    model: &mut Model,
+    d: &Derivatives<'_>,
+    couplings: &[CouplingComponent<'_>],
+) {
+    let file = b.file;
     let mut seen_constants: IndexMap<String, &Element> = IndexMap::new();
     let constant_like: Vec<(&Element, bool)> = d
         .constants
@@ -680,7 +776,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
         .map(|e| (*e, false))
         .chain(d.derived_params.iter().map(|e| (*e, true)))
         .chain(
-            ctx.couplings
+            couplings
                 .iter()
                 .flat_map(|c| c.constants.iter().map(|e| (*e, false))),
         )
@@ -735,7 +831,11 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             }
         }
     }
-    // Derived variables and conditional derived variables.
+}
+
+/// Derived variables and conditional derived variables, defined later ([`lower_derived`],
+/// [`lower_conditionals`]).
+fn declare_derived(b: &mut Builder, model: &mut Model, d: &Derivatives<'_>) {
     for el in d.derived.iter().chain(&d.conditional) {
         let n = value(el, "name");
         if !b.declare(n) {
@@ -748,17 +848,23 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
         b.names
             .insert(n.value.clone(), Binding::Scalar(VarRef::Derived(h)));
     }
-    // Coupling terms: a coupling each (the scaling folded into `post` when it is a constant of
-    // the instance), or an algebraic variable `coupling * value` when the scaling reads the node.
-    let network = !ctx.couplings.is_empty();
-    if network {
-        model.network = Some(Network {
-            delays: EdgeDelays::Zero,
-            span: ctx.couplings[0].span,
-        });
-    }
+}
+
+/// A coupling term of a coupling component: (component, element, coupling, scaling, whether the
+/// scaling is folded into `post`).
+type Term<'a> = (usize, &'a Element, Handle<Coupling>, Option<Ast>, bool);
+
+/// Coupling terms: a coupling each (the scaling folded into `post` when it is a constant of the
+/// instance), or an algebraic variable `coupling * value` when the scaling reads the node.
+fn declare_coupling_terms<'a>(
+    b: &mut Builder,
+    model: &mut Model,
+    couplings: &[CouplingComponent<'a>],
+    states: &[Handle<rateforge_ir::State>],
+) -> Vec<Term<'a>> {
+    let file = b.file;
     let mut terms = Vec::new();
-    for (ci, comp) in ctx.couplings.iter().enumerate() {
+    for (ci, comp) in couplings.iter().enumerate() {
         for el in &comp.derived_params {
             let n = value(el, "name");
             if !b.declare(n) {
@@ -803,35 +909,12 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             terms.push((ci, *el, coupling, scale, in_post));
         }
     }
-    for name in RESERVED {
-        if let Some(span) = b.decl.get(*name) {
-            b.diags.push(
-                Diagnostic::error(format!("`{name}` is a RateML name and cannot be declared"))
-                    .with_primary(*span, "declared here")
-                    .with_help(match *name {
-                        "dt" => "`dt` is the step size; pick another name",
-                        "n_node" => "`n_node` is the number of nodes; pick another name",
-                        _ => "`t` is the time; pick another name",
-                    }),
-            );
-        }
-    }
-    if states.is_empty() && !b.diags.has_errors() {
-        b.diags.push(
-            Diagnostic::error("the model has no state variables")
-                .with_primary(value(dct, "name").value_span, "in this component")
-                .with_help("declare `<StateVariable name=\"V\" dimension=\"0.0, 1.0\"/>` in `<Dynamics>`, with a `<TimeDerivative>`"),
-        );
-    }
+    terms
+}
 
-    // ---- expressions --------------------------------------------------------------------------
-    let mut lowerer = Lowerer::new(&mut model);
-    let scope = XmlScope {
-        names: &b.names,
-        local: None,
-        what: "the model",
-    };
-    // Constants and derived parameters that are expressions.
+/// Constants and derived parameters that are expressions (a derived parameter reads parameters,
+/// constants and other derived parameters only).
+fn lower_parameter_expressions(lowerer: &mut Lowerer<'_>, b: &Builder, scope: &XmlScope<'_>) {
     for (name, (ast, derived_param, span)) in &b.asts {
         let Some(Binding::Scalar(VarRef::Derived(h))) = b.names.get(name) else {
             continue;
@@ -853,12 +936,21 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             );
             continue;
         }
-        if let Some(e) = lowerer.lower_scalar(ast, &scope) {
+        if let Some(e) = lowerer.lower_scalar(ast, scope) {
             lowerer.model.derived[*h].expr = e;
             lowerer.model.derived[*h].span = *span;
         }
     }
-    // Derived variables.
+}
+
+/// The derived variables' expressions.
+fn lower_derived(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    scope: &XmlScope<'_>,
+    d: &Derivatives<'_>,
+) {
+    let file = b.file;
     for el in &d.derived {
         let n = value(el, "name");
         let Some(Binding::Scalar(VarRef::Derived(h))) = b.names.get(&n.value) else {
@@ -867,7 +959,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
         let v = value(el, "value");
         match parse_attr(v, file) {
             Ok(ast) => {
-                if let Some(e) = lowerer.lower_scalar(&ast, &scope) {
+                if let Some(e) = lowerer.lower_scalar(&ast, scope) {
                     lowerer.model.derived[*h].expr = e;
                     lowerer.model.derived[*h].span = v.value_span;
                 }
@@ -875,7 +967,16 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             Err(e) => lowerer.diags.push(e),
         }
     }
-    // Conditional derived variables: the cases from the last (the otherwise-branch) backwards.
+}
+
+/// Conditional derived variables: the cases from the last (the otherwise-branch) backwards.
+fn lower_conditionals(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    scope: &XmlScope<'_>,
+    d: &Derivatives<'_>,
+) {
+    let file = b.file;
     for el in &d.conditional {
         let n = value(el, "name");
         let Some(Binding::Scalar(VarRef::Derived(h))) = b.names.get(&n.value) else {
@@ -902,7 +1003,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             );
         }
         let mut acc = match parse_attr(value(last, "value"), file) {
-            Ok(ast) => lowerer.lower_scalar(&ast, &scope),
+            Ok(ast) => lowerer.lower_scalar(&ast, scope),
             Err(e) => {
                 lowerer.diags.push(e);
                 None
@@ -923,8 +1024,8 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             let value_ast = parse_attr(value(case, "value"), file);
             let (cond, then) = match (cond, value_ast) {
                 (Ok(c), Ok(v)) => (
-                    lowerer.lower_scalar(&c, &scope),
-                    lowerer.lower_scalar(&v, &scope),
+                    lowerer.lower_scalar(&c, scope),
+                    lowerer.lower_scalar(&v, scope),
                 ),
                 (c, v) => {
                     for e in [c.err(), v.err()].into_iter().flatten() {
@@ -945,7 +1046,17 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             lowerer.model.derived[*h].span = el.tag;
         }
     }
-    // Time derivatives: by the state's name, else by position (RateML writes `dV` for `V`).
+}
+
+/// Time derivatives: by the state's name, else by position (RateML writes `dV` for `V`).
+fn lower_time_derivatives(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    scope: &XmlScope<'_>,
+    d: &Derivatives<'_>,
+    states: &[Handle<rateforge_ir::State>],
+) {
+    let file = b.file;
     let n_states = states.len();
     let mut paired: Vec<Option<Span>> = vec![None; n_states];
     for (k, el) in d.time_derivatives.iter().enumerate() {
@@ -1022,83 +1133,87 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
         let v = value(el, "value");
         match parse_attr(v, file) {
             Ok(ast) => {
-                if let Some(e) = lowerer.lower_scalar(&ast, &scope) {
+                if let Some(e) = lowerer.lower_scalar(&ast, scope) {
                     lowerer.model.add_ode(state, e, v.value_span);
                 }
             }
             Err(e) => lowerer.diags.push(e),
         }
     }
-    // Couplings.
-    for (ci, el, coupling, scale, in_post) in terms {
-        let comp = &ctx.couplings[ci];
-        lower_coupling(
-            &mut lowerer,
-            &b,
-            &scope,
-            comp,
-            el,
-            coupling,
-            scale.as_ref(),
-            in_post,
-            &states,
-        );
-    }
-    // Delays: rec_speed_dt.
-    if network {
-        // Present and not 0: delays of round_half_even(length * rec_speed_dt) steps.
-        let delays = match b.names.get("rec_speed_dt") {
-            Some(Binding::Scalar(VarRef::Param(h))) if lowerer.model.params[*h].value != 0.0 => {
-                let span = lowerer.model.params[*h].span;
-                EdgeDelays::StepsPerDistance(lowerer.model.add_expr(Expr::Param(*h), span))
-            }
-            Some(Binding::Scalar(VarRef::Derived(h))) => {
-                let span = lowerer.model.derived[*h].span;
-                let e = lowerer.model.add_expr(Expr::Derived(*h), span);
-                EdgeDelays::StepsPerDistance(inline_derived(lowerer.model, e, 0))
-            }
-            _ => EdgeDelays::Zero,
-        };
-        if let Some(net) = lowerer.model.network.as_mut() {
-            net.delays = delays;
+}
+
+/// The delays of a network: `round_half_even(length * rec_speed_dt)` steps where `rec_speed_dt`
+/// is present and not 0, else none.
+fn set_edge_delays(lowerer: &mut Lowerer<'_>, b: &Builder) {
+    // Present and not 0: delays of round_half_even(length * rec_speed_dt) steps.
+    let delays = match b.names.get("rec_speed_dt") {
+        Some(Binding::Scalar(VarRef::Param(h))) if lowerer.model.params[*h].value != 0.0 => {
+            let span = lowerer.model.params[*h].span;
+            EdgeDelays::StepsPerDistance(lowerer.model.add_expr(Expr::Param(*h), span))
         }
-    }
-    // Noise: additive on every state, RateML's per-step deviation nsig (default 1).
-    if let Some(noise) = ctx.noise {
-        let span = value(noise, "name").value_span;
-        let nsig = match b.names.get("nsig").or_else(|| b.names.get("NSIG")) {
-            Some(Binding::Scalar(v)) => {
-                let e = match v {
-                    VarRef::Param(h) => Expr::Param(*h),
-                    VarRef::Derived(h) => Expr::Derived(*h),
-                    VarRef::State(h) => Expr::State(*h),
-                    VarRef::Series(h) => Expr::Series(*h),
-                };
-                lowerer.model.add_expr(e, span)
-            }
-            _ => lowerer.model.add_expr(Expr::Lit(1.0), span),
-        };
-        let dt = lowerer.model.add_expr(Expr::StepSize, span);
-        let sqrt_dt = lowerer
-            .model
-            .add_expr(Expr::Call(Builtin::Sqrt, vec![dt]), span);
-        let g = lowerer
-            .model
-            .add_expr(Expr::Binary(BinOp::Div, nsig, sqrt_dt), span);
-        for h in &states {
-            lowerer.model.states[*h].noise = Some(g);
+        Some(Binding::Scalar(VarRef::Derived(h))) => {
+            let span = lowerer.model.derived[*h].span;
+            let e = lowerer.model.add_expr(Expr::Derived(*h), span);
+            EdgeDelays::StepsPerDistance(inline_derived(lowerer.model, e, 0))
         }
+        _ => EdgeDelays::Zero,
+    };
+    if let Some(net) = lowerer.model.network.as_mut() {
+        net.delays = delays;
     }
-    // Exposures: what a run records by default.
+}
+
+/// Noise: additive on every state, RateML's per-step deviation `nsig` (default 1).
+fn add_noise(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    noise: &Element,
+    states: &[Handle<rateforge_ir::State>],
+) {
+    let span = value(noise, "name").value_span;
+    let nsig = match b.names.get("nsig").or_else(|| b.names.get("NSIG")) {
+        Some(Binding::Scalar(v)) => {
+            let e = match v {
+                VarRef::Param(h) => Expr::Param(*h),
+                VarRef::Derived(h) => Expr::Derived(*h),
+                VarRef::State(h) => Expr::State(*h),
+                VarRef::Series(h) => Expr::Series(*h),
+            };
+            lowerer.model.add_expr(e, span)
+        }
+        _ => lowerer.model.add_expr(Expr::Lit(1.0), span),
+    };
+    let dt = lowerer.model.add_expr(Expr::StepSize, span);
+    let sqrt_dt = lowerer
+        .model
+        .add_expr(Expr::Call(Builtin::Sqrt, vec![dt]), span);
+    let g = lowerer
+        .model
+        .add_expr(Expr::Binary(BinOp::Div, nsig, sqrt_dt), span);
+    for h in states {
+        lowerer.model.states[*h].noise = Some(g);
+    }
+}
+
+/// Exposures: what a run records by default (states and derived variables by name, other
+/// expressions as new algebraic variables; parameters are not recorded).
+fn exposures(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    scope: &XmlScope<'_>,
+    d: &Derivatives<'_>,
+) -> Vec<String> {
+    let file = b.file;
+    let mut record = Vec::new();
     for el in &d.exposures {
         let n = value(el, "name");
         let text = n.value.trim();
         match b.names.get(text) {
             Some(Binding::Scalar(VarRef::State(h))) => {
-                out.record.push(lowerer.model.states[*h].name.clone())
+                record.push(lowerer.model.states[*h].name.clone())
             }
             Some(Binding::Scalar(VarRef::Derived(h))) => {
-                out.record.push(lowerer.model.derived[*h].name.clone())
+                record.push(lowerer.model.derived[*h].name.clone())
             }
             Some(Binding::Scalar(VarRef::Param(_))) => lowerer.diags.push(
                 Diagnostic::warning(format!(
@@ -1109,24 +1224,20 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
             ),
             _ => match parse_attr(n, file) {
                 Ok(ast) => {
-                    if let Some(e) = lowerer.lower_scalar(&ast, &scope)
+                    if let Some(e) = lowerer.lower_scalar(&ast, scope)
                         && lowerer
                             .model
                             .add_derived(text, e, DerivedKind::Equation, n.value_span)
                             .is_ok()
                     {
-                        out.record.push(text.to_string());
+                        record.push(text.to_string());
                     }
                 }
                 Err(e) => lowerer.diags.push(e),
             },
         }
     }
-    let diags = std::mem::take(&mut lowerer.diags);
-    b.diags.extend(diags);
-    out.diags = b.diags;
-    out.model = Some(model);
-    out
+    record
 }
 
 fn is_else(s: &str) -> bool {
