@@ -85,12 +85,16 @@ pub struct Connectivity {
 impl Connectivity {
     /// From dense `n x n` matrices (row = target, column = source), keeping nonzero weights.
     pub fn from_dense(n: usize, weights: &[f64], distances: &[f64]) -> Connectivity {
+        // Sized once: a dense matrix of millions of edges is not copied as the vectors grow.
+        let edges = weights[..n * n].iter().filter(|&&w| w != 0.0).count();
+        let mut row_start = Vec::with_capacity(n + 1);
+        row_start.push(0);
         let mut c = Connectivity {
             n_nodes: n,
-            row_start: vec![0],
-            source: Vec::new(),
-            weight: Vec::new(),
-            distance: Vec::new(),
+            row_start,
+            source: Vec::with_capacity(edges),
+            weight: Vec::with_capacity(edges),
+            distance: Vec::with_capacity(edges),
         };
         for i in 0..n {
             for j in 0..n {
@@ -612,12 +616,13 @@ pub unsafe fn run_native(
             Some(c) if dense => c.to_dense(),
             _ => (Vec::new(), Vec::new()),
         };
-        let row_start: Vec<u64> = launch.connectivity.map_or_else(Vec::new, |c| {
+        // A dense connectivity is read as matrices: no rows, no sources.
+        let compressed = launch.connectivity.filter(|_| !dense);
+        let row_start: Vec<u64> = compressed.map_or_else(Vec::new, |c| {
             c.row_start.iter().map(|&x| x as u64).collect()
         });
-        let source: Vec<u32> = launch
-            .connectivity
-            .map_or_else(Vec::new, |c| c.source.iter().map(|&x| x as u32).collect());
+        let source: Vec<u32> =
+            compressed.map_or_else(Vec::new, |c| c.source.iter().map(|&x| x as u32).collect());
         let (weight, distance): (&[f64], &[f64]) = match launch.connectivity {
             Some(_) if dense => (&dense_w, &dense_d),
             Some(c) => (&c.weight, &c.distance),
