@@ -1,13 +1,40 @@
 //! A fuzzer for the front ends, on stable Rust: random equations (grammar-aware, then mutated
 //! byte by byte) inside YAML and RateML XML models, and mutations of whole model files, each
-//! loaded, validated and listed. Every input must end in a model or a diagnostic: a panic is a
-//! crash, saved to `target/fuzz-crashes/` with its input.
+//! loaded, validated and listed; a model that validates also has its Rust and CUDA kernels
+//! generated (not compiled) and runs 20 steps of the reference evaluator. Every input must end in
+//! a result or a diagnostic: a panic is a crash, saved to `target/fuzz-crashes/` with its input,
+//! and an input still running after [`TIME_LIMIT`] is a hang (saved, and the fuzzer stops with
+//! exit status 2).
 //!
 //! `scripts/fuzz [INPUTS] [SEED]` runs it (release build); the default is 10^6 inputs.
 
-use rateforge::{Format, Model};
+use rateforge::{Backend, Controls, EmitOptions, Format, Model, RunSpec};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The longest one input may take (load, validate, list, generate, 20 evaluator steps).
+const TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Everything a model that validates goes through besides loading: its listing, both backends'
+/// generated code, and a few evaluator steps (a network without a connectivity is refused).
+fn exercise(valid: &rateforge::Validated) -> usize {
+    let mut n = valid.listing().len();
+    let options = EmitOptions::default();
+    n += valid.generate_rust(&options).map_or(0, |s| s.len());
+    n += valid.generate_cuda(&options).map_or(0, |s| s.len());
+    let spec = RunSpec {
+        time: 0.2,
+        dt: 0.01,
+        ..Default::default()
+    };
+    if let Ok(r) = valid.run(Backend::Interp, &spec, Controls::default()) {
+        n += r.trace.len();
+    }
+    n
+}
 
 /// xorshift64*: enough for choosing, reproducible from the seed.
 struct Rng(u64);
@@ -241,14 +268,51 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let mut r = Rng(seed.max(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let (mut ok, mut refused, mut panics) = (0u64, 0u64, 0u64);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
+    // The watchdog: the input being tried and since when (ms after `start`, u64::MAX between
+    // inputs); one running past TIME_LIMIT is saved and ends the fuzzer.
+    let current: Arc<Mutex<(u64, String)>> = Arc::new(Mutex::new((0, String::new())));
+    let since = Arc::new(AtomicU64::new(u64::MAX));
+    {
+        let (current, since, crashes) = (current.clone(), since.clone(), crashes.clone());
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                let t = since.load(Ordering::Acquire);
+                let now = start.elapsed().as_millis() as u64;
+                if t != u64::MAX && now.saturating_sub(t) > TIME_LIMIT.as_millis() as u64 {
+                    let (i, text) = current.lock().map(|c| c.clone()).unwrap_or_default();
+                    let _ = std::fs::create_dir_all(&crashes);
+                    let path = crashes.join(format!("hang-{seed}-{i}.txt"));
+                    let _ = std::fs::write(&path, text);
+                    eprintln!(
+                        "HANG: input {i} ran over {} s: saved to {}",
+                        TIME_LIMIT.as_secs(),
+                        path.display()
+                    );
+                    std::process::exit(2);
+                }
+            }
+        });
+    }
+    let mut slowest = (0.0f64, 0u64);
     for i in 0..inputs {
         let (name, text, format) = input(&mut r, &seeds);
+        if let Ok(mut c) = current.lock() {
+            *c = (i, format!("{name}\n{text}"));
+        }
+        let t0 = start.elapsed();
+        since.store(t0.as_millis() as u64, Ordering::Release);
         let result = catch_unwind(AssertUnwindSafe(|| {
             Model::from_source(&name, &text, format)
                 .and_then(|m| m.validate())
-                .map(|v| v.listing().len())
+                .map(|v| exercise(&v))
         }));
+        since.store(u64::MAX, Ordering::Release);
+        let took = (start.elapsed() - t0).as_secs_f64();
+        if took > slowest.0 {
+            slowest = (took, i);
+        }
         match result {
             Ok(Ok(_)) => ok += 1,
             Ok(Err(e)) => {
@@ -273,8 +337,10 @@ fn main() {
         }
     }
     println!(
-        "fuzz: {inputs} inputs (seed {seed}): {ok} loaded, {refused} refused with a diagnostic, {panics} panics, {:.1} s",
-        start.elapsed().as_secs_f64()
+        "fuzz: {inputs} inputs (seed {seed}): {ok} loaded, {refused} refused with a diagnostic, {panics} panics, {:.1} s (slowest input: {:.3} s, number {})",
+        start.elapsed().as_secs_f64(),
+        slowest.0,
+        slowest.1
     );
     if panics > 0 {
         std::process::exit(1);
