@@ -1190,39 +1190,33 @@ fn place_edge_node(
     };
     let all_outputs: Vec<String> = placed.clone().flat_map(|i| outputs_of(ops, i)).collect();
     let all_inputs: Vec<String> = placed.clone().flat_map(|i| inputs_of(ops, i)).collect();
+    // The placed operator whose input `op/var` an attribute names (`label`: what it is for).
+    let named_input =
+        |op: &str, var: &str, span: Span, label: &str, diags: &mut Diagnostics| -> Option<usize> {
+            let i = placed.clone().find(|&i| ops[i].op.name == op)?;
+            if ops[i]
+                .vars
+                .get(var)
+                .is_none_or(|d| d.kind != VarKind::Input)
+            {
+                diags.push(
+                    Diagnostic::error(format!("`{op}/{var}` is not an input of the edge template"))
+                        .with_primary(span, label)
+                        .with_help("declare it as `input` in the edge operator"),
+                );
+                return None;
+            }
+            Some(i)
+        };
     let mut mapped = Vec::new();
     for (op, var, path, span) in mapped_vars {
-        let i = placed.clone().find(|&i| ops[i].op.name == op)?;
-        if ops[i]
-            .vars
-            .get(&var)
-            .is_none_or(|d| d.kind != VarKind::Input)
-        {
-            diags.push(
-                Diagnostic::error(format!("`{op}/{var}` is not an input of the edge template"))
-                    .with_primary(span, "cannot be fed from a variable")
-                    .with_help("declare it as `input` in the edge operator"),
-            );
-            return None;
-        }
+        let i = named_input(&op, &var, span, "cannot be fed from a variable", diags)?;
         mapped.push(((i, var), (path, span)));
     }
     // The receiving input: named by `op/var: source`, else the only input no edge operator feeds.
     let input = match mapped_input {
         Some((op, var, span)) => {
-            let i = placed.clone().find(|&i| ops[i].op.name == op)?;
-            if ops[i]
-                .vars
-                .get(&var)
-                .is_none_or(|d| d.kind != VarKind::Input)
-            {
-                diags.push(
-                    Diagnostic::error(format!("`{op}/{var}` is not an input of the edge template"))
-                        .with_primary(span, "cannot receive the source")
-                        .with_help("declare it as `input` in the edge operator"),
-                );
-                return None;
-            }
+            let i = named_input(&op, &var, span, "cannot receive the source", diags)?;
             (i, var)
         }
         None => {

@@ -1093,15 +1093,8 @@ fn lower_time_derivatives(
                         .and_then(|h| paired[h.index()].map(|first| (*h, first)))
                 });
                 if let Some((h, first)) = taken {
-                    lowerer.diags.push(
-                        Diagnostic::error(format!(
-                            "state `{}` has two time derivatives",
-                            lowerer.model.states[h].name
-                        ))
-                        .with_primary(var.value_span, "second")
-                        .with_secondary(first, "first")
-                        .with_help("keep one `<TimeDerivative>` per state variable"),
-                    );
+                    let d = two_derivatives(&lowerer.model.states[h].name, var.value_span, first);
+                    lowerer.diags.push(d);
                     continue;
                 }
                 let d = Diagnostic::error(format!(
@@ -1118,15 +1111,8 @@ fn lower_time_derivatives(
             }
         };
         if let Some(first) = paired[state.index()] {
-            lowerer.diags.push(
-                Diagnostic::error(format!(
-                    "state `{}` has two time derivatives",
-                    lowerer.model.states[state].name
-                ))
-                .with_primary(var.value_span, "second")
-                .with_secondary(first, "first")
-                .with_help("keep one `<TimeDerivative>` per state variable"),
-            );
+            let d = two_derivatives(&lowerer.model.states[state].name, var.value_span, first);
+            lowerer.diags.push(d);
             continue;
         }
         paired[state.index()] = Some(var.value_span);
@@ -1140,6 +1126,14 @@ fn lower_time_derivatives(
             Err(e) => lowerer.diags.push(e),
         }
     }
+}
+
+/// A second `<TimeDerivative>` of state `name` (at `second`; the first at `first`).
+fn two_derivatives(name: &str, second: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("state `{name}` has two time derivatives"))
+        .with_primary(second, "second")
+        .with_secondary(first, "first")
+        .with_help("keep one `<TimeDerivative>` per state variable")
 }
 
 /// The delays of a network: `round_half_even(length * rec_speed_dt)` steps where `rec_speed_dt`
