@@ -1073,34 +1073,20 @@ fn resolve_edges(
     out
 }
 
-/// Where an edge template's node connects: the input that receives the edge's source, the output
-/// that feeds the target, and inputs mapped to other variables of the circuit (`op/var:
-/// node/op/var`, e.g. the target's phase in PyRates' `kmo_2coupled`), each with the path named.
-struct EdgeNodeEnds {
-    input: (usize, String),
-    output: (usize, String),
-    mapped: Vec<((usize, String), (String, Span))>,
+/// An edge's attributes for its template's operators.
+struct EdgeAttributes {
+    /// `op/var: number`: values of the edge operators for this edge.
+    extra: IndexMap<(String, String), VarDecl>,
+    /// `op/var: source`: the input that receives the edge's source.
+    mapped_input: Option<(String, String, Span)>,
+    /// `op/var: node/op/var`: inputs fed from variables of the circuit (op, var, path, where).
+    mapped_vars: Vec<(String, String, String, Span)>,
 }
 
-/// Places an edge template's operators as a node named `source_node->target_node`.
-fn place_edge_node(
-    ops: &mut Vec<OpInst>,
-    node: &Rc<Node>,
-    decl: &EdgeDecl,
-    source: &(usize, String),
-    target: &(usize, String),
-    tspan: Span,
-    diags: &mut Diagnostics,
-) -> Option<EdgeNodeEnds> {
-    let base = format!("{}->{}", ops[source.0].node_path, ops[target.0].node_path);
-    let mut node_path = base.clone();
-    let mut dup = 2;
-    while ops.iter().any(|o| o.node_path == node_path) {
-        node_path = format!("{base}#{dup}");
-        dup += 1;
-    }
-    // Attributes (`op/var`, or `template/op/var` as PyRates writes them): a number sets a value,
-    // `source` names the receiving input, a path `node/op/var` feeds the input from that variable.
+/// Reads an edge's attributes (`op/var`, or `template/op/var` as PyRates writes them): a number
+/// sets a value, `source` names the receiving input, a path `node/op/var` feeds the input from
+/// that variable; anything else is reported.
+fn edge_attributes(node: &Node, decl: &EdgeDecl, diags: &mut Diagnostics) -> EdgeAttributes {
     let mut extra: IndexMap<(String, String), VarDecl> = IndexMap::new();
     let mut mapped_input: Option<(String, String, Span)> = None;
     let mut mapped_vars: Vec<(String, String, String, Span)> = Vec::new();
@@ -1169,6 +1155,44 @@ fn place_edge_node(
             ),
         }
     }
+    EdgeAttributes {
+        extra,
+        mapped_input,
+        mapped_vars,
+    }
+}
+
+/// Where an edge template's node connects: the input that receives the edge's source, the output
+/// that feeds the target, and inputs mapped to other variables of the circuit (`op/var:
+/// node/op/var`, e.g. the target's phase in PyRates' `kmo_2coupled`), each with the path named.
+struct EdgeNodeEnds {
+    input: (usize, String),
+    output: (usize, String),
+    mapped: Vec<((usize, String), (String, Span))>,
+}
+
+/// Places an edge template's operators as a node named `source_node->target_node`.
+fn place_edge_node(
+    ops: &mut Vec<OpInst>,
+    node: &Rc<Node>,
+    decl: &EdgeDecl,
+    source: &(usize, String),
+    target: &(usize, String),
+    tspan: Span,
+    diags: &mut Diagnostics,
+) -> Option<EdgeNodeEnds> {
+    let base = format!("{}->{}", ops[source.0].node_path, ops[target.0].node_path);
+    let mut node_path = base.clone();
+    let mut dup = 2;
+    while ops.iter().any(|o| o.node_path == node_path) {
+        node_path = format!("{base}#{dup}");
+        dup += 1;
+    }
+    let EdgeAttributes {
+        extra,
+        mapped_input,
+        mapped_vars,
+    } = edge_attributes(node, decl, diags);
     let first = ops.len();
     place_node(node, &node_path, ops, &extra);
     let placed = first..ops.len();
