@@ -1368,52 +1368,7 @@ fn lower_coupling(
 ) {
     let file = b.file;
     let term_name = value(term, "name");
-    // The source parameters: name -> state.
-    let mut sources: IndexMap<String, (Handle<rateforge_ir::State>, Span)> = IndexMap::new();
-    // Parameters whose state could not be found (already reported): read as 0 without more errors.
-    let mut unresolved: IndexMap<String, Binding> = IndexMap::new();
-    for p in &comp.params {
-        let n = value(p, "name");
-        let Some(dim) = p.attr("dimension") else {
-            lowerer.diags.push(
-                Diagnostic::error(format!("coupling parameter `{}` names no state variable", n.value))
-                    .with_primary(n.value_span, "no `dimension`")
-                    .with_help("give the index of the state it reads at the source node, e.g. `dimension=\"0\"` for the first state variable"),
-            );
-            continue;
-        };
-        let text = dim.value.trim();
-        let state = match text.parse::<usize>() {
-            Ok(k) if k < states.len() => Some(states[k]),
-            Ok(k) => {
-                lowerer.diags.push(
-                    Diagnostic::error(format!("coupling parameter `{}` reads state {k}, but the model has {} state variables", n.value, states.len()))
-                        .with_primary(dim.value_span, "out of range")
-                        .with_help(format!("state indices count from 0 in document order: 0 to {}", states.len().saturating_sub(1))),
-                );
-                None
-            }
-            Err(_) => match b.names.get(text) {
-                Some(Binding::Scalar(VarRef::State(h))) => Some(*h),
-                _ => {
-                    lowerer.diags.push(
-                        Diagnostic::error(format!("cannot read `dimension=\"{text}\"` of coupling parameter `{}`", n.value))
-                            .with_primary(dim.value_span, "expected a state index")
-                            .with_help("give the 0-based index of the state variable it reads, e.g. `dimension=\"0\"`"),
-                    );
-                    None
-                }
-            },
-        };
-        match state {
-            Some(s) => {
-                sources.insert(n.value.trim().to_string(), (s, n.value_span));
-            }
-            None => {
-                unresolved.insert(n.value.trim().to_string(), Binding::Constant(0.0));
-            }
-        }
-    }
+    let (sources, unresolved) = coupling_sources(lowerer, b, comp, states);
     // The per-edge factor: post * pre (post = 1 when absent or `1`).
     let pre = comp.pre.map(|e| parse_attr(value(e, "value"), file));
     let post = comp.post.map(|e| parse_attr(value(e, "value"), file));
@@ -1564,6 +1519,66 @@ fn lower_coupling(
             lowerer.model.derived[*h].expr = term;
         }
     }
+}
+
+/// The source parameters of a coupling component (each names the state it reads at the source
+/// node, by 0-based index or by name): name -> state; and those whose state could not be found
+/// (already reported), read as 0 without more errors.
+#[allow(clippy::type_complexity)]
+fn coupling_sources(
+    lowerer: &mut Lowerer<'_>,
+    b: &Builder,
+    comp: &CouplingComponent<'_>,
+    states: &[Handle<rateforge_ir::State>],
+) -> (
+    IndexMap<String, (Handle<rateforge_ir::State>, Span)>,
+    IndexMap<String, Binding>,
+) {
+    let mut sources: IndexMap<String, (Handle<rateforge_ir::State>, Span)> = IndexMap::new();
+    let mut unresolved: IndexMap<String, Binding> = IndexMap::new();
+    for p in &comp.params {
+        let n = value(p, "name");
+        let Some(dim) = p.attr("dimension") else {
+            lowerer.diags.push(
+                Diagnostic::error(format!("coupling parameter `{}` names no state variable", n.value))
+                    .with_primary(n.value_span, "no `dimension`")
+                    .with_help("give the index of the state it reads at the source node, e.g. `dimension=\"0\"` for the first state variable"),
+            );
+            continue;
+        };
+        let text = dim.value.trim();
+        let state = match text.parse::<usize>() {
+            Ok(k) if k < states.len() => Some(states[k]),
+            Ok(k) => {
+                lowerer.diags.push(
+                    Diagnostic::error(format!("coupling parameter `{}` reads state {k}, but the model has {} state variables", n.value, states.len()))
+                        .with_primary(dim.value_span, "out of range")
+                        .with_help(format!("state indices count from 0 in document order: 0 to {}", states.len().saturating_sub(1))),
+                );
+                None
+            }
+            Err(_) => match b.names.get(text) {
+                Some(Binding::Scalar(VarRef::State(h))) => Some(*h),
+                _ => {
+                    lowerer.diags.push(
+                        Diagnostic::error(format!("cannot read `dimension=\"{text}\"` of coupling parameter `{}`", n.value))
+                            .with_primary(dim.value_span, "expected a state index")
+                            .with_help("give the 0-based index of the state variable it reads, e.g. `dimension=\"0\"`"),
+                    );
+                    None
+                }
+            },
+        };
+        match state {
+            Some(s) => {
+                sources.insert(n.value.trim().to_string(), (s, n.value_span));
+            }
+            None => {
+                unresolved.insert(n.value.trim().to_string(), Binding::Constant(0.0));
+            }
+        }
+    }
+    (sources, unresolved)
 }
 
 /// The first state (a coupling that reads nothing still needs a source; without states the model
