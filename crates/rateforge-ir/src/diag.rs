@@ -355,8 +355,18 @@ pub fn did_you_mean<'a>(
             )
         })
         .filter(|(d, _)| *d <= limit)
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        // Ties: the longer common prefix first (`sinn` is `sin`, not `sign`), then alphabetical.
+        .min_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| common_prefix(name, b.1).cmp(&common_prefix(name, a.1)))
+                .then_with(|| a.1.cmp(b.1))
+        })
         .map(|(_, c)| c)
+}
+
+/// How many leading characters `a` and `b` share.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
 /// Levenshtein distance counting transpositions of neighbours as one edit (optimal string alignment).
@@ -392,6 +402,10 @@ mod tests {
         assert_eq!(did_you_mean("Delat", ["Delta", "eta"]), Some("Delta"));
         assert_eq!(did_you_mean("xyz", ["tau", "eta"]), None);
         assert_eq!(did_you_mean("V", ["v", "r"]), Some("v"));
+        // Equally close: the longer shared beginning wins, then the alphabet.
+        assert_eq!(did_you_mean("sinn", ["sign", "sin"]), Some("sin"));
+        assert_eq!(did_you_mean("sinn", ["sin", "sign"]), Some("sin"));
+        assert_eq!(did_you_mean("ab", ["ac", "ad"]), Some("ac"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
