@@ -598,8 +598,11 @@ fn syntax_help(text: &str, pos: usize, equation: bool) -> Option<String> {
         return Some("an equation has exactly one `=`; use `==` to compare".into());
     }
     let before = &text[..pos];
+    // Inside brackets: a name, an expression or a fraction where an integer constant belongs.
     if before.matches('[').count() > before.matches(']').count()
-        && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '(')
+        && rest.starts_with(|c: char| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '(' | '.' | '+' | '-' | '*' | '/')
+        })
     {
         return Some(
             "an index is an integer constant, e.g. `a[0]`, `a[-1]` or a slice `a[1:3]`; indexing by a variable is not supported".into(),
