@@ -883,14 +883,21 @@ impl Loader {
                     }
                 }
                 Value::Null => {}
-                _ => self.diags.push(
-                    Diagnostic::error(format!(
-                        "`variables` must be a mapping of names to values, found {}",
-                        vars.kind()
-                    ))
-                    .with_primary(vars.span, "here")
-                    .with_help("e.g. `variables: {tau: 1.0, r: output(0.0), I_ext: input}`"),
-                ),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(format!(
+                            "`variables` must be a mapping of names to values, found {}",
+                            vars.kind()
+                        ))
+                        .with_primary(vars.span, "here")
+                        .with_help("e.g. `variables: {tau: 1.0, r: output(0.0), I_ext: input}`"),
+                    );
+                    // No declaration could be read: the equations' names are not reported again.
+                    for eq in &equations {
+                        failed_vars.push(eq.target.text.clone());
+                        failed_vars.extend(eq.rhs.names().into_iter().map(|(n, _)| n.to_string()));
+                    }
+                }
             }
         }
         let poisoned =
