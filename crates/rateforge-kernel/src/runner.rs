@@ -786,7 +786,6 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
 /// later is prefetched meanwhile (thousands of edges start thousands of streams, which the
 /// hardware prefetchers cannot follow).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
