@@ -9,9 +9,7 @@
 //! 1. the series values of the step are loaded;
 //! 2. the history ring receives this step's buffered values (the states and coupling-free
 //!    derived values that delays and couplings read); its slots are consecutive steps of one
-//!    (buffer, node), so an edge reads neighbouring memory at consecutive steps. The history
-//!    before t0 (the value at t0, or zero) is kept once per (buffer, node) and read in place of
-//!    the slots not yet written, so a block never fills its ring;
+//!    (buffer, node), so an edge reads neighbouring memory at consecutive steps;
 //! 3. the delayed values and the couplings (`post(sum_j w_ij pre(x_j(t - d_ij), node i))`) are
 //!    computed from the history, for up to [`T_BLOCK`] steps in one pass over the edges when every
 //!    `pre` reads only its source and every edge is delayed by at least that many steps;
@@ -452,9 +450,6 @@ struct BlockCtx<'a, H: Real, const L: usize> {
     /// `[e * L + l]`: the delay of edge `e` in steps, per lane (only for edges without a uniform
     /// delay).
     edge_delay: Vec<u32>,
-    /// `[(b * nn + node) * L + l]`: the history before t0 (the value at t0, or zero), read in
-    /// place of the ring's slots not yet written (the ring is never filled with it).
-    init: Vec<H>,
 }
 
 impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
@@ -497,13 +492,6 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         // SAFETY: inside the history (checked); the barriers keep writers away from the rows
         // being read.
         unsafe { &*self.hist.add(at).cast::<[H; L]>() }
-    }
-
-    /// The lanes of (buffer `b`, `node`) before t0.
-    #[inline(always)]
-    fn init_row(&self, b: usize, node: usize) -> &[H; L] {
-        let at = (b * self.nn + node) * L;
-        self.init[at..at + L].try_into().expect("a row of lanes")
     }
 
     /// The `n` consecutive rows of (buffer `b`, `node`) from `slot` on (`slot + n <= horizon`), rows
@@ -640,16 +628,14 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
     }
 
     /// The delayed source values of edge `e` (from node `j`, buffer `b`, uniform delay `u` or
-    /// `u32::MAX`) at `k` steps after the current one, `step`: the history row itself when every
-    /// lane has the same delay (the row before t0 when the delay reaches back before it), else
-    /// gathered lane by lane into `gather`. With `prefetch`, the row the edge reads a few steps
-    /// later is fetched ahead of time.
+    /// `u32::MAX`) at `k` steps after the current one: the history row itself when every lane
+    /// has the same delay, else gathered lane by lane into `gather`. With `prefetch`, the row the
+    /// edge reads a few steps later is fetched ahead of time.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn sources<'s>(
         &'s self,
         cur: usize,
-        step: usize,
         b: usize,
         j: usize,
         e: usize,
@@ -659,24 +645,16 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         gather: &'s mut [H; L],
     ) -> &'s [H; L] {
         if u != u32::MAX {
-            if u as usize > step + k {
-                return self.init_row(b, j);
-            }
             let slot = self.slot_ahead(self.slot_back(cur, u as usize), k);
             if prefetch {
                 self.prefetch(b, j, slot);
             }
             self.row(b, j, slot)
         } else {
-            let init = self.init_row(b, j);
             for (l, c) in gather.iter_mut().enumerate() {
                 let back = self.edge_delay[e * L + l] as usize;
-                *c = if back > step + k {
-                    init[l]
-                } else {
-                    let slot = self.slot_ahead(self.slot_back(cur, back), k);
-                    self.get(self.at(b, j, slot) + l)
-                };
+                let slot = self.slot_ahead(self.slot_back(cur, back), k);
+                *c = self.get(self.at(b, j, slot) + l);
             }
             gather
         }
@@ -690,7 +668,6 @@ fn couplings_of_node<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
     cur: usize,
-    step: usize,
     t: f64,
     p: &M::Params,
     ys: &M::States,
@@ -707,7 +684,7 @@ fn couplings_of_node<M: Model<L>, const L: usize>(
         for k in lo..hi {
             let (e, j, w) = ctx.edge(i, k);
             let prefetch = ctx.a.dense == 0;
-            let cs = ctx.sources(cur, step, b, j, e, ctx.uniform[e], 0, prefetch, &mut gather);
+            let cs = ctx.sources(cur, b, j, e, ctx.uniform[e], 0, prefetch, &mut gather);
             M::coupling_pre(c, M::F::from_f64(w), cs, t, nn, step_dt, p, ys, d, &mut gx);
         }
         let row: &mut [M::F; L] = &mut out.rows_mut()[c];
@@ -728,7 +705,6 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
     i0: usize,
     ctx: &BlockCtx<'_, M::H, L>,
     cur: usize,
-    step: usize,
     t: f64,
     p: &M::Params,
     ys: &[M::States],
@@ -756,7 +732,7 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
                 } else {
                     ctx.uniform[e]
                 };
-                let cs = ctx.sources(cur, step, b, j, e, u, 0, false, &mut gather);
+                let cs = ctx.sources(cur, b, j, e, u, 0, false, &mut gather);
                 M::coupling_pre(
                     c,
                     M::F::from_f64(w),
@@ -790,7 +766,6 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
     cur: usize,
-    step: usize,
     p: &M::Params,
     ys: &M::States,
     d: &M::Derived,
@@ -818,20 +793,12 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
             let w = M::F::from_f64(w);
             let u = ctx.uniform[e];
             if u != u32::MAX {
-                // The first `before` steps reach back before t0.
-                let before = (u as usize).saturating_sub(step).min(len);
-                let (early, rest) = out.split_at_mut(before);
-                let init = ctx.init_row(b, j);
-                for o in early {
-                    M::coupling_pre(c, w, init, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
-                }
-                let s0 = ctx.slot_ahead(ctx.slot_back(cur, u as usize), before);
-                let first = (ctx.horizon - s0).min(rest.len());
-                let (near, far) = rest.split_at_mut(first);
-                let far_len = far.len();
+                let s0 = ctx.slot_back(cur, u as usize);
+                let first = (ctx.horizon - s0).min(len);
+                let (near, far) = out.split_at_mut(first);
                 for (rows, outs) in [
                     (ctx.rows(b, j, s0, first), near),
-                    (ctx.rows(b, j, 0, far_len), far),
+                    (ctx.rows(b, j, 0, len - first), far),
                 ] {
                     for (cs, o) in rows.iter().zip(outs.iter_mut()) {
                         M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
@@ -839,7 +806,7 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
                 }
             } else {
                 for (ahead, o) in out.iter_mut().enumerate() {
-                    let cs = ctx.sources(cur, step, b, j, e, u, ahead, false, &mut gather);
+                    let cs = ctx.sources(cur, b, j, e, u, ahead, false, &mut gather);
                     M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
                 }
             }
@@ -996,7 +963,6 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         uniform: Vec::new(),
         same_delay: u32::MAX,
         edge_delay: Vec::new(),
-        init: vec![M::H::ZERO; n_buffered * nn * L],
     };
     let mut max_delay = 0usize;
     let cap = delay_cap(a.n_steps);
@@ -1055,9 +1021,9 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             t_block = d.clamp(1, T_BLOCK);
         }
     }
-    // Every slot is written before it is read (steps before t0 read `init`).
+    // Every slot is written below unless the history before t0 is zero.
     let len = history_len(n_buffered, nn, ctx.horizon, L);
-    if !len.is_some_and(|len| ctx.history.prepare(len, false)) {
+    if !len.is_some_and(|len| ctx.history.prepare(len, M::HISTORY_ZERO)) {
         *history = ctx.history;
         return 1;
     }
@@ -1120,16 +1086,19 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             }
         }
     }
-    // History before t0: the value at t0, or zero (kept once per node, not written into the
-    // ring: readers take it for the steps before t0).
+    // History before t0: the value at t0, or zero.
     if n_buffered > 0 && !M::HISTORY_ZERO {
         block.load_series(&mut inputs, 0..nn, 0);
+        let ctx = &block.ctx;
         for node in 0..nn {
             M::derived_free(t0, &block.p, &inputs[node], &y[node], &mut free[node]);
             for (b, &which) in M::BUFFERED.iter().enumerate() {
-                let at = (b * nn + node) * L;
-                for (l, v) in block.ctx.init[at..at + L].iter_mut().enumerate() {
+                let mut row = [M::H::ZERO; L];
+                for (l, v) in row.iter_mut().enumerate() {
                     *v = buffered_value::<M, L>(which, &y[node], &free[node], l);
+                }
+                for slot in 0..ctx.horizon {
+                    ctx.put_row(b, node, slot, row);
                 }
             }
         }
@@ -1271,15 +1240,9 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
         for node in nodes.clone() {
             let x = &mut inputs[node];
             for (k, &(_, b)) in M::DELAYS.iter().enumerate() {
-                let init = ctx.init_row(b, node);
                 for l in 0..L {
-                    let back = ctx.delay[k * L + l];
-                    x.q.rows_mut()[k][l] = if back > step as usize {
-                        init[l]
-                    } else {
-                        ctx.get(ctx.at(b, node, ctx.slot_back(cur, back)) + l)
-                    }
-                    .cast();
+                    let slot = ctx.slot_back(cur, ctx.delay[k * L + l]);
+                    x.q.rows_mut()[k][l] = ctx.get(ctx.at(b, node, slot) + l).cast();
                 }
             }
         }
@@ -1293,7 +1256,6 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                         node,
                         ctx,
                         cur,
-                        step as usize,
                         p,
                         &y[node],
                         &free[node],
@@ -1322,33 +1284,13 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                 // Worker ranges start at a whole group.
                 debug_assert_eq!(node % DENSE_GROUP, 0);
                 while node + DENSE_GROUP <= nodes.end {
-                    couplings_of_dense_group::<M, L>(
-                        node,
-                        ctx,
-                        cur,
-                        step as usize,
-                        tn,
-                        p,
-                        &y,
-                        &free,
-                        &mut inputs,
-                    );
+                    couplings_of_dense_group::<M, L>(node, ctx, cur, tn, p, &y, &free, &mut inputs);
                     node += DENSE_GROUP;
                 }
             }
             for node in node..nodes.end {
                 let mut c = M::Couplings::zeroed();
-                couplings_of_node::<M, L>(
-                    node,
-                    ctx,
-                    cur,
-                    step as usize,
-                    tn,
-                    p,
-                    &y[node],
-                    &free[node],
-                    &mut c,
-                );
+                couplings_of_node::<M, L>(node, ctx, cur, tn, p, &y[node], &free[node], &mut c);
                 inputs[node].c = c;
             }
         }
