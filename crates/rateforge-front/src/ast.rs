@@ -28,6 +28,8 @@ pub struct Ast {
 pub enum AstKind {
     /// A number literal.
     Num(f64),
+    /// An imaginary literal `2.5j`: the number times the imaginary unit.
+    Imag(f64),
     /// A name: a variable, `t` or a constant.
     Name(String),
     /// `name[index]`.
@@ -124,7 +126,7 @@ impl Ast {
 
     fn same_node(&self, other: &Ast) -> bool {
         match (&self.kind, &other.kind) {
-            (AstKind::Num(a), AstKind::Num(b)) => a == b,
+            (AstKind::Num(a), AstKind::Num(b)) | (AstKind::Imag(a), AstKind::Imag(b)) => a == b,
             (AstKind::Name(a), AstKind::Name(b)) => a == b,
             (AstKind::Index(a, i), AstKind::Index(b, j)) => a.text == b.text && i == j,
             (AstKind::Call(f, a), AstKind::Call(g, b)) => {
@@ -147,7 +149,7 @@ impl Ast {
     fn walk_node<'a>(&'a self, visit: &mut impl FnMut(&'a Ast)) {
         visit(self);
         match &self.kind {
-            AstKind::Num(_) | AstKind::Name(_) | AstKind::Index(..) => {}
+            AstKind::Num(_) | AstKind::Imag(_) | AstKind::Name(_) | AstKind::Index(..) => {}
             AstKind::Call(_, args) => args.iter().for_each(|a| a.walk(visit)),
             AstKind::Unary(_, a) => a.walk(visit),
             AstKind::Binary(_, a, b) => {
@@ -488,6 +490,7 @@ mod tests {
     fn show(a: &Ast) -> String {
         match &a.kind {
             AstKind::Num(v) => format!("{v}"),
+            AstKind::Imag(v) => format!("{v}j"),
             AstKind::Name(n) => n.clone(),
             AstKind::Index(n, IndexSpec::Single(i)) => format!("{}[{i}]", n.text),
             AstKind::Index(n, IndexSpec::Slice(a, b)) => format!("{}[{a:?}:{b:?}]", n.text),

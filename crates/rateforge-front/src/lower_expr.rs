@@ -5,9 +5,16 @@
 //!   `float(x)` is `x`, `pow(a, b)` is `a^b`, `max`/`min` take two or more arguments.
 //! * Vector variables are scalarised: an expression evaluates to one IR expression per element,
 //!   scalars broadcast against vectors, `a[i]` and `a[i:j]` select elements (0-based, numpy rules).
+//! * Complex values (PyRates' `z: variable(0.5+0.1j)`, `1j`) are pairs of real expressions: a
+//!   [`Value`] carries the imaginary parts beside the real ones, arithmetic (`+ - * /`, integer
+//!   powers) and `conj`, `real`, `imag`, `abs`, `angle`, `exp` work on the pairs (see
+//!   `complex.rs`), so the IR stays real. Where a real value is needed (a real variable, a
+//!   coupling), a complex value gives its real part, as numpy's cast does.
 //! * Operations whose operands are all literals are folded with the IR's own scalar semantics, so
 //!   folding never changes a result. `x^n` with a literal integer `|n| <= 16` becomes
 //!   [`Expr::Powi`].
+
+mod complex;
 
 use crate::ast::{Ast, AstKind, IndexSpec};
 use rateforge_ir::expr::POWI_MAX;
@@ -23,6 +30,8 @@ pub enum Binding {
     Scalar(VarRef),
     /// A vector variable, one value per element.
     Vector(Vec<VarRef>),
+    /// A complex scalar: its real and imaginary parts.
+    Complex(VarRef, VarRef),
     /// A named constant.
     Constant(f64),
     /// The time.
@@ -80,6 +89,9 @@ enum Func {
     Train,
     /// `ramp(t, start, duration)`: 0 before `start`, rising linearly to 1 at `start + duration`.
     Ramp,
+    /// `conj(z)`, `real(z)`, `imag(z)`, `angle(z)` of complex values (of a real `x`: `x`, `x`, 0
+    /// and 0 or pi).
+    Complex(complex::Part),
 }
 
 fn function(name: &str) -> Option<Func> {
@@ -113,12 +125,16 @@ fn function(name: &str) -> Option<Func> {
         "pulse" => Func::Pulse,
         "train" => Func::Train,
         "ramp" => Func::Ramp,
+        "conj" | "conjugate" => Func::Complex(complex::Part::Conj),
+        "real" => Func::Complex(complex::Part::Real),
+        "imag" => Func::Complex(complex::Part::Imag),
+        "angle" => Func::Complex(complex::Part::Angle),
         _ => return None,
     })
 }
 
 /// Every function name the language knows, for suggestions and documentation.
-pub const FUNCTION_NAMES: [&str; 37] = [
+pub const FUNCTION_NAMES: [&str; 42] = [
     "exp",
     "log",
     "ln",
@@ -156,6 +172,11 @@ pub const FUNCTION_NAMES: [&str; 37] = [
     "pulse",
     "train",
     "ramp",
+    "conj",
+    "conjugate",
+    "real",
+    "imag",
+    "angle",
 ];
 
 /// The lowered value of an expression: one IR expression (scalar) or one per element (vector).
@@ -165,14 +186,26 @@ pub struct Value {
     pub elems: Vec<Handle<Expr>>,
     /// Whether this is a vector (a vector of length 1 is still a vector).
     pub vector: bool,
+    /// For a complex value, the imaginary parts, one per element (`elems` are the real parts).
+    pub im: Option<Vec<Handle<Expr>>>,
 }
 
 impl Value {
     fn scalar(e: Handle<Expr>) -> Self {
+        Value::real(vec![e], false)
+    }
+
+    fn real(elems: Vec<Handle<Expr>>, vector: bool) -> Self {
         Value {
-            elems: vec![e],
-            vector: false,
+            elems,
+            vector,
+            im: None,
         }
+    }
+
+    /// Whether the value is complex.
+    pub fn is_complex(&self) -> bool {
+        self.im.is_some()
     }
 }
 
@@ -213,6 +246,14 @@ impl<'m> Lowerer<'m> {
         let span = ast.span;
         match &ast.kind {
             AstKind::Num(v) => Some(Value::scalar(self.lit(*v, span))),
+            AstKind::Imag(v) => {
+                let (re, im) = (self.lit(0.0, span), self.lit(*v, span));
+                Some(Value {
+                    elems: vec![re],
+                    vector: false,
+                    im: Some(vec![im]),
+                })
+            }
             AstKind::Name(name) => self.name(name, span, scope),
             AstKind::Index(name, index) => {
                 let Some(Binding::Vector(elems)) = scope.resolve(&name.text) else {
@@ -236,22 +277,22 @@ impl<'m> Lowerer<'m> {
                 };
                 let picked = self.index(&elems, *index, span, &name.text)?;
                 let exprs = picked.iter().map(|v| self.var_expr(*v, span)).collect();
-                Some(Value {
-                    elems: exprs,
-                    vector: matches!(index, IndexSpec::Slice(..)),
-                })
+                Some(Value::real(exprs, matches!(index, IndexSpec::Slice(..))))
             }
             AstKind::Unary(op, a) => {
                 let a = self.lower(a, scope)?;
+                if a.is_complex() {
+                    return self.complex_unary(*op, &a, span);
+                }
                 let elems = a.elems.iter().map(|x| self.unary(*op, *x, span)).collect();
-                Some(Value {
-                    elems,
-                    vector: a.vector,
-                })
+                Some(Value::real(elems, a.vector))
             }
             AstKind::Binary(op, a, b) => {
                 let (a, b) = (self.lower(a, scope), self.lower(b, scope));
                 let (a, b) = (a?, b?);
+                if a.is_complex() || b.is_complex() {
+                    return self.complex_binary(*op, &a, &b, span);
+                }
                 self.elementwise(&a, &b, span, |this, x, y| this.binary(*op, x, y, span))
             }
             AstKind::Call(name, args) => self.call(&name.text, name.span, args, span, scope),
@@ -262,38 +303,46 @@ impl<'m> Lowerer<'m> {
                     self.lower(b, scope),
                 );
                 let (c, a, b) = (c?, a?, b?);
-                // Broadcast: pair the branches, then the condition with the pairs.
-                let n = [&c, &a, &b]
-                    .iter()
-                    .filter(|v| v.vector)
-                    .map(|v| v.elems.len())
-                    .max()
-                    .unwrap_or(1);
-                for v in [&c, &a, &b] {
-                    if v.vector && v.elems.len() != n {
-                        self.diags.push(
-                            Diagnostic::error(format!(
-                                "vector lengths do not match: {} and {n}",
-                                v.elems.len()
-                            ))
-                            .with_primary(span, "in this conditional")
-                            .with_help(
-                                "the condition and both branches need equal lengths, or be scalars",
-                            ),
-                        );
-                        return None;
-                    }
+                if c.is_complex() {
+                    self.diags
+                        .push(complex::complex_not_supported("a condition", span));
+                    return None;
                 }
+                if a.is_complex() || b.is_complex() {
+                    return self.complex_select(&c, &a, &b, span);
+                }
+                let n = self.select_len([&c, &a, &b], span)?;
                 let pick = |v: &Value, i: usize| v.elems[if v.vector { i } else { 0 }];
                 let elems = (0..n)
                     .map(|i| self.select(pick(&c, i), pick(&a, i), pick(&b, i), span))
                     .collect();
-                Some(Value {
-                    elems,
-                    vector: c.vector || a.vector || b.vector,
-                })
+                Some(Value::real(elems, c.vector || a.vector || b.vector))
             }
         }
+    }
+
+    /// The length of `c ? a : b` with scalars broadcast; `None` after an error.
+    fn select_len(&mut self, values: [&Value; 3], span: Span) -> Option<usize> {
+        let n = values
+            .iter()
+            .filter(|v| v.vector)
+            .map(|v| v.elems.len())
+            .max()
+            .unwrap_or(1);
+        for v in values {
+            if v.vector && v.elems.len() != n {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "vector lengths do not match: {} and {n}",
+                        v.elems.len()
+                    ))
+                    .with_primary(span, "in this conditional")
+                    .with_help("the condition and both branches need equal lengths, or be scalars"),
+                );
+                return None;
+            }
+        }
+        Some(n)
     }
 
     /// `c ? a : b`; a literal condition picks its branch.
@@ -311,9 +360,17 @@ impl<'m> Lowerer<'m> {
         }
     }
 
-    /// Lowers an expression that must be a scalar.
+    /// Lowers an expression that must be a real scalar.
     pub fn lower_scalar(&mut self, ast: &Ast, scope: &dyn Scope) -> Option<Handle<Expr>> {
         let v = self.lower(ast, scope)?;
+        if v.is_complex() {
+            self.diags.push(
+                Diagnostic::error("expected a real value, found a complex one")
+                    .with_primary(ast.span, "complex")
+                    .with_help("take its `real(...)`, `imag(...)` or `abs(...)`"),
+            );
+            return None;
+        }
         if v.vector {
             self.diags.push(
                 Diagnostic::error(format!(
@@ -345,9 +402,14 @@ impl<'m> Lowerer<'m> {
             Some(Binding::Scalar(v)) => Some(Value::scalar(self.var_expr(v, span))),
             Some(Binding::Vector(vs)) => {
                 let elems = vs.iter().map(|v| self.var_expr(*v, span)).collect();
+                Some(Value::real(elems, true))
+            }
+            Some(Binding::Complex(re, im)) => {
+                let (re, im) = (self.var_expr(re, span), self.var_expr(im, span));
                 Some(Value {
-                    elems,
-                    vector: true,
+                    elems: vec![re],
+                    vector: false,
+                    im: Some(vec![im]),
                 })
             }
             Some(Binding::Constant(c)) => Some(Value::scalar(self.lit(c, span))),
@@ -410,6 +472,19 @@ impl<'m> Lowerer<'m> {
         span: Span,
         mut f: impl FnMut(&mut Self, Handle<Expr>, Handle<Expr>) -> Handle<Expr>,
     ) -> Option<Value> {
+        let n = self.broadcast_len(a, b, span)?;
+        let elems = (0..n)
+            .map(|i| {
+                let x = a.elems[if a.vector { i } else { 0 }];
+                let y = b.elems[if b.vector { i } else { 0 }];
+                f(self, x, y)
+            })
+            .collect();
+        Some(Value::real(elems, a.vector || b.vector))
+    }
+
+    /// The length of `a op b` with scalars broadcast; `None` after an error (vector lengths differ).
+    fn broadcast_len(&mut self, a: &Value, b: &Value, span: Span) -> Option<usize> {
         let (na, nb) = (a.elems.len(), b.elems.len());
         if a.vector && b.vector && na != nb {
             self.diags.push(
@@ -421,18 +496,7 @@ impl<'m> Lowerer<'m> {
             );
             return None;
         }
-        let n = na.max(nb);
-        let elems = (0..n)
-            .map(|i| {
-                let x = a.elems[if a.vector { i } else { 0 }];
-                let y = b.elems[if b.vector { i } else { 0 }];
-                f(self, x, y)
-            })
-            .collect();
-        Some(Value {
-            elems,
-            vector: a.vector || b.vector,
-        })
+        Some(na.max(nb))
     }
 
     fn unary(&mut self, op: UnOp, x: Handle<Expr>, span: Span) -> Handle<Expr> {
@@ -553,7 +617,8 @@ impl<'m> Lowerer<'m> {
             sources = self.index(&sources, index, var.span, name)?;
             is_vector = matches!(index, IndexSpec::Slice(..));
         }
-        self.delayed(sources, is_vector, delay, span, scope)
+        let past = self.delayed(sources, is_vector, delay, span, scope)?;
+        Some(history_value(past, &binding))
     }
 
     /// `x(t - d)`, PyRates' other spelling of `past(x, d)`.
@@ -595,15 +660,17 @@ impl<'m> Lowerer<'m> {
                 return None;
             }
         };
-        let vector = sources.len() > 1 || matches!(scope.resolve(name), Some(Binding::Vector(_)));
-        match delay {
-            Some(d) => self.delayed(sources, vector, d, span, scope),
+        let binding = scope.resolve(name);
+        let vector = matches!(binding, Some(Binding::Vector(_)));
+        let value = match delay {
+            Some(d) => self.delayed(sources, vector, d, span, scope)?,
             // `x(t)` is `x`.
             None => {
                 let elems = sources.iter().map(|v| self.var_expr(*v, span)).collect();
-                Some(Value { elems, vector })
+                Value::real(elems, vector)
             }
-        }
+        };
+        Some(history_value(value, &binding))
     }
 
     /// The delayed values of `sources` by the delay `delay` (a number or a parameter).
@@ -619,7 +686,9 @@ impl<'m> Lowerer<'m> {
         let time = match self.model.exprs[d] {
             Expr::Param(h) => h,
             Expr::Lit(v) if v.is_finite() && v >= 0.0 => {
-                let base = format!("{}/delay", self.model.var_name(sources[0]));
+                // A complex variable's delay is named after the variable, not its real part.
+                let source = self.model.var_name(sources[0]);
+                let base = format!("{}/delay", source.strip_suffix(".re").unwrap_or(source));
                 let mut name = base.clone();
                 let mut n = 2;
                 while self.model.lookup(&name).is_some() {
@@ -656,7 +725,7 @@ impl<'m> Lowerer<'m> {
                 self.model.add_expr(Expr::Delayed(h), span)
             })
             .collect();
-        Some(Value { elems, vector })
+        Some(Value::real(elems, vector))
     }
 
     fn call(
@@ -681,7 +750,7 @@ impl<'m> Lowerer<'m> {
         let (lo, hi) = match func {
             Func::Builtin(b) => (b.arity(), b.arity()),
             Func::Fold(_) => (2, usize::MAX),
-            Func::Float | Func::Sum | Func::Mean => (1, 1),
+            Func::Float | Func::Sum | Func::Mean | Func::Complex(_) => (1, 1),
             Func::Pow => (2, 2),
             Func::Heaviside => (1, 2),
             Func::Step => (2, 2),
@@ -719,6 +788,12 @@ impl<'m> Lowerer<'m> {
         if failed {
             return None;
         }
+        if let Func::Complex(part) = func {
+            return Some(self.complex_part(part, &vals[0], span));
+        }
+        if vals.iter().any(Value::is_complex) {
+            return self.complex_call(&func, name, &vals, span);
+        }
         match func {
             Func::Builtin(b) => {
                 let x = &vals[0];
@@ -727,10 +802,7 @@ impl<'m> Lowerer<'m> {
                     .iter()
                     .map(|e| self.builtin(b, vec![*e], span))
                     .collect();
-                Some(Value {
-                    elems,
-                    vector: x.vector,
-                })
+                Some(Value::real(elems, x.vector))
             }
             Func::Fold(b) => {
                 let mut acc = vals[0].clone();
@@ -752,10 +824,7 @@ impl<'m> Lowerer<'m> {
                     .iter()
                     .map(|e| self.builtin(Builtin::Heaviside, vec![*e], span))
                     .collect();
-                Some(Value {
-                    elems,
-                    vector: x.vector,
-                })
+                Some(Value::real(elems, x.vector))
             }
             Func::Heaviside => self.elementwise(&vals[0], &vals[1], span, |this, x, h0| {
                 // numpy's heaviside(x, h0): 0 below zero, h0 at zero, 1 above.
@@ -766,6 +835,7 @@ impl<'m> Lowerer<'m> {
                 let inner = this.model.add_expr(Expr::Select(lt, zero, h0), span);
                 this.model.add_expr(Expr::Select(gt, one, inner), span)
             }),
+            Func::Complex(_) => unreachable!("handled above"),
             Func::Step | Func::Pulse | Func::Train | Func::Ramp => {
                 if vals.iter().any(|v| v.vector) {
                     self.diags.push(
@@ -803,7 +873,9 @@ pub fn unknown_symbol(name: &str, span: Span, scope: &dyn Scope) -> Diagnostic {
         return d.with_help(format!("`{name}` is a function; call it as `{name}(...)`"));
     }
     if matches!(name, "j" | "I" | "i") {
-        d = d.with_note("complex numbers are not supported");
+        d = d.with_note(
+            "the imaginary unit is written `1j`, or declared as a constant `i: 0.0+1.0j`",
+        );
     }
     d.with_suggestion(
         name,
@@ -818,9 +890,6 @@ pub fn unknown_symbol(name: &str, span: Span, scope: &dyn Scope) -> Diagnostic {
 fn unknown_function(name: &str, span: Span) -> Diagnostic {
     let d = Diagnostic::error(format!("unknown function `{name}`"))
         .with_primary(span, "not a built-in function");
-    if matches!(name, "conj" | "conjugate" | "real" | "imag" | "angle") {
-        return d.with_help("complex numbers are not supported by rateforge");
-    }
     if matches!(name, "interp" | "index" | "index_range" | "randn") {
         return d.with_help(format!("`{name}` is not supported in equations yet"));
     }
@@ -838,7 +907,21 @@ fn history_sources(binding: Option<Binding>) -> Option<Vec<VarRef>> {
     match binding? {
         Binding::Scalar(v) if readable(&v) => Some(vec![v]),
         Binding::Vector(vs) if vs.iter().all(readable) => Some(vs),
+        Binding::Complex(re, im) if readable(&re) && readable(&im) => Some(vec![re, im]),
         _ => None,
+    }
+}
+
+/// The past of a variable read through [`history_sources`]: for a complex one, its two parts
+/// joined again into a complex value.
+fn history_value(past: Value, binding: &Option<Binding>) -> Value {
+    match (binding, past.elems.as_slice()) {
+        (Some(Binding::Complex(..)), &[re, im]) => Value {
+            elems: vec![re],
+            vector: false,
+            im: Some(vec![im]),
+        },
+        _ => past,
     }
 }
 
@@ -871,6 +954,7 @@ fn signature(name: &str) -> String {
         Some(Func::Ramp) => {
             "ramp(t, start, duration): from 0 at `start` to 1 at `start + duration`".to_string()
         }
+        Some(Func::Complex(_)) => format!("{name}(z)"),
         None => format!("{name}(...)"),
     }
 }

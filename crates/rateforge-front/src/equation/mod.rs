@@ -369,6 +369,18 @@ fn build_primary(p: Pair<'_, Rule>, origin: &Origin) -> Result<Ast, Diagnostic> 
             }
             Ok(Ast::new(AstKind::Num(value), span))
         }
+        // imaginary = @{ ... ~ ^"j" }
+        Rule::imaginary => {
+            let text = &p.as_str()[..p.as_str().len() - 1];
+            match text.parse::<f64>() {
+                Ok(value) if value.is_finite() => Ok(Ast::new(AstKind::Imag(value), span)),
+                _ => Err(
+                    Diagnostic::error(format!("number `{}` is too large", p.as_str()))
+                        .with_primary(span, "does not fit in a 64-bit float")
+                        .with_help("the largest finite value is about 1.8e308"),
+                ),
+            }
+        }
         // ident = @{ ... }
         Rule::ident => Ok(Ast::new(AstKind::Name(p.as_str().to_string()), span)),
         // call = { ident ~ "(" ~ (expression ~ ("," ~ expression)*)? ~ ")" }
@@ -434,6 +446,7 @@ fn build_index(p: Pair<'_, Rule>, origin: &Origin) -> Result<IndexSpec, Diagnost
 fn describe(rule: Rule) -> &'static str {
     match rule {
         Rule::number
+        | Rule::imaginary
         | Rule::ident
         | Rule::call
         | Rule::indexed

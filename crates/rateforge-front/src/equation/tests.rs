@@ -7,6 +7,7 @@ use rateforge_ir::SourceMap;
 fn show(a: &Ast) -> String {
     match &a.kind {
         AstKind::Num(v) => format!("{v:?}"),
+        AstKind::Imag(v) => format!("{v:?}j"),
         AstKind::Name(n) => n.clone(),
         AstKind::Index(n, IndexSpec::Single(i)) => format!("{}[{i}]", n.text),
         AstKind::Index(n, IndexSpec::Slice(a, b)) => format!("{}[{a:?}:{b:?}]", n.text),
@@ -80,6 +81,12 @@ fn numbers() {
     assert_eq!(expr("3.25e-3"), "0.00325");
     assert_eq!(expr("10E+2"), "1000.0");
     assert_eq!(expr("2.*x"), "(2.0 * x)");
+    // Imaginary literals, as in Python.
+    assert_eq!(expr("1j"), "1.0j");
+    assert_eq!(expr("0.5+2.5J*z"), "(0.5 + (2.5j * z))");
+    assert_eq!(expr("1e-3j"), "0.001j");
+    assert_eq!(expr("2*j"), "(2.0 * j)");
+    assert_eq!(expr("1.eq.x"), "(1.0 == x)");
 }
 
 /// The forms RateML/LEMS files write (see `../shared/spec/rateml-xml.md`).

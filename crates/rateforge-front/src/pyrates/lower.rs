@@ -19,6 +19,11 @@
 //! feeds the edge node's free input, the edge node's output feeds the target through the edge's
 //! weight, delay and spread.
 //!
+//! A complex variable (`z: variable(0.5+0.1j)`, `i: 0.0+1.0j`, `input(complex)`) becomes two IR
+//! values of the same role, `.../z.re` and `.../z.im`; equations work on the pairs (see
+//! `lower_expr`), a real variable defined by a complex expression takes its real part, and edges
+//! and node-internal connections carry both parts (a real source feeds only the real part).
+//!
 //! A circuit with a `network:` section lowers its node template as the model (paths relative to
 //! it, e.g. `op/r`) and adds one IR coupling per entry of `couplings`.
 
@@ -381,6 +386,20 @@ impl Routes<'_, '_> {
             {
                 continue;
             }
+            if let Some((path, span)) = [(s, c.source.1), (t, c.target.1)]
+                .into_iter()
+                .find(|((op, var), _)| ops[*op].vars[var].imag.is_some())
+            {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "network couplings carry real values, and `{}` is complex",
+                        path.1
+                    ))
+                    .with_primary(span, "complex variable")
+                    .with_help("couple a real variable, e.g. one defined as `x = real(z)`"),
+                );
+                continue;
+            }
             if !edges_into[t.0].get(&t.1).is_none_or(Vec::is_empty) {
                 diags.push(
                     Diagnostic::error(format!(
@@ -419,12 +438,20 @@ fn create_values(
         for (name, info) in infos[i].iter_mut() {
             let decl = &inst.vars[name];
             let base = qualified(&inst.path, name);
-            let names: Vec<String> = if decl.vector {
-                (0..decl.values.len())
-                    .map(|k| format!("{base}[{k}]"))
-                    .collect()
+            let (names, values): (Vec<String>, Vec<f64>) = if decl.vector {
+                (
+                    (0..decl.values.len())
+                        .map(|k| format!("{base}[{k}]"))
+                        .collect(),
+                    decl.values.clone(),
+                )
+            } else if let Some(im) = decl.imag {
+                (
+                    vec![format!("{base}.re"), format!("{base}.im")],
+                    vec![decl.values[0], im],
+                )
             } else {
-                vec![base]
+                (vec![base], decl.values.clone())
             };
             if (decl.bounds.is_some() || decl.noise.is_some())
                 && !matches!(info.role, Role::State | Role::Dropped | Role::Failed)
@@ -443,8 +470,18 @@ fn create_values(
                         )),
                 );
             }
+            if decl.imag.is_some()
+                && (decl.bounds.is_some() || decl.noise.is_some())
+                && info.role == Role::State
+            {
+                diags.push(
+                    Diagnostic::error(format!("the complex state `{name}` has {}", if decl.bounds.is_some() { "bounds" } else { "noise" }))
+                        .with_primary(decl.name_span, "complex")
+                        .with_help("bounds and noise apply to real states; split the variable into real and imaginary parts"),
+                );
+            }
             for (k, full) in names.iter().enumerate() {
-                let value = decl.values[k];
+                let value = values[k];
                 let span = decl.name_span;
                 let r = match info.role {
                     Role::State => model.add_state(full, value, span).map(|h| {
@@ -535,6 +572,14 @@ fn lower_equations(lowerer: &mut Lowerer<'_>, ops: &[OpInst], infos: &[IndexMap<
                 && info.role == Role::State
                 && let Some(value) = lowerer.lower(g, &scope)
             {
+                if value.is_complex() {
+                    lowerer.diags.push(
+                        Diagnostic::error(format!("the noise amplitude of `{name}` is complex"))
+                            .with_primary(g.span, "complex")
+                            .with_help("a noise amplitude is real: take `real(...)` or `abs(...)`"),
+                    );
+                    continue;
+                }
                 for (k, r) in info.refs.iter().enumerate() {
                     if let VarRef::State(h) = r {
                         lowerer.model.states[*h].noise =
@@ -562,10 +607,18 @@ fn connect_node_outputs(
                     .iter()
                     .filter_map(|&a| {
                         let src = &infos[a][name];
-                        src.refs
-                            .get(k)
-                            .or(src.refs.first())
-                            .map(|s| var_expr(model, *s, span))
+                        let from = if inst.vars[name].imag.is_some() {
+                            // A complex input: part by part, a real source only into `.re`.
+                            src.refs.get(k)
+                        } else {
+                            // A vector input: element by element, or a scalar broadcast; a
+                            // complex source gives its real part.
+                            src.refs
+                                .get(k)
+                                .filter(|_| ops[a].vars[name].vector)
+                                .or(src.refs.first())
+                        };
+                        from.map(|s| var_expr(model, *s, span))
                     })
                     .collect();
                 set_sum(model, *t, terms, span);
@@ -590,48 +643,60 @@ impl EdgeTerms<'_> {
         infos: &[IndexMap<String, VarInfo>],
         edges_into: &[IndexMap<String, Vec<usize>>],
     ) {
+        for (b, into) in edges_into.iter().enumerate() {
+            for (name, list) in into {
+                // Edges are between scalars; a complex input takes each part from the same part
+                // of its sources (a real source feeds only the real part).
+                for (part, &target) in infos[b][name].refs.iter().enumerate() {
+                    self.connect_part(model, infos, list, part, target);
+                }
+            }
+        }
+    }
+
+    /// Defines part `part` (0: the value or its real part, 1: the imaginary part) of an input.
+    fn connect_part(
+        &self,
+        model: &mut Model,
+        infos: &[IndexMap<String, VarInfo>],
+        list: &[usize],
+        part: usize,
+        target: VarRef,
+    ) {
         let EdgeTerms {
             edges,
             weight_params,
             delay_params,
         } = *self;
-        for (b, into) in edges_into.iter().enumerate() {
-            for (name, list) in into {
-                let Some(&target) = infos[b][name].refs.first() else {
-                    continue;
-                };
-                let mut terms = Vec::new();
-                for &k in list {
-                    let e = &edges[k];
-                    let Some(&src) = infos[e.source.0][&e.source.1].refs.first() else {
-                        continue;
-                    };
-                    let s = match (delay_params[k], e.spread) {
-                        (None, _) => var_expr(model, src, e.source_span),
-                        (Some(time), None) => {
-                            let d = model.delays.append(Delay {
-                                source: src,
-                                time,
-                                span: e.span,
-                            });
-                            model.add_expr(Expr::Delayed(d), e.span)
-                        }
-                        (Some(time), Some((spread, _))) => gamma_chain(model, e, src, time, spread),
-                    };
-                    let term = match weight_params[k] {
-                        Some(w) => {
-                            let we =
-                                model.add_expr(Expr::Param(w), e.weight.map_or(e.span, |(_, s)| s));
-                            model.add_expr(Expr::Binary(BinOp::Mul, we, s), e.span)
-                        }
-                        None => s,
-                    };
-                    terms.push(term);
+        let mut terms = Vec::new();
+        for &k in list {
+            let e = &edges[k];
+            let Some(&src) = infos[e.source.0][&e.source.1].refs.get(part) else {
+                continue;
+            };
+            let s = match (delay_params[k], e.spread) {
+                (None, _) => var_expr(model, src, e.source_span),
+                (Some(time), None) => {
+                    let d = model.delays.append(Delay {
+                        source: src,
+                        time,
+                        span: e.span,
+                    });
+                    model.add_expr(Expr::Delayed(d), e.span)
                 }
-                let span = edges[list[0]].span;
-                set_sum(model, target, terms, span);
-            }
+                (Some(time), Some((spread, _))) => gamma_chain(model, e, src, time, spread),
+            };
+            let term = match weight_params[k] {
+                Some(w) => {
+                    let we = model.add_expr(Expr::Param(w), e.weight.map_or(e.span, |(_, s)| s));
+                    model.add_expr(Expr::Binary(BinOp::Mul, we, s), e.span)
+                }
+                None => s,
+            };
+            terms.push(term);
         }
+        let span = edges[list[0]].span;
+        set_sum(model, target, terms, span);
     }
 }
 
@@ -805,12 +870,20 @@ fn place_node(
 ) {
     for u in &node.operators {
         let mut vars = u.op.variables.clone();
+        // A complex variable given a real value stays complex.
+        let set = |vars: &mut IndexMap<String, VarDecl>, k: &String, v: &VarDecl| {
+            let mut v = v.clone();
+            if vars.get(k).is_some_and(|d| d.imag.is_some()) && !v.vector {
+                v.imag = v.imag.or(Some(0.0));
+            }
+            vars.insert(k.clone(), v);
+        };
         for (k, v) in &u.overrides {
-            vars.insert(k.clone(), v.clone());
+            set(&mut vars, k, v);
         }
         for ((op, var), v) in extra {
             if *op == u.op.name {
-                vars.insert(var.clone(), v.clone());
+                set(&mut vars, var, v);
             }
         }
         ops.push(OpInst {
@@ -1463,7 +1536,10 @@ impl Scope for OpScope<'_> {
                 Role::Time => Some(Binding::Time),
                 Role::Dropped | Role::Failed => None,
                 _ if decl.vector => Some(Binding::Vector(info.refs.clone())),
-                _ => info.refs.first().map(|r| Binding::Scalar(*r)),
+                _ => match info.refs.as_slice() {
+                    &[re, im] if decl.imag.is_some() => Some(Binding::Complex(re, im)),
+                    refs => refs.first().map(|r| Binding::Scalar(*r)),
+                },
             };
         }
         if name == "t" {
@@ -1517,8 +1593,30 @@ fn lower_equation(
         );
         return;
     }
+    let complex_target = scope.op.vars[&eq.target.text].imag.is_some();
+    if value.is_complex() && !complex_target && eq.kind == EqKind::Differential {
+        lowerer.diags.push(
+            Diagnostic::error(format!(
+                "`{}` is a real state, and its derivative is complex",
+                eq.target.text
+            ))
+            .with_primary(eq.rhs.span, "complex")
+            .with_secondary(eq.target.span, "real state")
+            .with_help(format!(
+                "declare it complex, e.g. `{}: variable(0.0+0.0j)`, or take `real(...)` of the right-hand side",
+                eq.target.text
+            )),
+        );
+        return;
+    }
     for (k, target) in info.refs.iter().enumerate() {
-        let rhs = value.elems[if value.vector { k } else { 0 }];
+        let rhs = match (&value.im, complex_target, k) {
+            // The imaginary part of a complex variable; zero for a real right-hand side.
+            (Some(im), true, 1) => im[0],
+            (None, true, 1) => lowerer.model.add_expr(Expr::Lit(0.0), eq.rhs.span),
+            // A real variable takes the real part of a complex value, as numpy's cast does.
+            _ => value.elems[if value.vector { k } else { 0 }],
+        };
         match target {
             VarRef::State(h) => lowerer.model.add_ode(*h, rhs, eq.span),
             VarRef::Derived(h) => {

@@ -101,6 +101,9 @@ pub(crate) struct VarDecl {
     /// One value for a scalar, one per element for a vector.
     pub values: Vec<f64>,
     pub vector: bool,
+    /// For a complex variable, the imaginary part of its default (`values[0]` is the real part);
+    /// complex variables are scalars.
+    pub imag: Option<f64>,
     pub name_span: Span,
     pub value_span: Span,
     /// `bounds: [lo, hi]`: the state is clamped to this range.
@@ -1243,6 +1246,7 @@ impl Loader {
             kind,
             values,
             vector,
+            imag: None,
             name_span,
             value_span: v.span,
             bounds: None,
@@ -1270,6 +1274,11 @@ impl Loader {
                 {
                     return Some(decl(VarKind::Constant, vec![x], false));
                 }
+                if let Some((re, im)) = parse_complex(&compact) {
+                    let mut d = decl(VarKind::Constant, vec![re], false);
+                    d.imag = Some(im);
+                    return Some(d);
+                }
                 let lower = compact.to_ascii_lowercase();
                 let (kind, rest) = if let Some(r) = lower.strip_prefix("input") {
                     (VarKind::Input, r)
@@ -1285,10 +1294,10 @@ impl Loader {
                         shown(s)
                     ))
                     .with_primary(v.span, "not a number or variable type");
-                    if compact.ends_with('j')
-                        && compact.trim_end_matches('j').parse::<f64>().is_err()
-                    {
-                        d = d.with_note("complex numbers are not supported");
+                    if compact.ends_with(['j', 'J']) {
+                        d = d.with_note(
+                            "complex numbers are written as in Python: `0.5+0.1j`, `1j`",
+                        );
                     }
                     self.diags.push(d.with_help(
                         "use a number, `input`, `input(0.0)`, `output(0.0)`, `variable(0.0)` or `state_var`",
@@ -1296,7 +1305,10 @@ impl Loader {
                     return None;
                 };
                 self.parse_args(name, s, rest, v.span)
-                    .map(|(values, vector)| decl(kind, values, vector))
+                    .map(|(values, vector, imag)| VarDecl {
+                        imag,
+                        ..decl(kind, values, vector)
+                    })
             }
             Value::Map(_) => {
                 if let Some(default) = v.get("default") {
@@ -1452,9 +1464,9 @@ impl Loader {
         original: &str,
         rest: &str,
         span: Span,
-    ) -> Option<(Vec<f64>, bool)> {
+    ) -> Option<(Vec<f64>, bool, Option<f64>)> {
         if rest.is_empty() {
-            return Some((vec![0.0], false));
+            return Some((vec![0.0], false, None));
         }
         let inner = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')'));
         let bad = |this: &mut Self, why: &str| {
@@ -1469,25 +1481,24 @@ impl Loader {
             return bad(self, "expected `(value)` after the type");
         };
         let parts: Vec<&str> = inner.split(',').collect();
+        let mut imag = None;
         let value = match parts[0] {
             "" | "float" | "float32" | "float64" | "double" | "int" | "int32" | "int64" => 0.0,
             "complex" | "complex64" | "complex128" => {
-                self.diags.push(
-                    Diagnostic::error(format!("variable `{name}` is complex"))
-                        .with_primary(span, "complex values are not supported")
-                        .with_help("rateforge integrates real-valued models; split the variable into real and imaginary parts"),
-                );
-                return None;
+                imag = Some(0.0);
+                0.0
             }
             p => match p.parse::<f64>() {
                 Ok(x) if x.is_finite() => x,
+                _ if let Some((re, im)) = parse_complex(p) => {
+                    imag = Some(im);
+                    re
+                }
                 _ if p.ends_with('j') => {
-                    self.diags.push(
-                        Diagnostic::error(format!("variable `{name}` has a complex value"))
-                            .with_primary(span, "complex values are not supported")
-.with_help("rateforge integrates real-valued models; split the variable into real and imaginary parts"),
+                    return bad(
+                        self,
+                        "not a complex number: write it as Python does, e.g. `0.5+0.1j`, with finite parts",
                     );
-                    return None;
                 }
                 Ok(x) if x.is_infinite() && !p.to_ascii_lowercase().contains("inf") => {
                     return bad(
@@ -1500,9 +1511,17 @@ impl Loader {
             },
         };
         match parts.len() {
-            1 => Some((vec![value], false)),
+            1 => Some((vec![value], false, imag)),
+            2 if imag.is_some() => {
+                self.diags.push(
+                    Diagnostic::error(format!("variable `{name}` is a complex vector"))
+                        .with_primary(span, "complex vectors are not supported")
+                        .with_help("declare one complex scalar per element, or split the vector into real and imaginary parts"),
+                );
+                None
+            }
             2 => match parts[1].parse::<usize>() {
-                Ok(n) if (1..=1 << 20).contains(&n) => Some((vec![value; n], true)),
+                Ok(n) if (1..=1 << 20).contains(&n) => Some((vec![value; n], true, None)),
                 _ => bad(self, "the length of a vector must be a positive integer"),
             },
             _ => bad(self, "too many values in parentheses"),
@@ -2500,4 +2519,28 @@ impl EqKind {
             EqKind::Algebraic => "algebraic equation",
         }
     }
+}
+
+/// A complex number as Python writes it: `1j`, `-0.8j`, `0.5+0.1j`, `(0.5-1e-3j)`, `2.5e+2J`
+/// (no spaces); `None` for anything else or a part that is not finite.
+pub(crate) fn parse_complex(text: &str) -> Option<(f64, f64)> {
+    let t = text
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(text);
+    let body = t.strip_suffix(['j', 'J'])?;
+    // The imaginary part starts at the last sign that is not leading and not an exponent's.
+    let bytes = body.as_bytes();
+    let split = (1..bytes.len())
+        .rev()
+        .find(|&i| matches!(bytes[i], b'+' | b'-') && !matches!(bytes[i - 1], b'e' | b'E'));
+    let (re, im) = split.map_or(("", body), |i| body.split_at(i));
+    let number = |s: &str| s.parse::<f64>().ok().filter(|x| x.is_finite());
+    let re = if re.is_empty() { 0.0 } else { number(re)? };
+    let im = match im {
+        "" | "+" => 1.0,
+        "-" => -1.0,
+        s => number(s)?,
+    };
+    Some((re, im))
 }
