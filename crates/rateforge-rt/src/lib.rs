@@ -63,7 +63,8 @@ pub const SOURCES: &[(&str, &str)] = &[
 /// table of a copy of it (the versions of the workspace; a test checks that they agree).
 pub const DEPENDENCIES: &str = r#"rayon = "1.10"
 ndarray = "0.17"
-ndarray-npy = { version = "0.10", default-features = false, features = ["npz"] }
+ndarray-npy = { version = "0.10", default-features = false, features = ["npz", "num-complex-0_4"] }
+num-complex = { version = "0.4", default-features = false, features = ["std"] }
 zip = { version = "6", default-features = false, features = ["deflate"] }
 serde_json = "1"
 cudarc = { version = "0.19.10", default-features = false, features = ["std", "driver", "nvrtc", "dynamic-loading", "cuda-12090"], optional = true }

@@ -3,6 +3,7 @@
 use crate::error::RuntimeError;
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::WriteNpyExt;
+use num_complex::Complex64;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
@@ -13,8 +14,10 @@ pub struct NpzArray {
     pub name: String,
     /// The shape (row-major).
     pub shape: Vec<usize>,
-    /// The values, row-major.
+    /// The values, row-major (the real parts of a complex array).
     pub data: Vec<f64>,
+    /// For a complex array (numpy's `complex128`), the imaginary parts, row-major.
+    pub imag: Option<Vec<f64>>,
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
@@ -150,17 +153,28 @@ fn write_entries<W: Write + std::io::Seek>(
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     for a in arrays {
-        let bytes = a.data.len() * 8;
+        let bytes = a.data.len() * if a.imag.is_some() { 16 } else { 8 };
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(bytes > (u32::MAX as usize) / 2);
         zip.start_file(format!("{}.npy", a.name), options)
             .map_err(|e| write_err(path, with_causes(&e)))?;
-        let array = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone())
-            .map_err(|e| write_err(path, with_causes(&e)))?;
-        array
-            .write_npy(&mut *zip)
-            .map_err(|e| write_err(path, with_causes(&e)))?;
+        let written = match &a.imag {
+            None => ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone())
+                .map_err(|e| write_err(path, with_causes(&e)))?
+                .write_npy(&mut *zip),
+            Some(imag) => {
+                let values = a
+                    .data
+                    .iter()
+                    .zip(imag)
+                    .map(|(&re, &im)| Complex64::new(re, im));
+                ArrayD::from_shape_vec(IxDyn(&a.shape), values.collect())
+                    .map_err(|e| write_err(path, with_causes(&e)))?
+                    .write_npy(&mut *zip)
+            }
+        };
+        written.map_err(|e| write_err(path, with_causes(&e)))?;
     }
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -309,6 +323,7 @@ mod tests {
             name: "x".into(),
             shape: vec![2],
             data: vec![1.0, 2.0],
+            imag: None,
         };
         write_npz(&path, &[a], meta).unwrap();
         assert_eq!(read_npz_metadata(&path).unwrap(), meta);

@@ -168,13 +168,23 @@ impl RunResult {
 
     /// The names of the arrays [`RunResult::array`] gives (and `.npz` files hold, besides
     /// `metadata`), in the order they are written: `time` and one per recorded path (when the run
-    /// kept a trace), `<stat>/<path>` for every statistic (when computed), `grid/<path>` for every
-    /// value varied between instances, `steps_done` for an interrupted run.
+    /// kept a trace) and one complex array `<path>` per complex variable whose `<path>.re` and
+    /// `<path>.im` are both recorded, `<stat>/<path>` for every statistic (when computed),
+    /// `grid/<path>` for every value varied between instances, `steps_done` for an interrupted
+    /// run.
     pub fn array_names(&self) -> Vec<String> {
         let mut names = Vec::new();
         if !self.trace.is_empty() {
             names.push("time".to_string());
             names.extend(self.names.iter().cloned());
+            // A complex variable recorded whole: also as one complex array.
+            names.extend(
+                self.names
+                    .iter()
+                    .filter_map(|p| p.strip_suffix(".re"))
+                    .filter(|base| self.complex_parts(base).is_some())
+                    .map(str::to_string),
+            );
         }
         if !self.stats.is_empty() {
             for stat in STATS {
@@ -186,6 +196,17 @@ impl RunResult {
             names.push("steps_done".to_string());
         }
         names
+    }
+
+    /// The recorded values of the real and imaginary parts of the complex variable `base`
+    /// (`base.re` and `base.im`), when both are recorded.
+    fn complex_parts(&self, base: &str) -> Option<(usize, usize)> {
+        let part = |suffix: &str| {
+            self.names
+                .iter()
+                .position(|p| p.strip_suffix(suffix) == Some(base))
+        };
+        part(".re").zip(part(".im"))
     }
 
     /// The shape of a per-node, per-instance block: `([nodes,] [instances])`.
@@ -210,6 +231,7 @@ impl RunResult {
             name: name.to_string(),
             shape,
             data,
+            imag: None,
         };
         if name == "time" && traced {
             return Some(array(vec![self.time.len()], self.time.clone()));
@@ -223,16 +245,25 @@ impl RunResult {
         {
             return Some(array(vec![values.len()], values.clone()));
         }
-        if let Some(r) = self.names.iter().position(|p| p == name).filter(|_| traced) {
+        let samples = |r: usize| {
             // The trace is already (sample, node, instance) within one recorded value.
             let mut data = Vec::with_capacity(self.time.len() * nn * n);
             for j in 0..self.time.len() {
                 let at = (j * nr + r) * nn * n;
                 data.extend_from_slice(&self.trace[at..at + nn * n]);
             }
-            let mut shape = vec![self.time.len()];
-            shape.extend(self.block_shape());
-            return Some(array(shape, data));
+            data
+        };
+        let mut shape = vec![self.time.len()];
+        shape.extend(self.block_shape());
+        if let Some(r) = self.names.iter().position(|p| p == name).filter(|_| traced) {
+            return Some(array(shape, samples(r)));
+        }
+        if let Some((re, im)) = self.complex_parts(name).filter(|_| traced) {
+            return Some(NpzArray {
+                imag: Some(samples(im)),
+                ..array(shape, samples(re))
+            });
         }
         if !self.stats.is_empty()
             && let Some((stat, path)) = name.split_once('/')
@@ -248,10 +279,10 @@ impl RunResult {
         None
     }
 
-    /// One array by name (see [`RunResult::array_names`] and [`RunResult::npz_array`]), with the
-    /// shape numpy sees in the `.npz` file.
+    /// One real array by name (see [`RunResult::array_names`] and [`RunResult::npz_array`]), with
+    /// the shape numpy sees in the `.npz` file; `None` for a complex one (read its `.re` and `.im`).
     pub fn array(&self, name: &str) -> Option<ndarray::ArrayD<f64>> {
-        let a = self.npz_array(name)?;
+        let a = self.npz_array(name).filter(|a| a.imag.is_none())?;
         ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&a.shape), a.data).ok()
     }
 

@@ -245,14 +245,7 @@ impl Model {
     }
 
     fn unknown(&self, path: &str, what: &str) -> Error {
-        let mut d = Diagnostic::error(format!("the model has no {what} `{path}`"));
-        let names: Vec<&str> = self.model.names().map(|(n, _)| n).collect();
-        d = d.with_suggestion(
-            path,
-            names.iter().copied(),
-            "paths look like `node/operator/variable`; `rateforge check MODEL` lists them all",
-        );
-        Error::usage(d)
+        Error::usage(unknown_path(&self.model, path, what))
     }
 
     /// Sets a parameter's value or a state's initial value.
@@ -683,4 +676,21 @@ fn with_render_cache(
         emit.render_cache = Some(build.cache_root().join("rendered"));
     }
     emit
+}
+
+/// The error for a path the model does not have (`what`: "variable", "parameter or state"): for
+/// a complex variable named whole, its two parts; else a did-you-mean.
+pub(crate) fn unknown_path(model: &rateforge_ir::Model, path: &str, what: &str) -> Diagnostic {
+    if model.lookup(&format!("{path}.re")).is_some() {
+        return Diagnostic::error(format!(
+            "`{path}` is complex: its parts are `{path}.re` and `{path}.im`"
+        ))
+        .with_help(format!("name one part, e.g. `{path}.re`"));
+    }
+    let names: Vec<&str> = model.names().map(|(n, _)| n).collect();
+    Diagnostic::error(format!("the model has no {what} `{path}`")).with_suggestion(
+        path,
+        names.iter().copied(),
+        "paths look like `node/operator/variable`; `rateforge check MODEL` lists them all",
+    )
 }

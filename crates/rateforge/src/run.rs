@@ -115,12 +115,10 @@ impl Default for RunSpec {
 }
 
 fn unknown_path(v: &Validated, path: &str) -> Error {
-    let names: Vec<&str> = v.valid.model().names().map(|(n, _)| n).collect();
-    let d = Diagnostic::error(format!("the model has no variable `{path}`"));
-    Error::usage(d.with_suggestion(
+    Error::usage(crate::model::unknown_path(
+        v.valid.model(),
         path,
-        names.iter().copied(),
-        "`rateforge check MODEL` lists every path",
+        "variable",
     ))
 }
 
@@ -206,9 +204,27 @@ impl Validated {
             .saturating_mul(longest.saturating_add(1))
     }
 
-    /// The ids of recorded paths (`< n_state` states, else derived values); empty means all states.
+    /// The recorded paths, with a complex variable named whole (`p/op/z`) replaced by its two
+    /// parts (`p/op/z.re`, `p/op/z.im`).
+    pub fn record_paths(&self, paths: &[String]) -> Vec<String> {
+        let m = self.valid.model();
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let (re, im) = (format!("{p}.re"), format!("{p}.im"));
+            if m.lookup(p).is_none() && m.lookup(&re).is_some() && m.lookup(&im).is_some() {
+                out.extend([re, im]);
+            } else {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+
+    /// The ids of recorded paths (`< n_state` states, else derived values; see
+    /// [`Validated::record_paths`]); empty means all states.
     pub fn record_ids(&self, paths: &[String]) -> Result<Vec<u32>, Error> {
         let m = self.valid.model();
+        let paths = &self.record_paths(paths);
         if paths.is_empty() {
             return Ok((0..m.states.len() as u32).collect());
         }
@@ -273,7 +289,7 @@ impl Validated {
         let names: Vec<String> = if spec.record.is_empty() {
             self.default_record()
         } else {
-            spec.record.clone()
+            self.record_paths(&spec.record)
         };
         let record = self.record_ids(&names)?;
         // Parameters (per instance) and initial states (per node and instance), structure of arrays.

@@ -386,16 +386,15 @@ impl Routes<'_, '_> {
             {
                 continue;
             }
-            if let Some((path, span)) = [(s, c.source.1), (t, c.target.1)]
+            if let Some((_, (written, span))) = [(s, &c.source), (t, &c.target)]
                 .into_iter()
                 .find(|((op, var), _)| ops[*op].vars[var].imag.is_some())
             {
                 diags.push(
                     Diagnostic::error(format!(
-                        "network couplings carry real values, and `{}` is complex",
-                        path.1
+                        "network couplings carry real values, and `{written}` is complex"
                     ))
-                    .with_primary(span, "complex variable")
+                    .with_primary(*span, "complex variable")
                     .with_help("couple a real variable, e.g. one defined as `x = real(z)`"),
                 );
                 continue;
