@@ -190,6 +190,52 @@ fn a_complex_variable_is_recorded_whole_and_written_as_a_complex_numpy_array() {
     );
 }
 
+/// PyRates 1.2.3 itself, with complex128 state vectors and its Euler solver, on its `kmo_mf`
+/// and `kmo_theta` templates (scripts/pyrates-complex-refs); our examples are the same
+/// equations (kmo_mf with K = 1, theta started at PyRates' z = -0.6-0.8j).
+#[test]
+fn pyrates_complex_templates_are_reproduced() {
+    let cases = [
+        (
+            KMO,
+            "pyrates/c_kmo_mf_complex_euler",
+            "p/kmo_op/z",
+            vec![("p/kmo_op/z->p/kmo_op/s_in/weight".to_string(), vec![1.0])],
+        ),
+        (
+            "examples/models/theta_neurons.yaml/theta",
+            "pyrates/d_kmo_theta_complex_euler",
+            "p/theta_op/z",
+            vec![
+                ("p/theta_op/z.re".to_string(), vec![-0.6]),
+                ("p/theta_op/z.im".to_string(), vec![-0.8]),
+            ],
+        ),
+    ];
+    for (reference_model, case, z, instance_values) in cases {
+        let model = load(reference_model).validate().unwrap();
+        let spec = RunSpec {
+            time: 10.0,
+            dt: 1e-4,
+            solver: Solver::Euler,
+            every: Some(0.01),
+            record: vec![z.into()],
+            instance_values,
+            ..Default::default()
+        };
+        let out = run(&model, Backend::Interp, &spec);
+        let (h, py) = reference(case);
+        // PyRates stores y(k dts) for k < n and never y(T).
+        assert_eq!(out.time.len(), py.len() + 1);
+        for part in ["re", "im"] {
+            let ours = out.series(&format!("{z}.{part}")).unwrap();
+            let theirs = column(&h, &py, &format!("z.{part}"));
+            let d = max_abs_diff(&ours[..theirs.len()], &theirs);
+            assert!(d < 1e-12, "{case} z.{part}: {d:e}");
+        }
+    }
+}
+
 fn check_text(yaml: &str) -> Result<rateforge::Validated, String> {
     Model::from_source("c.yaml/net", yaml, Format::Yaml)
         .and_then(Model::validate)
