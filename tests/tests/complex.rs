@@ -299,6 +299,44 @@ fn complex_arithmetic_matches_numpy() {
     }
 }
 
+/// Complex products read each part twice; long chains stay linear in size (parts beyond a few
+/// nodes become algebraic variables) and exact.
+#[test]
+fn long_complex_products_stay_small_and_exact() {
+    let cases: &[(&str, (f64, f64))] = &[
+        (
+            &vec!["z"; 40].join("*"),
+            (-0.5189219653954373, -0.6343500605659502),
+        ),
+        ("((z^4)^4)^4", (0.7180827514572095, 0.11559532356938668)),
+    ];
+    for (eq, (re, im)) in cases {
+        let model = check_text(
+            &OPERATOR
+                .replace("EQ", eq)
+                .replace("output(0.5+0.1j)", "output(0.99+0.1j)"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let listing = model.listing();
+        assert!(listing.len() < 20_000, "{} bytes", listing.len());
+        let spec = RunSpec {
+            time: 1e-3,
+            dt: 1e-3,
+            solver: Solver::Euler,
+            ..Default::default()
+        };
+        let out = run(&model, Backend::Interp, &spec);
+        let got = (
+            (out.series("p/op/z.re").unwrap()[1] - 0.99) / 1e-3,
+            (out.series("p/op/z.im").unwrap()[1] - 0.1) / 1e-3,
+        );
+        assert!(
+            (got.0 - re).abs() < 1e-9 && (got.1 - im).abs() < 1e-9,
+            "{eq}: {got:?}, numpy {re} {im}"
+        );
+    }
+}
+
 #[test]
 fn what_complex_values_do_not_support_is_diagnosed() {
     let cases = [

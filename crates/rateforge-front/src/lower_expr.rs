@@ -215,6 +215,9 @@ pub struct Lowerer<'m> {
     pub model: &'m mut Model,
     /// Problems found.
     pub diags: Diagnostics,
+    /// The path that names the algebraic variables complex arithmetic introduces for the parts
+    /// it reads more than once (`<prefix>#c1.re`, ...): the variable being defined.
+    pub temp_prefix: String,
 }
 
 impl<'m> Lowerer<'m> {
@@ -223,6 +226,7 @@ impl<'m> Lowerer<'m> {
         Lowerer {
             model,
             diags: Diagnostics::new(),
+            temp_prefix: "complex".to_string(),
         }
     }
 

@@ -66,6 +66,8 @@ const NAMES: &[&str] = &[
     "undefined",
     "x_j",
     "gx",
+    "z",
+    "w",
 ];
 const NUMBERS: &[&str] = &[
     "0",
@@ -79,6 +81,9 @@ const NUMBERS: &[&str] = &[
     "-0",
     "1e-320",
     "99999999999999999999",
+    "1j",
+    "2.5J",
+    "1e400j",
 ];
 const FUNCTIONS: &[&str] = &[
     "exp",
@@ -98,6 +103,9 @@ const FUNCTIONS: &[&str] = &[
     "past",
     "nope",
     "real",
+    "conj",
+    "imag",
+    "angle",
 ];
 const BINARY: &[&str] = &[
     "+", "-", "*", "/", "^", "**", "<", "<=", "==", "!=", "&&", "||", ".gt.", ".and.",
@@ -169,9 +177,9 @@ fn mutate(r: &mut Rng, text: &str) -> String {
 fn yaml_model(equation: &str) -> String {
     let quoted = equation.replace('\\', "\\\\").replace('"', "\\\"");
     format!(
-        "op:\n  base: OperatorTemplate\n  equations: \"{quoted}\"\n  variables:\n    x: output(0.1)\n    y: variable(0.0)\n    a: variable(0.5, 3)\n    tau: 2.0\n    v: input(0.0)\n\
+        "op:\n  base: OperatorTemplate\n  equations: \"{quoted}\"\n  variables:\n    x: output(0.1)\n    y: variable(0.0)\n    a: variable(0.5, 3)\n    tau: 2.0\n    v: input(0.0)\n    z: variable(0.5+0.1j)\n    w: input(complex)\n\
          pop:\n  base: NodeTemplate\n  operators: [op]\n\
-         net:\n  base: CircuitTemplate\n  nodes:\n    p: pop\n    q: pop\n  edges:\n    - [p/op/x, q/op/v, null, {{weight: 2.0, delay: 0.5}}]\n"
+         net:\n  base: CircuitTemplate\n  nodes:\n    p: pop\n    q: pop\n  edges:\n    - [p/op/x, q/op/v, null, {{weight: 2.0, delay: 0.5}}]\n    - [p/op/z, q/op/w, null, {{weight: 2.0}}]\n"
     )
 }
 

@@ -5,10 +5,20 @@
 //! textbook ones (numpy's for `+ - *`; division by `c + di` multiplies by the conjugate and
 //! divides by `c^2 + d^2`), integer powers are products by repeated squaring, so results agree
 //! with numpy to rounding.
+//!
+//! Those formulas read operands more than once (`re*re - im*im`), so a chain such as
+//! `z*z*z*...` would double the written-out size of its parts at every step. A part larger than
+//! [`SHARE_LIMIT`] nodes that a formula reads twice is therefore computed once, as an algebraic
+//! variable `<variable>#cN` (see [`Lowerer::temp_prefix`]), and read by name: sizes stay bounded
+//! whatever the input.
 
 use super::{Func, Lowerer, Value, signature};
 use rateforge_ir::expr::POWI_MAX;
-use rateforge_ir::{BinOp, Builtin, Diagnostic, Expr, Handle, Span, UnOp};
+use rateforge_ir::{BinOp, Builtin, DerivedKind, Diagnostic, Expr, Handle, Span, UnOp};
+
+/// The most expression nodes a part may have and still be written out where a formula reads it
+/// twice.
+const SHARE_LIMIT: usize = 16;
 
 /// One element: real part and imaginary part (`None`: zero).
 type Parts = (Handle<Expr>, Option<Handle<Expr>>);
@@ -58,6 +68,46 @@ impl Lowerer<'_> {
             vector,
             im: complex.then_some(ims),
         }
+    }
+
+    /// Whether the written-out tree of `h` has more than [`SHARE_LIMIT`] nodes.
+    fn large(&self, h: Handle<Expr>) -> bool {
+        let mut stack = vec![h];
+        let mut seen = 0;
+        while let Some(e) = stack.pop() {
+            seen += 1;
+            if seen > SHARE_LIMIT {
+                return true;
+            }
+            stack.extend(self.model.operands(e));
+        }
+        false
+    }
+
+    /// `h`, for a formula that reads it more than once: a large expression becomes an algebraic
+    /// variable, read by name.
+    fn once(&mut self, h: Handle<Expr>, span: Span) -> Handle<Expr> {
+        if !self.large(h) {
+            return h;
+        }
+        let mut n = 1;
+        let name = loop {
+            let name = format!("{}#c{n}", self.temp_prefix);
+            if self.model.lookup(&name).is_none() {
+                break name;
+            }
+            n += 1;
+        };
+        let d = self
+            .model
+            .add_derived(&name, h, DerivedKind::Equation, span)
+            .expect("a name not taken");
+        self.model.add_expr(Expr::Derived(d), span)
+    }
+
+    /// [`Lowerer::once`] of both parts.
+    fn once_parts(&mut self, (re, im): Parts, span: Span) -> Parts {
+        (self.once(re, span), im.map(|x| self.once(x, span)))
     }
 
     fn neg(&mut self, x: Handle<Expr>, span: Span) -> Handle<Expr> {
@@ -143,7 +193,7 @@ impl Lowerer<'_> {
         let n = self.select_len([c, a, b], span)?;
         let mut parts = Vec::with_capacity(n);
         for i in 0..n {
-            let cond = element(c, i).0;
+            let cond = self.once(element(c, i).0, span);
             let ((ar, ai), (br, bi)) = (element(a, i), element(b, i));
             let re = self.select(cond, ar, br, span);
             let zero = self.lit(0.0, span);
@@ -192,6 +242,7 @@ impl Lowerer<'_> {
                 match im {
                     None => (m, None),
                     Some(im) => {
+                        let (m, im) = (this.once(m, span), this.once(im, span));
                         let c = this.builtin(Builtin::Cos, vec![im], span);
                         let s = this.builtin(Builtin::Sin, vec![im], span);
                         (
@@ -268,7 +319,15 @@ impl Lowerer<'_> {
             )
     }
 
-    fn c_mul(&mut self, (ar, ai): Parts, (br, bi): Parts, span: Span) -> Parts {
+    fn c_mul(&mut self, a: Parts, b: Parts, span: Span) -> Parts {
+        // Each part of a complex operand is read twice (a real operand's part, by the other's).
+        let (a, b) = match (a.1, b.1) {
+            (None, None) => (a, b),
+            (Some(_), None) => (a, self.once_parts(b, span)),
+            (None, Some(_)) => (self.once_parts(a, span), b),
+            (Some(_), Some(_)) => (self.once_parts(a, span), self.once_parts(b, span)),
+        };
+        let ((ar, ai), (br, bi)) = (a, b);
         let mul = |this: &mut Self, x, y| this.binary(BinOp::Mul, x, y, span);
         match (ai, bi) {
             (None, None) => (mul(self, ar, br), None),
@@ -285,7 +344,8 @@ impl Lowerer<'_> {
         }
     }
 
-    fn c_div(&mut self, a: Parts, (br, bi): Parts, span: Span) -> Parts {
+    fn c_div(&mut self, a: Parts, b: Parts, span: Span) -> Parts {
+        let (br, bi) = self.once_parts(b, span);
         let div = |this: &mut Self, x, y| this.binary(BinOp::Div, x, y, span);
         match bi {
             None => (div(self, a.0, br), a.1.map(|x| div(self, x, br))),
@@ -330,6 +390,7 @@ impl Lowerer<'_> {
 
     /// `|re + i im| = sqrt(re^2 + im^2)`.
     fn modulus(&mut self, re: Handle<Expr>, im: Handle<Expr>, span: Span) -> Handle<Expr> {
+        let (re, im) = (self.once(re, span), self.once(im, span));
         let (r2, i2) = (
             self.binary(BinOp::Mul, re, re, span),
             self.binary(BinOp::Mul, im, im, span),
@@ -343,6 +404,7 @@ impl Lowerer<'_> {
     /// imaginary axis.
     fn atan2(&mut self, y: Handle<Expr>, x: Handle<Expr>, span: Span) -> Handle<Expr> {
         use std::f64::consts::{FRAC_PI_2, PI};
+        let (y, x) = (self.once(y, span), self.once(x, span));
         let zero = self.lit(0.0, span);
         let ratio = self.binary(BinOp::Div, y, x, span);
         let base = self.builtin(Builtin::Atan, vec![ratio], span);

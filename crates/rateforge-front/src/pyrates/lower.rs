@@ -1573,6 +1573,7 @@ fn lower_equation(
     if !matches!(info.role, Role::State | Role::Derived) || info.refs.is_empty() {
         return;
     }
+    lowerer.temp_prefix = qualified(&scope.op.path, &eq.target.text);
     let Some(value) = lowerer.lower(&eq.rhs, scope) else {
         return;
     };
