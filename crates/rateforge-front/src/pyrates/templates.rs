@@ -1242,16 +1242,8 @@ impl Loader {
     /// `state_var`, `variable(v, n)` (a vector), `{default: ...}`, `{vtype: ..., value: ...}` or a
     /// list of numbers (a constant vector).
     pub fn var_decl(&mut self, name: &str, name_span: Span, v: &YNode) -> Option<VarDecl> {
-        let decl = |kind, values: Vec<f64>, vector| VarDecl {
-            kind,
-            values,
-            vector,
-            imag: None,
-            name_span,
-            value_span: v.span,
-            bounds: None,
-            noise: None,
-        };
+        let decl =
+            |kind, values: Vec<f64>, vector| plain_decl(kind, values, vector, name_span, v.span);
         match &v.value {
             Value::Int(_) | Value::Float(_) => {
                 Some(decl(VarKind::Constant, vec![v.as_f64()?], false))
@@ -1267,124 +1259,8 @@ impl Loader {
                 );
                 None
             }
-            Value::Str(s) => {
-                let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-                if let Ok(x) = compact.parse::<f64>()
-                    && x.is_finite()
-                {
-                    return Some(decl(VarKind::Constant, vec![x], false));
-                }
-                if let Some((re, im)) = parse_complex(&compact) {
-                    let mut d = decl(VarKind::Constant, vec![re], false);
-                    d.imag = Some(im);
-                    return Some(d);
-                }
-                let lower = compact.to_ascii_lowercase();
-                let (kind, rest) = if let Some(r) = lower.strip_prefix("input") {
-                    (VarKind::Input, r)
-                } else if let Some(r) = lower.strip_prefix("output") {
-                    (VarKind::Output, r)
-                } else if let Some(r) = lower.strip_prefix("variable") {
-                    (VarKind::Variable, r)
-                } else if let Some(r) = lower.strip_prefix("state_var") {
-                    (VarKind::Variable, r)
-                } else {
-                    let mut d = Diagnostic::error(format!(
-                        "cannot read the value of `{name}`: `{}`",
-                        shown(s)
-                    ))
-                    .with_primary(v.span, "not a number or variable type");
-                    if compact.ends_with(['j', 'J']) {
-                        d = d.with_note(
-                            "complex numbers are written as in Python: `0.5+0.1j`, `1j`",
-                        );
-                    }
-                    self.diags.push(d.with_help(
-                        "use a number, `input`, `input(0.0)`, `output(0.0)`, `variable(0.0)` or `state_var`",
-                    ));
-                    return None;
-                };
-                self.parse_args(name, s, rest, v.span)
-                    .map(|(values, vector, imag)| VarDecl {
-                        imag,
-                        ..decl(kind, values, vector)
-                    })
-            }
-            Value::Map(_) => {
-                if let Some(default) = v.get("default") {
-                    for (k, _) in v.as_map().unwrap_or(&[]) {
-                        let key = k.key_text().unwrap_or_default();
-                        if !matches!(
-                            key.as_str(),
-                            "default"
-                                | "description"
-                                | "unit"
-                                | "units"
-                                | "doc"
-                                | "bounds"
-                                | "noise"
-                        ) {
-                            let w = Diagnostic::warning(format!(
-                                "field `{}` of variable `{name}` is ignored",
-                                shown(&key)
-                            ))
-                            .with_primary(k.span, "ignored")
-                            .with_suggestion_as(
-                                &key,
-                                ["bounds", "noise", "description", "unit"],
-                                |s| format!("`{s}`"),
-                                None,
-                            );
-                            self.warn_once(w);
-                        }
-                    }
-                    let mut d = self.var_decl(name, name_span, default)?;
-                    d.value_span = default.span;
-                    if let Some(b) = v.get("bounds") {
-                        d.bounds = self.bounds(name, b).map(|r| (r, b.span));
-                    }
-                    if let Some(g) = v.get("noise") {
-                        d.noise = self.expr_of(g);
-                    }
-                    return Some(d);
-                }
-                if let Some(vtype) = v.get("vtype") {
-                    let kind = match vtype.as_str().map(str::trim) {
-                        Some("state_var") => VarKind::Variable,
-                        Some("input") => VarKind::Input,
-                        Some("constant") => VarKind::Constant,
-                        _ => {
-                            self.diags.push(
-                                Diagnostic::error(format!("unknown `vtype` of `{name}`"))
-                                    .with_primary(
-                                        vtype.span,
-                                        "expected `state_var`, `input` or `constant`",
-                                    )
-                                    .with_help("use `vtype: state_var`, `input` or `constant`"),
-                            );
-                            return None;
-                        }
-                    };
-                    let value = v.get("value").and_then(YNode::as_f64).unwrap_or(0.0);
-                    let len = v.get("shape").and_then(|s| match &s.value {
-                        Value::Seq(dims) if dims.len() == 1 => dims[0].as_f64(),
-                        Value::Int(n) => Some(*n as f64),
-                        _ => None,
-                    });
-                    return Some(match len {
-                        Some(n) if n >= 1.0 => decl(kind, vec![value; n as usize], true),
-                        _ => decl(kind, vec![value], false),
-                    });
-                }
-                self.diags.push(
-                    Diagnostic::error(format!("cannot read the value of `{name}`"))
-                        .with_primary(v.span, "a mapping needs a `default:` entry")
-                        .with_help(
-                            "e.g. `tau: {default: 1.0, description: time constant, unit: s}`",
-                        ),
-                );
-                None
-            }
+            Value::Str(s) => self.typed_decl(name, name_span, v, s),
+            Value::Map(_) => self.mapping_decl(name, name_span, v),
             Value::Seq(items) => {
                 let values: Option<Vec<f64>> = items.iter().map(YNode::as_f64).collect();
                 match values {
@@ -1412,6 +1288,119 @@ impl Loader {
                 None
             }
         }
+    }
+
+    /// A variable declared by a string: a number, a complex number, or a type with arguments
+    /// (`input(0.5)`, `variable(complex)`, `output(0.5+0.1j)`, `variable(0.0, 3)`).
+    fn typed_decl(&mut self, name: &str, name_span: Span, v: &YNode, s: &str) -> Option<VarDecl> {
+        let decl =
+            |kind, values: Vec<f64>, vector| plain_decl(kind, values, vector, name_span, v.span);
+        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Ok(x) = compact.parse::<f64>()
+            && x.is_finite()
+        {
+            return Some(decl(VarKind::Constant, vec![x], false));
+        }
+        if let Some((re, im)) = parse_complex(&compact) {
+            let mut d = decl(VarKind::Constant, vec![re], false);
+            d.imag = Some(im);
+            return Some(d);
+        }
+        let lower = compact.to_ascii_lowercase();
+        let (kind, rest) = if let Some(r) = lower.strip_prefix("input") {
+            (VarKind::Input, r)
+        } else if let Some(r) = lower.strip_prefix("output") {
+            (VarKind::Output, r)
+        } else if let Some(r) = lower.strip_prefix("variable") {
+            (VarKind::Variable, r)
+        } else if let Some(r) = lower.strip_prefix("state_var") {
+            (VarKind::Variable, r)
+        } else {
+            let mut d =
+                Diagnostic::error(format!("cannot read the value of `{name}`: `{}`", shown(s)))
+                    .with_primary(v.span, "not a number or variable type");
+            if compact.ends_with(['j', 'J']) {
+                d = d.with_note("complex numbers are written as in Python: `0.5+0.1j`, `1j`");
+            }
+            self.diags.push(d.with_help(
+                "use a number, `input`, `input(0.0)`, `output(0.0)`, `variable(0.0)` or `state_var`",
+            ));
+            return None;
+        };
+        self.parse_args(name, s, rest, v.span)
+            .map(|(values, vector, imag)| VarDecl {
+                imag,
+                ..decl(kind, values, vector)
+            })
+    }
+
+    /// A variable declared by a mapping: `{default: ..., bounds: ..., noise: ...}` or PyRates'
+    /// `{vtype: ..., value: ..., shape: ...}`.
+    fn mapping_decl(&mut self, name: &str, name_span: Span, v: &YNode) -> Option<VarDecl> {
+        let decl =
+            |kind, values: Vec<f64>, vector| plain_decl(kind, values, vector, name_span, v.span);
+        if let Some(default) = v.get("default") {
+            for (k, _) in v.as_map().unwrap_or(&[]) {
+                let key = k.key_text().unwrap_or_default();
+                if !matches!(
+                    key.as_str(),
+                    "default" | "description" | "unit" | "units" | "doc" | "bounds" | "noise"
+                ) {
+                    let w = Diagnostic::warning(format!(
+                        "field `{}` of variable `{name}` is ignored",
+                        shown(&key)
+                    ))
+                    .with_primary(k.span, "ignored")
+                    .with_suggestion_as(
+                        &key,
+                        ["bounds", "noise", "description", "unit"],
+                        |s| format!("`{s}`"),
+                        None,
+                    );
+                    self.warn_once(w);
+                }
+            }
+            let mut d = self.var_decl(name, name_span, default)?;
+            d.value_span = default.span;
+            if let Some(b) = v.get("bounds") {
+                d.bounds = self.bounds(name, b).map(|r| (r, b.span));
+            }
+            if let Some(g) = v.get("noise") {
+                d.noise = self.expr_of(g);
+            }
+            return Some(d);
+        }
+        if let Some(vtype) = v.get("vtype") {
+            let kind = match vtype.as_str().map(str::trim) {
+                Some("state_var") => VarKind::Variable,
+                Some("input") => VarKind::Input,
+                Some("constant") => VarKind::Constant,
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(format!("unknown `vtype` of `{name}`"))
+                            .with_primary(vtype.span, "expected `state_var`, `input` or `constant`")
+                            .with_help("use `vtype: state_var`, `input` or `constant`"),
+                    );
+                    return None;
+                }
+            };
+            let value = v.get("value").and_then(YNode::as_f64).unwrap_or(0.0);
+            let len = v.get("shape").and_then(|s| match &s.value {
+                Value::Seq(dims) if dims.len() == 1 => dims[0].as_f64(),
+                Value::Int(n) => Some(*n as f64),
+                _ => None,
+            });
+            return Some(match len {
+                Some(n) if n >= 1.0 => decl(kind, vec![value; n as usize], true),
+                _ => decl(kind, vec![value], false),
+            });
+        }
+        self.diags.push(
+            Diagnostic::error(format!("cannot read the value of `{name}`"))
+                .with_primary(v.span, "a mapping needs a `default:` entry")
+                .with_help("e.g. `tau: {default: 1.0, description: time constant, unit: s}`"),
+        );
+        None
     }
 
     /// `bounds: [lo, hi]`, either side a number, `inf`/`-inf` or null (no bound).
@@ -2265,9 +2254,62 @@ impl Loader {
     }
 
     fn edge(&mut self, file: &Path, item: &YNode) -> Option<EdgeDecl> {
+        let (src, tgt, tpl, attrs) = self.edge_entries(item)?;
+        let path = |this: &mut Self, n: &YNode, what: &str| -> Option<(String, Span)> {
+            match n.as_str() {
+                Some(s) => Some((s.trim().to_string(), n.span)),
+                None => {
+                    this.diags.push(
+                        Diagnostic::error(format!(
+                            "edge {what} must be a variable path such as `node/op/var`, found {}",
+                            n.kind()
+                        ))
+                        .with_primary(n.span, "here")
+                        .with_help("write the path as a string, e.g. `pc/pro/m`"),
+                    );
+                    None
+                }
+            }
+        };
+        let source = path(self, &src, "source");
+        let target = path(self, &tgt, "target");
+        let template = self.edge_template(file, tpl.as_ref());
+        let EdgeAttrs {
+            weight,
+            delay,
+            spread,
+            attrs: attrs_out,
+        } = self.edge_attributes(item, attrs.as_ref(), template.is_some());
+        if let (Some((_, s)), None) = (spread, delay) {
+            self.diags.push(
+                Diagnostic::error("an edge with a `spread` needs a `delay`")
+                    .with_primary(s, "spread without a mean delay")
+                    .with_help(
+                        "`spread` is the standard deviation of a distributed delay around `delay`",
+                    ),
+            );
+        }
+        Some(EdgeDecl {
+            source: source?,
+            target: target?,
+            template,
+            weight,
+            delay,
+            spread,
+            attrs: attrs_out,
+            span: item.span,
+        })
+    }
+
+    /// The entries of an edge: `[source, target, template, attributes]` (the template or the
+    /// attributes may be left out) or a mapping with those keys.
+    #[allow(clippy::type_complexity)]
+    fn edge_entries(
+        &mut self,
+        item: &YNode,
+    ) -> Option<(YNode, YNode, Option<YNode>, Option<YNode>)> {
         let help = "an edge is `[source, target, template or null, {weight: w}]`";
-        let (src, tgt, tpl, attrs): (YNode, YNode, Option<YNode>, Option<YNode>) = match &item.value
-        {
+        let entries = match &item.value {
             Value::Seq(parts) if parts.len() == 4 => (
                 parts[0].clone(),
                 parts[1].clone(),
@@ -2340,26 +2382,13 @@ impl Loader {
                 return None;
             }
         };
-        let path = |this: &mut Self, n: &YNode, what: &str| -> Option<(String, Span)> {
-            match n.as_str() {
-                Some(s) => Some((s.trim().to_string(), n.span)),
-                None => {
-                    this.diags.push(
-                        Diagnostic::error(format!(
-                            "edge {what} must be a variable path such as `node/op/var`, found {}",
-                            n.kind()
-                        ))
-                        .with_primary(n.span, "here")
-                        .with_help("write the path as a string, e.g. `pc/pro/m`"),
-                    );
-                    None
-                }
-            }
-        };
-        let source = path(self, &src, "source");
-        let target = path(self, &tgt, "target");
+        Some(entries)
+    }
+
+    /// The edge template an edge names (`None` for null, an empty template, or an error).
+    fn edge_template(&mut self, file: &Path, tpl: Option<&YNode>) -> Option<(Template, Span)> {
         let mut template = None;
-        if let Some(t) = &tpl {
+        if let Some(t) = tpl {
             match &t.value {
                 Value::Null => {}
                 Value::Str(s)
@@ -2388,10 +2417,21 @@ impl Loader {
                 ),
             }
         }
+        template
+    }
+
+    /// An edge's weight (default 1), delay and spread, and for an edge with a template its other
+    /// attributes (`op/var: value`).
+    fn edge_attributes(
+        &mut self,
+        item: &YNode,
+        attrs: Option<&YNode>,
+        templated: bool,
+    ) -> EdgeAttrs {
         let mut weight = (1.0, item.span);
         let mut attrs_out = Vec::new();
         let (mut delay, mut spread) = (None, None);
-        if let Some(a) = &attrs {
+        if let Some(a) = attrs {
             match &a.value {
                 Value::Null => {}
                 Value::Map(m) => {
@@ -2446,9 +2486,7 @@ impl Loader {
                                     spread = Some((s, v.span));
                                 }
                             }
-                            _ if template.is_some() => {
-                                attrs_out.push((key.clone(), v.clone(), k.span))
-                            }
+                            _ if templated => attrs_out.push((key.clone(), v.clone(), k.span)),
                             _ => {
                                 let mut d = Diagnostic::error(format!(
                                     "unknown edge attribute `{}`",
@@ -2475,26 +2513,21 @@ impl Loader {
                 ),
             }
         }
-        if let (Some((_, s)), None) = (spread, delay) {
-            self.diags.push(
-                Diagnostic::error("an edge with a `spread` needs a `delay`")
-                    .with_primary(s, "spread without a mean delay")
-                    .with_help(
-                        "`spread` is the standard deviation of a distributed delay around `delay`",
-                    ),
-            );
-        }
-        Some(EdgeDecl {
-            source: source?,
-            target: target?,
-            template,
+        EdgeAttrs {
             weight,
             delay,
             spread,
             attrs: attrs_out,
-            span: item.span,
-        })
+        }
     }
+}
+
+/// What [`Loader::edge_attributes`] reads.
+struct EdgeAttrs {
+    weight: (f64, Span),
+    delay: Option<(f64, Span)>,
+    spread: Option<(f64, Span)>,
+    attrs: Vec<(String, YNode, Span)>,
 }
 
 /// `path` relative to the current directory when it lies inside it (without touching the file
@@ -2518,6 +2551,26 @@ impl EqKind {
             EqKind::Differential => "differential equation",
             EqKind::Algebraic => "algebraic equation",
         }
+    }
+}
+
+/// A real declaration without bounds or noise.
+fn plain_decl(
+    kind: VarKind,
+    values: Vec<f64>,
+    vector: bool,
+    name_span: Span,
+    value_span: Span,
+) -> VarDecl {
+    VarDecl {
+        kind,
+        values,
+        vector,
+        imag: None,
+        name_span,
+        value_span,
+        bounds: None,
+        noise: None,
     }
 }
 
