@@ -35,12 +35,14 @@
 /// The version of rateforge.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+mod engine;
 mod error;
 pub mod library;
 mod model;
 mod run;
 pub mod sweep;
 
+pub use engine::{BackendKind, Engine, EngineOptions};
 pub use error::Error;
 pub use model::{CudaTarget, Drive, Format, Model, Validated};
 pub use rateforge_runtime::cuda::CudaKernel;
