@@ -68,6 +68,68 @@ enum Command {
     Models(ModelsArgs),
     /// Time a fixed suite of models and print instance-steps/s, GFLOP/s and the share of peak.
     Bench(BenchArgs),
+    /// Draw a result as a figure (PNG or SVG): traces against time (an image of node × time for
+    /// more than 16 nodes or instances), a sweep's statistic as a heat map over two swept axes
+    /// (a line over one, a scatter for random samples), or a 2-D array as a matrix.
+    Plot(PlotArgs),
+}
+
+#[derive(clap::Args)]
+struct PlotArgs {
+    /// The `.npz` file that `rateforge run -o` or `rateforge sweep -o` wrote (or an `.npy` array).
+    input: PathBuf,
+    /// The figure: `.png` or `.svg` (by its extension).
+    #[arg(short, long, value_name = "FIG.png|FIG.svg")]
+    output: PathBuf,
+    /// The statistic a sweep is drawn by (the `<stat>/<path>` arrays).
+    #[arg(long, value_enum)]
+    stat: Option<StatArg>,
+    /// The one variable to draw (a recorded path); default: every recorded variable, or for a
+    /// sweep the first.
+    #[arg(long, value_name = "PATH")]
+    var: Option<String>,
+    /// Draw this 2-D array as a matrix image (a connectivity's weights, a correlation matrix).
+    #[arg(long, value_name = "NAME")]
+    matrix: Option<String>,
+    /// Width of the figure in pixels (320 to 8000).
+    #[arg(long, default_value_t = 1200)]
+    width: u32,
+    /// Height of the figure in pixels (320 to 8000).
+    #[arg(long, default_value_t = 800)]
+    height: u32,
+    /// Do not print what was drawn.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum StatArg {
+    /// The last sample.
+    Last,
+    /// The mean after the transient.
+    Mean,
+    /// The variance after the transient.
+    Var,
+    /// The smallest sample.
+    Min,
+    /// The largest sample.
+    Max,
+    /// The time above the threshold (`--threshold` of the sweep).
+    Above,
+}
+
+impl StatArg {
+    fn stat(self) -> rateforge_plot::Stat {
+        use rateforge_plot::Stat;
+        match self {
+            StatArg::Last => Stat::Last,
+            StatArg::Mean => Stat::Mean,
+            StatArg::Var => Stat::Var,
+            StatArg::Min => Stat::Min,
+            StatArg::Max => Stat::Max,
+            StatArg::Above => Stat::Above,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -287,6 +349,10 @@ struct RunArgs {
     /// Output file: `.npz` (numpy) or `.csv`.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also draw the result as a figure, `.png` or `.svg`: the traces of a run, a sweep's mean
+    /// as a heat map (see `rateforge plot` for more choices).
+    #[arg(long, value_name = "FIG.png|FIG.svg")]
+    plot: Option<PathBuf>,
     /// Which implementation to run.
     #[arg(long, value_enum, default_value_t = BackendArg::Native)]
     backend: BackendArg,
@@ -401,6 +467,7 @@ fn main() {
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
         Command::Models(args) => models(&args),
+        Command::Plot(args) => plot(&args),
         Command::Bench(args) => {
             let options = bench::BenchOptions {
                 quick: args.quick,
@@ -999,12 +1066,86 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
 }
 
 fn run(args: &RunArgs) -> Result<(), Error> {
+    check_plot(args)?;
+    if args.plot.is_some() && args.no_trace {
+        return Err(usage(
+            "`--plot` draws the traces of a run, and `--no-trace` keeps none",
+            "leave out `--no-trace`, or sweep to draw statistics",
+        ));
+    }
     let (valid, spec) = prepare(args)?;
     let result = execute(&valid, &spec, args)?;
-    report(&result, args)
+    report(&result, args)?;
+    plot_result(&result, args)
+}
+
+/// A plotting error as the command line reports it: status 2 for a mistake in the input, 1
+/// for a failure.
+fn plot_error(e: rateforge_plot::PlotError) -> Error {
+    match e.kind {
+        rateforge_plot::ErrorKind::Usage => usage(e.message, e.help),
+        rateforge_plot::ErrorKind::Failed => Error::Runtime(rateforge_rt::RuntimeError::Invalid(
+            format!("{}\n  = help: {}", e.message, e.help),
+        )),
+    }
+}
+
+/// Checks the figure name of `--plot` before anything runs.
+fn check_plot(args: &RunArgs) -> Result<(), Error> {
+    match &args.plot {
+        Some(path) => rateforge_plot::Format::from_path(path)
+            .map(|_| ())
+            .map_err(plot_error),
+        None => Ok(()),
+    }
+}
+
+/// Tells what a figure shows (unless `quiet`).
+fn report_plot(summary: &rateforge_plot::PlotSummary, path: &std::path::Path, quiet: bool) {
+    if quiet {
+        return;
+    }
+    eprintln!("drew {} to {}", summary.describe(), path.display());
+    if summary.non_finite > 0 {
+        eprintln!(
+            "note: left out {} non-finite value{} (NaN or infinite)",
+            summary.non_finite,
+            if summary.non_finite == 1 { "" } else { "s" }
+        );
+    }
+    for note in &summary.notes {
+        eprintln!("note: {note}");
+    }
+}
+
+/// Draws the result into the figure of `--plot`.
+fn plot_result(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
+    let Some(path) = &args.plot else {
+        return Ok(());
+    };
+    let data = rateforge_plot::Dataset::from_result(result);
+    let summary = rateforge_plot::plot(&data, path, &rateforge_plot::PlotOptions::default())
+        .map_err(plot_error)?;
+    report_plot(&summary, path, args.quiet);
+    Ok(())
+}
+
+fn plot(args: &PlotArgs) -> Result<(), Error> {
+    let options = rateforge_plot::PlotOptions {
+        stat: args.stat.map(StatArg::stat),
+        var: args.var.clone(),
+        matrix: args.matrix.clone(),
+        width: args.width,
+        height: args.height,
+    };
+    let summary =
+        rateforge_plot::plot_npz(&args.input, &args.output, &options).map_err(plot_error)?;
+    report_plot(&summary, &args.output, args.quiet);
+    Ok(())
 }
 
 fn sweep(args: &SweepArgs) -> Result<(), Error> {
+    check_plot(&args.run)?;
     let (valid, mut spec) = prepare(&args.run)?;
     let declared = valid.sweep_axes().to_vec();
     // Points per declared axis.
@@ -1125,7 +1266,8 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
         );
     }
     let result = execute(&valid, &spec, &args.run)?;
-    report(&result, &args.run)
+    report(&result, &args.run)?;
+    plot_result(&result, &args.run)
 }
 
 fn models(args: &ModelsArgs) -> Result<(), Error> {

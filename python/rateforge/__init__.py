@@ -1,0 +1,442 @@
+"""rateforge: fast kernels for rate-based neural models, from Python.
+
+Describe a model once (PyRates-style YAML or TVB RateML/LEMS XML); rateforge generates a kernel
+specialised for it, compiles it (cached), and runs single simulations, networks and sweeps of
+many parameter values. Results are numpy arrays.
+
+>>> import rateforge as rf
+>>> m = rf.load("examples/models/montbrio.yaml/qif")
+>>> r = m.run(time=100, dt=1e-3, solver="rk4", every=0.01,
+...           inputs={"p/qif_op/I_ext": "30*(t>=30)*(t<60)"},
+...           record=["p/qif_op/r", "p/qif_op/v"])
+>>> r["p/qif_op/r"].shape
+(10001,)
+
+Errors in a model or in a run's arguments raise :class:`ModelError` (a ``ValueError``) whose text
+is rateforge's diagnostic: file:line:col, the text underlined, a help line. Ctrl-C stops a run and
+raises ``KeyboardInterrupt`` with the partial result as its ``.result``.
+
+PyRates users: :mod:`rateforge.pyrates` has ``CircuitTemplate`` and ``grid_search``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time as _time
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _rateforge
+from ._rateforge import ModelError
+
+__all__ = ["load", "from_source", "Model", "Result", "ModelError", "__version__"]
+
+__version__ = _rateforge.version()
+
+
+def load(model: Union[str, os.PathLike], model_path: Optional[Sequence[Union[str, os.PathLike]]] = None) -> Model:
+    """Load a model, as the command line names it.
+
+    ``model`` is ``"file.yaml/Template"``, ``"dir/file/Template"``, ``"package.file.Template"``
+    (searched in ``model_path``, a list of directories, and the current directory), a YAML file
+    with a single circuit, or a RateML/LEMS file ``"model.xml"``. Returns a :class:`Model`;
+    raises :class:`ModelError` with the located diagnostic when the model does not load.
+    """
+    paths = None if model_path is None else [str(p) for p in model_path]
+    return Model(_rateforge.load(str(model), paths))
+
+
+def from_source(text: str, format: str = "yaml", template: Optional[str] = None) -> Model:
+    """A model from text: ``format="yaml"`` (PyRates templates; ``template`` names the circuit or
+    node to run unless there is a single one) or ``format="xml"`` (RateML/LEMS)."""
+    return Model(_rateforge.from_source(text, format, template))
+
+
+def _record_list(record):
+    if record is None:
+        return []
+    if isinstance(record, str):
+        return [r.strip() for r in record.split(",") if r.strip()]
+    return [str(r) for r in record]
+
+
+class _Progress:
+    """A progress bar for runs over a second: tqdm when it is installed (terminals and notebooks),
+    else a line on a terminal's stderr."""
+
+    def __init__(self, show):
+        self.show = show
+        self.start = _time.monotonic()
+        self.bar = None
+        self.last = 0
+
+    def __call__(self, done, total):
+        if not self.show or _time.monotonic() - self.start < 1.0:
+            return
+        if self.bar is None:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, unit="step", unit_scale=True, leave=False)
+            except ImportError:
+                if not sys.stderr.isatty():
+                    self.show = False
+                    return
+                self.bar = "text"
+        if self.bar == "text":
+            sys.stderr.write(f"\r{100.0 * done / max(total, 1):5.1f}% of {total} steps")
+            sys.stderr.flush()
+        else:
+            self.bar.update(done - self.last)
+        self.last = done
+
+    def close(self):
+        if self.bar == "text":
+            sys.stderr.write("\r" + " " * 40 + "\r")
+        elif self.bar is not None:
+            self.bar.close()
+
+
+class Model:
+    """A loaded model: edit it (:meth:`set`, :meth:`drive`, :meth:`set_noise`), inspect it
+    (:meth:`check`), run it (:meth:`run`) or sweep it (:meth:`sweep`). Kernels are built once per
+    model and set of compile options, and reused by later runs."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def copy(self) -> Model:
+        """An independent copy."""
+        return Model(self._native.copy())
+
+    def set(self, path: str, value: float) -> Model:
+        """Set a parameter's value or a state's initial value; returns the model."""
+        self._native.set(str(path), float(value))
+        return self
+
+    def drive(self, path: str, expression: str) -> Model:
+        """Drive an input with an expression of the time ``t``, e.g. ``"30*(t>=30)*(t<60)"``."""
+        self._native.drive(str(path), str(expression))
+        return self
+
+    def set_noise(self, path: str, sigma: float) -> Model:
+        """Add noise ``sigma dW`` to a state (the stochastic solvers are ``euler`` and ``heun``)."""
+        self._native.set_noise(str(path), float(sigma))
+        return self
+
+    def set_connectivity(self, path: Union[str, os.PathLike], tract_lengths=None, delays=None) -> Model:
+        """Run this network model on a connectivity: a directory or a TVB zip (``weights.txt``,
+        ``tract_lengths.txt``, ...), or a weights file with optional ``tract_lengths`` or
+        ``delays`` files (the command line's ``--connectivity``, ``--tract-lengths``,
+        ``--delays``)."""
+        self._native.set_connectivity(str(path), None if tract_lengths is None else str(tract_lengths),
+                                      None if delays is None else str(delays))
+        return self
+
+    def set_history(self, history: str) -> Model:
+        """The history before the start: ``"initial"`` (each state's initial value) or ``"zero"``."""
+        self._native.set_history(history)
+        return self
+
+    def check(self) -> dict[str, Any]:
+        """Validate the model and describe it: a dict with ``name``, ``hash``, ``states`` (path,
+        initial value), ``parameters`` (path, value, kind), ``derived``, ``network``,
+        ``sweep_axes``, ``record``, ``warnings`` and the ``listing`` that ``rateforge check``
+        prints. Raises :class:`ModelError` when the model is invalid."""
+        return self._native.check()
+
+    def __repr__(self):
+        info = self._native.check()
+        return f"<rateforge.Model {info['name']}: {len(info['states'])} states, {len(info['parameters'])} parameters>"
+
+    def run(self, time: float, dt: float, solver: str = "rk4", *, t0: float = 0.0,
+            every: Optional[float] = None, record: Union[None, str, Sequence[str]] = None,
+            inputs: Optional[Mapping[str, Union[str, np.ndarray]]] = None,
+            instance_values: Optional[Mapping[str, Any]] = None,
+            node_values: Optional[Mapping[str, Any]] = None, seed: int = 0,
+            threads: Optional[int] = None, backend: str = "native", precision: str = "f64",
+            history_precision: str = "f64", fast: bool = False, lanes: Optional[int] = None,
+            generic: bool = False, trace: bool = True, stats: bool = False,
+            transient: Optional[float] = None, thresholds: Optional[Mapping[str, float]] = None,
+            set: Optional[Mapping[str, float]] = None, noise: Optional[Mapping[str, float]] = None,
+            connectivity: Union[None, str, os.PathLike] = None, history: Optional[str] = None,
+            progress: bool = True) -> Result:
+        """Simulate the model; the same options and results as ``rateforge run``.
+
+        time, dt: the simulated time and the step (``time`` a whole number of steps).
+        solver: ``"euler"``, ``"heun"`` or ``"rk4"``. t0: the start time.
+        every: the sampling interval (a whole number of steps; default every step).
+        record: paths to record (a list, or comma-separated text); default the model's states.
+        inputs: ``{path: expression}`` (text, of the time ``t``) or ``{path: array}`` with one row
+            per step (one column, or one per node or per instance), held constant within a step.
+        instance_values: ``{path: values}``, one value per instance (parameters or initial states).
+        node_values: ``{path: values}``, one initial value per node of a network.
+        seed: the noise seed. threads: worker threads (default all cores).
+        backend: ``"native"`` (compiled for this CPU), ``"interp"`` (the reference evaluator),
+            ``"cuda"``/``"cuda:N"`` (a GPU), ``"cuda-emulated"``.
+        precision, history_precision: ``"f64"`` or ``"f32"``. fast: faster, less exact arithmetic.
+        lanes: SIMD lanes (default chosen from the run). generic: no parameters compiled in.
+        trace: keep every sample (else statistics and final states only).
+        stats, transient, thresholds: streaming statistics (``last``, ``mean``, ``var``, ``min``,
+            ``max``, ``above``) after ``transient`` time units, ``above`` for ``{path: threshold}``.
+        set, noise, connectivity, history: for this run only, as :meth:`set`, :meth:`set_noise`,
+            :meth:`set_connectivity` and :meth:`set_history` (``--set``, ``--noise``,
+            ``--connectivity``, ``--history``).
+        progress: a progress bar for runs that take over a second.
+
+        Returns a :class:`Result`. Ctrl-C raises ``KeyboardInterrupt`` whose ``.result`` holds what
+        was done.
+        """
+        return self._call(locals(), sweep=None)
+
+    def sweep(self, grid: Optional[Mapping[str, Any]] = None, *, mode: str = "product",
+              samples: Optional[int] = None, sample_seed: int = 0,
+              table: Optional[Mapping[str, Any]] = None, time: float, dt: float,
+              solver: str = "rk4", traces: bool = False, **options: Any) -> Result:
+        """Simulate many parameter values at once, one instance each; ``rateforge sweep``.
+
+        grid: ``{path: values}``; values are a list or array of numbers, or the command line's
+            text: ``"lo:hi:n"`` (numpy's linspace), ``"log:lo:hi:n"``, or ``"lo:hi"`` for random
+            designs. Axes combine by ``mode``: ``"product"`` (every combination, the first axis
+            slowest), ``"zip"`` (position by position), ``"uniform"`` or ``"lhs"`` (``samples``
+            random instances, seeded by ``sample_seed``).
+        table: ``{path: values}`` columns of given instances (a pandas DataFrame works too).
+        traces: keep every sample of every instance (default: statistics only, as the CLI).
+        Other options as :meth:`run`. The result's ``grid`` holds each instance's values.
+        """
+        axes = []
+        for path, values in (grid or {}).items():
+            if isinstance(values, str):
+                axes.append((str(path), values))
+            else:
+                axes.append((str(path), [float(v) for v in np.asarray(values, dtype=float).ravel()]))
+        columns = []
+        if table is not None:
+            for path in table.keys():
+                columns.append((str(path), [float(v) for v in np.asarray(table[path], dtype=float).ravel()]))
+        sweep = {
+            "axes": axes,
+            "mode": mode,
+            "samples": samples,
+            "seed": int(sample_seed),
+            "table": columns,
+        }
+        options.setdefault("trace", traces)
+        options.update(time=time, dt=dt, solver=solver)
+        return self._call(options, sweep=sweep)
+
+    def _call(self, given, sweep):
+        native = self._native
+        if given.get("set") or given.get("noise") or given.get("connectivity") or given.get("history"):
+            model = self.copy()
+            if given.get("history"):
+                model.set_history(given["history"])
+            if given.get("connectivity"):
+                model.set_connectivity(given["connectivity"])
+            for path, value in (given.get("set") or {}).items():
+                model.set(path, value)
+            for path, sigma in (given.get("noise") or {}).items():
+                model.set_noise(path, sigma)
+            native = model._native
+        args = {
+            "time": float(given["time"]),
+            "dt": float(given["dt"]),
+            "solver": str(given.get("solver", "rk4")),
+            "t0": float(given.get("t0", 0.0)),
+            "every": None if given.get("every") is None else float(given["every"]),
+            "record": _record_list(given.get("record")),
+            "seed": int(given.get("seed", 0)),
+            "threads": given.get("threads"),
+            "backend": str(given.get("backend", "native")),
+            "precision": str(given.get("precision", "f64")),
+            "history_precision": str(given.get("history_precision", "f64")),
+            "fast": bool(given.get("fast", False)),
+            "lanes": given.get("lanes"),
+            "generic": bool(given.get("generic", False)),
+            "trace": bool(given.get("trace", True)),
+            "stats": bool(given.get("stats", False)),
+            "transient": None if given.get("transient") is None else float(given["transient"]),
+            "thresholds": {str(k): float(v) for k, v in (given.get("thresholds") or {}).items()},
+            "instance_values": {
+                str(k): [float(x) for x in np.asarray(v, dtype=float).ravel()]
+                for k, v in (given.get("instance_values") or {}).items()
+            },
+            "node_values": {
+                str(k): [float(x) for x in np.asarray(v, dtype=float).ravel()]
+                for k, v in (given.get("node_values") or {}).items()
+            },
+        }
+        exprs, series = [], []
+        for path, value in (given.get("inputs") or {}).items():
+            if isinstance(value, str):
+                exprs.append((str(path), value))
+            else:
+                a = np.asarray(value, dtype=np.float64)
+                if a.ndim == 1:
+                    a = a[:, None]
+                if a.ndim != 2:
+                    raise ModelError(
+                        f"error: the input of `{path}` has {a.ndim} dimensions\n"
+                        "  = help: give one row per step: a vector, or a matrix with one column per node or instance"
+                    )
+                series.append((str(path), np.ascontiguousarray(a)))
+        bar = _Progress(bool(given.get("progress", True)))
+        try:
+            result = native._run(args, exprs, series, sweep, bar)
+        except KeyboardInterrupt as e:
+            partial = getattr(e, "result", None)
+            if partial is not None:
+                e.result = Result(partial)
+            raise
+        finally:
+            bar.close()
+        return Result(result)
+
+
+class Result:
+    """A run's result. ``result[name]`` is a numpy array named as in the ``.npz`` file the command
+    line writes: ``time``, each recorded path (shape ``(samples, [nodes,] [instances])``; a complex
+    variable recorded whole also as one ``complex128`` array), ``<stat>/<path>`` statistics,
+    ``grid/<path>`` swept values, ``steps_done`` for an interrupted run."""
+
+    def __init__(self, native):
+        self._native = native
+        self._cache = {}
+
+    def keys(self):
+        """The array names, in the order of the ``.npz`` file."""
+        return list(self._native.names())
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __contains__(self, name):
+        return name in self.keys()
+
+    def __getitem__(self, name):
+        if name not in self._cache:
+            a = self._native.array(name)
+            if a is None:
+                raise KeyError(f"{name!r}: the result has {', '.join(self.keys())}")
+            a.flags.writeable = False
+            self._cache[name] = a
+        return self._cache[name]
+
+    @property
+    def time(self):
+        """The sample times."""
+        return self["time"]
+
+    @property
+    def recorded(self):
+        """The recorded paths."""
+        return self._native.recorded
+
+    @property
+    def metadata(self):
+        """The run's metadata (model, hash, solver, dt, parameters, version, ...), a dict."""
+        return json.loads(self._native.metadata_json())
+
+    @property
+    def n_instances(self):
+        return self._native.n_instances
+
+    @property
+    def n_nodes(self):
+        return self._native.n_nodes
+
+    @property
+    def run_seconds(self):
+        """Seconds the simulation itself took (without the Python call's own costs)."""
+        return self._native.run_seconds
+
+    @property
+    def partial(self):
+        """Whether the run was stopped early."""
+        return self._native.partial
+
+    @property
+    def grid(self):
+        """The values varied between instances: ``{path: array}``."""
+        return {p: np.asarray(v) for p, v in self._native.varied}
+
+    def non_finite(self):
+        """Instances that went NaN or infinite: ``[(instance, time or None), ...]``."""
+        return self._native.non_finite()
+
+    def write(self, path):
+        """Write a ``.npz`` or ``.csv`` file, exactly as ``rateforge run -o`` does."""
+        self._native.write(str(path))
+
+    def __repr__(self):
+        return (f"<rateforge.Result: {len(self.recorded)} recorded, {self.n_instances} instance(s), "
+                f"{self.n_nodes} node(s), arrays {self.keys()}>")
+
+    def to_pandas(self):
+        """The traces of a run with one instance as a pandas DataFrame indexed by time, one column
+        per recorded path (``path[node]`` for networks)."""
+        import pandas as pd
+
+        if self.n_instances != 1:
+            raise ValueError("to_pandas() takes a run with one instance; use to_xarray() for sweeps")
+        columns = {}
+        for path in self.recorded:
+            a = self[path]
+            if a.ndim == 1:
+                columns[path] = a
+            else:
+                for node in range(a.shape[1]):
+                    columns[f"{path}[{node}]"] = a[:, node]
+        return pd.DataFrame(columns, index=pd.Index(self.time, name="time"))
+
+    def to_xarray(self):
+        """An xarray Dataset: each recorded path over dims ``time``, ``node`` (networks) and
+        ``instance`` (several instances), statistics as ``<stat>/<path>``, the swept values as
+        coordinates along ``instance``, and the metadata as attributes."""
+        import xarray as xr
+
+        network = self._native.network
+        many = self.n_instances > 1
+        block = (["node"] if network else []) + (["instance"] if many else [])
+        data = {}
+        for name in self.keys():
+            if name in ("time", "steps_done") or name.startswith("grid/"):
+                continue
+            a = self[name]
+            dims = (["time"] if a.ndim == len(block) + 1 else []) + block
+            data[name] = (dims, a)
+        coords = {}
+        if "time" in self:
+            coords["time"] = self.time
+        if many:
+            coords["instance"] = np.arange(self.n_instances)
+            for path, values in self.grid.items():
+                coords[path] = ("instance", values)
+        if network:
+            coords["node"] = np.arange(self.n_nodes)
+        attrs = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+                 for k, v in self.metadata.items() if v is not None}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def plot(self, paths=None, ax=None):
+        """Plot the recorded traces against time with matplotlib (one panel per path; nodes and
+        instances overlaid). Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        paths = self.recorded if paths is None else _record_list(paths)
+        if ax is None:
+            fig, axes = plt.subplots(len(paths), 1, sharex=True, squeeze=False,
+                                     figsize=(8, 2.2 * len(paths) + 0.6))
+            axes = axes[:, 0]
+        else:
+            fig, axes = ax.figure, [ax] * len(paths)
+        for a, path in zip(axes, paths):
+            y = self[path]
+            a.plot(self.time, y.reshape(len(self.time), -1), lw=0.8)
+            a.set_ylabel(path)
+        axes[-1].set_xlabel("time")
+        fig.suptitle(self.metadata.get("model_name", ""))
+        return fig
