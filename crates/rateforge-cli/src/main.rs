@@ -7,9 +7,7 @@ mod bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rateforge::{
-    Backend, BuildOptions, Controls, EmitOptions, Error, LoadOptions, Model, RunSpec, Solver,
-};
+use rateforge::{BuildOptions, Controls, EmitOptions, Error, LoadOptions, Model, RunSpec, Solver};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -804,73 +802,28 @@ fn execute(
     spec: &RunSpec,
     args: &RunArgs,
 ) -> Result<rateforge::RunResult, Error> {
-    // Check the recorded paths before spending time on compilation.
-    valid.record_ids(&spec.record)?;
-    let precision = args.precision.precision();
-    let history = args.history_precision.precision();
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let history_bytes = valid
-        .history_values(spec)
-        .saturating_mul(history.bits() as usize / 8);
-    let emit = EmitOptions {
-        lanes: args.lanes.unwrap_or_else(|| {
-            EmitOptions::lanes_for_run(
-                precision,
-                spec.instances,
-                history_bytes,
-                threads,
-                rateforge::crates::runtime::peak::last_level_cache(),
-            )
-        }),
-        fast: args.fast,
-        precision,
-        history,
-        inline: if args.generic {
-            Vec::new()
-        } else {
-            valid.constant_parameters(spec)
+    let options = rateforge::EngineOptions {
+        backend: match args.backend {
+            BackendArg::Native => rateforge::BackendKind::Native,
+            BackendArg::Interp => rateforge::BackendKind::Interp,
+            BackendArg::Cuda => rateforge::BackendKind::Cuda(args.device),
+            BackendArg::CudaEmulated => rateforge::BackendKind::CudaEmulated,
         },
-        ..Default::default()
+        precision: args.precision.precision(),
+        history: args.history_precision.precision(),
+        fast: args.fast,
+        lanes: args.lanes,
+        generic: args.generic,
+        build: BuildOptions::default(),
     };
-    if emit.lanes == 0 || emit.lanes > 1024 {
-        return Err(usage(
-            format!("`--lanes {}` is out of range", emit.lanes),
-            "give 1 to 1024 lanes, e.g. 32",
-        ));
+    // Checks the recorded paths before spending time on compilation.
+    let engine = valid.engine(spec, &options)?;
+    if let Some(name) = engine.device_name()
+        && !args.quiet
+    {
+        eprintln!("CUDA device: {name}");
     }
-    let (mut kernel, mut cuda) = (None, None);
-    match args.backend {
-        BackendArg::Native => kernel = Some(valid.build(&emit, &BuildOptions::default())?),
-        BackendArg::Interp => {}
-        BackendArg::Cuda => {
-            cuda = Some(valid.build_cuda(
-                &emit,
-                &BuildOptions::default(),
-                rateforge::CudaTarget::Gpu(args.device),
-            )?);
-        }
-        BackendArg::CudaEmulated => {
-            cuda = Some(valid.build_cuda(
-                &emit,
-                &BuildOptions::default(),
-                rateforge::CudaTarget::Emulated,
-            )?);
-        }
-    }
-    let backend = match (&kernel, &cuda) {
-        (Some(k), _) => Backend::Native(k),
-        (None, Some(k)) => {
-            if !args.quiet {
-                eprintln!("CUDA device: {}", k.device_name());
-            }
-            Backend::Cuda(k)
-        }
-        (None, None) => Backend::Interp,
-    };
+    let backend = engine.backend();
     let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
     let total = steps * spec.instances.max(1) as u64;
     let progress = AtomicU64::new(0);
