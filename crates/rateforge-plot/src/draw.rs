@@ -340,6 +340,44 @@ fn cells(
     })
 }
 
+/// Paints the `rows` × `cols` image of `value(r, c)` (row 0 at the top) over the plotting area,
+/// coloured over the finite range of its values, and that range's colour bar beside it.
+#[allow(clippy::too_many_arguments)]
+fn image<DB: DrawingBackend, CT: CoordTranslate>(
+    plotting: &DrawingArea<DB, CT>,
+    bar: &DrawingArea<DB, Shift>,
+    (rows, cols): (usize, usize),
+    value: impl Fn(usize, usize) -> f64,
+    label: &str,
+    bottom: i32,
+    st: &Style,
+    patches: &mut Vec<Patch>,
+) -> Result<(), PlotError>
+where
+    DB::ErrorType: 'static,
+{
+    let (x, y, pw, ph) = pixel_rect(plotting);
+    let all = (0..rows).flat_map(|r| (0..cols).map(move |c| (r, c)));
+    let (lo, hi) = finite_range(all.map(|(r, c)| value(r, c))).unwrap_or((0.0, 1.0));
+    let grid = cells(
+        rows,
+        cols,
+        ph.max(1) as usize,
+        pw.max(1) as usize,
+        lo,
+        hi,
+        value,
+    );
+    patches.push(Patch {
+        x,
+        y,
+        w: pw,
+        h: ph,
+        grid,
+    });
+    colour_bar(bar, lo, hi, label, bottom, st)
+}
+
 /// The plotting area's pixel rectangle (left, top, width, height).
 fn pixel_rect<DB: DrawingBackend, CT: CoordTranslate>(
     area: &DrawingArea<DB, CT>,
@@ -581,26 +619,16 @@ where
         mesh.x_desc("time");
     }
     mesh.draw().map_err(failed)?;
-    let (x, y, pw, ph) = pixel_rect(chart.plotting_area());
-    let (lo, hi) = finite_range(panel.series.iter().flat_map(|s| s.values.iter().copied()))
-        .unwrap_or((0.0, 1.0));
-    let grid = cells(
-        rows,
-        samples,
-        ph.max(1) as usize,
-        pw.max(1) as usize,
-        lo,
-        hi,
+    image(
+        chart.plotting_area(),
+        &bar,
+        (rows, samples),
         |r, c| panel.series[r].values.get(c).copied().unwrap_or(f64::NAN),
-    );
-    patches.push(Patch {
-        x,
-        y,
-        w: pw,
-        h: ph,
-        grid,
-    });
-    colour_bar(&bar, lo, hi, &panel.path, x_area, st)?;
+        &panel.path,
+        x_area,
+        st,
+        patches,
+    )?;
     Ok(format!(
         "{}: an image of {rows} rows ({}) × {samples} samples",
         panel.path, panel.rows_label
@@ -722,26 +750,17 @@ where
         .y_desc(y_label)
         .draw()
         .map_err(failed)?;
-    let (x, y, pw, ph) = pixel_rect(chart.plotting_area());
-    let (lo, hi) = finite_range(values.iter().copied()).unwrap_or((0.0, 1.0));
     // Row 0 at the top: the largest y.
-    let grid = cells(
-        ny,
-        nx,
-        ph.max(1) as usize,
-        pw.max(1) as usize,
-        lo,
-        hi,
+    image(
+        chart.plotting_area(),
+        &bar,
+        (ny, nx),
         |r, c| values[(ny - 1 - r) * nx + c],
-    );
-    patches.push(Patch {
-        x,
-        y,
-        w: pw,
-        h: ph,
-        grid,
-    });
-    colour_bar(&bar, lo, hi, value_label, st.x_labels, st)?;
+        value_label,
+        st.x_labels,
+        st,
+        patches,
+    )?;
     Ok(format!(
         "{value_label} over {x_label} ({nx}) × {y_label} ({ny})"
     ))
@@ -845,25 +864,16 @@ where
         .y_desc("row")
         .draw()
         .map_err(failed)?;
-    let (x, y, pw, ph) = pixel_rect(chart.plotting_area());
-    let (lo, hi) = finite_range(data.iter().copied()).unwrap_or((0.0, 1.0));
-    let grid = cells(
-        rows,
-        cols,
-        ph.max(1) as usize,
-        pw.max(1) as usize,
-        lo,
-        hi,
+    image(
+        chart.plotting_area(),
+        &bar,
+        (rows, cols),
         |r, c| data.get(r * cols + c).copied().unwrap_or(f64::NAN),
-    );
-    patches.push(Patch {
-        x,
-        y,
-        w: pw,
-        h: ph,
-        grid,
-    });
-    colour_bar(&bar, lo, hi, name, st.x_labels, st)?;
+        name,
+        st.x_labels,
+        st,
+        patches,
+    )?;
     Ok(format!("`{name}` ({rows} × {cols})"))
 }
 
