@@ -193,6 +193,7 @@ class Model:
         return self._call(locals(), sweep=None)
 
     def sweep(self, grid: Optional[Mapping[str, Any]] = None, *, mode: str = "product",
+              points: Optional[Mapping[str, int]] = None,
               samples: Optional[int] = None, sample_seed: int = 0,
               table: Optional[Mapping[str, Any]] = None, time: float, dt: float,
               solver: str = "rk4", traces: bool = False, **options: Any) -> Result:
@@ -203,6 +204,9 @@ class Model:
             designs. Axes combine by ``mode``: ``"product"`` (every combination, the first axis
             slowest), ``"zip"`` (position by position), ``"uniform"`` or ``"lhs"`` (``samples``
             random instances, seeded by ``sample_seed``).
+        points: ``{name: n}``, points of the model's declared swept parameters (RateML's
+            ``<Parameter dimension="lo, hi">``, always swept first, 4 points by default or 1 where
+            lo = hi; ``rateforge sweep --points``). ``grid`` replaces a declared axis it names.
         table: ``{path: values}`` columns of given instances (a pandas DataFrame works too).
         traces: keep every sample of every instance (default: statistics only, as the CLI).
         Other options as :meth:`run`. The result's ``grid`` holds each instance's values.
@@ -219,6 +223,7 @@ class Model:
                 columns.append((str(path), [float(v) for v in np.asarray(table[path], dtype=float).ravel()]))
         sweep = {
             "axes": axes,
+            "points": [(str(k), int(v)) for k, v in (points or {}).items()],
             "mode": mode,
             "samples": samples,
             "seed": int(sample_seed),

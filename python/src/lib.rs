@@ -148,6 +148,8 @@ enum AxisValues {
 struct SweepArgs {
     /// (path, values) in order.
     axes: Vec<(String, AxisValues)>,
+    /// Points of the model's declared swept parameters, by name.
+    points: Vec<(String, usize)>,
     mode: String,
     samples: Option<usize>,
     seed: u64,
@@ -304,7 +306,7 @@ impl PyModel {
             thresholds: args.thresholds.into_iter().collect(),
         });
         if let Some(sweep) = sweep {
-            let instances = build_sweep(sweep)?;
+            let instances = build_sweep(&valid, sweep)?;
             if stats.is_none() {
                 stats = Some(StatsSpec::default());
             }
@@ -375,10 +377,13 @@ impl PyModel {
     }
 }
 
-fn build_sweep(args: SweepArgs) -> PyResult<Vec<(String, Vec<f64>)>> {
+/// The instances of a sweep: the model's declared axes first (as `rateforge sweep` does), then
+/// the given ones (replacing a declared axis of the same path), combined by the mode.
+fn build_sweep(valid: &rateforge::Validated, args: SweepArgs) -> PyResult<Vec<(String, Vec<f64>)>> {
     let mut sweep = Sweep {
         seed: args.seed,
         table: args.table,
+        axes: rateforge::sweep::declared_axes(valid, &args.points).map_err(model_error)?,
         ..Default::default()
     };
     for (path, values) in args.axes {
@@ -388,7 +393,10 @@ fn build_sweep(args: SweepArgs) -> PyResult<Vec<(String, Vec<f64>)>> {
             }
             AxisValues::List(v) => Values::List(v),
         };
-        sweep.axes.push((path, values));
+        match sweep.axes.iter_mut().find(|(p, _)| *p == path) {
+            Some(axis) => axis.1 = values,
+            None => sweep.axes.push((path, values)),
+        }
     }
     sweep.mode = match (args.mode.as_str(), args.samples) {
         ("product", _) => Mode::Product,

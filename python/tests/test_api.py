@@ -182,3 +182,21 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch):
     assert scope["r"]["p/qif_op/r"].shape == (10001,)
     assert scope["s"]["mean/p/qif_op/r"].shape == (48,)
     assert (tmp_path / "qif.npz").is_file()
+
+
+def test_a_rateml_sweep_of_declared_axes_equals_the_command_line(tmp_path):
+    model = str(ROOT / "examples/models/networks/mpr68.xml")
+    conn = str(ROOT / "examples/data/connectivity_68")
+    out = tmp_path / "s.npz"
+    cli("sweep", model, "--connectivity", conn, "--points", "global_coupling=3", "--time", "2",
+        "--dt", "0.01", "--solver", "heun", "-q", "-o", str(out))
+    r = rf.load(model).sweep(points={"global_coupling": 3}, time=2, dt=0.01, solver="heun",
+                             connectivity=conn)
+    f = np.load(out)
+    names = [n for n in f.files if n != "metadata"]
+    assert r.keys() == names and "grid/global_coupling" in names
+    for n in names:
+        assert same_bits(r[n], f[n]), n
+    assert same_bits(r.grid["global_coupling"], np.linspace(20.0, 40.0, 3))
+    with pytest.raises(rf.ModelError, match="not a swept parameter"):
+        rf.load(model).sweep(points={"coupling": 3}, time=2, dt=0.01, connectivity=conn)

@@ -1101,8 +1101,8 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     check_plot(&args.run)?;
     let (valid, mut spec) = prepare(&args.run)?;
     let declared = valid.sweep_axes().to_vec();
-    // Points per declared axis.
-    let mut points: Vec<Option<usize>> = vec![None; declared.len()];
+    // Points per declared axis, by name.
+    let mut points: Vec<(String, usize)> = Vec::new();
     let count = |text: &str, flag: &str, arg: &str| -> Result<usize, Error> {
         text.parse::<usize>()
             .ok()
@@ -1120,21 +1120,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     };
     for p in &args.points {
         let (name, n) = split_assignment(p, "--points", "global_coupling=8")?;
-        let Some(k) = declared.iter().position(|a| a.name == name) else {
-            let names: Vec<String> = declared.iter().map(|a| format!("`{}`", a.name)).collect();
-            return Err(usage(
-                format!("`{name}` is not a swept parameter of the model"),
-                if names.is_empty() {
-                    "the model declares no swept parameters; sweep any parameter with `--range PATH=LO:HI:N`".to_string()
-                } else {
-                    format!(
-                        "the model sweeps {}; sweep other parameters with `--range PATH=LO:HI:N`",
-                        names.join(", ")
-                    )
-                },
-            ));
-        };
-        points[k] = Some(count(n, "--points", p)?);
+        points.push((name.to_string(), count(n, "--points", p)?));
     }
     for p in &args.points_at {
         let (k, n) = p.split_once('=').unwrap_or((p, ""));
@@ -1148,7 +1134,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
                 "RateML numbers the swept `<Parameter>`s from 0 in document order",
             ));
         }
-        points[k] = Some(count(n, &format!("-s{k}"), n)?);
+        points.push((declared[k].name.clone(), count(n, &format!("-s{k}"), n)?));
     }
     use rateforge::sweep::{Mode, Sweep, Values};
     // A sweep file first, then the declared axes, then `--range` (a later axis of the same
@@ -1165,9 +1151,8 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
         Some(a) => a.1 = values,
         None => sweep.axes.push((path.to_string(), values)),
     };
-    for (a, n) in declared.iter().zip(&points) {
-        let n = n.unwrap_or(if a.lo == a.hi { 1 } else { 4 });
-        put(&mut sweep, &a.name, Values::Linear(a.lo, a.hi, n));
+    for (path, values) in rateforge::sweep::declared_axes(&valid, &points)? {
+        put(&mut sweep, &path, values);
     }
     for r in &args.range {
         let (path, text) = split_assignment(r, "--range", "global_coupling=0:1:8")?;

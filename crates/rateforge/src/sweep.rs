@@ -6,6 +6,40 @@ use crate::error::Error;
 use rateforge_ir::Diagnostic;
 pub use rateforge_rt::sweep::{Axis, Mode, Sweep, Values, grid};
 
+/// The model's declared swept parameters (RateML's `<Parameter dimension="lo, hi">`) as sweep
+/// axes, first in every sweep: `points` values each where given (by name), else 1 where
+/// `lo = hi` and 4 otherwise (RateML's default). A name the model does not sweep is an error.
+pub fn declared_axes(
+    valid: &crate::Validated,
+    points: &[(String, usize)],
+) -> Result<Vec<(String, Values)>, Error> {
+    let declared = valid.sweep_axes();
+    for (name, _) in points {
+        if !declared.iter().any(|a| &a.name == name) {
+            let names: Vec<String> = declared.iter().map(|a| format!("`{}`", a.name)).collect();
+            return Err(usage(
+                format!("`{name}` is not a swept parameter of the model"),
+                &if names.is_empty() {
+                    "the model declares no swept parameters; sweep any parameter with `--range PATH=LO:HI:N`".to_string()
+                } else {
+                    format!(
+                        "the model sweeps {}; sweep other parameters with `--range PATH=LO:HI:N`",
+                        names.join(", ")
+                    )
+                },
+            ));
+        }
+    }
+    Ok(declared
+        .iter()
+        .map(|a| {
+            let given = points.iter().rev().find(|(n, _)| *n == a.name);
+            let n = given.map_or(if a.lo == a.hi { 1 } else { 4 }, |(_, n)| *n);
+            (a.name.clone(), Values::Linear(a.lo, a.hi, n))
+        })
+        .collect())
+}
+
 fn usage(message: String, help: &str) -> Error {
     Error::usage(Diagnostic::error(message).with_help(help.to_string()))
 }
