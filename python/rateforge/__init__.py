@@ -346,6 +346,11 @@ class Result:
         return json.loads(self._native.metadata_json())
 
     @property
+    def units(self):
+        """The units the model gives its recorded values: ``{path: unit}``."""
+        return dict(self.metadata.get("units") or {})
+
+    @property
     def n_instances(self):
         return self._native.n_instances
 
@@ -407,12 +412,14 @@ class Result:
         many = self.n_instances > 1
         block = (["node"] if network else []) + (["instance"] if many else [])
         data = {}
+        units = self.units
         for name in self.keys():
             if name in ("time", "steps_done") or name.startswith("grid/"):
                 continue
             a = self[name]
             dims = (["time"] if a.ndim == len(block) + 1 else []) + block
-            data[name] = (dims, a)
+            unit = units.get(name)
+            data[name] = (dims, a, {"units": unit} if unit else {})
         coords = {}
         if "time" in self:
             coords["time"] = self.time

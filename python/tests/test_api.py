@@ -200,3 +200,28 @@ def test_a_rateml_sweep_of_declared_axes_equals_the_command_line(tmp_path):
     assert same_bits(r.grid["global_coupling"], np.linspace(20.0, 40.0, 3))
     with pytest.raises(rf.ModelError, match="not a swept parameter"):
         rf.load(model).sweep(points={"coupling": 3}, time=2, dt=0.01, connectivity=conn)
+
+
+def test_units_the_model_gives_reach_the_metadata_xarray_and_plots(tmp_path):
+    text = """
+op:
+  base: OperatorTemplate
+  equations:
+    - "d/dt * r = (r_0 - r)/tau"
+  variables:
+    r: {default: output(1.0), unit: Hz, description: rate}
+    r_0: 5.0
+    tau: {default: 0.01, unit: s}
+pop:
+  base: NodeTemplate
+  operators: [op]
+net:
+  base: CircuitTemplate
+  nodes: {p: pop}
+"""
+    r = rf.from_source(text, "yaml", "net").run(time=0.05, dt=1e-3, record="p/op/r")
+    assert r.units == {"p/op/r": "Hz"}
+    assert r.to_xarray()["p/op/r"].attrs["units"] == "Hz"
+    r.write(tmp_path / "u.npz")
+    cli("plot", str(tmp_path / "u.npz"), "-o", str(tmp_path / "u.svg"))
+    assert "p/op/r [Hz]" in (tmp_path / "u.svg").read_text()

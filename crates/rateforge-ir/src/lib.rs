@@ -36,6 +36,10 @@
 //! * **Node count** ([`Expr::NodeCount`]): `N` (TVB's Kuramoto coupling divides by it).
 //! * **Step size** ([`Expr::StepSize`]): the run's `dt` (RateML writes it in derived parameters).
 //!
+//! Values may carry a **unit** ([`Model::units`], by path, as the model file documents it:
+//! `{default: 0.01, unit: Hz}`). Units are documentation for outputs (metadata, plot axes): they
+//! change no computation and no check.
+//!
 //! Expressions ([`Expr`]) live in one flat arena ([`Model::exprs`]) and refer to each other and to
 //! variables through typed [`Handle`]s. Every expression and variable keeps a [`Span`] into the model
 //! file it came from, so diagnostics raised at any stage can point at the user's text.

@@ -214,6 +214,8 @@ pub struct Model {
     pub exprs: Arena<Expr>,
     /// The span of each expression, parallel to `exprs`.
     pub expr_spans: Vec<Span>,
+    /// Units of values, by path, where the model file gives them (documentation only).
+    pub units: IndexMap<String, String>,
     names: IndexMap<String, VarRef>,
 }
 

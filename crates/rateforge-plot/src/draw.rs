@@ -523,7 +523,7 @@ where
         .axis_desc_style(st.desc())
         .bold_line_style(RGBColor(220, 220, 220))
         .max_light_lines(0)
-        .y_desc(panel.path.as_str());
+        .y_desc(panel.axis_label());
     if last {
         mesh.x_desc("time");
     }
@@ -624,7 +624,7 @@ where
         &bar,
         (rows, samples),
         |r, c| panel.series[r].values.get(c).copied().unwrap_or(f64::NAN),
-        &panel.path,
+        &panel.axis_label(),
         x_area,
         st,
         patches,

@@ -64,6 +64,18 @@ pub struct TracePanel {
     pub image: bool,
     /// What an image's rows are (`node`, `instance`, `node, instance`).
     pub rows_label: String,
+    /// The unit the model gives the variable, if any.
+    pub unit: Option<String>,
+}
+
+impl TracePanel {
+    /// The axis (or colour bar) label: the path, with its unit in brackets.
+    pub fn axis_label(&self) -> String {
+        match &self.unit {
+            Some(u) => format!("{} [{u}]", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// One line.
@@ -133,6 +145,16 @@ fn model_name(data: &Dataset) -> String {
         .or_else(|| text("model"))
         .or_else(|| Some(data.source.clone()).filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "rateforge result".to_string())
+}
+
+/// The unit the metadata gives `path` (`units` of a run's metadata), if any.
+fn unit_of(data: &Dataset, path: &str) -> Option<String> {
+    data.metadata
+        .as_ref()
+        .and_then(|m| m.get("units"))
+        .and_then(|u| u.get(path))
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
 }
 
 /// The metadata's `recorded` list.
@@ -460,6 +482,7 @@ fn traces(data: &Dataset, options: &PlotOptions) -> Result<Option<Figure>, PlotE
         unique_axes.dedup();
         panels.push(TracePanel {
             path: a.name.clone(),
+            unit: unit_of(data, &a.name),
             image: stride > MAX_LINES,
             rows_label: if unique_axes.is_empty() {
                 "series".into()
@@ -655,6 +678,13 @@ fn sweep(data: &Dataset, grids: &[&NpzArray], options: &PlotOptions) -> Result<F
         })
         .collect();
     let mut value_label = format!("{} of {var}", stat.describe());
+    match (unit_of(data, &var), stat) {
+        (Some(u), Stat::Var) => value_label = format!("{value_label} [({u})²]"),
+        (Some(u), Stat::Last | Stat::Mean | Stat::Min | Stat::Max) => {
+            value_label = format!("{value_label} [{u}]");
+        }
+        _ => {}
+    }
     if groups > 1 {
         value_label = format!("{value_label} (mean over {groups} nodes)");
         notes.push(format!(

@@ -584,6 +584,8 @@ impl<M: StaticModel> Simulation<M> {
             varied: varied.iter().map(|(p, _)| p.clone()).collect(),
             varied_per_node: Vec::new(),
             recorded: names.clone(),
+            // Compiled-in models carry no units.
+            units: Vec::new(),
             trace: self.trace,
             stats: stats.as_ref().map(|s| StatsMetadata {
                 transient: self.stats.as_ref().map_or(0.0, |x| x.0),

@@ -384,6 +384,8 @@ pub struct Metadata {
     pub varied_per_node: Vec<String>,
     /// Recorded paths.
     pub recorded: Vec<String>,
+    /// The units the model gives its recorded values, by path (those it gives).
+    pub units: Vec<(String, String)>,
     /// Whether every sample was kept.
     pub trace: bool,
     /// The statistics computed.
@@ -428,6 +430,7 @@ impl Metadata {
             "varied": self.varied,
             "varied_per_node": self.varied_per_node,
             "recorded": self.recorded,
+            "units": self.units.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
             "trace": self.trace,
             "array_axes": if self.network.is_some() { "samples, nodes[, instances]" } else { "samples[, instances]" },
             "stats": self.stats.as_ref().map(|s| json!({

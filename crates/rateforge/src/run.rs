@@ -564,6 +564,10 @@ impl Validated {
                 .collect(),
             varied_per_node: spec.node_values.iter().map(|(p, _)| p.clone()).collect(),
             recorded: names.clone(),
+            units: names
+                .iter()
+                .filter_map(|n| m.units.get(n).map(|u| (n.clone(), u.clone())))
+                .collect(),
             trace: spec.trace,
             stats: stats.as_ref().map(|s| StatsMetadata {
                 transient: spec.stats.as_ref().map_or(0.0, |x| x.transient),

@@ -506,6 +506,9 @@ fn create_values(
                     }
                     Role::Time | Role::Dropped | Role::Failed => continue,
                 };
+                if let (Some(unit), Ok(_)) = (&decl.unit, &r) {
+                    model.units.insert(full.clone(), unit.clone());
+                }
                 match r {
                     Ok(v) => info.refs.push(v),
                     Err(_) => diags.push(

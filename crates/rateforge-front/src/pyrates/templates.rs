@@ -104,6 +104,8 @@ pub(crate) struct VarDecl {
     /// For a complex variable, the imaginary part of its default (`values[0]` is the real part);
     /// complex variables are scalars.
     pub imag: Option<f64>,
+    /// `unit:` (or `units:`) of the documentation form.
+    pub unit: Option<String>,
     pub name_span: Span,
     pub value_span: Span,
     /// `bounds: [lo, hi]`: the state is clamped to this range.
@@ -1368,6 +1370,12 @@ impl Loader {
             if let Some(g) = v.get("noise") {
                 d.noise = self.expr_of(g);
             }
+            d.unit = v
+                .get("unit")
+                .or_else(|| v.get("units"))
+                .and_then(|u| u.as_str())
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty());
             return Some(d);
         }
         if let Some(vtype) = v.get("vtype") {
@@ -2567,6 +2575,7 @@ fn plain_decl(
         values,
         vector,
         imag: None,
+        unit: None,
         name_span,
         value_span,
         bounds: None,
