@@ -157,13 +157,14 @@ class Model:
             inputs: Optional[Mapping[str, Union[str, np.ndarray]]] = None,
             instance_values: Optional[Mapping[str, Any]] = None,
             node_values: Optional[Mapping[str, Any]] = None, seed: int = 0,
-            threads: Optional[int] = None, backend: str = "native", precision: str = "f64",
+            threads: Optional[int] = None, parallel: str = "auto", backend: str = "native",
+            precision: str = "f64",
             history_precision: str = "f64", fast: bool = False, lanes: Optional[int] = None,
             generic: bool = False, trace: bool = True, stats: bool = False,
             transient: Optional[float] = None, thresholds: Optional[Mapping[str, float]] = None,
             set: Optional[Mapping[str, float]] = None, noise: Optional[Mapping[str, float]] = None,
             connectivity: Union[None, str, os.PathLike] = None, history: Optional[str] = None,
-            progress: bool = True) -> Result:
+            progress: Union[bool, Any] = True) -> Result:
         """Simulate the model; the same options and results as ``rateforge run``.
 
         time, dt: the simulated time and the step (``time`` a whole number of steps).
@@ -174,7 +175,8 @@ class Model:
             per step (one column, or one per node or per instance), held constant within a step.
         instance_values: ``{path: values}``, one value per instance (parameters or initial states).
         node_values: ``{path: values}``, one initial value per node of a network.
-        seed: the noise seed. threads: worker threads (default all cores).
+        seed: the noise seed. threads: worker threads (default all cores). parallel: how the
+            threads share a network, ``"auto"``, ``"instances"`` or ``"nodes"``.
         backend: ``"native"`` (compiled for this CPU), ``"interp"`` (the reference evaluator),
             ``"cuda"``/``"cuda:N"`` (a GPU), ``"cuda-emulated"``.
         precision, history_precision: ``"f64"`` or ``"f32"``. fast: faster, less exact arithmetic.
@@ -185,7 +187,9 @@ class Model:
         set, noise, connectivity, history: for this run only, as :meth:`set`, :meth:`set_noise`,
             :meth:`set_connectivity` and :meth:`set_history` (``--set``, ``--noise``,
             ``--connectivity``, ``--history``).
-        progress: a progress bar for runs that take over a second.
+        progress: a progress bar for runs that take over a second (tqdm when installed, in
+            terminals and notebooks), ``False`` for none, or a callable ``progress(done, total)``
+            (instance-steps) called about every 50 ms.
 
         Returns a :class:`Result`. Ctrl-C raises ``KeyboardInterrupt`` whose ``.result`` holds what
         was done.
@@ -255,6 +259,7 @@ class Model:
             "record": _record_list(given.get("record")),
             "seed": int(given.get("seed", 0)),
             "threads": given.get("threads"),
+            "parallel": str(given.get("parallel", "auto")),
             "backend": str(given.get("backend", "native")),
             "precision": str(given.get("precision", "f64")),
             "history_precision": str(given.get("history_precision", "f64")),
@@ -288,7 +293,8 @@ class Model:
                         "  = help: give one row per step: a vector, or a matrix with one column per node or instance"
                     )
                 series.append((str(path), np.ascontiguousarray(a)))
-        bar = _Progress(bool(given.get("progress", True)))
+        progress = given.get("progress", True)
+        bar = progress if callable(progress) else _Progress(bool(progress))
         try:
             result = native._run(args, exprs, series, sweep, bar)
         except KeyboardInterrupt as e:
@@ -297,7 +303,8 @@ class Model:
                 e.result = Result(partial)
             raise
         finally:
-            bar.close()
+            if isinstance(bar, _Progress):
+                bar.close()
         return Result(result)
 
 

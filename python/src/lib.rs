@@ -120,6 +120,7 @@ struct RunArgs {
     record: Vec<String>,
     seed: u64,
     threads: Option<usize>,
+    parallel: String,
     backend: String,
     precision: String,
     history_precision: String,
@@ -293,6 +294,17 @@ impl PyModel {
             series: tables,
             seed: args.seed,
             threads: args.threads,
+            parallel: match args.parallel.as_str() {
+                "auto" => rateforge::Parallel::Auto,
+                "instances" => rateforge::Parallel::Instances,
+                "nodes" => rateforge::Parallel::Nodes,
+                other => {
+                    return Err(usage_error(
+                        format!("unknown parallel mode `{other}`"),
+                        "use parallel=\"auto\", \"instances\" or \"nodes\"",
+                    ));
+                }
+            },
             trace: args.trace,
             node_values: args.node_values.into_iter().collect(),
             ..Default::default()

@@ -225,3 +225,58 @@ net:
     r.write(tmp_path / "u.npz")
     cli("plot", str(tmp_path / "u.npz"), "-o", str(tmp_path / "u.svg"))
     assert "p/op/r [Hz]" in (tmp_path / "u.svg").read_text()
+
+
+def test_kernels_run_without_the_gil_and_report_progress():
+    m = rf.load(MPR68)
+    seen = []
+    done = threading.Event()
+    count = 0
+
+    def background():
+        seen.append(m.run(time=200, dt=0.01, solver="heun", every=10.0, record="mpr_op/r",
+                          progress=lambda d, t: seen.append((d, t))))
+        done.set()
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    while not done.is_set():
+        count += 1  # Python keeps running while the kernel does
+    worker.join()
+    result, calls = seen[-1], seen[:-1]
+    assert result["mpr_op/r"].shape == (21, 68)
+    assert count > 1000
+    assert calls and all(0 <= d <= t == 20000 for d, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_sample_and_table_sweeps_equal_the_command_line(tmp_path):
+    out = tmp_path / "lhs.npz"
+    cli("sweep", QIF, "--range", "p/qif_op/eta=-6:-4", "--range", "p/qif_op/Delta=0.5:2",
+        "--sample", "lhs", "--samples", "20", "--sample-seed", "7", "--time", "2", "--dt", "1e-3",
+        "-q", "-o", str(out))
+    r = rf.load(QIF).sweep({"p/qif_op/eta": "-6:-4", "p/qif_op/Delta": "0.5:2"}, mode="lhs",
+                           samples=20, sample_seed=7, time=2, dt=1e-3)
+    f = np.load(out)
+    for n in f.files:
+        if n != "metadata":
+            assert same_bits(r[n], f[n]), n
+    (tmp_path / "rows.csv").write_text("p/qif_op/eta,p/qif_op/Delta\n-5,0.5\n-4.5,1\n-4,2\n")
+    cli("sweep", QIF, "--table", str(tmp_path / "rows.csv"), "--time", "2", "--dt", "1e-3",
+        "--record", "p/qif_op/r", "-q", "-o", str(tmp_path / "t.npz"))
+    t = rf.load(QIF).sweep(table={"p/qif_op/eta": [-5, -4.5, -4], "p/qif_op/Delta": [0.5, 1, 2]},
+                           time=2, dt=1e-3, record="p/qif_op/r")
+    assert same_bits(t["mean/p/qif_op/r"], np.load(tmp_path / "t.npz")["mean/p/qif_op/r"])
+    assert same_bits(t.grid["p/qif_op/Delta"], np.array([0.5, 1.0, 2.0]))
+
+
+def test_result_plot_draws_with_matplotlib():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    r = rf.load(QIF).run(time=5, dt=1e-3, every=0.01, record="p/qif_op/r,p/qif_op/v")
+    fig = r.plot()
+    axes = fig.get_axes()
+    assert [a.get_ylabel() for a in axes] == ["p/qif_op/r", "p/qif_op/v"]
+    assert same_bits(axes[0].lines[0].get_ydata(), r["p/qif_op/r"])
