@@ -111,3 +111,23 @@ def test_dotted_template_paths_are_found_on_the_python_path(tmp_path, monkeypatc
     res = qif.run(simulation_time=1.0, step_size=1e-3, outputs={"r": "p/qif_op/r"})
     assert len(res) == 1000
     assert res["r"].iloc[0] == 0.01
+
+
+def test_grid_search_with_an_input_array_reproduces_pyrates():
+    """PyRates' reference run is one row of a grid: eta and J at the template's values."""
+    spec, ref = reference("b_montbrio_step_euler")
+    dt, T = spec["step_size"], spec["simulation_time"]
+    i = np.arange(int(round(T / dt)))
+    inp = np.where((i >= round(30 / dt)) & (i < round(60 / dt)), 30.0, 0.0)
+    param_map = {
+        "eta": {"vars": ["qif_op/eta"], "nodes": ["p"]},
+        "J": {"vars": ["weight"], "edges": [("p/qif_op/r", "p/qif_op/r_in")]},
+    }
+    res, grid = grid_search(str(ROOT / "examples/models/montbrio.yaml/qif"),
+                            param_grid={"eta": [-5.0, -4.0], "J": [15.0, 15.0]},
+                            param_map=param_map, simulation_time=T, step_size=dt,
+                            sampling_step_size=spec["sampling_step_size"],
+                            inputs={"p/qif_op/I_ext": inp}, outputs={"r": "p/qif_op/r"},
+                            solver="euler")
+    assert relative(res["r"]["qif_0"], ref["r"]) < 1e-9
+    assert relative(res["r"]["qif_1"], ref["r"]) > 1e-3  # the other row is another run
