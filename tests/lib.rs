@@ -111,3 +111,20 @@ pub fn connectivity_4() -> rateforge::crates::runtime::Connectivity {
     .unwrap()
     .connectivity
 }
+
+/// Calls `check` on every item, two at a time: a check that builds kernels keeps one core busy
+/// with rustc, so two of them use this 2-core machine fully. A panic in a check fails the test.
+pub fn two_at_a_time<T: Sync>(items: &[T], check: impl Fn(&T) + Sync) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while let Some(item) =
+                    items.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                {
+                    check(item);
+                }
+            });
+        }
+    });
+}

@@ -65,7 +65,7 @@ fn built_in_couplings_compute_their_formulas() {
             .filter(|&j| w[i * n + j] != 0.0)
             .fold(0.0, |acc, j| acc + w[i * n + j] * pre(x0[j], x0[i]))
     };
-    type Case<'a> = (&'static str, Box<dyn Fn(usize) -> f64 + 'a>);
+    type Case<'a> = (&'static str, Box<dyn Fn(usize) -> f64 + Sync + 'a>);
     let s = &sum;
     let cases: Vec<Case<'_>> = vec![
         (
@@ -100,7 +100,7 @@ fn built_in_couplings_compute_their_formulas() {
             Box::new(move |i| s(&|xj, xi| xj * xi, i).powi(2) + 0.5),
         ),
     ];
-    for (spec, expected) in cases {
+    two_at_a_time(&cases, |(spec, expected)| {
         let got = coupled_input(spec, &x0);
         for (i, g) in got.iter().enumerate() {
             let e = expected(i);
@@ -109,7 +109,7 @@ fn built_in_couplings_compute_their_formulas() {
                 "{spec}: node {i}: {g} vs {e}"
             );
         }
-    }
+    });
 }
 
 fn g2do_run(

@@ -39,119 +39,121 @@ fn connectivity() -> rateforge::crates::runtime::Connectivity {
 #[test]
 fn every_library_model_is_in_both_forms_and_they_agree() {
     assert_eq!(MODELS.len(), 11);
-    for m in MODELS {
-        let yaml_ref = format!("examples/models/library/{}.yaml/{}", m.name, m.name);
-        let xml_ref = format!("examples/models/library/{}.xml", m.name);
-        // The embedded text is the file.
-        let on_disk =
-            std::fs::read_to_string(root().join(format!("examples/models/library/{}.xml", m.name)))
-                .unwrap();
-        assert_eq!(on_disk, m.xml, "{}: the binary's copy is stale", m.name);
-        let mut yaml = load(&yaml_ref);
-        let mut xml = load(&xml_ref);
-        // Models whose couplings are off at TVB's defaults get them switched on.
-        for (name, value) in couplings_on(m.name) {
-            yaml.set(&format!("{}_op/{name}", m.name), *value).unwrap();
-            xml.set(name, *value).unwrap();
-        }
-        assert_eq!(yaml.warnings(), "", "{}: YAML warnings", m.name);
-        assert_eq!(xml.warnings(), "", "{}: XML warnings", m.name);
-        let yaml = yaml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
-        let xml = xml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
-        let ys: Vec<String> = yaml
-            .ir()
-            .model()
-            .states
-            .values()
-            .map(|s| s.name.clone())
-            .collect();
-        let xs: Vec<String> = xml
-            .ir()
-            .model()
-            .states
-            .values()
-            .map(|s| s.name.clone())
-            .collect();
-        assert_eq!(ys.len(), xs.len(), "{}: state counts", m.name);
-        for (y, x) in ys.iter().zip(&xs) {
-            assert!(
-                y.ends_with(&format!("/{x}")),
-                "{}: states in a different order: {ys:?} vs {xs:?}",
-                m.name
-            );
-        }
-        let (dt, time) = schedule(m.name);
-        let base = RunSpec {
-            time,
-            dt,
-            solver: Solver::Heun,
-            every: Some(10.0 * dt),
-            connectivity: Some(connectivity()),
-            ..Default::default()
-        };
-        // YAML and XML: the same trajectories, bit for bit.
-        let ky = kernel(&yaml);
-        let kx = kernel(&xml);
-        let ry = run(
-            &yaml,
-            Backend::Native(&ky),
-            &RunSpec {
-                record: ys.clone(),
-                ..base.clone()
-            },
-        );
-        let rx = run(
-            &xml,
-            Backend::Native(&kx),
-            &RunSpec {
-                record: xs.clone(),
-                ..base.clone()
-            },
-        );
-        assert_eq!(ry.trace.len(), rx.trace.len());
+    two_at_a_time(MODELS, check_model);
+}
+
+fn check_model(m: &rateforge::library::LibraryModel) {
+    let yaml_ref = format!("examples/models/library/{}.yaml/{}", m.name, m.name);
+    let xml_ref = format!("examples/models/library/{}.xml", m.name);
+    // The embedded text is the file.
+    let on_disk =
+        std::fs::read_to_string(root().join(format!("examples/models/library/{}.xml", m.name)))
+            .unwrap();
+    assert_eq!(on_disk, m.xml, "{}: the binary's copy is stale", m.name);
+    let mut yaml = load(&yaml_ref);
+    let mut xml = load(&xml_ref);
+    // Models whose couplings are off at TVB's defaults get them switched on.
+    for (name, value) in couplings_on(m.name) {
+        yaml.set(&format!("{}_op/{name}", m.name), *value).unwrap();
+        xml.set(name, *value).unwrap();
+    }
+    assert_eq!(yaml.warnings(), "", "{}: YAML warnings", m.name);
+    assert_eq!(xml.warnings(), "", "{}: XML warnings", m.name);
+    let yaml = yaml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
+    let xml = xml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
+    let ys: Vec<String> = yaml
+        .ir()
+        .model()
+        .states
+        .values()
+        .map(|s| s.name.clone())
+        .collect();
+    let xs: Vec<String> = xml
+        .ir()
+        .model()
+        .states
+        .values()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(ys.len(), xs.len(), "{}: state counts", m.name);
+    for (y, x) in ys.iter().zip(&xs) {
         assert!(
-            rx.trace.iter().all(|v| v.is_finite()),
-            "{}: not finite",
-            m.name
-        );
-        let differ = ry
-            .trace
-            .iter()
-            .zip(&rx.trace)
-            .filter(|(a, b)| a.to_bits() != b.to_bits())
-            .count();
-        assert_eq!(
-            differ,
-            0,
-            "{}: YAML and XML trajectories differ in {differ} values (max {:e})",
-            m.name,
-            max_abs_diff(&ry.trace, &rx.trace)
-        );
-        // The kernel against the reference evaluator, sweeping the declared coupling range.
-        let axis = &xml.sweep_axes()[0];
-        assert_eq!(axis.name, "global_coupling", "{}", m.name);
-        let n = 5;
-        let values: Vec<f64> = (0..n)
-            .map(|i| axis.lo + (axis.hi - axis.lo) * i as f64 / (n - 1) as f64)
-            .collect();
-        let spec = RunSpec {
-            record: xs.clone(),
-            instances: n,
-            instance_values: vec![("global_coupling".into(), values)],
-            ..base.clone()
-        };
-        let native = run(&xml, Backend::Native(&kx), &spec);
-        let interp = run(&xml, Backend::Interp, &spec);
-        let scale = interp.trace.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        let err = max_abs_diff(&native.trace, &interp.trace) / scale.max(1e-300);
-        eprintln!(
-            "{}: kernel vs evaluator {err:e} (relative), YAML vs XML identical",
-            m.name
-        );
-        assert!(
-            err <= 1e-12,
-            "{}: kernel differs from the evaluator by {err:e}",
+            y.ends_with(&format!("/{x}")),
+            "{}: states in a different order: {ys:?} vs {xs:?}",
             m.name
         );
     }
+    let (dt, time) = schedule(m.name);
+    let base = RunSpec {
+        time,
+        dt,
+        solver: Solver::Heun,
+        every: Some(10.0 * dt),
+        connectivity: Some(connectivity()),
+        ..Default::default()
+    };
+    // YAML and XML: the same trajectories, bit for bit.
+    let ky = kernel(&yaml);
+    let kx = kernel(&xml);
+    let ry = run(
+        &yaml,
+        Backend::Native(&ky),
+        &RunSpec {
+            record: ys.clone(),
+            ..base.clone()
+        },
+    );
+    let rx = run(
+        &xml,
+        Backend::Native(&kx),
+        &RunSpec {
+            record: xs.clone(),
+            ..base.clone()
+        },
+    );
+    assert_eq!(ry.trace.len(), rx.trace.len());
+    assert!(
+        rx.trace.iter().all(|v| v.is_finite()),
+        "{}: not finite",
+        m.name
+    );
+    let differ = ry
+        .trace
+        .iter()
+        .zip(&rx.trace)
+        .filter(|(a, b)| a.to_bits() != b.to_bits())
+        .count();
+    assert_eq!(
+        differ,
+        0,
+        "{}: YAML and XML trajectories differ in {differ} values (max {:e})",
+        m.name,
+        max_abs_diff(&ry.trace, &rx.trace)
+    );
+    // The kernel against the reference evaluator, sweeping the declared coupling range.
+    let axis = &xml.sweep_axes()[0];
+    assert_eq!(axis.name, "global_coupling", "{}", m.name);
+    let n = 5;
+    let values: Vec<f64> = (0..n)
+        .map(|i| axis.lo + (axis.hi - axis.lo) * i as f64 / (n - 1) as f64)
+        .collect();
+    let spec = RunSpec {
+        record: xs.clone(),
+        instances: n,
+        instance_values: vec![("global_coupling".into(), values)],
+        ..base.clone()
+    };
+    let native = run(&xml, Backend::Native(&kx), &spec);
+    let interp = run(&xml, Backend::Interp, &spec);
+    let scale = interp.trace.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let err = max_abs_diff(&native.trace, &interp.trace) / scale.max(1e-300);
+    eprintln!(
+        "{}: kernel vs evaluator {err:e} (relative), YAML vs XML identical",
+        m.name
+    );
+    assert!(
+        err <= 1e-12,
+        "{}: kernel differs from the evaluator by {err:e}",
+        m.name
+    );
 }
