@@ -284,7 +284,8 @@ fn every_example_kernel_compiles_with_nvrtc() {
     for m in rateforge::library::MODELS {
         models.push(format!("examples/models/library/{}.xml", m.name));
     }
-    for reference in &models {
+    // NVRTC is thread-safe: two compilations at a time.
+    two_at_a_time(&models, |reference| {
         let model = load(reference)
             .validate()
             .unwrap_or_else(|e| panic!("{}", e.render()));
@@ -321,7 +322,7 @@ fn every_example_kernel_compiles_with_nvrtc() {
                 );
             }
         }
-    }
+    });
     eprintln!(
         "NVRTC {major}.{minor}: {} kernels compiled for sm_80 (f64) and sm_90 (f32, fast)",
         2 * models.len()
