@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time as _time
+import warnings
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -305,6 +306,12 @@ class Model:
         finally:
             if isinstance(bar, _Progress):
                 bar.close()
+        bad = result.non_finite()
+        if bad:
+            first = ", ".join(f"{i}" + ("" if t is None else f" (t = {t:g})") for i, t in bad[:5])
+            warnings.warn(f"{len(bad)} instance(s) went NaN or infinite: {first}"
+                          f"{', ...' if len(bad) > 5 else ''}; see Result.non_finite()",
+                          RuntimeWarning, stacklevel=3)
         return Result(result)
 
 

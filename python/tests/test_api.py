@@ -280,3 +280,11 @@ def test_result_plot_draws_with_matplotlib():
     axes = fig.get_axes()
     assert [a.get_ylabel() for a in axes] == ["p/qif_op/r", "p/qif_op/v"]
     assert same_bits(axes[0].lines[0].get_ydata(), r["p/qif_op/r"])
+
+
+def test_a_blow_up_warns_and_says_which_instances():
+    with pytest.warns(RuntimeWarning, match=r"1 instance\(s\) went NaN or infinite: 1 \(t = "):
+        r = rf.load(QIF).run(time=1, dt=1e-3, every=0.01, record="p/qif_op/r",
+                             instance_values={"p/qif_op/tau": [1.0, 0.0]})
+    assert r.non_finite()[0][0] == 1
+    assert np.isfinite(r["p/qif_op/r"][:, 0]).all()
