@@ -61,20 +61,15 @@ fn check_model(m: &rateforge::library::LibraryModel) {
     assert_eq!(xml.warnings(), "", "{}: XML warnings", m.name);
     let yaml = yaml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
     let xml = xml.validate().unwrap_or_else(|e| panic!("{}", e.render()));
-    let ys: Vec<String> = yaml
-        .ir()
-        .model()
-        .states
-        .values()
-        .map(|s| s.name.clone())
-        .collect();
-    let xs: Vec<String> = xml
-        .ir()
-        .model()
-        .states
-        .values()
-        .map(|s| s.name.clone())
-        .collect();
+    let state_names = |v: &rateforge::Validated| -> Vec<String> {
+        v.ir()
+            .model()
+            .states
+            .values()
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let (ys, xs) = (state_names(&yaml), state_names(&xml));
     assert_eq!(ys.len(), xs.len(), "{}: state counts", m.name);
     for (y, x) in ys.iter().zip(&xs) {
         assert!(
