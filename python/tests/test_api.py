@@ -19,6 +19,16 @@ KMO = str(ROOT / "examples/models/kuramoto_mean_field.yaml/kmo_mf")
 MPR68 = str(ROOT / "examples/models/networks/mpr68.yaml/mpr68")
 
 
+# A circuit `net` of one node `p` with the operator `op` the test writes before it.
+ONE_NODE = """pop:
+  base: NodeTemplate
+  operators: [op]
+net:
+  base: CircuitTemplate
+  nodes: {p: pop}
+"""
+
+
 def cli(*args, cwd=None):
     """Runs the rateforge command line (built by `cargo test` / `cargo build`)."""
     exe = os.environ.get("RATEFORGE_BIN", str(ROOT / "target/debug/rateforge"))
@@ -130,15 +140,9 @@ op:
   variables:
     x: output(0.1)
     tau: 2.0
-pop:
-  base: NodeTemplate
-  operators: [op]
-net:
-  base: CircuitTemplate
-  nodes: {p: pop}
 """
     with pytest.raises(rf.ModelError) as e:
-        rf.from_source(text, "yaml", "net").check()
+        rf.from_source(text + ONE_NODE, "yaml", "net").check()
     message = str(e.value)
     assert "<source>.yaml:5:" in message
     assert "unknown symbol `undefined_name`" in message
@@ -212,14 +216,8 @@ op:
     r: {default: output(1.0), unit: Hz, description: rate}
     r_0: 5.0
     tau: {default: 0.01, unit: s}
-pop:
-  base: NodeTemplate
-  operators: [op]
-net:
-  base: CircuitTemplate
-  nodes: {p: pop}
 """
-    r = rf.from_source(text, "yaml", "net").run(time=0.05, dt=1e-3, record="p/op/r")
+    r = rf.from_source(text + ONE_NODE, "yaml", "net").run(time=0.05, dt=1e-3, record="p/op/r")
     assert r.units == {"p/op/r": "Hz"}
     assert r.to_xarray()["p/op/r"].attrs["units"] == "Hz"
     r.write(tmp_path / "u.npz")

@@ -378,6 +378,23 @@ where
     colour_bar(bar, lo, hi, label, bottom, st)
 }
 
+/// The area split into the panel and, on its right, room for a colour bar.
+fn beside_colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    st: &Style,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (w, _) = area.dim_in_pixel();
+    area.split_horizontally((w as i32 - st.bar).max(1))
+}
+
+/// Tick positions of an image's rows, row 0 at the top (at most `most` of them).
+fn row_ticks(rows: usize, most: usize) -> Vec<f64> {
+    index_ticks(rows, most)
+        .into_iter()
+        .map(|i| (rows - 1 - i) as f64)
+        .collect()
+}
+
 /// The plotting area's pixel rectangle (left, top, width, height).
 fn pixel_rect<DB: DrawingBackend, CT: CoordTranslate>(
     area: &DrawingArea<DB, CT>,
@@ -584,8 +601,7 @@ fn trace_image<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (w, _) = area.dim_in_pixel();
-    let (main, bar) = area.split_horizontally((w as i32 - st.bar).max(1));
+    let (main, bar) = beside_colour_bar(area, st);
     let rows = panel.series.len();
     let samples = time.len();
     let (t0, t1) = axis_range(finite_range(time.iter().copied()), 0.0);
@@ -594,10 +610,7 @@ where
     } else {
         st.x_labels * 3 / 5
     };
-    let ticks: Vec<f64> = index_ticks(rows, 8)
-        .into_iter()
-        .map(|i| (rows - 1 - i) as f64)
-        .collect();
+    let ticks = row_ticks(rows, 8);
     let mut chart = ChartBuilder::on(&main)
         .margin_top(st.gap)
         .margin_left(st.gap)
@@ -712,8 +725,7 @@ where
     DB::ErrorType: 'static,
 {
     let (nx, ny) = (xs.len(), ys.len());
-    let (w, _) = area.dim_in_pixel();
-    let (main, bar) = area.split_horizontally((w as i32 - st.bar).max(1));
+    let (main, bar) = beside_colour_bar(area, st);
     let x_ticks: Vec<f64> = index_ticks(nx, 8).into_iter().map(|i| i as f64).collect();
     let y_ticks: Vec<f64> = index_ticks(ny, 8).into_iter().map(|i| i as f64).collect();
     let mut chart = ChartBuilder::on(&main)
@@ -778,8 +790,7 @@ fn scatter<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (w, _) = area.dim_in_pixel();
-    let (main, bar) = area.split_horizontally((w as i32 - st.bar).max(1));
+    let (main, bar) = beside_colour_bar(area, st);
     let (x0, x1) = axis_range(finite_range(points.iter().map(|p| p.0)), 0.03);
     let (y0, y1) = axis_range(finite_range(points.iter().map(|p| p.1)), 0.03);
     let mut chart = ChartBuilder::on(&main)
@@ -834,16 +845,12 @@ fn matrix<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (w, _) = area.dim_in_pixel();
-    let (main, bar) = area.split_horizontally((w as i32 - st.bar).max(1));
+    let (main, bar) = beside_colour_bar(area, st);
     let x_ticks: Vec<f64> = index_ticks(cols, 10)
         .into_iter()
         .map(|i| i as f64)
         .collect();
-    let y_ticks: Vec<f64> = index_ticks(rows, 10)
-        .into_iter()
-        .map(|i| (rows - 1 - i) as f64)
-        .collect();
+    let y_ticks = row_ticks(rows, 10);
     let mut chart = ChartBuilder::on(&main)
         .margin_top(st.gap)
         .margin_left(st.gap)
