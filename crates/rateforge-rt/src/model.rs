@@ -501,6 +501,7 @@ impl<M: StaticModel> Simulation<M> {
             parallel: self.parallel,
             trace: self.trace,
             stats: stats.clone(),
+            observe: None,
         };
         let (run_fn, info) = M::kernel();
         let (outcome, kernel) = match self.target {
@@ -599,6 +600,7 @@ impl<M: StaticModel> Simulation<M> {
             }),
             kernel,
             partial: outcome.cancelled,
+            observe: None,
         }
         .to_json();
         Ok(RunResult {
@@ -614,6 +616,9 @@ impl<M: StaticModel> Simulation<M> {
             metadata,
             varied,
             partial: outcome.cancelled,
+            observed: None,
+            tr: 0.0,
+            per_instance: Vec::new(),
         }
         .with_non_finite())
     }

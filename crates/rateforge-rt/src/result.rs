@@ -4,13 +4,14 @@
 //! was run (the command line, the library, a crate that built its models in, a generated crate).
 
 use crate::error::RuntimeError;
+use crate::observe::Observed;
 use crate::output::{NpzArray, write_csv_with_note, write_npz};
 use rateforge_kernel::abi::STATS;
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
 /// The result of a run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunResult {
     /// Sample times.
     pub time: Vec<f64>,
@@ -39,6 +40,12 @@ pub struct RunResult {
     pub varied: Vec<(String, Vec<f64>)>,
     /// Whether the run was stopped early.
     pub partial: bool,
+    /// BOLD, FC and FCD, when the run observed them.
+    pub observed: Option<Observed>,
+    /// The TR in seconds (the interval of the BOLD samples), when observed.
+    pub tr: f64,
+    /// Per-instance values computed after the run (goodness of fit), written as `<name>`.
+    pub per_instance: Vec<(String, Vec<f64>)>,
 }
 
 /// An instance whose values stopped being finite (a blow-up, a division by zero, `log(-1)`).
@@ -191,6 +198,16 @@ impl RunResult {
                 names.extend(self.names.iter().map(|n| format!("{stat}/{n}")));
             }
         }
+        if let Some(o) = &self.observed {
+            if !o.bold.is_empty() {
+                names.extend(["bold_time".to_string(), "bold".to_string()]);
+            }
+            names.push("fc".to_string());
+            if !o.fcd.is_empty() {
+                names.push("fcd".to_string());
+            }
+        }
+        names.extend(self.per_instance.iter().map(|(n, _)| n.clone()));
         names.extend(self.varied.iter().map(|(n, _)| format!("grid/{n}")));
         if self.partial {
             names.push("steps_done".to_string());
@@ -239,6 +256,37 @@ impl RunResult {
         if name == "steps_done" && self.partial {
             let data = self.steps_done.iter().map(|&s| s as f64).collect();
             return Some(array(vec![n], data));
+        }
+        if let Some(o) = &self.observed {
+            let mut inst = Vec::new();
+            if n > 1 {
+                inst.push(n);
+            }
+            let with = |mut shape: Vec<usize>| {
+                shape.extend(&inst);
+                shape
+            };
+            match name {
+                "bold_time" if !o.bold.is_empty() => {
+                    let t = (1..=o.n_tr).map(|j| j as f64 * self.tr).collect();
+                    return Some(array(vec![o.n_tr], t));
+                }
+                "bold" if !o.bold.is_empty() => {
+                    let mut shape = vec![o.n_tr];
+                    if self.network {
+                        shape.push(nn);
+                    }
+                    return Some(array(with(shape), o.bold.clone()));
+                }
+                "fc" => return Some(array(with(vec![nn, nn]), o.fc.clone())),
+                "fcd" if !o.fcd.is_empty() => {
+                    return Some(array(with(vec![o.n_windows, o.n_windows]), o.fcd.clone()));
+                }
+                _ => {}
+            }
+        }
+        if let Some((_, values)) = self.per_instance.iter().find(|(p, _)| p == name) {
+            return Some(array(vec![values.len()], values.clone()));
         }
         if let Some(path) = name.strip_prefix("grid/")
             && let Some((_, values)) = self.varied.iter().find(|(p, _)| p == path)
@@ -394,6 +442,8 @@ pub struct Metadata {
     pub kernel: Value,
     /// The run stopped early.
     pub partial: bool,
+    /// How BOLD, FC and FCD were computed, when they were.
+    pub observe: Option<Value>,
     /// The rateforge version that generated the model's code.
     pub version: String,
 }
@@ -442,6 +492,7 @@ impl Metadata {
             })),
             "kernel": self.kernel,
             "partial": self.partial,
+            "bold": self.observe,
         })
     }
 }
@@ -464,6 +515,9 @@ mod tests {
             metadata: json!({"n_steps": 2, "record_every_steps": 1}),
             varied: Vec::new(),
             partial,
+            observed: None,
+            tr: 0.0,
+            per_instance: Vec::new(),
         }
     }
 

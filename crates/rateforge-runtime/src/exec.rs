@@ -12,6 +12,7 @@ pub use rateforge_rt::exec::{
     Connectivity, DENSE_ABOVE, Launch, Outcome, Parallel, RunFn, SeriesColumns, SeriesData, Shape,
     StatsRequest, allocate, allocate_filled, check, pool, run_native, stats_len, trace_len,
 };
+pub use rateforge_rt::observe::{ObserveRequest, Observed};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -179,22 +180,8 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
         }
         let params: Vec<f64> = (0..np).map(|k| launch.params[k * n + i]).collect();
         let init: Vec<f64> = (0..ns * nn).map(|k| launch.init[k * n + i]).collect();
-        let columns: Vec<Vec<usize>> = launch
-            .series
-            .iter()
-            .map(|s| (0..nn).map(|node| s.columns.column(i, node, nn)).collect())
-            .collect();
-        let series: Vec<SeriesInput<'_>> = launch
-            .series
-            .iter()
-            .zip(&columns)
-            .map(|(s, cols)| SeriesInput {
-                data: s.data,
-                n_rows: s.n_rows,
-                n_cols: s.n_cols,
-                columns: cols,
-            })
-            .collect();
+        let columns = series_columns(launch, i);
+        let series = series_inputs(launch, &columns);
         let mut observe = |steps: u64| {
             if let Some(p) = launch.progress {
                 p.fetch_add(steps, Ordering::Relaxed);
@@ -253,6 +240,16 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
     if !launch.trace {
         trace = Vec::new();
     }
+    let observed = match &launch.observe {
+        Some(o) => Some(observe_interpreted(
+            model,
+            launch,
+            o,
+            &config,
+            network.as_ref(),
+        )?),
+        None => None,
+    };
     Ok(Outcome {
         final_state,
         trace,
@@ -260,5 +257,73 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
         stats,
         steps_done,
         cancelled: cancelled.load(Ordering::Relaxed),
+        observed,
     })
+}
+
+/// BOLD, FC and FCD by the reference evaluator: each instance run again, its driver recorded at
+/// every BOLD step and observed by the kernels' own observer code (`rateforge_kernel::observe`).
+fn observe_interpreted(
+    model: &ValidModel,
+    launch: &Launch<'_>,
+    o: &ObserveRequest,
+    config: &RunConfig,
+    network: Option<&EvalConnectivity<'_>>,
+) -> Result<Observed, RuntimeError> {
+    let m = model.model();
+    let (ns, np) = (m.states.len(), m.params.len());
+    let (n, nn) = (launch.n_instances, launch.n_nodes());
+    let mut out = o.allocate(launch.n_steps, ns + m.derived.len(), nn, n, 1, 1)?;
+    let id = o.driver as usize;
+    let driver = if id < ns {
+        VarRef::State(Handle::from_index(id))
+    } else {
+        VarRef::Derived(Handle::from_index(id - ns))
+    };
+    let config = RunConfig {
+        record_every: o.bold_every,
+        record: vec![driver],
+        ..config.clone()
+    };
+    for i in 0..n {
+        let params: Vec<f64> = (0..np).map(|k| launch.params[k * n + i]).collect();
+        let init: Vec<f64> = (0..ns * nn).map(|k| launch.init[k * n + i]).collect();
+        let columns = series_columns(launch, i);
+        let series = series_inputs(launch, &columns);
+        let instance = Instance {
+            index: i as u64,
+            params: &params,
+            init: &init,
+            series: &series,
+            network,
+        };
+        let t = simulate_observed(model, &config, &instance, &mut |_| true);
+        o.observe_instance(&mut out, i, n, nn, |k, node| t.samples[k][node])?;
+    }
+    Ok(out)
+}
+
+/// The columns of every series that instance `i` reads, per node.
+fn series_columns(launch: &Launch<'_>, i: usize) -> Vec<Vec<usize>> {
+    let nn = launch.n_nodes();
+    launch
+        .series
+        .iter()
+        .map(|s| (0..nn).map(|node| s.columns.column(i, node, nn)).collect())
+        .collect()
+}
+
+/// The series of a launch as the evaluator reads them, with an instance's `columns`.
+fn series_inputs<'a>(launch: &Launch<'a>, columns: &'a [Vec<usize>]) -> Vec<SeriesInput<'a>> {
+    launch
+        .series
+        .iter()
+        .zip(columns)
+        .map(|(s, cols)| SeriesInput {
+            data: s.data,
+            n_rows: s.n_rows,
+            n_cols: s.n_cols,
+            columns: cols,
+        })
+        .collect()
 }

@@ -22,6 +22,6 @@ pub use rateforge_rt::{connectivity, data, error, output};
 pub use compile::{BuildOptions, Compiled, build_rust};
 pub use error::RuntimeError;
 pub use exec::{
-    Connectivity, Kernel, Launch, Outcome, Parallel, SeriesColumns, SeriesData, StatsRequest,
-    run_interpreted,
+    Connectivity, Kernel, Launch, ObserveRequest, Observed, Outcome, Parallel, SeriesColumns,
+    SeriesData, StatsRequest, run_interpreted,
 };

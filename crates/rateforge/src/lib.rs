@@ -46,7 +46,7 @@ pub use engine::{BackendKind, Engine, EngineOptions};
 pub use error::Error;
 pub use model::{CudaTarget, Drive, Format, Model, Validated};
 pub use rateforge_runtime::cuda::CudaKernel;
-pub use run::{Backend, Controls, RunResult, RunSpec, STATS, StatsSpec};
+pub use run::{Backend, BoldSpec, Controls, Hemodynamics, RunResult, RunSpec, STATS, StatsSpec};
 
 pub use rateforge_codegen::{EmitOptions, Precision};
 pub use rateforge_front::SweepAxis;

@@ -4,6 +4,7 @@ use crate::error::Error;
 use crate::model::{Drive, Validated};
 use rateforge_ir::{Diagnostic, Solver, VarRef};
 pub use rateforge_rt::exec::Controls;
+pub use rateforge_rt::kernel::observe::Hemodynamics;
 use rateforge_rt::result::StatsMetadata;
 use rateforge_rt::spec::{
     InitialValue, initial_values, sample_times, time_grid, transient_samples,
@@ -80,6 +81,144 @@ pub struct RunSpec {
     pub trace: bool,
     /// Streaming statistics of the recorded values, computed inside the kernel.
     pub stats: Option<StatsSpec>,
+    /// BOLD, FC and FCD, computed inside the kernel.
+    pub bold: Option<BoldSpec>,
+}
+
+/// BOLD by the Balloon–Windkessel model, and the FC and FCD of the BOLD signals, computed inside
+/// the kernel while it runs (see `rateforge_kernel::observe` for the equations and constants).
+/// Times here are in seconds; the model's time unit is [`BoldSpec::time_unit`] seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoldSpec {
+    /// The path of the value that drives it (a state or an algebraic variable).
+    pub driver: String,
+    /// The interval of the BOLD samples, in seconds (a whole number of BOLD steps).
+    pub tr: f64,
+    /// The step of the BOLD model, in seconds (a whole number of model steps).
+    pub bold_dt: f64,
+    /// Seconds per unit of the model's time (1e-3 for a model in milliseconds).
+    pub time_unit: f64,
+    /// The Balloon–Windkessel constants (default: Stephan et al. 2007).
+    pub hemodynamics: Hemodynamics,
+    /// Seconds of BOLD left out of FC and FCD at the start.
+    pub transient: f64,
+    /// FCD window length in TR samples (0: no FCD).
+    pub fcd_window: usize,
+    /// TR samples between the starts of consecutive FCD windows.
+    pub fcd_step: usize,
+    /// Keep the BOLD samples (`bold` in the results).
+    pub keep_bold: bool,
+}
+
+impl Default for BoldSpec {
+    fn default() -> Self {
+        BoldSpec {
+            driver: String::new(),
+            tr: 0.72,
+            bold_dt: 1e-3,
+            time_unit: 1e-3,
+            hemodynamics: Hemodynamics::STEPHAN_2007,
+            transient: 0.0,
+            fcd_window: 0,
+            fcd_step: 1,
+            keep_bold: false,
+        }
+    }
+}
+
+impl BoldSpec {
+    /// The kernels' request for a run of `n_steps` steps of `dt` model time units, with the
+    /// driver's id `driver`; errors say which option to change.
+    pub fn request(
+        &self,
+        driver: u32,
+        n_steps: u64,
+        dt: f64,
+    ) -> Result<rateforge_runtime::ObserveRequest, Error> {
+        let usage = |m: String, help: &str| Err(Error::usage(Diagnostic::error(m).with_help(help)));
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.time_unit) || !positive(self.bold_dt) || !positive(self.tr) {
+            return usage(
+                format!(
+                    "the TR ({} s), the BOLD step ({} s) and the time unit ({} s) must be positive",
+                    self.tr, self.bold_dt, self.time_unit
+                ),
+                "e.g. `--tr 0.72 --bold-dt 1e-3 --time-unit ms`",
+            );
+        }
+        // A whole number of `unit`s in `x`, to 1e-9 relative.
+        let whole = |x: f64, unit: f64| {
+            let k = (x / unit).round();
+            (k >= 1.0 && (k * unit - x).abs() <= 1e-9 * x && k < 1e15).then_some(k as u64)
+        };
+        let step_s = dt * self.time_unit;
+        let Some(bold_every) = whole(self.bold_dt, step_s) else {
+            return usage(
+                format!(
+                    "the BOLD step {} s is not a whole number of model steps of {dt} x {} s",
+                    self.bold_dt, self.time_unit
+                ),
+                "choose `--bold-dt` as a multiple of the step (and check `--time-unit`: ms or s)",
+            );
+        };
+        let Some(tr_every) = whole(self.tr, self.bold_dt) else {
+            return usage(
+                format!(
+                    "the TR {} s is not a whole number of BOLD steps of {} s",
+                    self.tr, self.bold_dt
+                ),
+                "choose `--tr` as a multiple of `--bold-dt`",
+            );
+        };
+        let n_tr = n_steps / bold_every / tr_every;
+        let transient = if self.transient > 0.0 {
+            (self.transient / self.tr - 1e-9).ceil() as u64
+        } else {
+            0
+        };
+        if n_tr < transient.saturating_add(2) {
+            return usage(
+                format!(
+                    "the run gives {n_tr} BOLD samples (one per TR of {} s), {transient} of them in the transient: FC needs at least two after it",
+                    self.tr
+                ),
+                "run longer (`--time`), or shorten `--bold-transient`",
+            );
+        }
+        if self.fcd_window > 0 {
+            if self.fcd_step == 0 || self.fcd_window < 2 {
+                return usage(
+                    format!(
+                        "an FCD window of {} samples every {} samples",
+                        self.fcd_window, self.fcd_step
+                    ),
+                    "windows need at least two samples and a step of at least one",
+                );
+            }
+            if (n_tr - transient) < self.fcd_window as u64 {
+                return usage(
+                    format!(
+                        "the FCD window ({} samples) is longer than the {} BOLD samples after the transient",
+                        self.fcd_window,
+                        n_tr - transient
+                    ),
+                    "run longer (`--time`) or shorten `--fcd-window`",
+                );
+            }
+        }
+        Ok(rateforge_runtime::ObserveRequest {
+            driver,
+            bold_every,
+            bold_dt: self.bold_dt,
+            hemodynamics: self.hemodynamics,
+            tr_every,
+            n_tr,
+            transient,
+            window: self.fcd_window as u64,
+            window_step: self.fcd_step.max(1) as u64,
+            keep_bold: self.keep_bold,
+        })
+    }
 }
 
 /// Which statistics a run computes (see `rateforge_runtime::stats` for the definitions).
@@ -110,6 +249,7 @@ impl Default for RunSpec {
             parallel: Parallel::Auto,
             trace: true,
             stats: None,
+            bold: None,
         }
     }
 }
@@ -486,6 +626,13 @@ impl Validated {
                 })
             }
         };
+        let observe = match &spec.bold {
+            None => None,
+            Some(b) => {
+                let id = self.record_ids(std::slice::from_ref(&b.driver))?;
+                Some(b.request(id[0], n_steps, spec.dt)?)
+            }
+        };
         let launch = Launch {
             n_instances: n,
             n_steps,
@@ -505,6 +652,7 @@ impl Validated {
             parallel: spec.parallel,
             trace: spec.trace,
             stats: stats.clone(),
+            observe: observe.clone(),
         };
         let outcome = match backend {
             Backend::Native(k) => k.run(&launch),
@@ -596,6 +744,31 @@ impl Validated {
                 }),
             },
             partial: outcome.cancelled,
+            observe: spec.bold.as_ref().zip(observe.as_ref()).map(|(b, o)| {
+                json!({
+                    "driver": b.driver,
+                    "tr": b.tr,
+                    "bold_dt": b.bold_dt,
+                    "time_unit_s": b.time_unit,
+                    "transient": b.transient,
+                    "transient_samples": o.transient,
+                    "samples": o.n_tr,
+                    "fcd_window": o.window,
+                    "fcd_step": o.window_step,
+                    "model": "Balloon-Windkessel",
+                    "hemodynamics": Hemodynamics::NAMED
+                        .iter()
+                        .find(|(_, c)| *c == b.hemodynamics)
+                        .map_or("custom", |(n, _)| n),
+                    "constants": {
+                        "kappa": b.hemodynamics.kappa, "gamma": b.hemodynamics.gamma,
+                        "tau": b.hemodynamics.tau, "alpha": b.hemodynamics.alpha,
+                        "rho": b.hemodynamics.rho, "V0": b.hemodynamics.v0,
+                        "k1": b.hemodynamics.k1, "k2": b.hemodynamics.k2, "k3": b.hemodynamics.k3,
+                    },
+                    "units": "BOLD in percent signal change; times in seconds",
+                })
+            }),
         }
         .to_json();
         Ok(RunResult {
@@ -611,6 +784,9 @@ impl Validated {
             metadata,
             varied: spec.instance_values.clone(),
             partial: outcome.cancelled,
+            observed: outcome.observed,
+            tr: spec.bold.as_ref().map_or(0.0, |b| b.tr),
+            per_instance: Vec::new(),
         }
         .with_non_finite())
     }

@@ -160,6 +160,11 @@ impl CudaKernel {
         let shape = self.model.shape;
         let (ns, np) = (shape.n_state, shape.n_param);
         crate::exec::check(launch, &shape)?;
+        if launch.observe.is_some() {
+            return Err(RuntimeError::Invalid(
+                "BOLD, FC and FCD are computed by the CPU kernels and the reference evaluator; the CUDA kernels do not compute them yet\n  = help: leave out `--backend cuda` for a run with `--bold`".into(),
+            ));
+        }
         let mut dev = self
             .device
             .lock()
@@ -509,6 +514,7 @@ impl CudaKernel {
             stats,
             steps_done,
             cancelled,
+            observed: None,
         })
     }
 }
