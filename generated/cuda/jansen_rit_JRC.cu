@@ -3,7 +3,7 @@
 // Model `JRC`
 // IR hash b66a86c35d019b0ee46fdaee6f19f9544397ae810eaa2eca3fe67c38193d7e52
 //
-// CUDA C kernel (rateforge CUDA ABI 2): one thread per instance (parameter
+// CUDA C kernel (rateforge CUDA ABI 3): one thread per instance (parameter
 // combination), the time loop
 // inside the thread. `rf_run` integrates steps `step_begin .. step_end` of instances
 // `0 .. n_instances` of the current chunk, so the host can run long simulations in windows
@@ -969,7 +969,18 @@ struct RfCudaArgs {
     unsigned int solver;
     unsigned int n_record;
     unsigned int dense;
-    unsigned int pad;
+    unsigned int bold_driver;
+    unsigned long long bold_every;
+    unsigned long long tr_every;
+    unsigned long long n_tr;
+    unsigned long long bold_transient;
+    unsigned long long fcd_window;
+    unsigned long long fcd_step;
+    unsigned long long fcd_windows;
+    double bold_dt;
+    double hemodynamics[9];
+    double* observe_state;
+    double* bold;
 };
 
 /* The C++ compiler's layout of RfCudaArgs (size, alignment, then offset and size of every field),
@@ -1041,8 +1052,30 @@ RF_KERNEL void rf_layout(unsigned long long* out) {
     out[61] = sizeof(s.n_record);
     out[62] = (unsigned long long)((const char*)&s.dense - base);
     out[63] = sizeof(s.dense);
-    out[64] = (unsigned long long)((const char*)&s.pad - base);
-    out[65] = sizeof(s.pad);
+    out[64] = (unsigned long long)((const char*)&s.bold_driver - base);
+    out[65] = sizeof(s.bold_driver);
+    out[66] = (unsigned long long)((const char*)&s.bold_every - base);
+    out[67] = sizeof(s.bold_every);
+    out[68] = (unsigned long long)((const char*)&s.tr_every - base);
+    out[69] = sizeof(s.tr_every);
+    out[70] = (unsigned long long)((const char*)&s.n_tr - base);
+    out[71] = sizeof(s.n_tr);
+    out[72] = (unsigned long long)((const char*)&s.bold_transient - base);
+    out[73] = sizeof(s.bold_transient);
+    out[74] = (unsigned long long)((const char*)&s.fcd_window - base);
+    out[75] = sizeof(s.fcd_window);
+    out[76] = (unsigned long long)((const char*)&s.fcd_step - base);
+    out[77] = sizeof(s.fcd_step);
+    out[78] = (unsigned long long)((const char*)&s.fcd_windows - base);
+    out[79] = sizeof(s.fcd_windows);
+    out[80] = (unsigned long long)((const char*)&s.bold_dt - base);
+    out[81] = sizeof(s.bold_dt);
+    out[82] = (unsigned long long)((const char*)&s.hemodynamics - base);
+    out[83] = sizeof(s.hemodynamics);
+    out[84] = (unsigned long long)((const char*)&s.observe_state - base);
+    out[85] = sizeof(s.observe_state);
+    out[86] = (unsigned long long)((const char*)&s.bold - base);
+    out[87] = sizeof(s.bold);
 }
 
 /* Parameters compiled in as constants: (index, value). The host refuses other values. */
@@ -1432,9 +1465,171 @@ RF_DEVICE void rf_draw_initial(const RfCudaArgs* a, unsigned long long i, unsign
 /* ---- the integrator ---------------------------------------------------------------------------- */
 
 // ---------------------------------------------------------------------------
+// rateforge CUDA kernels, the observers: BOLD by the Balloon–Windkessel model and
+// the running sums of FC and FCD, one thread per instance. The algorithm of
+// crates/rateforge-kernel/src/observe.rs operation for operation (the same
+// expressions in the same order, rateforge's own exp and log), so float64 results
+// are the CPU's bits; the host finishes FC and FCD from the state this code leaves
+// (rateforge_kernel::observe::FcStream::from_raw), with the CPU's code.
+//
+// State of instance i: value k at observe_state[k * stride + i], laid out as
+// rateforge_kernel::observe::RawLayout (rf_obs_layout below computes the same
+// offsets).
+// ---------------------------------------------------------------------------
+
+struct RfObsLayout {
+    unsigned long long s, f, v, q, count, done, mean, co, ring, windows, norms, x, d, wmean, wdiag, total;
+};
+
+RF_DEVICE RfObsLayout rf_obs_layout(unsigned long long n, unsigned long long window, unsigned long long nw) {
+    RfObsLayout L;
+    unsigned long long pairs = n * (n - 1ULL) / 2ULL;
+    L.s = 0ULL;
+    L.f = n;
+    L.v = 2ULL * n;
+    L.q = 3ULL * n;
+    L.count = 4ULL * n;
+    L.done = L.count + 1ULL;
+    L.mean = L.done + 1ULL;
+    L.co = L.mean + n;
+    L.ring = L.co + n * (n + 1ULL) / 2ULL;
+    L.windows = L.ring + window * n;
+    L.norms = L.windows + nw * pairs;
+    L.x = L.norms + nw;
+    L.d = L.x + n;
+    L.wmean = L.d + n;
+    L.wdiag = L.wmean + n;
+    L.total = L.wdiag + n;
+    return L;
+}
+
+/* The index of (i, j), i <= j < n, in a packed upper triangle with the diagonal. */
+RF_DEVICE unsigned long long rf_tri(unsigned long long i, unsigned long long j, unsigned long long n) {
+    return i * n - i * (i + 1ULL) / 2ULL + j;
+}
+
+/* At rest (s = 0, f = v = q = 1), no samples. */
+RF_DEVICE void rf_obs_init(const RfCudaArgs* a, unsigned long long i) {
+    double* o = (double*)a->observe_state;
+    unsigned long long st = a->stride, n = a->n_nodes;
+    RfObsLayout L = rf_obs_layout(n, a->fcd_window, a->fcd_windows);
+    for (unsigned long long k = 0; k < L.total; ++k) o[k * st + i] = 0.0;
+    for (unsigned long long k = L.f; k < L.count; ++k) o[k * st + i] = 1.0;
+}
+
+/* One Euler step of node `node`'s hemodynamic states, driven by x. */
+RF_DEVICE void rf_balloon_step(const RfCudaArgs* a, unsigned long long i, unsigned long long node, double x) {
+    double* o = (double*)a->observe_state;
+    unsigned long long st = a->stride, n = a->n_nodes;
+    const double* c = a->hemodynamics;
+    double h = a->bold_dt;
+    double h_tau = h / c[2];
+    double inv_alpha = 1.0 / c[3];
+    double log_1m_rho = rf_log(1.0 - c[4]);
+    double inv_rho = 1.0 / c[4];
+    double* ps = &o[(node) * st + i];
+    double* pf = &o[(n + node) * st + i];
+    double* pv = &o[(2ULL * n + node) * st + i];
+    double* pq = &o[(3ULL * n + node) * st + i];
+    double s = *ps, f = *pf, v = *pv, q = *pq;
+    double s1 = s + h * (x - c[0] * s - c[1] * (f - 1.0));
+    double v_pow = rf_exp(rf_log(v) * inv_alpha);
+    double extraction = 1.0 - rf_exp(log_1m_rho / f);
+    *pv = v + h_tau * (f - v_pow);
+    *pq = q + h_tau * (f * extraction * inv_rho - v_pow * q / v);
+    *pf = f + h * s1;
+    *ps = s1;
+}
+
+/* The FC of the window of samples start .. start + window (all in the ring), centred, with its
+   squared norm, as window number `done`. */
+RF_DEVICE void rf_obs_close_window(double* o, unsigned long long st, unsigned long long i, unsigned long long n, unsigned long long w, const RfObsLayout* L, unsigned long long start) {
+    unsigned long long pairs = n * (n - 1ULL) / 2ULL;
+    unsigned long long done = (unsigned long long)o[L->done * st + i];
+    for (unsigned long long a = 0; a < n; ++a) {
+        double m = 0.0;
+        for (unsigned long long k = 0; k < w; ++k) m += o[(L->ring + ((start + k) % w) * n + a) * st + i];
+        o[(L->wmean + a) * st + i] = m / (double)w;
+    }
+    for (unsigned long long a = 0; a < n; ++a) {
+        double ma = o[(L->wmean + a) * st + i];
+        double cc = 0.0;
+        for (unsigned long long k = 0; k < w; ++k) {
+            double ca = o[(L->ring + ((start + k) % w) * n + a) * st + i] - ma;
+            cc += ca * ca;
+        }
+        o[(L->wdiag + a) * st + i] = cc;
+    }
+    unsigned long long base = L->windows + done * pairs;
+    unsigned long long kk = 0;
+    for (unsigned long long a = 0; a < n; ++a) {
+        double ma = o[(L->wmean + a) * st + i];
+        for (unsigned long long b = a + 1ULL; b < n; ++b) {
+            double mb = o[(L->wmean + b) * st + i];
+            double cab = 0.0;
+            for (unsigned long long k = 0; k < w; ++k) {
+                unsigned long long r = L->ring + ((start + k) % w) * n;
+                cab += (o[(r + a) * st + i] - ma) * (o[(r + b) * st + i] - mb);
+            }
+            o[(base + kk) * st + i] = cab / RF_SQRT(o[(L->wdiag + a) * st + i] * o[(L->wdiag + b) * st + i]);
+            kk += 1ULL;
+        }
+    }
+    double m = 0.0;
+    for (unsigned long long k = 0; k < pairs; ++k) m += o[(base + k) * st + i];
+    m /= (double)pairs;
+    double norm = 0.0;
+    for (unsigned long long k = 0; k < pairs; ++k) {
+        double v = o[(base + k) * st + i] - m;
+        o[(base + k) * st + i] = v;
+        norm += v * v;
+    }
+    o[(L->norms + done) * st + i] = norm;
+    o[L->done * st + i] = (double)(done + 1ULL);
+}
+
+/* TR sample j: every node's BOLD (kept when asked), then, after the transient, the running
+   means and co-moments of FC and the FCD window ring. */
+RF_DEVICE void rf_obs_tr(const RfCudaArgs* a, unsigned long long i, unsigned long long j) {
+    double* o = (double*)a->observe_state;
+    unsigned long long st = a->stride, n = a->n_nodes, w = a->fcd_window;
+    RfObsLayout L = rf_obs_layout(n, w, a->fcd_windows);
+    const double* c = a->hemodynamics;
+    for (unsigned long long node = 0; node < n; ++node) {
+        double v = o[(2ULL * n + node) * st + i], q = o[(3ULL * n + node) * st + i];
+        double b = 100.0 * c[5] * (c[6] * (1.0 - q) + c[7] * (1.0 - q / v) + c[8] * (1.0 - v));
+        o[(L.x + node) * st + i] = b;
+        if (a->bold != RF_NULL) ((double*)a->bold)[(j * n + node) * st + i] = b;
+    }
+    if (j < a->bold_transient) return;
+    unsigned long long count_i = (unsigned long long)o[L.count * st + i] + 1ULL;
+    o[L.count * st + i] = (double)count_i;
+    double count = (double)count_i;
+    for (unsigned long long p = 0; p < n; ++p) {
+        double d = o[(L.x + p) * st + i] - o[(L.mean + p) * st + i];
+        o[(L.d + p) * st + i] = d;
+        o[(L.mean + p) * st + i] += d / count;
+    }
+    for (unsigned long long p = 0; p < n; ++p) {
+        double dp = o[(L.d + p) * st + i];
+        for (unsigned long long q = p; q < n; ++q) {
+            o[(L.co + rf_tri(p, q, n)) * st + i] += dp * (o[(L.x + q) * st + i] - o[(L.mean + q) * st + i]);
+        }
+    }
+    if (w == 0ULL) return;
+    unsigned long long k = count_i - 1ULL;
+    for (unsigned long long p = 0; p < n; ++p) o[(L.ring + (k % w) * n + p) * st + i] = o[(L.x + p) * st + i];
+    unsigned long long done = (unsigned long long)o[L.done * st + i];
+    if (count_i >= w && (count_i - w) % a->fcd_step == 0ULL && done < a->fcd_windows) {
+        rf_obs_close_window(o, st, i, n, w, &L, k + 1ULL - w);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // rateforge CUDA kernels, part 2 of the model-independent code: the integrator
 // (one thread per instance, the node loop and the time loop inside the thread),
-// the delay ring, sampling and streaming statistics, and the preparation kernel.
+// the delay ring, sampling and streaming statistics, the observers' calls
+// (observe.cuh: BOLD, FC, FCD), and the preparation kernel.
 // Pasted into every generated CUDA kernel after the model's functions; the same
 // text compiles as C++ with the CPU shim (kernel-templates/cuda/shim.h), which is
 // how every CUDA test runs it without a GPU.
@@ -1624,6 +1819,7 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     double sqrt_dt = RF_SQRT(a->dt);
 
     if (a->step_begin == 0) {
+        if (a->bold_every) rf_obs_init(a, i);
         /* The initial states, states starting at another value, and the history before t0. */
         for (unsigned long long node = 0; node < nn; ++node) {
             for (int s = 0; s < N_STATE; ++s) y[s] = (F)init[((unsigned long long)s * nn + node) * st + i];
@@ -1649,9 +1845,13 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
         }
     }
     unsigned long long every = a->record_every ? a->record_every : 1ULL;
+    unsigned long long n_bold = a->n_tr * a->tr_every;
     for (unsigned long long step = a->step_begin; step < a->step_end && step <= a->n_steps; ++step) {
         double tn = a->t0 + (double)step * a->dt;
         unsigned long long cur = step % hz;
+        /* A BOLD step is due at this step (k: its number). */
+        int bold_due = a->bold_every && step % a->bold_every == 0ULL && step / a->bold_every < n_bold;
+        unsigned long long bold_k = a->bold_every ? step / a->bold_every : 0ULL;
         /* The history entry of this step, for every node. */
         if (N_BUFFERED > 0) {
             for (unsigned long long node = 0; node < nn; ++node) {
@@ -1670,6 +1870,18 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
             rf_derived_free((F)tn, p, &x, y, free);
             rf_inputs(a, i, node, cur, tn, p, delay, y, free, &x);
             if (step % every == 0) rf_sample(a, i, node, step / every, tn, p, &x, y);
+            if (bold_due) {
+                unsigned int v = a->bold_driver;
+                double drive;
+                if (v < N_STATE) {
+                    drive = (double)y[v];
+                } else {
+                    F dv[A_DERIVED];
+                    rf_derived((F)tn, p, &x, y, dv);
+                    drive = (double)dv[v - N_STATE];
+                }
+                rf_balloon_step(a, i, node, drive);
+            }
             if (step == a->n_steps) continue;
             if (N_NOISY > 0) {
                 F dv[A_DERIVED];
@@ -1683,6 +1895,8 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
             rf_step(a->solver, a->t0, a->dt, step, p, &x, y, eta);
             for (int s = 0; s < N_STATE; ++s) state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
         }
+        /* A TR sample of BOLD is due after this BOLD step: FC and FCD take it. */
+        if (bold_due && (bold_k + 1ULL) % a->tr_every == 0ULL) rf_obs_tr(a, i, (bold_k + 1ULL) / a->tr_every - 1ULL);
     }
     /* After the last step: the statistics from their running sums. */
     if (a->step_end > a->n_steps && a->stats != RF_NULL) {

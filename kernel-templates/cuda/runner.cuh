@@ -1,7 +1,8 @@
 // ---------------------------------------------------------------------------
 // rateforge CUDA kernels, part 2 of the model-independent code: the integrator
 // (one thread per instance, the node loop and the time loop inside the thread),
-// the delay ring, sampling and streaming statistics, and the preparation kernel.
+// the delay ring, sampling and streaming statistics, the observers' calls
+// (observe.cuh: BOLD, FC, FCD), and the preparation kernel.
 // Pasted into every generated CUDA kernel after the model's functions; the same
 // text compiles as C++ with the CPU shim (kernel-templates/cuda/shim.h), which is
 // how every CUDA test runs it without a GPU.
@@ -191,6 +192,7 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
     double sqrt_dt = RF_SQRT(a->dt);
 
     if (a->step_begin == 0) {
+        if (a->bold_every) rf_obs_init(a, i);
         /* The initial states, states starting at another value, and the history before t0. */
         for (unsigned long long node = 0; node < nn; ++node) {
             for (int s = 0; s < N_STATE; ++s) y[s] = (F)init[((unsigned long long)s * nn + node) * st + i];
@@ -216,9 +218,13 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
         }
     }
     unsigned long long every = a->record_every ? a->record_every : 1ULL;
+    unsigned long long n_bold = a->n_tr * a->tr_every;
     for (unsigned long long step = a->step_begin; step < a->step_end && step <= a->n_steps; ++step) {
         double tn = a->t0 + (double)step * a->dt;
         unsigned long long cur = step % hz;
+        /* A BOLD step is due at this step (k: its number). */
+        int bold_due = a->bold_every && step % a->bold_every == 0ULL && step / a->bold_every < n_bold;
+        unsigned long long bold_k = a->bold_every ? step / a->bold_every : 0ULL;
         /* The history entry of this step, for every node. */
         if (N_BUFFERED > 0) {
             for (unsigned long long node = 0; node < nn; ++node) {
@@ -237,6 +243,18 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
             rf_derived_free((F)tn, p, &x, y, free);
             rf_inputs(a, i, node, cur, tn, p, delay, y, free, &x);
             if (step % every == 0) rf_sample(a, i, node, step / every, tn, p, &x, y);
+            if (bold_due) {
+                unsigned int v = a->bold_driver;
+                double drive;
+                if (v < N_STATE) {
+                    drive = (double)y[v];
+                } else {
+                    F dv[A_DERIVED];
+                    rf_derived((F)tn, p, &x, y, dv);
+                    drive = (double)dv[v - N_STATE];
+                }
+                rf_balloon_step(a, i, node, drive);
+            }
             if (step == a->n_steps) continue;
             if (N_NOISY > 0) {
                 F dv[A_DERIVED];
@@ -250,6 +268,8 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
             rf_step(a->solver, a->t0, a->dt, step, p, &x, y, eta);
             for (int s = 0; s < N_STATE; ++s) state[((unsigned long long)s * nn + node) * st + i] = (double)y[s];
         }
+        /* A TR sample of BOLD is due after this BOLD step: FC and FCD take it. */
+        if (bold_due && (bold_k + 1ULL) % a->tr_every == 0ULL) rf_obs_tr(a, i, (bold_k + 1ULL) / a->tr_every - 1ULL);
     }
     /* After the last step: the statistics from their running sums. */
     if (a->step_end > a->n_steps && a->stats != RF_NULL) {

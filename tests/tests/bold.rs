@@ -6,7 +6,8 @@
 use rateforge::{
     Backend, BoldSpec, Format, Hemodynamics, Model, Parallel, RunResult, RunSpec, Solver, Validated,
 };
-use rateforge_tests::{connectivity_4, kernel, load, run};
+use rateforge::{CudaTarget, EmitOptions};
+use rateforge_tests::{build_options, connectivity_4, kernel, load, run};
 
 /// One node whose `u` decays from 1 with time constant `tau_u` (ms): a step input for a huge
 /// `tau_u`, an impulse of area `tau_u` ms for a short one.
@@ -272,10 +273,23 @@ fn streaming_fc_and_fcd_equal_direct_computations_on_every_backend() {
     }
     // The coupling strength changes the FC.
     assert!((fc[n] - fc[n + 2]).abs() > 1e-6);
-    // Threads sharing the nodes, and the reference evaluator: the same bits.
+    // Threads sharing the nodes, the reference evaluator and the CUDA kernel (its C++ emulation):
+    // the same bits.
     let nodes = run(&model, Backend::Native(&k), &rww4_spec(Parallel::Nodes));
     let interp = run(&model, Backend::Interp, &rww4_spec(Parallel::Instances));
-    for other in [&nodes, &interp] {
+    let cuda_kernel = model
+        .build_cuda(
+            &EmitOptions::default(),
+            &build_options(),
+            CudaTarget::Emulated,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let cuda = run(
+        &model,
+        Backend::Cuda(&cuda_kernel),
+        &rww4_spec(Parallel::Instances),
+    );
+    for other in [&nodes, &interp, &cuda] {
         for name in ["bold", "fc", "fcd"] {
             assert_eq!(array(other, name), array(&native, name), "{name}");
         }

@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 pub const ABI_VERSION: u32 = 5;
 
 /// The version of the CUDA kernels' ABI (`RfCudaArgs` and the kernels `rf_run`, `rf_prepare`).
-pub const CUDA_ABI_VERSION: u32 = 2;
+pub const CUDA_ABI_VERSION: u32 = 3;
 
 /// The statistics a kernel streams, in their order in the `stats` array: the last sample, the
 /// mean, the (population) variance, the minimum, the maximum, and the time spent above the
@@ -330,8 +330,30 @@ abi_struct! {
         pub n_record: u32 = "unsigned int",
         /// Nonzero: the connectivity is dense.
         pub dense: u32 = "unsigned int",
-        /// Padding to a multiple of 8 bytes.
-        pub pad: u32 = "unsigned int",
+        /// The value that drives the BOLD model (an id as in `record`).
+        pub bold_driver: u32 = "unsigned int",
+        /// Model steps per BOLD step (0: no observers).
+        pub bold_every: u64 = "unsigned long long",
+        /// BOLD steps per TR sample.
+        pub tr_every: u64 = "unsigned long long",
+        /// TR samples in the run.
+        pub n_tr: u64 = "unsigned long long",
+        /// TR samples left out of FC and FCD.
+        pub bold_transient: u64 = "unsigned long long",
+        /// FCD window in TR samples (0: no FCD).
+        pub fcd_window: u64 = "unsigned long long",
+        /// TR samples between the starts of consecutive FCD windows.
+        pub fcd_step: u64 = "unsigned long long",
+        /// FCD windows in the run.
+        pub fcd_windows: u64 = "unsigned long long",
+        /// The BOLD step in seconds.
+        pub bold_dt: f64 = "double",
+        /// The Balloon–Windkessel constants: kappa, gamma, tau, alpha, rho, V0, k1, k2, k3.
+        pub hemodynamics: [f64; 9] = "double[9]",
+        /// The observers' state `[k * stride + i]` (`rateforge_kernel::observe::RawLayout`).
+        pub observe_state: u64 = "double*",
+        /// BOLD samples `[(sample * n_nodes + node) * stride + i]` (0: not kept).
+        pub bold: u64 = "double*",
     }
 }
 
@@ -369,7 +391,18 @@ impl Default for RfCudaArgs {
             solver: 0,
             n_record: 0,
             dense: 0,
-            pad: 0,
+            bold_driver: 0,
+            bold_every: 0,
+            tr_every: 0,
+            n_tr: 0,
+            bold_transient: 0,
+            fcd_window: 0,
+            fcd_step: 0,
+            fcd_windows: 0,
+            bold_dt: 0.0,
+            hemodynamics: [0.0; 9],
+            observe_state: 0,
+            bold: 0,
         }
     }
 }

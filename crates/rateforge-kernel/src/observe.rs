@@ -274,6 +274,61 @@ impl ObserveShape {
     }
 }
 
+/// Where the CUDA kernels keep one instance's observer state (values `[k * stride + i]`), the
+/// offsets of each part: the hemodynamic states `s`, `f`, `v`, `q` (`n` each), the number of
+/// samples and of completed windows, FC's means and packed co-moments, the window ring, the
+/// completed windows' centred triangles and their squared norms (as [`FcStream`] holds them),
+/// then scratch rows (the TR's BOLD, Welford's deltas, a window's means and sums of squares).
+/// `kernel-templates/cuda/observe.cuh` computes the same offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawLayout {
+    /// `s`, then `f`, `v`, `q` at `n`, `2n`, `3n`.
+    pub balloon: usize,
+    /// Samples taken after the transient.
+    pub count: usize,
+    /// Windows completed.
+    pub done: usize,
+    /// FC's running means.
+    pub mean: usize,
+    /// FC's co-moments, packed.
+    pub co: usize,
+    /// The window ring.
+    pub ring: usize,
+    /// Completed windows' centred triangles.
+    pub windows: usize,
+    /// Their squared norms.
+    pub norms: usize,
+    /// Values per instance.
+    pub total: usize,
+}
+
+impl ObserveShape {
+    /// The CUDA kernels' layout of one instance's observer state (`None` when it overflows).
+    pub fn raw_layout(&self) -> Option<RawLayout> {
+        let n = self.n;
+        let count = n.checked_mul(4)?;
+        let mean = count + 2;
+        let co = mean.checked_add(n)?;
+        let ring = co.checked_add(n.checked_mul(n + 1)? / 2)?;
+        let windows = ring.checked_add(self.window.checked_mul(n)?)?;
+        let norms = windows.checked_add(self.n_windows().checked_mul(self.pairs())?)?;
+        let total = norms
+            .checked_add(self.n_windows())?
+            .checked_add(n.checked_mul(4)?)?;
+        Some(RawLayout {
+            balloon: 0,
+            count,
+            done: count + 1,
+            mean,
+            co,
+            ring,
+            windows,
+            norms,
+            total,
+        })
+    }
+}
+
 /// The streaming FC and FCD of `L` lanes (instances) of an `n`-node network.
 #[derive(Clone, Debug)]
 pub struct FcStream<const L: usize> {
@@ -322,6 +377,27 @@ impl<const L: usize> FcStream<L> {
         })
     }
 
+    /// The accumulators of one instance from the CUDA kernels' state (`raw`, laid out as
+    /// [`ObserveShape::raw_layout`]).
+    pub fn from_raw(shape: ObserveShape, raw: &[f64]) -> Option<FcStream<1>> {
+        let r = shape.raw_layout()?;
+        if raw.len() < r.total {
+            return None;
+        }
+        let part = |at: usize, len: usize| raw[at..at + len].iter().map(|&v| [v]).collect();
+        let n = shape.n;
+        Some(FcStream {
+            shape,
+            count: raw[r.count] as usize,
+            mean: part(r.mean, n),
+            co: part(r.co, n * (n + 1) / 2),
+            ring: part(r.ring, shape.window * n),
+            windows: part(r.windows, shape.n_windows() * shape.pairs()),
+            norms: part(r.norms, shape.n_windows()),
+            done: (raw[r.done] as usize).min(shape.n_windows()),
+        })
+    }
+
     /// Adds one sample, `x[node]`, taken after the transient.
     #[allow(clippy::needless_range_loop)]
     pub fn add(&mut self, x: &[[f64; L]]) {
@@ -351,7 +427,8 @@ impl<const L: usize> FcStream<L> {
         let at = (k % w) * n;
         self.ring[at..at + n].copy_from_slice(&x[..n]);
         let step = self.shape.window_step;
-        if self.count >= w && (self.count - w).is_multiple_of(step) && self.done < self.norms.len() {
+        if self.count >= w && (self.count - w).is_multiple_of(step) && self.done < self.norms.len()
+        {
             self.close_window(k + 1 - w);
         }
     }

@@ -78,7 +78,10 @@ impl ObserveRequest {
                 self.driver
             ));
         }
-        if self.bold_every == 0 || self.tr_every == 0 || self.bold_dt.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        if self.bold_every == 0
+            || self.tr_every == 0
+            || self.bold_dt.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+        {
             return bad("the BOLD step and the TR must be positive".into());
         }
         if self.window > 0 && self.window_step == 0 {
@@ -104,7 +107,10 @@ impl ObserveRequest {
         let nw = shape.n_windows();
         let counts = [
             if self.keep_bold {
-                shape.n_tr.checked_mul(n_nodes).and_then(|x| x.checked_mul(n_instances))
+                shape
+                    .n_tr
+                    .checked_mul(n_nodes)
+                    .and_then(|x| x.checked_mul(n_instances))
             } else {
                 Some(0)
             },

@@ -33,6 +33,8 @@ pub const RANDOM: &str = include_str!("../../../../kernel-templates/cuda/random.
 pub const PRELUDE: &str = include_str!("../../../../kernel-templates/cuda/prelude.cuh");
 /// The integrator: `rf_run`, `rf_prepare` and what they call (pasted into every kernel).
 pub const RUNNER: &str = include_str!("../../../../kernel-templates/cuda/runner.cuh");
+/// The observers (BOLD, FC, FCD) of the CUDA kernels.
+pub const OBSERVE: &str = include_str!("../../../../kernel-templates/cuda/observe.cuh");
 /// The header that compiles a kernel (and the stand-alone driver) as C++ on the CPU.
 pub const SHIM: &str = include_str!("../../../../kernel-templates/cuda/shim.h");
 /// The launcher that follows the kernel in a CPU build (`rf_emulate`).
@@ -193,6 +195,7 @@ struct Context {
     vmath: &'static str,
     random: &'static str,
     prelude: &'static str,
+    observe: &'static str,
     runner: &'static str,
 }
 
@@ -227,6 +230,7 @@ pub fn emit(model: &ValidModel, options: &EmitOptions) -> Result<String, EmitErr
         vmath: VMATH,
         random: RANDOM,
         prelude: PRELUDE,
+        observe: OBSERVE,
         runner: RUNNER,
     };
     render("cuda/kernel.cu.tera", KERNEL_TEMPLATE, &context, options)

@@ -17,9 +17,11 @@ pub mod gpu;
 
 use crate::error::RuntimeError;
 use crate::exec::{Launch, Outcome, Shape};
+use crate::observe::{ObserveRequest, Observed};
 use device::{Device, DevicePtr};
 use rateforge_kernel::abi::N_STATS;
 pub use rateforge_kernel::abi::RfCudaArgs;
+use rateforge_kernel::observe::{FcStream, ObserveShape};
 use rateforge_kernel::runner::{delay_cap, delay_steps};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
@@ -106,9 +108,13 @@ struct Slot {
     stats: DevicePtr,
     history: DevicePtr,
     edge_delay: DevicePtr,
+    observe: DevicePtr,
+    bold: DevicePtr,
     host_state: Vec<f64>,
     host_trace: Vec<f64>,
     host_stats: Vec<f64>,
+    host_observe: Vec<f64>,
+    host_bold: Vec<f64>,
     /// The chunk it holds: (first instance, instances, steps done), once its results are queued.
     pending: Option<(usize, usize, u64)>,
 }
@@ -160,11 +166,6 @@ impl CudaKernel {
         let shape = self.model.shape;
         let (ns, np) = (shape.n_state, shape.n_param);
         crate::exec::check(launch, &shape)?;
-        if launch.observe.is_some() {
-            return Err(RuntimeError::Invalid(
-                "BOLD, FC and FCD are computed by the CPU kernels and the reference evaluator; the CUDA kernels do not compute them yet\n  = help: leave out `--backend cuda` for a run with `--bold`".into(),
-            ));
-        }
         let mut dev = self
             .device
             .lock()
@@ -173,6 +174,27 @@ impl CudaKernel {
         let nn = launch.n_nodes();
         let nr = launch.record.len();
         let n_samples = launch.n_samples();
+        // The observers: their outputs, and the state each instance keeps on the device.
+        let mut observed = match &launch.observe {
+            Some(o) => {
+                Some(o.allocate(launch.n_steps, shape.n_state + shape.n_derived, nn, n, 1, 1)?)
+            }
+            None => None,
+        };
+        let observe = match &launch.observe {
+            Some(o) => {
+                let layout = o.shape(nn).raw_layout().ok_or_else(|| {
+                    RuntimeError::OutOfMemory("the observers' state is too large to address".into())
+                })?;
+                Some(ChunkObserve {
+                    request: o,
+                    shape: o.shape(nn),
+                    raw: layout.total,
+                    bold: if o.keep_bold { o.n_tr as usize * nn } else { 0 },
+                })
+            }
+            None => None,
+        };
         for &(k, v) in &self.info.inline {
             if (0..n).any(|i| launch.params[k * n + i] != v) {
                 return Err(RuntimeError::Invalid(
@@ -256,7 +278,8 @@ impl CudaKernel {
             } else {
                 0
             }
-            + if uniform.is_none() { n_edges * 4 } else { 0 };
+            + if uniform.is_none() { n_edges * 4 } else { 0 }
+            + observe.as_ref().map_or(0, |o| (o.raw + o.bold) * 8);
         let block = dev.block_size().max(1) as usize;
         let budget = (dev.free_memory() as f64 * 0.8) as usize;
         // Every instance at once when they fit; else chunks in two slots, one computing while the
@@ -357,6 +380,12 @@ impl CudaKernel {
                 } else {
                     0
                 };
+                if let Some(o) = &observe {
+                    slot.observe = dev.alloc(o.raw * chunk * 8)?;
+                    if o.bold > 0 {
+                        slot.bold = dev.alloc(o.bold * chunk * 8)?;
+                    }
+                }
             }
             // Waits for a slot's queued results and puts them in place.
             let mut collect = |dev: &mut Box<dyn Device + Send>, slot: &mut Slot, s: usize| {
@@ -376,6 +405,7 @@ impl CudaKernel {
                     every,
                     transient,
                     launch,
+                    observe.as_ref().zip(observed.as_mut()),
                 )
             };
             let mut c0 = 0usize;
@@ -443,7 +473,20 @@ impl CudaKernel {
                     solver: launch.solver.id(),
                     n_record: nr as u32,
                     dense: u32::from(dense),
-                    pad: 0,
+                    bold_driver: observe.as_ref().map_or(0, |o| o.request.driver),
+                    bold_every: observe.as_ref().map_or(0, |o| o.request.bold_every),
+                    tr_every: observe.as_ref().map_or(0, |o| o.request.tr_every),
+                    n_tr: observe.as_ref().map_or(0, |o| o.request.n_tr),
+                    bold_transient: observe.as_ref().map_or(0, |o| o.request.transient),
+                    fcd_window: observe.as_ref().map_or(0, |o| o.request.window),
+                    fcd_step: observe.as_ref().map_or(1, |o| o.request.window_step),
+                    fcd_windows: observe.as_ref().map_or(0, |o| o.shape.n_windows() as u64),
+                    bold_dt: observe.as_ref().map_or(0.0, |o| o.request.bold_dt),
+                    hemodynamics: observe
+                        .as_ref()
+                        .map_or([0.0; 9], |o| o.request.hemodynamics.to_array()),
+                    observe_state: slot.observe,
+                    bold: slot.bold,
                 };
                 let grid = len.div_ceil(block) as u32;
                 let mut step = 0u64;
@@ -478,6 +521,14 @@ impl CudaKernel {
                     slot.host_stats.resize(N_STATS * nr * nn * len, 0.0);
                     dev.download(s, slot.stats, N_STATS * nr * nn * len * 8)?;
                 }
+                if let Some(o) = &observe {
+                    slot.host_observe.resize(o.raw * len, 0.0);
+                    dev.download(s, slot.observe, o.raw * len * 8)?;
+                    if o.bold > 0 {
+                        slot.host_bold.resize(o.bold * len, 0.0);
+                        dev.download(s, slot.bold, o.bold * len * 8)?;
+                    }
+                }
                 slot.pending = Some((c0, len, step.min(launch.n_steps)));
                 c0 += len;
                 k += 1;
@@ -497,6 +548,8 @@ impl CudaKernel {
                 slot.stats,
                 slot.history,
                 slot.edge_delay,
+                slot.observe,
+                slot.bold,
             ] {
                 if p != 0 {
                     dev.free(p);
@@ -514,9 +567,18 @@ impl CudaKernel {
             stats,
             steps_done,
             cancelled,
-            observed: None,
+            observed,
         })
     }
+}
+
+/// The observers of a CUDA run: the request, its sizes, and the values each instance keeps on
+/// the device (`raw` of state, `bold` BOLD samples when kept).
+struct ChunkObserve<'a> {
+    request: &'a ObserveRequest,
+    shape: ObserveShape,
+    raw: usize,
+    bold: usize,
 }
 
 /// Waits for a slot's queued results and scatters them into the outputs (rows of stride `len`
@@ -539,10 +601,35 @@ fn finish(
     every: u64,
     transient: u64,
     launch: &Launch<'_>,
+    observe: Option<(&ChunkObserve<'_>, &mut Observed)>,
 ) -> Result<(), RuntimeError> {
     let Some((c0, len, done)) = slot.pending.take() else {
         return Ok(());
     };
+    if let Some((o, out)) = observe {
+        dev.synchronize(stream)?;
+        dev.fetch(slot.observe, as_bytes_mut(&mut slot.host_observe))?;
+        if o.bold > 0 {
+            dev.fetch(slot.bold, as_bytes_mut(&mut slot.host_bold))?;
+            for row in 0..o.bold {
+                out.bold[row * n + c0..row * n + c0 + len]
+                    .copy_from_slice(&slot.host_bold[row * len..(row + 1) * len]);
+            }
+        }
+        // FC and FCD finished from each instance's running sums, by the CPU's code.
+        let mut raw = vec![0.0; o.raw];
+        for ii in 0..len {
+            for (k, r) in raw.iter_mut().enumerate() {
+                *r = slot.host_observe[k * len + ii];
+            }
+            let fc = FcStream::<1>::from_raw(o.shape, &raw)
+                .ok_or_else(|| RuntimeError::Invalid("the observers' state is malformed".into()))?;
+            fc.write_fc(0, &mut |k, v| out.fc[k * n + c0 + ii] = v);
+            if o.request.window > 0 {
+                fc.write_fcd(0, &mut |k, v| out.fcd[k * n + c0 + ii] = v);
+            }
+        }
+    }
     dev.synchronize(stream)?;
     dev.fetch(slot.state, as_bytes_mut(&mut slot.host_state))?;
     if !trace.is_empty() {
