@@ -981,6 +981,8 @@ struct RfCudaArgs {
     double hemodynamics[9];
     double* observe_state;
     double* bold;
+    unsigned int shared_noise;
+    unsigned int pad;
 };
 
 /* The C++ compiler's layout of RfCudaArgs (size, alignment, then offset and size of every field),
@@ -1076,6 +1078,10 @@ RF_KERNEL void rf_layout(unsigned long long* out) {
     out[85] = sizeof(s.observe_state);
     out[86] = (unsigned long long)((const char*)&s.bold - base);
     out[87] = sizeof(s.bold);
+    out[88] = (unsigned long long)((const char*)&s.shared_noise - base);
+    out[89] = sizeof(s.shared_noise);
+    out[90] = (unsigned long long)((const char*)&s.pad - base);
+    out[91] = sizeof(s.pad);
 }
 
 /* Parameters compiled in as constants: (index, value). The host refuses other values. */
@@ -2117,7 +2123,7 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
                 rf_derived((F)tn, p, &x, y, dv);
                 rf_noise((F)tn, p, &x, y, dv, g);
                 for (int q = 0; q < N_NOISY; ++q) {
-                    double z = rf_normal(a->seed, gi, node, step, (unsigned int)q);
+                    double z = rf_normal(a->seed, a->shared_noise ? 0ULL : gi, node, step, (unsigned int)q);
                     eta[q] = g[q] * (F)(sqrt_dt * z);
                 }
             }

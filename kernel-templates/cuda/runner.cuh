@@ -261,7 +261,7 @@ RF_KERNEL void rf_run(RfCudaArgs args) {
                 rf_derived((F)tn, p, &x, y, dv);
                 rf_noise((F)tn, p, &x, y, dv, g);
                 for (int q = 0; q < N_NOISY; ++q) {
-                    double z = rf_normal(a->seed, gi, node, step, (unsigned int)q);
+                    double z = rf_normal(a->seed, a->shared_noise ? 0ULL : gi, node, step, (unsigned int)q);
                     eta[q] = g[q] * (F)(sqrt_dt * z);
                 }
             }

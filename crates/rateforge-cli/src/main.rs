@@ -62,6 +62,9 @@ enum Command {
     Run(RunArgs),
     /// Simulate a grid of parameter values, one instance per grid point (RateML-style sweeps).
     Sweep(SweepArgs),
+    /// Fit free parameters to empirical FC (and FCD): a grid search or CMA-ES, each generation
+    /// one launch of the kernel, BOLD, FC and FCD computed inside it.
+    Fit(FitArgs),
     /// List the model library: the standard brain-network models, each in YAML and XML.
     Models(ModelsArgs),
     /// Time a fixed suite of models and print instance-steps/s, GFLOP/s and the share of peak.
@@ -234,6 +237,39 @@ struct SweepArgs {
     traces: bool,
 }
 
+#[derive(clap::Args)]
+struct FitArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// A free parameter (or initial state) and its bounds: `PATH=LO:HI` (repeatable).
+    #[arg(long, value_name = "PATH=LO:HI", required = true, help_heading = "Fit")]
+    free: Vec<String>,
+    /// The search: every combination of `--points` values per free parameter, or CMA-ES.
+    #[arg(long, value_enum, default_value_t = FitMethod::Cmaes, help_heading = "Fit")]
+    method: FitMethod,
+    /// Grid search: values per free parameter (both bounds included).
+    #[arg(long, default_value_t = 8, help_heading = "Fit")]
+    points: usize,
+    /// CMA-ES: points per generation (default 4 + floor(3 ln n) for n free parameters, at
+    /// least 8).
+    #[arg(long, help_heading = "Fit")]
+    population: Option<usize>,
+    /// CMA-ES: generations.
+    #[arg(long, default_value_t = 20, help_heading = "Fit")]
+    generations: usize,
+    /// CMA-ES: the initial step, as a fraction of each free parameter's range.
+    #[arg(long, default_value_t = 0.3, help_heading = "Fit")]
+    sigma: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum FitMethod {
+    /// Every combination of `--points` values per parameter, in one launch.
+    Grid,
+    /// CMA-ES (Hansen), one launch per generation.
+    Cmaes,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum SampleArg {
     /// Every value independently uniform in its range.
@@ -377,9 +413,13 @@ struct RunArgs {
     /// Add noise `SIGMA dW` to a state: `PATH=SIGMA` (repeatable).
     #[arg(long, value_name = "PATH=SIGMA")]
     noise: Vec<String>,
-    /// Seed of the noise and of initial values drawn from ranges.
+    /// Seed of the noise and of initial values drawn from ranges (and of a fit's search).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Every instance draws the same noise (instance 0's): common random numbers, so that a
+    /// sweep or a fit compares parameter values under one noise realisation.
+    #[arg(long = "same-noise")]
+    same_noise: bool,
     /// Delayed values before the start: the initial value (TVB) or zero (PyRates).
     #[arg(long, value_enum)]
     history: Option<HistoryArg>,
@@ -480,6 +520,46 @@ struct RunArgs {
     /// Keep the BOLD samples (`bold`, `bold_time` in the output), not only FC and FCD.
     #[arg(long = "keep-bold", help_heading = "BOLD, FC and FCD")]
     keep_bold: bool,
+    /// Empirical FC (nodes x nodes, `.npy`, `.csv` or `.txt`): the goodness of fit of every
+    /// instance is written as `fit/cost`, `fit/fc_corr`, `fit/fc_rmse`, `fit/fc_diff`.
+    #[arg(
+        long = "target-fc",
+        value_name = "FILE",
+        help_heading = "Goodness of fit"
+    )]
+    target_fc: Option<PathBuf>,
+    /// Empirical FCD (windows x windows): adds `fit/fcd_ks` to the cost.
+    #[arg(
+        long = "target-fcd",
+        value_name = "FILE",
+        help_heading = "Goodness of fit"
+    )]
+    target_fcd: Option<PathBuf>,
+    /// Empirical BOLD (samples x nodes), from which the target FC and FCD are computed as the
+    /// run computes its own (the same `--fcd-window` and `--fcd-step`).
+    #[arg(
+        long = "target-bold",
+        value_name = "FILE",
+        help_heading = "Goodness of fit"
+    )]
+    target_bold: Option<PathBuf>,
+}
+
+/// The empirical data a run is compared with (`--target-fc`, `--target-fcd`, `--target-bold`).
+fn fit_target(args: &RunArgs, spec: &RunSpec) -> Result<Option<rateforge::fit::FitTarget>, Error> {
+    let target = rateforge::fit::FitTarget::read(
+        args.target_fc.as_deref(),
+        args.target_fcd.as_deref(),
+        args.target_bold.as_deref(),
+        &spec.bold.clone().unwrap_or_default(),
+    )?;
+    if target.is_some() && spec.bold.is_none() {
+        return Err(usage(
+            "a fit target was given, but the run computes no FC",
+            "add `--bold PATH` (the variable that drives BOLD, e.g. `--bold rww_op/S`)",
+        ));
+    }
+    Ok(target)
 }
 
 /// A set of Balloon–Windkessel constants (`rateforge_kernel::observe`).
@@ -562,6 +642,7 @@ fn main() {
         } => generate(&model, target, &output),
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
+        Command::Fit(args) => fit(&args),
         Command::Models(args) => models(&args),
         Command::Plot(args) => plot(&args),
         Command::Bench(args) => {
@@ -835,6 +916,7 @@ fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
         trace: !args.no_trace,
         stats: stats_spec(args, args.stats)?,
         bold: bold_spec(args),
+        shared_noise: args.same_noise,
         ..Default::default()
     };
     Ok((valid, spec))
@@ -895,12 +977,12 @@ fn install_interrupt_handler() {
     });
 }
 
-/// Builds the kernel and runs, with a progress bar on a terminal once the run takes a second.
-fn execute(
+/// Builds (or finds in the cache) the kernel a run of `spec` needs.
+fn engine(
     valid: &rateforge::Validated,
     spec: &RunSpec,
     args: &RunArgs,
-) -> Result<rateforge::RunResult, Error> {
+) -> Result<rateforge::Engine, Error> {
     let options = rateforge::EngineOptions {
         backend: match args.backend {
             BackendArg::Native => rateforge::BackendKind::Native,
@@ -922,6 +1004,16 @@ fn execute(
     {
         eprintln!("CUDA device: {name}");
     }
+    Ok(engine)
+}
+
+/// Builds the kernel and runs, with a progress bar on a terminal once the run takes a second.
+fn execute(
+    valid: &rateforge::Validated,
+    spec: &RunSpec,
+    args: &RunArgs,
+) -> Result<rateforge::RunResult, Error> {
+    let engine = engine(valid, spec, args)?;
     let backend = engine.backend();
     let steps = ((spec.time / spec.dt).round().max(0.0) as u64).max(1);
     let total = steps * spec.instances.max(1) as u64;
@@ -1140,9 +1232,52 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         ));
     }
     let (valid, spec) = prepare(args)?;
-    let result = execute(&valid, &spec, args)?;
+    let target = fit_target(args, &spec)?;
+    let mut result = execute(&valid, &spec, args)?;
+    if let Some(t) = &target {
+        result.per_instance = t.per_instance(&result)?;
+    }
     report(&result, args)?;
+    report_fit(&result, args.quiet);
     plot_result(&result, args)
+}
+
+/// Prints the goodness of fit of a run's best instance (by cost).
+fn report_fit(result: &rateforge::RunResult, quiet: bool) {
+    let Some((_, cost)) = result.per_instance.iter().find(|(n, _)| n == "fit/cost") else {
+        return;
+    };
+    if quiet {
+        return;
+    }
+    let Some(best) = (0..cost.len()).min_by(|&a, &b| cost[a].total_cmp(&cost[b])) else {
+        return;
+    };
+    let metric = |name: &str| {
+        result
+            .per_instance
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(f64::NAN, |(_, v)| v[best])
+    };
+    let at: Vec<String> = result
+        .varied
+        .iter()
+        .map(|(p, v)| format!("{p} = {}", v[best]))
+        .collect();
+    eprintln!(
+        "best fit{}: cost {:.4} (FC correlation {:.4}, RMSE {:.4}, mean difference {:.4}, FCD KS {:.4})",
+        if at.is_empty() {
+            String::new()
+        } else {
+            format!(" at {} (instance {best})", at.join(", "))
+        },
+        cost[best],
+        metric("fit/fc_corr"),
+        metric("fit/fc_rmse"),
+        metric("fit/fc_diff"),
+        metric("fit/fcd_ks"),
+    );
 }
 
 /// A plotting error as the command line reports it: status 2 for a mistake in the input, 1
@@ -1316,8 +1451,13 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
             spec.instances
         );
     }
-    let result = execute(&valid, &spec, &args.run)?;
+    let target = fit_target(&args.run, &spec)?;
+    let mut result = execute(&valid, &spec, &args.run)?;
+    if let Some(t) = &target {
+        result.per_instance = t.per_instance(&result)?;
+    }
     report(&result, &args.run)?;
+    report_fit(&result, args.run.quiet);
     plot_result(&result, &args.run)
 }
 
@@ -1357,6 +1497,193 @@ fn models(args: &ModelsArgs) -> Result<(), Error> {
                 "wrote {} models (YAML and XML) to {}",
                 library.len(),
                 dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fit(args: &FitArgs) -> Result<(), Error> {
+    let (valid, base) = prepare(&args.run)?;
+    let Some(target) = fit_target(&args.run, &base)? else {
+        return Err(usage(
+            "a fit needs a target",
+            "give `--target-fc FC.npy` (and `--target-fcd FCD.npy`), or `--target-bold BOLD.npy`",
+        ));
+    };
+    let mut free = Vec::new();
+    for f in &args.free {
+        let (path, range) = split_assignment(f, "--free", "rww_op/w=0.2:1.2")?;
+        let bounds: Vec<Option<f64>> = range.split(':').map(|x| x.trim().parse().ok()).collect();
+        let [Some(lo), Some(hi)] = bounds[..] else {
+            return Err(usage(
+                format!("`{range}` in `--free {f}` is not LO:HI"),
+                "give the bounds as two numbers, e.g. `--free rww_op/w=0.2:1.2`",
+            ));
+        };
+        free.push(rateforge::fit::FreeParam {
+            path: path.to_string(),
+            lo,
+            hi,
+        });
+    }
+    let n_free = free.len();
+    let method = match args.method {
+        FitMethod::Grid => rateforge::fit::Method::Grid {
+            points: args.points,
+        },
+        FitMethod::Cmaes => rateforge::fit::Method::Cmaes {
+            population: args
+                .population
+                .unwrap_or_else(|| rateforge::cmaes::Cmaes::default_population(n_free).max(8)),
+            generations: args.generations,
+            sigma: args.sigma,
+        },
+    };
+    let options = rateforge::fit::FitOptions {
+        free,
+        method,
+        seed: args.run.seed,
+    };
+    options.check()?;
+    // One kernel for every generation: built for the free parameters varying between instances.
+    let per_launch = match options.method {
+        rateforge::fit::Method::Grid { points } => points.pow(n_free as u32),
+        rateforge::fit::Method::Cmaes { population, .. } => population,
+    };
+    let mut probe = base.clone();
+    probe.instances = per_launch.max(2);
+    probe.instance_values = options
+        .free
+        .iter()
+        .map(|f| {
+            let mut v = vec![f.lo; probe.instances];
+            v[1] = f.hi;
+            (f.path.clone(), v)
+        })
+        .collect();
+    let engine = engine(&valid, &probe, &args.run)?;
+    if !args.run.quiet {
+        let how = match options.method {
+            rateforge::fit::Method::Grid { points } => {
+                format!("a grid of {points} values per parameter ({per_launch} points)")
+            }
+            rateforge::fit::Method::Cmaes {
+                population,
+                generations,
+                ..
+            } => format!("CMA-ES, {generations} generations of {population} points"),
+        };
+        eprintln!(
+            "fitting {} to the target FC{} by {how}",
+            options
+                .free
+                .iter()
+                .map(|f| format!("{} in [{}, {}]", f.path, f.lo, f.hi))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if target.fcd.is_empty() {
+                ""
+            } else {
+                " and FCD"
+            }
+        );
+    }
+    let start = Instant::now();
+    let controls = Controls {
+        progress: None,
+        cancel: Some(&INTERRUPTED),
+    };
+    let quiet = args.run.quiet;
+    let result = rateforge::fit::fit(
+        &valid,
+        engine.backend(),
+        &base,
+        &target,
+        &options,
+        controls,
+        |g| {
+            if quiet {
+                return;
+            }
+            let gen_best = g
+                .evaluations
+                .iter()
+                .map(|e| e.goodness.cost)
+                .fold(f64::INFINITY, f64::min);
+            let at: Vec<String> = options
+                .free
+                .iter()
+                .zip(&g.best.point)
+                .map(|(f, v)| format!("{} = {v:.6}", f.path))
+                .collect();
+            eprintln!(
+                "generation {}/{}: best cost {gen_best:.5} in this generation, {:.5} so far (FC correlation {:.4}) at {} [{:.1} s]",
+                g.index + 1,
+                g.of,
+                g.best.goodness.cost,
+                g.best.goodness.fc_corr,
+                at.join(", "),
+                start.elapsed().as_secs_f64()
+            );
+        },
+    )?;
+    if result.interrupted {
+        eprintln!(
+            "interrupted: keeping the {} points evaluated so far",
+            result.evaluations.len()
+        );
+    }
+    let best = result.best.map(|b| &result.evaluations[b]);
+    match best {
+        Some(b) => {
+            let at: Vec<String> = options
+                .free
+                .iter()
+                .zip(&b.point)
+                .map(|(f, v)| format!("{} = {v}", f.path))
+                .collect();
+            rateforge_rt::outln!(
+                "best: {} (cost {:.6}, FC correlation {:.6}, FC RMSE {:.6}, FCD KS {:.6}; {} points evaluated)",
+                at.join(", "),
+                b.goodness.cost,
+                b.goodness.fc_corr,
+                b.goodness.fc_rmse,
+                b.goodness.fcd_ks,
+                result.evaluations.len()
+            );
+        }
+        None => eprintln!("no point was evaluated"),
+    }
+    if let Some(out) = &args.run.output {
+        let metadata = serde_json::json!({
+            "rateforge_version": env!("CARGO_PKG_VERSION"),
+            "model": valid.reference(),
+            "model_hash": valid.hash(),
+            "fit": {
+                "method": match options.method {
+                    rateforge::fit::Method::Grid { .. } => "grid",
+                    rateforge::fit::Method::Cmaes { .. } => "cmaes",
+                },
+                "free": options.free.iter().map(|f| serde_json::json!({"path": f.path, "lo": f.lo, "hi": f.hi})).collect::<Vec<_>>(),
+                "seed": options.seed,
+                "cost": "-fc_corr + fc_diff (+ fcd_ks with an FCD target)",
+                "interrupted": result.interrupted,
+            },
+            "bold": base.bold.as_ref().map(|b| serde_json::json!({
+                "driver": b.driver, "tr": b.tr, "bold_dt": b.bold_dt,
+                "transient": b.transient, "fcd_window": b.fcd_window, "fcd_step": b.fcd_step,
+            })),
+            "time": base.time,
+            "dt": base.dt,
+            "solver": base.solver.name(),
+        });
+        rateforge_rt::output::write_npz(out, &result.arrays(), &metadata.to_string())?;
+        if !args.run.quiet {
+            eprintln!(
+                "wrote {} evaluated points to {}",
+                result.evaluations.len(),
+                out.display()
             );
         }
     }

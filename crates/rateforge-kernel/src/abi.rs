@@ -197,6 +197,9 @@ abi_struct! {
         /// thread alone); the kernel starts the others itself and keeps them in step. The
         /// results are the same bits whatever the number.
         pub node_threads: u32 = "unsigned int",
+        /// Nonzero: every instance draws the noise of instance 0 (common random numbers, e.g. to
+        /// compare parameter values in a fit under the same noise).
+        pub shared_noise: u32 = "unsigned int",
         /// The observers: BOLD, FC and FCD (null: none).
         pub observe: *const RfObserve = "const RfObserve*",
     }
@@ -354,6 +357,10 @@ abi_struct! {
         pub observe_state: u64 = "double*",
         /// BOLD samples `[(sample * n_nodes + node) * stride + i]` (0: not kept).
         pub bold: u64 = "double*",
+        /// Nonzero: every instance draws the noise of instance 0.
+        pub shared_noise: u32 = "unsigned int",
+        /// Padding to a multiple of 8 bytes.
+        pub pad: u32 = "unsigned int",
     }
 }
 
@@ -403,6 +410,8 @@ impl Default for RfCudaArgs {
             hemodynamics: [0.0; 9],
             observe_state: 0,
             bold: 0,
+            shared_noise: 0,
+            pad: 0,
         }
     }
 }

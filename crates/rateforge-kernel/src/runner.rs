@@ -1472,7 +1472,12 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                 M::noise(tn, p, &inputs[node], &y[node], &dv, &mut g);
                 for q in 0..n_noisy {
                     for l in 0..L {
-                        let (i, node) = (block.lane_instance(l) as u64, node as u64);
+                        let i = if a.shared_noise != 0 {
+                            0
+                        } else {
+                            block.lane_instance(l) as u64
+                        };
+                        let node = node as u64;
                         let z = if M::FUSED {
                             crate::rng::normal_with::<true>(a.seed, i, node, step, q as u32)
                         } else {

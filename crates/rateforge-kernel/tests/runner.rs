@@ -358,6 +358,7 @@ fn run(
         progress: &progress,
         cancel: cancel.map_or(std::ptr::null(), |c| c as *const AtomicBool),
         node_threads,
+        shared_noise: 0,
         observe: std::ptr::null(),
     };
     // SAFETY: every array has the size the ABI asks for.
@@ -674,6 +675,7 @@ fn compiled_in_parameters_refuse_other_values() {
             progress: std::ptr::null(),
             cancel: std::ptr::null(),
             node_threads: 1,
+            shared_noise: 0,
             observe: std::ptr::null(),
         };
         // SAFETY: every array has the size the ABI asks for.

@@ -186,3 +186,42 @@ pub fn parse_text(text: &str, header: bool, finite: bool) -> Result<Table, Strin
         n_cols: n_cols.unwrap_or(0),
     })
 }
+
+/// The 2-D float64 array `name` of an `.npz` file (e.g. the `fc` of a run's output), as a table.
+pub fn read_npz_table(path: &Path, name: &str) -> Result<Table, RuntimeError> {
+    let file = std::fs::File::open(path).map_err(|e| data_err(path, e.to_string()))?;
+    let mut npz = ndarray_npy::NpzReader::new(file).map_err(|e| data_err(path, e.to_string()))?;
+    let names = npz.names().map_err(|e| data_err(path, e.to_string()))?;
+    let key = [name.to_string(), format!("{name}.npy")]
+        .into_iter()
+        .find(|k| names.contains(k))
+        .ok_or_else(|| {
+            data_err(
+                path,
+                format!(
+                    "the file has no array `{name}` (it has: {})",
+                    names
+                        .iter()
+                        .map(|n| n.trim_end_matches(".npy"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    let a: ArrayD<f64> = npz
+        .by_name(&key)
+        .map_err(|e| data_err(path, e.to_string()))?;
+    match a.shape() {
+        &[r, c] => Ok(Table {
+            n_rows: r,
+            n_cols: c,
+            data: a.iter().copied().collect(),
+        }),
+        shape => Err(data_err(
+            path,
+            format!(
+                "`{name}` has shape {shape:?}; a target is one matrix (write it from a run of one instance, or save the instance's matrix with numpy)"
+            ),
+        )),
+    }
+}

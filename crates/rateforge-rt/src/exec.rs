@@ -319,6 +319,8 @@ pub struct Launch<'a> {
     pub stats: Option<StatsRequest>,
     /// BOLD, FC and FCD, computed inside the kernel.
     pub observe: Option<ObserveRequest>,
+    /// Every instance draws the noise of instance 0 (common random numbers).
+    pub shared_noise: bool,
 }
 
 /// Which statistics a run streams (see `rateforge_kernel::stats`).
@@ -714,6 +716,7 @@ pub unsafe fn run_native(
                 .cancel
                 .map_or(std::ptr::null(), |c| c as *const AtomicBool),
             node_threads: 1,
+            shared_noise: u32::from(launch.shared_noise),
             observe: observe_args
                 .as_ref()
                 .map_or(std::ptr::null(), |o| o as *const RfObserve),

@@ -502,6 +502,7 @@ impl<M: StaticModel> Simulation<M> {
             trace: self.trace,
             stats: stats.clone(),
             observe: None,
+            shared_noise: false,
         };
         let (run_fn, info) = M::kernel();
         let (outcome, kernel) = match self.target {
@@ -601,6 +602,7 @@ impl<M: StaticModel> Simulation<M> {
             kernel,
             partial: outcome.cancelled,
             observe: None,
+            noise_shared: false,
         }
         .to_json();
         Ok(RunResult {

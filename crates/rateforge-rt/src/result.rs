@@ -444,6 +444,8 @@ pub struct Metadata {
     pub partial: bool,
     /// How BOLD, FC and FCD were computed, when they were.
     pub observe: Option<Value>,
+    /// Every instance drew instance 0's noise.
+    pub noise_shared: bool,
     /// The rateforge version that generated the model's code.
     pub version: String,
 }
@@ -473,7 +475,7 @@ impl Metadata {
                 "edges": edges,
                 "connectivity": source,
             })),
-            "noise": self.noise_seed.map(|seed| json!({"seed": seed})),
+            "noise": self.noise_seed.map(|seed| json!({"seed": seed, "shared_between_instances": self.noise_shared})),
             "parameters": map(&self.parameters),
             "initial_state": map(&self.initial_state),
             "inputs": self.inputs.iter().cloned().collect::<Map<String, Value>>(),

@@ -35,8 +35,10 @@
 /// The version of rateforge.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+pub mod cmaes;
 mod engine;
 mod error;
+pub mod fit;
 pub mod library;
 mod model;
 mod run;

@@ -83,6 +83,9 @@ pub struct RunSpec {
     pub stats: Option<StatsSpec>,
     /// BOLD, FC and FCD, computed inside the kernel.
     pub bold: Option<BoldSpec>,
+    /// Every instance draws the noise of instance 0 (common random numbers: a fit or a sweep
+    /// then compares parameter values under one noise realisation).
+    pub shared_noise: bool,
 }
 
 /// BOLD by the Balloon–Windkessel model, and the FC and FCD of the BOLD signals, computed inside
@@ -250,6 +253,7 @@ impl Default for RunSpec {
             trace: true,
             stats: None,
             bold: None,
+            shared_noise: false,
         }
     }
 }
@@ -653,6 +657,7 @@ impl Validated {
             trace: spec.trace,
             stats: stats.clone(),
             observe: observe.clone(),
+            shared_noise: spec.shared_noise,
         };
         let outcome = match backend {
             Backend::Native(k) => k.run(&launch),
@@ -684,6 +689,7 @@ impl Validated {
                 (c.n_nodes, c.weight.len(), source)
             }),
             noise_seed: self.valid.info().has_noise.then_some(spec.seed),
+            noise_shared: spec.shared_noise,
             parameters: m
                 .params
                 .values()

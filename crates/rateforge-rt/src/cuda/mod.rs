@@ -487,6 +487,8 @@ impl CudaKernel {
                         .map_or([0.0; 9], |o| o.request.hemodynamics.to_array()),
                     observe_state: slot.observe,
                     bold: slot.bold,
+                    shared_noise: u32::from(launch.shared_noise),
+                    pad: 0,
                 };
                 let grid = len.div_ceil(block) as u32;
                 let mut step = 0u64;
