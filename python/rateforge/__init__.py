@@ -165,6 +165,8 @@ class Model:
             transient: Optional[float] = None, thresholds: Optional[Mapping[str, float]] = None,
             set: Optional[Mapping[str, float]] = None, noise: Optional[Mapping[str, float]] = None,
             connectivity: Union[None, str, os.PathLike] = None, history: Optional[str] = None,
+            same_noise: bool = False, bold: Optional[Mapping[str, Any]] = None,
+            target: Optional[Mapping[str, Any]] = None,
             progress: Union[bool, Any] = True) -> Result:
         """Simulate the model; the same options and results as ``rateforge run``.
 
@@ -188,6 +190,17 @@ class Model:
         set, noise, connectivity, history: for this run only, as :meth:`set`, :meth:`set_noise`,
             :meth:`set_connectivity` and :meth:`set_history` (``--set``, ``--noise``,
             ``--connectivity``, ``--history``).
+        same_noise: every instance draws instance 0's noise (common random numbers).
+        bold: BOLD (Balloon-Windkessel), FC and FCD computed inside the kernel, as a dict:
+            ``driver`` (the path that drives it, required), ``tr`` (s, 0.72), ``bold_dt`` (s,
+            1e-3), ``time_unit`` (``"ms"`` or ``"s"``, the model's), ``balloon``
+            (``"stephan2007"``, ``"friston2003"`` or ``"cubnm"``), ``transient`` (s, 0),
+            ``fcd_window`` and ``fcd_step`` (BOLD samples; window 0: no FCD), ``keep_bold``
+            (False). The result then has ``fc``, ``fcd``, ``bold`` and ``bold_time``
+            (docs/fitting.md).
+        target: empirical data, ``dict(fc=FC, fcd=FCD)`` or ``dict(bold=BOLD)`` (numpy arrays):
+            every instance's goodness of fit as ``fit/cost``, ``fit/fc_corr``, ``fit/fc_rmse``,
+            ``fit/fc_diff``, ``fit/fcd_ks``.
         progress: a progress bar for runs that take over a second (tqdm when installed, in
             terminals and notebooks), ``False`` for none, or a callable ``progress(done, total)``
             (instance-steps) called about every 50 ms.
@@ -238,7 +251,46 @@ class Model:
         options.update(time=time, dt=dt, solver=solver)
         return self._call(options, sweep=sweep)
 
-    def _call(self, given, sweep):
+    def fit(self, free: Mapping[str, Sequence[float]], target: Mapping[str, Any], *,
+            bold: Mapping[str, Any], time: float, dt: float, solver: str = "heun",
+            method: str = "cmaes", points: int = 8, population: Optional[int] = None,
+            generations: int = 20, sigma: float = 0.3, progress: Union[bool, Any] = True,
+            **options: Any) -> dict[str, Any]:
+        """Fit free parameters to empirical FC (and FCD); ``rateforge fit``.
+
+        free: ``{path: (lo, hi)}``. target: ``dict(fc=FC, fcd=FCD)`` or ``dict(bold=BOLD)``.
+        bold: as in :meth:`run` (required). method: ``"cmaes"`` (``population`` points per
+        generation, default ``4 + floor(3 ln n)`` and at least 8, ``generations``, initial step
+        ``sigma`` as a fraction of each range) or ``"grid"`` (``points`` values per parameter).
+        Each generation is one launch of the kernel. ``seed`` seeds the noise and the search;
+        ``same_noise=True`` compares every point under one noise realisation. Other options as
+        :meth:`run`. progress: print one line per generation (``True``), ``False``, or a callable
+        ``progress(generation, generations, best_cost, best_point)``.
+
+        Returns a dict of numpy arrays named as the command line's ``.npz`` (``grid/<path>``,
+        ``fit/<metric>``, ``generation``, ``best/<path>``, ``best/<metric>``), plus ``best`` (a
+        dict path -> value) and ``interrupted``. Ctrl-C stops after the current generation.
+        """
+        given = dict(options)
+        given.update(time=time, dt=dt, solver=solver, bold=bold, trace=False)
+        native, args, exprs, series = self._prepare(given)
+        names = [str(p) for p in free.keys()]
+        bounds = [(str(p), float(free[p][0]), float(free[p][1])) for p in names]
+
+        def show(g, of, cost, point):
+            at = ", ".join(f"{p} = {v:.6g}" for p, v in zip(names, point))
+            print(f"generation {g}/{of}: best cost {cost:.5f} at {at}", file=sys.stderr)
+
+        callback = progress if callable(progress) else (show if progress else None)
+        arrays, interrupted = native._fit(args, exprs, series, _target(target), bounds,
+                                          str(method), int(points), population,
+                                          int(generations), float(sigma), callback)
+        out = dict(arrays)
+        out["best"] = {p: float(arrays[f"best/{p}"][0]) for p in names if f"best/{p}" in arrays}
+        out["interrupted"] = bool(interrupted)
+        return out
+
+    def _prepare(self, given):
         native = self._native
         if given.get("set") or given.get("noise") or given.get("connectivity") or given.get("history"):
             model = self.copy()
@@ -279,6 +331,8 @@ class Model:
                 str(k): [float(x) for x in np.asarray(v, dtype=float).ravel()]
                 for k, v in (given.get("node_values") or {}).items()
             },
+            "same_noise": bool(given.get("same_noise", False)),
+            "bold": _bold(given.get("bold")),
         }
         exprs, series = [], []
         for path, value in (given.get("inputs") or {}).items():
@@ -294,10 +348,14 @@ class Model:
                         "  = help: give one row per step: a vector, or a matrix with one column per node or instance"
                     )
                 series.append((str(path), np.ascontiguousarray(a)))
+        return native, args, exprs, series
+
+    def _call(self, given, sweep):
+        native, args, exprs, series = self._prepare(given)
         progress = given.get("progress", True)
         bar = progress if callable(progress) else _Progress(bool(progress))
         try:
-            result = native._run(args, exprs, series, sweep, bar)
+            result = native._run(args, exprs, series, sweep, bar, _target(given.get("target")))
         except KeyboardInterrupt as e:
             partial = getattr(e, "result", None)
             if partial is not None:
@@ -313,6 +371,39 @@ class Model:
                           f"{', ...' if len(bad) > 5 else ''}; see Result.non_finite()",
                           RuntimeWarning, stacklevel=3)
         return Result(result)
+
+
+def _bold(bold):
+    """``bold=`` with every key filled in."""
+    if bold is None:
+        return None
+    if "driver" not in bold:
+        raise ModelError("error: `bold` needs a `driver`\n  = help: e.g. bold=dict(driver=\"S\", tr=0.72)")
+    defaults = dict(tr=0.72, bold_dt=1e-3, time_unit="ms", balloon="stephan2007", transient=0.0,
+                    fcd_window=0, fcd_step=1, keep_bold=False)
+    unknown = set(bold) - set(defaults) - {"driver"}
+    if unknown:
+        raise ModelError(f"error: unknown `bold` option(s) {sorted(unknown)}\n"
+                         f"  = help: the options are driver, {', '.join(defaults)}")
+    out = dict(defaults)
+    out.update(bold)
+    return {"driver": str(out["driver"]), "tr": float(out["tr"]), "bold_dt": float(out["bold_dt"]),
+            "time_unit": str(out["time_unit"]), "balloon": str(out["balloon"]),
+            "transient": float(out["transient"]), "fcd_window": int(out["fcd_window"]),
+            "fcd_step": int(out["fcd_step"]), "keep_bold": bool(out["keep_bold"])}
+
+
+def _target(target):
+    """``target=`` as float64 matrices."""
+    if target is None:
+        return None
+    unknown = set(target) - {"fc", "fcd", "bold"}
+    if unknown:
+        raise ModelError(f"error: unknown `target` key(s) {sorted(unknown)}\n"
+                         "  = help: give dict(fc=FC, fcd=FCD) or dict(bold=BOLD)")
+    return {k: (None if target.get(k) is None
+                else np.ascontiguousarray(np.asarray(target[k], dtype=np.float64)))
+            for k in ("fc", "fcd", "bold")}
 
 
 class Result:

@@ -24,7 +24,22 @@ class Model:
         series: list[tuple[str, np.ndarray]],
         sweep: Optional[dict[str, Any]] = None,
         progress: Optional[Callable[[int, int], None]] = None,
+        target: Optional[dict[str, Optional[np.ndarray]]] = None,
     ) -> RunResult: ...
+    def _fit(
+        self,
+        args: dict[str, Any],
+        exprs: list[tuple[str, str]],
+        series: list[tuple[str, np.ndarray]],
+        target: dict[str, Optional[np.ndarray]],
+        free: list[tuple[str, float, float]],
+        method: str,
+        points: int,
+        population: Optional[int],
+        generations: int,
+        sigma: float,
+        progress: Optional[Callable[[int, int, float, list[float]], None]] = None,
+    ) -> tuple[dict[str, np.ndarray], bool]: ...
 
 class RunResult:
     recorded: list[str]

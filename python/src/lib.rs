@@ -133,6 +133,98 @@ struct RunArgs {
     thresholds: HashMap<String, f64>,
     instance_values: HashMap<String, Vec<f64>>,
     node_values: HashMap<String, Vec<f64>>,
+    same_noise: bool,
+    bold: Option<BoldArgs>,
+}
+
+/// `bold=` of `Model.run` (every key filled in by the Python layer), as a dict.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct BoldArgs {
+    driver: String,
+    tr: f64,
+    bold_dt: f64,
+    time_unit: String,
+    balloon: String,
+    transient: f64,
+    fcd_window: usize,
+    fcd_step: usize,
+    keep_bold: bool,
+}
+
+impl BoldArgs {
+    fn spec(self) -> PyResult<rateforge::BoldSpec> {
+        Ok(rateforge::BoldSpec {
+            driver: self.driver,
+            tr: self.tr,
+            bold_dt: self.bold_dt,
+            time_unit: match self.time_unit.as_str() {
+                "ms" => 1e-3,
+                "s" => 1.0,
+                other => {
+                    return Err(usage_error(
+                        format!("unknown time unit `{other}`"),
+                        "use time_unit=\"ms\" or \"s\"",
+                    ));
+                }
+            },
+            hemodynamics: rateforge::Hemodynamics::named(&self.balloon).ok_or_else(|| {
+                usage_error(
+                    format!("unknown Balloon-Windkessel constants `{}`", self.balloon),
+                    "use balloon=\"stephan2007\", \"friston2003\" or \"cubnm\"",
+                )
+            })?,
+            transient: self.transient,
+            fcd_window: self.fcd_window,
+            fcd_step: self.fcd_step,
+            keep_bold: self.keep_bold,
+        })
+    }
+}
+
+/// `target=` of `Model.run`, `Model.sweep` and `Model.fit`: empirical FC (and FCD), or BOLD.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct TargetArgs<'py> {
+    fc: Option<PyReadonlyArray2<'py, f64>>,
+    fcd: Option<PyReadonlyArray2<'py, f64>>,
+    bold: Option<PyReadonlyArray2<'py, f64>>,
+}
+
+impl TargetArgs<'_> {
+    fn target(&self, spec: &RunSpec) -> PyResult<rateforge::fit::FitTarget> {
+        let square = |a: &PyReadonlyArray2<'_, f64>, what: &str| -> PyResult<(Vec<f64>, usize)> {
+            let (r, c) = a.as_array().dim();
+            if r != c {
+                return Err(usage_error(
+                    format!("the target {what} is {r} x {c}; it is square"),
+                    "give the matrix itself, nodes x nodes",
+                ));
+            }
+            Ok((a.as_array().iter().copied().collect(), r))
+        };
+        match (&self.fc, &self.bold) {
+            (Some(fc), None) => {
+                let (m, n) = square(fc, "FC")?;
+                let fcd = self.fcd.as_ref().map(|a| square(a, "FCD")).transpose()?;
+                Ok(rateforge::fit::FitTarget::from_matrices(m, n, fcd))
+            }
+            (None, Some(b)) => {
+                let (rows, n) = b.as_array().dim();
+                let data: Vec<f64> = b.as_array().iter().copied().collect();
+                Ok(rateforge::fit::FitTarget::from_bold(
+                    &data,
+                    rows,
+                    n,
+                    &spec.bold.clone().unwrap_or_default(),
+                ))
+            }
+            _ => Err(usage_error(
+                "a target is an FC matrix (and an FCD matrix) or BOLD time series",
+                "give target=dict(fc=FC, fcd=FCD) or target=dict(bold=BOLD)",
+            )),
+        }
+    }
 }
 
 /// The values of one swept path: the command line's text (`lo:hi:n`, `log:lo:hi:n`, `lo:hi` for
@@ -249,7 +341,7 @@ impl PyModel {
     }
 
     /// Runs the model; see `rateforge.Model.run` for the arguments.
-    #[pyo3(signature = (args, exprs, series, sweep = None, progress = None))]
+    #[pyo3(signature = (args, exprs, series, sweep = None, progress = None, target = None))]
     fn _run(
         &self,
         py: Python<'_>,
@@ -258,7 +350,151 @@ impl PyModel {
         series: Vec<(String, PyReadonlyArray2<'_, f64>)>,
         sweep: Option<SweepArgs>,
         progress: Option<Bound<'_, PyAny>>,
+        target: Option<TargetArgs<'_>>,
     ) -> PyResult<PyRunResult> {
+        let (valid, spec, options) = self.spec(args, exprs, series, sweep)?;
+        let target = target.map(|t| t.target(&spec)).transpose()?;
+        let engine = self.engine(py, &valid, &spec, &options)?;
+        let mut out = run_interruptibly(py, &valid, &spec, &engine, progress)?;
+        if let Some(t) = &target {
+            out.result.per_instance = t.per_instance(&out.result).map_err(model_error)?;
+        }
+        Ok(out)
+    }
+
+    /// Fits free parameters to a target; see `rateforge.Model.fit`. Returns the arrays of the
+    /// fit's `.npz` file as a dict, and whether it was interrupted.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (args, exprs, series, target, free, method, points, population, generations, sigma, progress = None))]
+    fn _fit<'py>(
+        &self,
+        py: Python<'py>,
+        args: RunArgs,
+        exprs: Vec<(String, String)>,
+        series: Vec<(String, PyReadonlyArray2<'_, f64>)>,
+        target: TargetArgs<'_>,
+        free: Vec<(String, f64, f64)>,
+        method: &str,
+        points: usize,
+        population: Option<usize>,
+        generations: usize,
+        sigma: f64,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyDict>, bool)> {
+        let (valid, base, options) = self.spec(args, exprs, series, None)?;
+        let target = target.target(&base)?;
+        let n_free = free.len();
+        let fit = rateforge::fit::FitOptions {
+            free: free
+                .into_iter()
+                .map(|(path, lo, hi)| rateforge::fit::FreeParam { path, lo, hi })
+                .collect(),
+            method: match method {
+                "grid" => rateforge::fit::Method::Grid { points },
+                "cmaes" => rateforge::fit::Method::Cmaes {
+                    population: population.unwrap_or_else(|| {
+                        rateforge::cmaes::Cmaes::default_population(n_free).max(8)
+                    }),
+                    generations,
+                    sigma,
+                },
+                other => {
+                    return Err(usage_error(
+                        format!("unknown method `{other}`"),
+                        "use method=\"cmaes\" or \"grid\"",
+                    ));
+                }
+            },
+            seed: base.seed,
+        };
+        fit.check().map_err(model_error)?;
+        let per_launch = match fit.method {
+            rateforge::fit::Method::Grid { points } => points.pow(n_free as u32),
+            rateforge::fit::Method::Cmaes { population, .. } => population,
+        };
+        let probe = rateforge::fit::probe_spec(&base, &fit, per_launch);
+        let engine = self.engine(py, &valid, &probe, &options)?;
+        let engine = engine
+            .lock()
+            .map_err(|_| usage_error("a previous run failed badly", "load the model again"))?;
+        let cancel = AtomicBool::new(false);
+        let progress = progress.map(|p| p.unbind());
+        let mut interrupted = false;
+        let mut callback_error: Option<PyErr> = None;
+        let outcome = py.detach(|| {
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (gen_tx, gen_rx) = std::sync::mpsc::channel::<(usize, usize, f64, Vec<f64>)>();
+                let controls = Controls {
+                    progress: None,
+                    cancel: Some(&cancel),
+                };
+                let backend = engine.backend();
+                let (valid, base, target, fit) = (&valid, &base, &target, &fit);
+                scope.spawn(move || {
+                    let r = rateforge::fit::fit(valid, backend, base, target, fit, controls, |g| {
+                        let _ = gen_tx.send((
+                            g.index,
+                            g.of,
+                            g.best.goodness.cost,
+                            g.best.point.clone(),
+                        ));
+                    });
+                    let _ = tx.send(r);
+                });
+                loop {
+                    let done = rx.recv_timeout(Duration::from_millis(50));
+                    Python::attach(|py| {
+                        if !interrupted && py.check_signals().is_err() {
+                            cancel.store(true, Ordering::SeqCst);
+                            interrupted = true;
+                        }
+                        while let Ok((g, of, cost, point)) = gen_rx.try_recv() {
+                            if let Some(p) = &progress
+                                && callback_error.is_none()
+                                && let Err(e) = p.call1(py, (g + 1, of, cost, point))
+                            {
+                                callback_error = Some(e);
+                            }
+                        }
+                    });
+                    match done {
+                        Ok(r) => return Some(r),
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    }
+                }
+            })
+        });
+        let result = match outcome {
+            Some(r) => r.map_err(model_error)?,
+            None => {
+                return Err(usage_error(
+                    "the fit's thread panicked (a bug in rateforge)",
+                    "please report it",
+                ));
+            }
+        };
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
+        let dict = PyDict::new(py);
+        for a in result.arrays() {
+            dict.set_item(a.name, a.data.into_pyarray(py))?;
+        }
+        Ok((dict, result.interrupted))
+    }
+}
+
+impl PyModel {
+    /// The validated model, the run and the engine options of `Model.run` / `Model.sweep`.
+    fn spec(
+        &self,
+        args: RunArgs,
+        exprs: Vec<(String, String)>,
+        series: Vec<(String, PyReadonlyArray2<'_, f64>)>,
+        sweep: Option<SweepArgs>,
+    ) -> PyResult<(rateforge::Validated, RunSpec, EngineOptions)> {
         let mut model = self.model.clone();
         for (path, e) in &exprs {
             model.drive(path, e).map_err(model_error)?;
@@ -307,6 +543,8 @@ impl PyModel {
             },
             trace: args.trace,
             node_values: args.node_values.into_iter().collect(),
+            shared_noise: args.same_noise,
+            bold: args.bold.map(BoldArgs::spec).transpose()?,
             ..Default::default()
         };
         let mut instance_values: Vec<(String, Vec<f64>)> =
@@ -352,12 +590,9 @@ impl PyModel {
             generic: args.generic,
             ..Default::default()
         };
-        let engine = self.engine(py, &valid, &spec, &options)?;
-        run_interruptibly(py, &valid, &spec, &engine, progress)
+        Ok((valid, spec, options))
     }
-}
 
-impl PyModel {
     /// The engine for this run, built once per (model, emit options, backend) and kept.
     fn engine(
         &self,

@@ -67,3 +67,20 @@ def test_the_connectome_sweep_depends_on_coupling_and_speed(tmp_path):
     # At strong coupling the delays decide how much the rate fluctuates.
     assert var[-1].max() > 5 * var[-1].min()
     assert is_png(tmp_path / "mpr68_sweep.png")
+
+
+def test_a_fit_finds_the_synthetic_targets_parameters(tmp_path):
+    import fit_landscape
+
+    n = fit_landscape.main(quick=True, out=tmp_path)
+    # The grid holds the target (G = 6, w = 0.6): every simulation draws the target's noise, so
+    # the cost there is that of a perfect fit, and nowhere else.
+    # (The grid's w = 0.4 + 0.5 (0.8 - 0.4) is 0.6 to the last bit but one.)
+    assert np.allclose(n["grid_best"], (6.0, 0.6), rtol=0, atol=1e-12), n["grid_best"]
+    assert abs(n["cost"].min() + 1.0) < 1e-6
+    assert (n["cost"] > -0.99).sum() == n["cost"].size - 1
+    # CMA-ES after 3 generations of 8 points already fits better than every other grid point
+    # (tests/tests/fit.rs checks that it converges to the target).
+    second = np.sort(n["cost"].ravel())[1]
+    assert n["cmaes_cost"] < second, (n["cmaes_cost"], second)
+    assert is_png(tmp_path / "fit_landscape.png")

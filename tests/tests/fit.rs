@@ -62,7 +62,10 @@ fn goodness_of_fit_equals_a_direct_computation() {
     let (n, nn, nw) = (3, 4, o.n_windows);
     assert_eq!(nw, (180 - 20) / 10 + 1);
     // A target: instance 2's FC and FCD, bent (so nothing fits perfectly).
-    let fc_t: Vec<f64> = instance(&o.fc, n, 2).iter().map(|v| v * 0.8 + 0.05).collect();
+    let fc_t: Vec<f64> = instance(&o.fc, n, 2)
+        .iter()
+        .map(|v| v * 0.8 + 0.05)
+        .collect();
     let fcd_t: Vec<f64> = instance(&o.fcd, n, 2).iter().map(|v| v * v).collect();
     let target = FitTarget::from_matrices(fc_t.clone(), nn, Some((fcd_t.clone(), nw)));
     let metrics = target.per_instance(&r).unwrap();
@@ -90,7 +93,10 @@ fn goodness_of_fit_equals_a_direct_computation() {
             ("fit/cost", -corr + diff + ks),
         ] {
             let got = get(name)[i];
-            assert!((got - want).abs() < 1e-12, "{name} of instance {i}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-12,
+                "{name} of instance {i}: {got} vs {want}"
+            );
         }
         if i < 2 {
             // (Instance 2's FC against a linear transform of itself correlates perfectly.)
@@ -124,12 +130,19 @@ fn shared_noise_is_instance_zeros_on_every_backend() {
     // The evaluator and the CUDA kernel (emulated): the same bits.
     let interp = run(&model, Backend::Interp, &rww4_spec(true));
     let cuda = model
-        .build_cuda(&EmitOptions::default(), &build_options(), CudaTarget::Emulated)
+        .build_cuda(
+            &EmitOptions::default(),
+            &build_options(),
+            CudaTarget::Emulated,
+        )
         .unwrap_or_else(|e| panic!("{}", e.render()));
     let on_cuda = run(&model, Backend::Cuda(&cuda), &rww4_spec(true));
     for other in [&interp, &on_cuda] {
         assert_eq!(fc_of(other), b);
-        assert_eq!(other.observed.as_ref().unwrap().fcd, shared.observed.as_ref().unwrap().fcd);
+        assert_eq!(
+            other.observed.as_ref().unwrap().fcd,
+            shared.observed.as_ref().unwrap().fcd
+        );
     }
 }
 
@@ -191,9 +204,7 @@ fn grid_and_cmaes_recover_the_coupling_that_made_a_synthetic_target() {
     };
     let k = model
         .build(
-            &model
-                .emit_options(&probe, &Default::default())
-                .unwrap(),
+            &model.emit_options(&probe, &Default::default()).unwrap(),
             &build_options(),
         )
         .unwrap();
@@ -252,5 +263,8 @@ fn grid_and_cmaes_recover_the_coupling_that_made_a_synthetic_target() {
     let costs: Vec<f64> = grid.evaluations.iter().map(|e| e.goodness.cost).collect();
     assert!(costs[2..=6].windows(2).all(|w| w[0] > w[1]), "{costs:?}");
     assert!(costs[6..].windows(2).all(|w| w[0] < w[1]), "{costs:?}");
-    assert!(costs.iter().filter(|&&c| c < -0.9).count() == 1, "{costs:?}");
+    assert!(
+        costs.iter().filter(|&&c| c < -0.9).count() == 1,
+        "{costs:?}"
+    );
 }

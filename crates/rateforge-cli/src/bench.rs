@@ -80,7 +80,120 @@ const MODELS: &[(&str, &str, Format)] = &[
         include_str!("../../../examples/models/networks/mpr68.yaml"),
         Format::Yaml,
     ),
+    (
+        "reduced_wong_wang.yaml",
+        include_str!("../../../examples/models/library/reduced_wong_wang.yaml"),
+        Format::Yaml,
+    ),
 ];
+
+/// cuBNM's published CPU rate for the reduced Wong–Wang network with BOLD and FC/FCD: 6.0e6
+/// node-steps/s per thread (the CPU baseline of its A100 run, float64, no delays).
+const CUBNM_CPU_NODE_STEPS: f64 = 6.0e6;
+
+/// Reduced Wong–Wang on the 68-region connectome without delays (as cuBNM runs it), noise on
+/// `S`, Euler–Maruyama at dt 0.1 ms, with and without BOLD + FC + FCD: node-steps/s per thread,
+/// the observers' cost, and the ratio to cuBNM's CPU rate.
+fn bench_observers(
+    options: &BenchOptions,
+    rates: &mut Rates,
+    threads_all: usize,
+    build: &BuildOptions,
+) -> Result<(), Error> {
+    let mut model = Model::from_source_with(
+        "reduced_wong_wang.yaml/reduced_wong_wang",
+        MODELS
+            .iter()
+            .find(|(n, _, _)| *n == "reduced_wong_wang.yaml")
+            .expect("in the suite")
+            .1,
+        Format::Yaml,
+        &Default::default(),
+    )?;
+    model.set_noise("reduced_wong_wang_op/S", 0.01)?;
+    model.set("reduced_wong_wang_op/S->reduced_wong_wang_op/c_pop0/a", 6.0)?;
+    let valid = model.validate()?;
+    let mut conn = connectome()?;
+    conn.distance.iter_mut().for_each(|d| *d = 0.0);
+    // 10 s of simulated time (1.5 s with --quick), BOLD every TR = 0.72 s, FCD windows of 2.
+    let time_ms = if options.quick { 1_500.0 } else { 10_000.0 };
+    let dt = 0.1;
+    let steps = (time_ms / dt) as u64;
+    let bold = rateforge::BoldSpec {
+        driver: "reduced_wong_wang_op/S".into(),
+        tr: 0.72,
+        fcd_window: 2,
+        fcd_step: 1,
+        ..Default::default()
+    };
+    let spec_for = |n: usize, threads: usize, observe: bool| RunSpec {
+        time: time_ms,
+        dt,
+        solver: Solver::Euler,
+        every: Some(time_ms),
+        instances: n,
+        instance_values: vec![(
+            "reduced_wong_wang_op/w".into(),
+            (0..n).map(|i| 0.5 + 0.2 * i as f64 / n as f64).collect(),
+        )],
+        connectivity: Some(conn.clone()),
+        threads: Some(threads),
+        trace: false,
+        bold: observe.then(|| bold.clone()),
+        ..Default::default()
+    };
+    let emit = EmitOptions {
+        lanes: options
+            .lanes
+            .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
+        fast: options.fast,
+        precision: options.precision,
+        history: options.history,
+        inline: valid.constant_parameters(&spec_for(2, 1, false)),
+        ..Default::default()
+    };
+    let kernel = valid.build(&emit, build)?;
+    let nodes = conn.n_nodes as f64;
+    rateforge_rt::outln!(
+        "\nreduced Wong-Wang, 68 regions, no delays, noise, euler, dt 0.1 ms, {:.0} s; BOLD (TR 0.72 s) + FC + FCD; cuBNM's CPU: {} node-steps/s per thread",
+        time_ms / 1e3,
+        human(CUBNM_CPU_NODE_STEPS)
+    );
+    for (n, threads) in [(32usize, 1usize), (64, threads_all)] {
+        let mut per_thread = [0.0f64; 2];
+        for (k, observe) in [false, true].into_iter().enumerate() {
+            let spec = spec_for(n, threads, observe);
+            let t = time_run(&valid, Backend::Native(&kernel), &spec, 3)?;
+            let rate = n as f64 * steps as f64 * nodes / t;
+            per_thread[k] = rate / threads as f64;
+            let what = if observe {
+                "rWW 68 + BOLD, FC, FCD"
+            } else {
+                "rWW 68, no observers"
+            };
+            let extra = if observe {
+                format!(
+                    "  observers cost {:.1}%; {:.2}x cuBNM's CPU per thread",
+                    100.0 * (per_thread[0] / per_thread[1] - 1.0),
+                    per_thread[1] / CUBNM_CPU_NODE_STEPS
+                )
+            } else {
+                String::new()
+            };
+            rateforge_rt::outln!(
+                "{:<38} {:>9} {:>8} {:>7} {:>8.3} {:>18}{extra}{}",
+                what,
+                n,
+                steps,
+                threads,
+                t,
+                format!("{} node-steps", human(rate)),
+                rates.row(what, n, steps, threads, rate)
+            );
+        }
+    }
+    Ok(())
+}
 
 /// The 68-region connectome (weights, tract lengths in mm).
 fn connectome() -> Result<rateforge::crates::runtime::Connectivity, Error> {
@@ -596,6 +709,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
             "1"
         );
     }
+    bench_observers(options, &mut rates, threads_all, &build)?;
     // A straightforward scalar loop: Montbrio, euler, one instance after another.
     let (n, s) = (100usize, steps(1e6));
     let t = Instant::now();

@@ -1551,17 +1551,7 @@ fn fit(args: &FitArgs) -> Result<(), Error> {
         rateforge::fit::Method::Grid { points } => points.pow(n_free as u32),
         rateforge::fit::Method::Cmaes { population, .. } => population,
     };
-    let mut probe = base.clone();
-    probe.instances = per_launch.max(2);
-    probe.instance_values = options
-        .free
-        .iter()
-        .map(|f| {
-            let mut v = vec![f.lo; probe.instances];
-            v[1] = f.hi;
-            (f.path.clone(), v)
-        })
-        .collect();
+    let probe = rateforge::fit::probe_spec(&base, &options, per_launch);
     let engine = engine(&valid, &probe, &args.run)?;
     if !args.run.quiet {
         let how = match options.method {

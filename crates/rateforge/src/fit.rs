@@ -463,6 +463,24 @@ impl FitOptions {
     }
 }
 
+/// The run a fit's kernel is built for: `base` with `instances` instances (at least 2) in which
+/// every free parameter varies (its bounds), so no free parameter is compiled in and one kernel
+/// serves every generation.
+pub fn probe_spec(base: &crate::RunSpec, options: &FitOptions, instances: usize) -> crate::RunSpec {
+    let mut probe = base.clone();
+    probe.instances = instances.max(2);
+    probe.instance_values = options
+        .free
+        .iter()
+        .map(|f| {
+            let mut v = vec![f.lo; probe.instances];
+            v[1] = f.hi;
+            (f.path.clone(), v)
+        })
+        .collect();
+    probe
+}
+
 /// What [`fit`] reports after each generation: its number and its evaluations, the best so far.
 pub struct Generation<'a> {
     /// The generation.
