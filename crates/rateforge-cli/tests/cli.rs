@@ -1097,3 +1097,221 @@ fn a_single_instance_runs_in_one_lane_with_the_same_bits() {
     );
     assert_eq!(a, b);
 }
+
+#[test]
+fn bold_declared_or_given_fit_targets_and_their_errors() {
+    let dir = tmp("bold");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = "examples/models/networks/rww68_bold.yaml/rww68";
+    let short = [
+        "--time",
+        "12000",
+        "--dt",
+        "0.5",
+        "--solver",
+        "euler",
+        "--no-trace",
+    ];
+    // The model declares BOLD (TR 0.72 s, 10 s transient, FCD windows of 20): a 12 s run has
+    // 16 samples, 2 after the transient, too few for an FCD window; the error says what to do.
+    let out = common::command()
+        .args(["run", model])
+        .args(short)
+        .arg("-o")
+        .arg(dir.join("x.npz"))
+        .output()
+        .unwrap();
+    user_error(&out, &["longer than the 2 BOLD samples", "--fcd-window"]);
+    // The declared values overridden on the command line, and BOLD switched off.
+    let target = dir.join("target.npz");
+    let out = common::command()
+        .args(["run", model])
+        .args(short)
+        .args([
+            "--bold-transient",
+            "2",
+            "--fcd-window",
+            "4",
+            "--tr",
+            "0.5",
+            "-o",
+        ])
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("FC (68 x 68) and FCD (9 x 9) of 24 BOLD samples"));
+    assert_eq!(npz_array(&target, "fc").shape(), &[68, 68]);
+    let meta = rateforge::crates::rt::output::read_npz_metadata(&target).unwrap();
+    assert!(
+        meta.contains("\"tr\":0.5") && meta.contains("stephan2007"),
+        "{meta}"
+    );
+    let none = dir.join("none.npz");
+    let out = common::command()
+        .args(["run", model])
+        .args(short)
+        .args(["--no-bold", "-o"])
+        .arg(&none)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !rateforge::crates::rt::output::read_npz_metadata(&none)
+            .unwrap()
+            .contains("Balloon")
+    );
+    // A sweep scored against the run's FC and FCD: the instance at the target's coupling fits
+    // perfectly (the noise of instance 0 in both: --same-noise); `fit` finds it on a grid.
+    let g = "rww_op/S->rww_op/c_0/a";
+    let common = [
+        "--bold-transient",
+        "2",
+        "--fcd-window",
+        "4",
+        "--tr",
+        "0.5",
+        "--same-noise",
+    ];
+    let sweep = dir.join("sweep.npz");
+    let out = common::command()
+        .args(["sweep", model])
+        .args(short)
+        .args(common)
+        .args(["--range", &format!("{g}=4,6,8"), "--target-fc"])
+        .arg(&target)
+        .arg("--target-fcd")
+        .arg(&target)
+        .arg("-o")
+        .arg(&sweep)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(&format!("best fit at {g} = 6 (instance 1): cost -1.0000")));
+    let cost = npz_array(&sweep, "fit/cost");
+    assert!(
+        (cost[1] + 1.0).abs() < 1e-12 && cost[0] > -0.99 && cost[2] > -0.99,
+        "{cost:?}"
+    );
+    let fit = dir.join("fit.npz");
+    let out = common::command()
+        .args(["fit", model])
+        .args(short)
+        .args(common)
+        .args([
+            "--free",
+            &format!("{g}=0:12"),
+            "--method",
+            "grid",
+            "--points",
+            "5",
+        ])
+        .arg("--target-fc")
+        .arg(&target)
+        .arg("-o")
+        .arg(&fit)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("best: {g} = 6 (cost -1.000000")));
+    assert_eq!(npz_array(&fit, &format!("best/{g}"))[[0]], 6.0);
+    assert_eq!(npz_array(&fit, "fit/cost").shape(), &[5]);
+    // Mistakes.
+    let bad = |args: &[&str], expected: &[&str]| {
+        let out = common::command().args(args).output().unwrap();
+        user_error(&out, expected);
+    };
+    let mpr = "examples/models/networks/mpr68.yaml/mpr68";
+    bad(
+        &["run", mpr, "--time", "10", "--dt", "0.1", "--tr", "0.5"],
+        &["no BOLD is computed", "--bold PATH"],
+    );
+    bad(
+        &[
+            "run",
+            mpr,
+            "--time",
+            "10",
+            "--dt",
+            "0.1",
+            "--bold",
+            "mpr_op/rr",
+        ],
+        &["mpr_op/rr"],
+    );
+    bad(
+        &[
+            "run", model, "--time", "10000", "--dt", "0.5", "--solver", "euler", "--tr", "0.7005",
+        ],
+        &["not a whole number of BOLD steps", "--bold-dt"],
+    );
+    bad(
+        &[
+            "fit",
+            model,
+            "--time",
+            "12000",
+            "--dt",
+            "0.5",
+            "--solver",
+            "euler",
+            "--free",
+            &format!("{g}=3"),
+        ],
+        &["a fit needs a target"],
+    );
+    let t = target.to_str().unwrap();
+    bad(
+        &[
+            "fit",
+            model,
+            "--time",
+            "12000",
+            "--dt",
+            "0.5",
+            "--solver",
+            "euler",
+            "--target-fc",
+            t,
+            "--free",
+            &format!("{g}=3"),
+        ],
+        &["is not LO:HI"],
+    );
+    bad(
+        &[
+            "fit",
+            model,
+            "--time",
+            "12000",
+            "--dt",
+            "0.5",
+            "--solver",
+            "euler",
+            "--target-fc",
+            t,
+            "--free",
+            &format!("{g}=3:1"),
+        ],
+        &["bounds 3:1"],
+    );
+    bad(
+        &[
+            "run",
+            model,
+            "--time",
+            "12000",
+            "--dt",
+            "0.5",
+            "--solver",
+            "euler",
+            "--target-fc",
+            "examples/data/connectivity_4/weights.npy",
+            "--fcd-window",
+            "4",
+            "--bold-transient",
+            "2",
+        ],
+        &["the target FC has 4 nodes, the network 68"],
+    );
+}

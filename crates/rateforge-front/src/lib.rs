@@ -10,10 +10,12 @@
 pub mod ast;
 pub mod equation;
 pub mod lower_expr;
+pub mod observe;
 pub mod pyrates;
 pub mod rateml;
 pub mod yaml;
 
+pub use observe::BoldDecl;
 pub use pyrates::LoadOptions;
 pub use rateml::SweepAxis;
 
@@ -37,6 +39,9 @@ pub struct Loaded {
     pub sweep: Vec<SweepAxis>,
     /// What to record when a run names nothing (RateML's `Exposure`s); empty: every state.
     pub record: Vec<String>,
+    /// The BOLD observer the model file declares (YAML `network: {bold: ...}`, RateML
+    /// `<Bold .../>`): what runs compute unless told otherwise.
+    pub bold: Option<BoldDecl>,
 }
 
 /// A failed load: the diagnostics and the files needed to render them.

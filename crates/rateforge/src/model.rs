@@ -35,6 +35,7 @@ pub struct Model {
     connectivity_files: Vec<PathBuf>,
     sweep: Vec<SweepAxis>,
     record: Vec<String>,
+    bold: Option<rateforge_front::BoldDecl>,
 }
 
 /// The format of a model given as text ([`Model::from_source`]).
@@ -123,6 +124,7 @@ impl Model {
             connectivity_files: Vec::new(),
             sweep: l.sweep,
             record: l.record,
+            bold: l.bold,
         };
         if let Some(src) = l.connectivity {
             let loaded = connectivity::load(&src.weights, src.tract_lengths.as_deref(), src.delays.as_deref()).map_err(|e| {
@@ -368,6 +370,7 @@ impl Model {
                     connectivity_files: self.connectivity_files,
                     sweep: self.sweep,
                     record: self.record,
+                    bold: self.bold,
                 })
             }
             Err(d) => Err(Error::model(&self.sources, d)),
@@ -404,6 +407,8 @@ pub struct Validated {
     pub(crate) sweep: Vec<SweepAxis>,
     /// What a run records when it names nothing (empty: every state).
     pub(crate) record: Vec<String>,
+    /// The BOLD observer the model file declares.
+    pub(crate) bold: Option<rateforge_front::BoldDecl>,
 }
 
 impl Validated {
@@ -450,6 +455,29 @@ impl Validated {
     /// The swept parameters the model file declares (RateML `<Parameter dimension="lo, hi">`).
     pub fn sweep_axes(&self) -> &[SweepAxis] {
         &self.sweep
+    }
+
+    /// The BOLD observer the model file declares (YAML `network: {bold: ...}`, RateML
+    /// `<Bold .../>`), with the defaults of [`crate::BoldSpec`] for what it leaves out: what
+    /// runs compute unless told otherwise.
+    pub fn declared_bold(&self) -> Option<crate::BoldSpec> {
+        let d = self.bold.as_ref()?;
+        let base = crate::BoldSpec::default();
+        Some(crate::BoldSpec {
+            driver: d.driver.clone(),
+            tr: d.tr.unwrap_or(base.tr),
+            bold_dt: d.bold_dt.unwrap_or(base.bold_dt),
+            time_unit: d.time_unit.unwrap_or(base.time_unit),
+            hemodynamics: d
+                .balloon
+                .as_deref()
+                .and_then(crate::Hemodynamics::named)
+                .unwrap_or(base.hemodynamics),
+            transient: d.transient.unwrap_or(base.transient),
+            fcd_window: d.fcd_window.unwrap_or(base.fcd_window),
+            fcd_step: d.fcd_step.unwrap_or(base.fcd_step),
+            keep_bold: d.keep_bold.unwrap_or(base.keep_bold),
+        })
     }
 
     /// What a run records when [`crate::RunSpec::record`] is empty: the model's exposures, or

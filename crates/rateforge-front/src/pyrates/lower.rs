@@ -94,6 +94,8 @@ pub(crate) struct Lowered {
     pub model: Model,
     /// The connectivity a `network:` section names.
     pub connectivity: Option<ConnectivitySource>,
+    /// The BOLD observer a `network:` section declares.
+    pub bold: Option<crate::observe::BoldDecl>,
 }
 
 pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagnostics) {
@@ -109,6 +111,7 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
             Lowered {
                 model: Model::new(name),
                 connectivity: None,
+                bold: None,
             },
             diags,
         );
@@ -194,11 +197,18 @@ pub(super) fn lower(template: &Template, loader: &mut Loader) -> (Lowered, Diagn
         );
     }
     diags.extend(std::mem::take(&mut lowerer.diags));
+    let bold = network
+        .as_ref()
+        .and_then(|(_, net)| net.bold.as_ref())
+        .and_then(|(entries, span)| {
+            crate::observe::declare(entries, *span, "`bold`", &model, &mut diags)
+        });
     let connectivity = network.and_then(|(_, net)| net.connectivity.clone());
     (
         Lowered {
             model,
             connectivity,
+            bold,
         },
         diags,
     )

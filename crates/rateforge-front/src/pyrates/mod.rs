@@ -75,6 +75,7 @@ pub fn load_with_sources(
             files,
             sweep: Vec::new(),
             record: Vec::new(),
+            bold: lowered.bold,
         }),
         _ => Err(LoadFailure {
             sources: loader.sources,

@@ -191,6 +191,8 @@ pub(crate) struct NetworkDecl {
     pub connectivity: Option<ConnectivitySource>,
     pub speed: (f64, Span),
     pub couplings: Vec<CouplingDecl>,
+    /// `bold: {driver: ..., tr: ...}`: its entries and where it is written.
+    pub bold: Option<(Vec<crate::observe::Entry>, Span)>,
     pub span: Span,
 }
 
@@ -1852,7 +1854,7 @@ impl Loader {
         if couplings.len() != texts.len() {
             return None;
         }
-        let (name, node, connectivity, speed, span, description) = match &top {
+        let (name, node, connectivity, speed, span, description, bold) = match &top {
             Template::Circuit(c) => match &c.network {
                 Some(net) => (
                     c.name.clone(),
@@ -1861,6 +1863,7 @@ impl Loader {
                     net.speed,
                     net.span,
                     c.description.clone(),
+                    net.bold.clone(),
                 ),
                 None => (
                     c.name.clone(),
@@ -1869,6 +1872,7 @@ impl Loader {
                     (1.0, Span::UNDEFINED),
                     Span::UNDEFINED,
                     c.description.clone(),
+                    None,
                 ),
             },
             Template::Node(n) => (
@@ -1877,6 +1881,7 @@ impl Loader {
                 None,
                 (1.0, Span::UNDEFINED),
                 Span::UNDEFINED,
+                None,
                 None,
             ),
             Template::Operator(_) | Template::Edge(_) => return Some(top),
@@ -1890,6 +1895,7 @@ impl Loader {
             connectivity,
             speed,
             couplings,
+            bold,
             span,
         };
         Some(Template::Circuit(Rc::new(Circuit {
@@ -1983,9 +1989,9 @@ impl Loader {
         })
     }
 
-    /// `network: {node, connectivity, speed, couplings}`.
+    /// `network: {node, connectivity, speed, couplings, bold}`.
     fn network(&mut self, file: &Path, n: &YNode) -> Option<NetworkDecl> {
-        const KEYS: [&str; 4] = ["node", "connectivity", "speed", "couplings"];
+        const KEYS: [&str; 5] = ["node", "connectivity", "speed", "couplings", "bold"];
         let Some(map) = n.as_map() else {
             self.diags.push(
                 Diagnostic::error(format!("`network` must be a mapping, found {}", n.kind()))
@@ -2003,7 +2009,7 @@ impl Loader {
                 d = d.with_suggestion(
                     &key,
                     KEYS,
-                    "a network has `node`, `connectivity`, `speed` and `couplings`",
+                    "a network has `node`, `connectivity`, `speed`, `couplings` and `bold`",
                 );
                 self.diags.push(d);
             }
@@ -2081,13 +2087,48 @@ impl Loader {
                 );
             }
         }
+        let bold = n.get("bold").and_then(|b| self.bold(b));
         Some(NetworkDecl {
             node,
             connectivity,
             speed,
             couplings,
+            bold,
             span: n.span,
         })
+    }
+
+    /// `bold: {driver: op/x, tr: 0.72, ...}` as entries (checked when the model is lowered).
+    fn bold(&mut self, b: &YNode) -> Option<(Vec<crate::observe::Entry>, Span)> {
+        let Some(map) = b.as_map() else {
+            self.diags.push(
+                Diagnostic::error(format!("`bold` must be a mapping, found {}", b.kind()))
+                    .with_primary(b.span, "here")
+                    .with_help("e.g. `bold: {driver: rww_op/S, tr: 0.72, fcd_window: 44}`"),
+            );
+            return None;
+        };
+        let mut entries = Vec::new();
+        for (k, v) in map {
+            let (Some(key), Some(text)) = (k.key_text(), v.key_text()) else {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "a `bold` field is a name and a value, found {}",
+                        v.kind()
+                    ))
+                    .with_primary(v.span, "not a number, name or boolean")
+                    .with_help("e.g. `tr: 0.72` or `driver: rww_op/S`"),
+                );
+                continue;
+            };
+            entries.push(crate::observe::Entry {
+                key,
+                key_span: k.span,
+                text,
+                span: v.span,
+            });
+        }
+        Some((entries, b.span))
     }
 
     fn connectivity(&mut self, dir: &Path, c: &YNode) -> Option<ConnectivitySource> {

@@ -16,6 +16,7 @@ pub(super) struct Lowered {
     pub model: Option<Model>,
     pub sweep: Vec<SweepAxis>,
     pub record: Vec<String>,
+    pub bold: Option<crate::observe::BoldDecl>,
     pub diags: Diagnostics,
 }
 
@@ -33,6 +34,21 @@ const SCHEMA: &[(&str, &[&str])] = &[
         &["name*", "value*", "dimension", "description", "symbol"],
     ),
     ("Exposure", &["name*", "dimension", "description"]),
+    (
+        "Bold",
+        &[
+            "driver*",
+            "tr",
+            "bold_dt",
+            "time_unit",
+            "balloon",
+            "transient",
+            "fcd_window",
+            "fcd_step",
+            "keep_bold",
+            "description",
+        ],
+    ),
     ("Dynamics", &[]),
     (
         "StateVariable",
@@ -95,6 +111,7 @@ struct Derivatives<'a> {
     derived_params: Vec<&'a Element>,
     constants: Vec<&'a Element>,
     exposures: Vec<&'a Element>,
+    bold: Vec<&'a Element>,
     states: Vec<&'a Element>,
     derived: Vec<&'a Element>,
     conditional: Vec<&'a Element>,
@@ -182,6 +199,7 @@ fn example(element: &str) -> String {
         }
         "Constant" => "<Constant name=\"tau\" dimension=\"\" value=\"1.0\"/>",
         "Exposure" => "<Exposure name=\"V\" dimension=\"V\"/>",
+        "Bold" => "<Bold driver=\"S\" tr=\"0.72\" fcd_window=\"44\"/>",
         "StateVariable" => "<StateVariable name=\"V\" dimension=\"-2.0, 2.0\" exposure=\"None\"/>",
         "DerivedVariable" => "<DerivedVariable name=\"I\" value=\"a * V + b\"/>",
         "ConditionalDerivedVariable" => "<ConditionalDerivedVariable name=\"f\">",
@@ -308,6 +326,7 @@ fn collect_derivatives<'a>(ct: &'a Element, diags: &mut Diagnostics) -> Derivati
         "DerivedParameter",
         "Constant",
         "Exposure",
+        "Bold",
         "Dynamics",
     ];
     for el in &ct.children {
@@ -316,6 +335,7 @@ fn collect_derivatives<'a>(ct: &'a Element, diags: &mut Diagnostics) -> Derivati
             "DerivedParameter" => &mut d.derived_params,
             "Constant" => &mut d.constants,
             "Exposure" => &mut d.exposures,
+            "Bold" => &mut d.bold,
             "Dynamics" => {
                 check_attrs(el, diags);
                 for dy in &el.children {
@@ -574,6 +594,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
         model: None,
         sweep: Vec::new(),
         record: Vec::new(),
+        bold: None,
         diags: Diagnostics::new(),
     };
     let Some((dct, d)) = ctx.derivatives.take() else {
@@ -662,6 +683,7 @@ pub(super) fn lower(root: &Element, file: FileId, model_name: &str) -> Lowered {
     out.record = exposures(&mut lowerer, &b, &scope, &d);
     let diags = std::mem::take(&mut lowerer.diags);
     b.diags.extend(diags);
+    out.bold = bold(&model, &d, &mut b.diags);
     out.diags = b.diags;
     out.model = Some(model);
     out
@@ -1232,6 +1254,36 @@ fn exposures(
         }
     }
     record
+}
+
+/// `<Bold driver="S" tr="0.72" .../>`: the BOLD observer runs compute unless told otherwise (one
+/// at most).
+fn bold(
+    model: &Model,
+    d: &Derivatives<'_>,
+    diags: &mut Diagnostics,
+) -> Option<crate::observe::BoldDecl> {
+    let el = d.bold.first()?;
+    for extra in &d.bold[1..] {
+        diags.push(
+            Diagnostic::error("a model declares one `<Bold>`")
+                .with_primary(extra.span, "a second one")
+                .with_secondary(el.span, "the first")
+                .with_help("keep one `<Bold>` element"),
+        );
+    }
+    let entries: Vec<crate::observe::Entry> = el
+        .attrs
+        .iter()
+        .filter(|a| a.name != "description")
+        .map(|a| crate::observe::Entry {
+            key: a.name.clone(),
+            key_span: a.name_span,
+            text: a.value.clone(),
+            span: a.value_span,
+        })
+        .collect();
+    crate::observe::declare(&entries, el.tag, "`<Bold>`", model, diags)
 }
 
 fn is_else(s: &str) -> bool {

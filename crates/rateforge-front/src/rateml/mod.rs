@@ -95,6 +95,7 @@ fn parse_and_lower(
             connectivity: None,
             sweep: lowered.sweep,
             record: lowered.record,
+            bold: lowered.bold,
         }),
         _ => Err(LoadFailure {
             sources,
