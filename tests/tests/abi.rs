@@ -9,15 +9,16 @@
 //!   differs is refused, naming the field.
 
 use rateforge::crates::runtime::abi::{
-    AbiStruct, LAYOUT_HASH, Layout, RfArgs, RfCudaArgs, RfInfo, RfSeries,
+    AbiStruct, LAYOUT_HASH, Layout, RfArgs, RfCudaArgs, RfInfo, RfObserve, RfSeries,
 };
 use rateforge::crates::runtime::cuda::{CudaKernel, CudaKernelInfo, cuda_model, emulate};
 use rateforge::crates::runtime::{Kernel, build_rust};
 use rateforge_tests::*;
 use std::process::Command;
 
-const LAYOUTS: [Layout; 4] = [
+const LAYOUTS: [Layout; 5] = [
     RfSeries::LAYOUT,
+    RfObserve::LAYOUT,
     RfArgs::LAYOUT,
     RfInfo::LAYOUT,
     RfCudaArgs::LAYOUT,

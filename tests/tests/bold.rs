@@ -168,9 +168,12 @@ fn bold_of_a_step_and_of_an_impulse_follow_the_equations_and_peak_as_the_literat
             // A sustained input settles to a raised plateau.
             assert!(got[399] > 0.5 && (got[399] - got[398]).abs() < 1e-3 * got[399]);
         }
-        // The reference evaluator: the same bits.
-        let interp = run(&model, Backend::Interp, &spec);
-        assert_eq!(array(&interp, "bold"), got);
+        // The reference evaluator: the same bits (one set of constants is enough: the
+        // evaluator and the kernels share the observer's code).
+        if preset == Hemodynamics::STEPHAN_2007 {
+            let interp = run(&model, Backend::Interp, &spec);
+            assert_eq!(array(&interp, "bold"), got);
+        }
     }
 }
 

@@ -147,7 +147,7 @@ fn shared_noise_is_instance_zeros_on_every_backend() {
 }
 
 /// Reduced Wong–Wang on the 68-region connectome, with noise shared by every instance, 30 s of
-/// BOLD: the coupling `G` it is run at.
+/// BOLD at dt = 1 ms (S relaxes over 100 ms): the coupling `G` it is run at.
 const G: &str = "reduced_wong_wang_op/S->reduced_wong_wang_op/c_pop0/a";
 
 fn rww68() -> (Validated, RunSpec) {
@@ -164,7 +164,7 @@ fn rww68() -> (Validated, RunSpec) {
     .connectivity;
     let spec = RunSpec {
         time: 30_000.0,
-        dt: 0.5,
+        dt: 1.0,
         solver: Solver::Heun,
         connectivity: Some(connectivity),
         trace: false,

@@ -416,12 +416,13 @@ impl Default for RfCudaArgs {
     }
 }
 
-/// The structs of the Rust kernels' ABI.
+/// The structs of the Rust kernels' ABI, each after the structs it names (so their C definitions
+/// compile in this order).
 pub const RUST_LAYOUTS: [Layout; 4] = [
     RfSeries::LAYOUT,
+    RfObserve::LAYOUT,
     RfArgs::LAYOUT,
     RfInfo::LAYOUT,
-    RfObserve::LAYOUT,
 ];
 
 /// A hash (FNV-1a, 64 bits) of the names, C types, sizes and offsets of the Rust kernels' ABI:

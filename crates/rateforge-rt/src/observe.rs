@@ -213,3 +213,66 @@ impl ObserveRequest {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(window: u64, keep_bold: bool) -> ObserveRequest {
+        ObserveRequest {
+            driver: 0,
+            bold_every: 10,
+            bold_dt: 1e-3,
+            hemodynamics: Hemodynamics::STEPHAN_2007,
+            tr_every: 720,
+            n_tr: 1200,
+            transient: 40,
+            window,
+            window_step: 5,
+            keep_bold,
+        }
+    }
+
+    #[test]
+    fn outputs_have_the_documented_sizes() {
+        // 68 regions, 1200 TRs, 40 in the transient, windows of 44 every 5: 224 windows.
+        let steps = 1200 * 720 * 10;
+        let out = request(44, true).allocate(steps, 1, 68, 3, 16, 2).unwrap();
+        assert_eq!(out.n_windows, (1160 - 44) / 5 + 1);
+        assert_eq!(out.fc.len(), 68 * 68 * 3);
+        assert_eq!(out.fcd.len(), out.n_windows * out.n_windows * 3);
+        assert_eq!(out.bold.len(), 1200 * 68 * 3);
+        let out = request(0, false).allocate(steps, 1, 68, 3, 16, 2).unwrap();
+        assert!(out.bold.is_empty() && out.fcd.is_empty() && out.fc.len() == 68 * 68 * 3);
+        // The per-instance state while running: means, co-moments, the ring, the windows.
+        let shape = request(44, false).shape(68);
+        let w = shape.n_windows();
+        assert_eq!(
+            shape.scratch_values().unwrap(),
+            68 * 71 / 2 + 44 * 68 + w * (68 * 67 / 2 + 1)
+        );
+    }
+
+    #[test]
+    fn sizes_that_do_not_fit_are_refused_before_allocating() {
+        let steps = 1200 * 720 * 10;
+        // Too many TRs for the steps, a driver out of range.
+        assert!(
+            request(0, false)
+                .allocate(steps - 1, 1, 4, 1, 1, 1)
+                .is_err()
+        );
+        assert!(request(0, false).allocate(steps, 0, 4, 1, 1, 1).is_err());
+        // Nodes or instances whose FC cannot be addressed, or would exceed the machine.
+        let huge = request(0, false).allocate(steps, 1, usize::MAX / 2, 1, 1, 1);
+        assert!(
+            matches!(huge, Err(RuntimeError::OutOfMemory(_))),
+            "{huge:?}"
+        );
+        let many = request(44, false).allocate(steps, 1, 1000, 1 << 20, 64, 1024);
+        assert!(
+            matches!(many, Err(RuntimeError::OutOfMemory(_))),
+            "{many:?}"
+        );
+    }
+}

@@ -4,5 +4,5 @@
 
 pub use rateforge_kernel::abi::{
     ABI_VERSION, AbiStruct, CUDA_ABI_VERSION, LAYOUT_HASH, Layout, N_STATS, RfArgs, RfCudaArgs,
-    RfInfo, RfSeries, STATS,
+    RfInfo, RfObserve, RfSeries, STATS,
 };
