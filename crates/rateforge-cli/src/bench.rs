@@ -142,16 +142,7 @@ fn bench_observers(
         bold: observe.then(|| bold.clone()),
         ..Default::default()
     };
-    let emit = EmitOptions {
-        lanes: options
-            .lanes
-            .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
-        fast: options.fast,
-        precision: options.precision,
-        history: options.history,
-        inline: valid.constant_parameters(&spec_for(2, 1, false)),
-        ..Default::default()
-    };
+    let emit = options.emit(valid.constant_parameters(&spec_for(2, 1, false)));
     let kernel = valid.build(&emit, build)?;
     let nodes = conn.n_nodes as f64;
     rateforge_rt::outln!(
@@ -222,6 +213,22 @@ pub struct BenchOptions {
     pub save: Option<std::path::PathBuf>,
     /// A saved run whose rates are printed beside this run's.
     pub baseline: Option<std::path::PathBuf>,
+}
+
+impl BenchOptions {
+    /// The kernels' emit options, with `inline` compiled in.
+    fn emit(&self, inline: Vec<(usize, f64)>) -> EmitOptions {
+        EmitOptions {
+            lanes: self
+                .lanes
+                .unwrap_or_else(|| EmitOptions::default_lanes(self.precision)),
+            fast: self.fast,
+            precision: self.precision,
+            history: self.history,
+            inline,
+            ..Default::default()
+        }
+    }
 }
 
 /// The rates of this run, by row, and those of a saved run to print beside them.
@@ -598,16 +605,7 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         let ispec = spec_for(ni, si, 1);
         let interp_time = time_run(&valid, Backend::Interp, &ispec, 1)?;
         let interp_rate = ni as f64 * si as f64 / interp_time;
-        let emit = EmitOptions {
-            lanes: options
-                .lanes
-                .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
-            fast: options.fast,
-            precision: options.precision,
-            history: options.history,
-            inline: valid.constant_parameters(&spec_for(2, 1, 1)),
-            ..Default::default()
-        };
+        let emit = options.emit(valid.constant_parameters(&spec_for(2, 1, 1)));
         let kernel = valid.build(&emit, &build)?;
         let first_row = case.rows.first().copied();
         for &(n, s, threads) in &case.rows {

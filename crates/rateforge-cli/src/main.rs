@@ -1323,7 +1323,7 @@ fn report_fit(result: &rateforge::RunResult, quiet: bool) {
         .map(|(p, v)| format!("{p} = {}", v[best]))
         .collect();
     eprintln!(
-        "best fit{}: cost {:.4} (FC correlation {:.4}, RMSE {:.4}, mean difference {:.4}, FCD KS {:.4})",
+        "best fit{}: cost {:.4} (FC correlation {:.4}, RMSE {:.4}, mean difference {:.4}{})",
         if at.is_empty() {
             String::new()
         } else {
@@ -1333,8 +1333,17 @@ fn report_fit(result: &rateforge::RunResult, quiet: bool) {
         metric("fit/fc_corr"),
         metric("fit/fc_rmse"),
         metric("fit/fc_diff"),
-        metric("fit/fcd_ks"),
+        fcd_ks_text(metric("fit/fcd_ks"), 4),
     );
+}
+
+/// `, FCD KS x` with `digits` decimals, or nothing without an FCD target (NaN).
+fn fcd_ks_text(ks: f64, digits: usize) -> String {
+    if ks.is_nan() {
+        String::new()
+    } else {
+        format!(", FCD KS {ks:.digits$}")
+    }
 }
 
 /// A plotting error as the command line reports it: status 2 for a mistake in the input, 1
@@ -1691,12 +1700,12 @@ fn fit(args: &FitArgs) -> Result<(), Error> {
                 .map(|(f, v)| format!("{} = {v}", f.path))
                 .collect();
             rateforge_rt::outln!(
-                "best: {} (cost {:.6}, FC correlation {:.6}, FC RMSE {:.6}, FCD KS {:.6}; {} points evaluated)",
+                "best: {} (cost {:.6}, FC correlation {:.6}, FC RMSE {:.6}{}; {} points evaluated)",
                 at.join(", "),
                 b.goodness.cost,
                 b.goodness.fc_corr,
                 b.goodness.fc_rmse,
-                b.goodness.fcd_ks,
+                fcd_ks_text(b.goodness.fcd_ks, 6),
                 result.evaluations.len()
             );
         }

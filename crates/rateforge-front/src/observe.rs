@@ -29,9 +29,10 @@ pub struct BoldDecl {
     pub keep_bold: Option<bool>,
 }
 
-/// The fields, `driver` required.
-pub const FIELDS: [&str; 9] = [
-    "driver",
+/// The fields (`driver*` required) and, in RateML, a `description`: the attributes of `<Bold>`
+/// in the XML schema, and the keys of YAML's `bold:` without the description.
+pub const XML_ATTRIBUTES: &[&str] = &[
+    "driver*",
     "tr",
     "bold_dt",
     "time_unit",
@@ -40,7 +41,16 @@ pub const FIELDS: [&str; 9] = [
     "fcd_window",
     "fcd_step",
     "keep_bold",
+    "description",
 ];
+
+/// The fields of a declaration ([`XML_ATTRIBUTES`] without the mark and the description).
+pub fn fields() -> impl Iterator<Item = &'static str> + Clone {
+    XML_ATTRIBUTES
+        .iter()
+        .map(|a| a.trim_end_matches('*'))
+        .filter(|a| *a != "description")
+}
 
 /// The names of the hemodynamic constant sets (`rateforge_kernel::observe::Hemodynamics::NAMED`).
 pub const BALLOONS: [&str; 3] = ["stephan2007", "friston2003", "cubnm"];
@@ -171,8 +181,11 @@ pub(crate) fn declare(
                     .with_primary(e.key_span, "not a BOLD field")
                     .with_suggestion(
                         other,
-                        FIELDS,
-                        format!("{what} has the fields {}", FIELDS.join(", ")),
+                        fields(),
+                        format!(
+                            "{what} has the fields {}",
+                            fields().collect::<Vec<_>>().join(", ")
+                        ),
                     ),
             ),
         }

@@ -34,21 +34,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
         &["name*", "value*", "dimension", "description", "symbol"],
     ),
     ("Exposure", &["name*", "dimension", "description"]),
-    (
-        "Bold",
-        &[
-            "driver*",
-            "tr",
-            "bold_dt",
-            "time_unit",
-            "balloon",
-            "transient",
-            "fcd_window",
-            "fcd_step",
-            "keep_bold",
-            "description",
-        ],
-    ),
+    ("Bold", crate::observe::XML_ATTRIBUTES),
     ("Dynamics", &[]),
     (
         "StateVariable",
