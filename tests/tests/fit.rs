@@ -268,3 +268,83 @@ fn grid_and_cmaes_recover_the_coupling_that_made_a_synthetic_target() {
         "{costs:?}"
     );
 }
+
+#[test]
+fn a_fit_runs_on_the_cuda_kernels_and_stops_when_asked() {
+    let model = rww4_noisy();
+    let spec = RunSpec {
+        instances: 1,
+        instance_values: Vec::new(),
+        shared_noise: true,
+        ..rww4_spec(true)
+    };
+    let target_run = run(
+        &model,
+        Backend::Native(&kernel(&model)),
+        &RunSpec {
+            instance_values: vec![("rww_op/S->rww_op/c_0/a".into(), vec![2.0])],
+            ..spec.clone()
+        },
+    );
+    let o = target_run.observed.as_ref().unwrap();
+    let target = FitTarget::from_matrices(o.fc.clone(), 4, Some((o.fcd.clone(), o.n_windows)));
+    let options = FitOptions {
+        free: vec![FreeParam {
+            path: "rww_op/S->rww_op/c_0/a".into(),
+            lo: 0.0,
+            hi: 4.0,
+        }],
+        method: Method::Cmaes {
+            population: 6,
+            generations: 3,
+            sigma: 0.3,
+        },
+        seed: 0,
+    };
+    let probe = rateforge::fit::probe_spec(&spec, &options, 6);
+    let emit = model.emit_options(&probe, &Default::default()).unwrap();
+    let native = model.build(&emit, &build_options()).unwrap();
+    let cuda = model
+        .build_cuda(&emit, &build_options(), CudaTarget::Emulated)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let fit_on = |backend: Backend<'_>, cancel: Option<&std::sync::atomic::AtomicBool>| {
+        rateforge::fit::fit(
+            &model,
+            backend,
+            &spec,
+            &target,
+            &options,
+            Controls {
+                progress: None,
+                cancel,
+            },
+            |g| {
+                // Ctrl-C during the first generation.
+                if let Some(c) = cancel
+                    && g.index == 0
+                {
+                    c.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()))
+    };
+    // The CUDA kernels (emulated): the same search, the same bits.
+    let on_cpu = fit_on(Backend::Native(&native), None);
+    let on_cuda = fit_on(Backend::Cuda(&cuda), None);
+    assert_eq!(on_cpu, on_cuda);
+    assert_eq!(on_cpu.evaluations.len(), 18);
+    assert!(!on_cpu.interrupted);
+    // Stopped after the first generation: its points kept, the best among them.
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    let stopped = fit_on(Backend::Native(&native), Some(&flag));
+    assert!(stopped.interrupted);
+    assert_eq!(stopped.evaluations, on_cpu.evaluations[..6]);
+    let best = stopped.best.unwrap();
+    assert!(
+        stopped
+            .evaluations
+            .iter()
+            .all(|e| e.goodness.cost >= stopped.evaluations[best].goodness.cost)
+    );
+}
