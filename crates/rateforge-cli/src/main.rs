@@ -235,6 +235,11 @@ struct SweepArgs {
     /// Keep the traces of every instance too (`--every` sets their sampling).
     #[arg(long)]
     traces: bool,
+    /// Run only shard K of N (K from 1): a contiguous block of the sweep's instances, sizes
+    /// balanced to one; noise and drawn initial values are those the instances have in the whole
+    /// sweep, so the shards together give its numbers bit for bit.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -1495,6 +1500,29 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     let instances = sweep.instances()?;
     spec.instances = instances.first().map_or(1, |(_, v)| v.len());
     spec.instance_values = instances;
+    if let Some(text) = &args.shard {
+        let parsed = text.split_once('/').and_then(|(k, n)| {
+            Some((
+                k.trim().parse::<usize>().ok()?,
+                n.trim().parse::<usize>().ok()?,
+            ))
+        });
+        let Some((k, n)) = parsed else {
+            return Err(usage(
+                format!("`--shard {text}` is not K/N"),
+                "e.g. `--shard 3/8` runs the third of eight shards",
+            ));
+        };
+        let total = spec.instances;
+        rateforge::sweep::apply_shard(&mut spec, k, n)?;
+        if !args.run.quiet {
+            eprintln!(
+                "shard {k}/{n}: instances {}..{} of {total}",
+                spec.instance_offset,
+                spec.instance_offset as usize + spec.instances
+            );
+        }
+    }
     // Huge sweeps keep statistics only, unless traces are asked for.
     spec.trace = args.traces;
     spec.stats = stats_spec(&args.run, true)?;

@@ -200,6 +200,9 @@ abi_struct! {
         /// Nonzero: every instance draws the noise of instance 0 (common random numbers, e.g. to
         /// compare parameter values in a fit under the same noise).
         pub shared_noise: u32 = "unsigned int",
+        /// The global index of instance 0 of these arrays (a shard of a larger run): the noise
+        /// of instance `i` is keyed by `instance_offset + i`.
+        pub instance_offset: u64 = "unsigned long long",
         /// The observers: BOLD, FC and FCD (null: none).
         pub observe: *const RfObserve = "const RfObserve*",
     }

@@ -1475,7 +1475,7 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                         let i = if a.shared_noise != 0 {
                             0
                         } else {
-                            block.lane_instance(l) as u64
+                            a.instance_offset + block.lane_instance(l) as u64
                         };
                         let node = node as u64;
                         let z = if M::FUSED {

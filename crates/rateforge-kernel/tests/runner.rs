@@ -359,6 +359,7 @@ fn run(
         cancel: cancel.map_or(std::ptr::null(), |c| c as *const AtomicBool),
         node_threads,
         shared_noise: 0,
+        instance_offset: 0,
         observe: std::ptr::null(),
     };
     // SAFETY: every array has the size the ABI asks for.
@@ -676,6 +677,7 @@ fn compiled_in_parameters_refuse_other_values() {
             cancel: std::ptr::null(),
             node_threads: 1,
             shared_noise: 0,
+            instance_offset: 0,
             observe: std::ptr::null(),
         };
         // SAFETY: every array has the size the ABI asks for.

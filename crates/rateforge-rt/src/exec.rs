@@ -321,6 +321,9 @@ pub struct Launch<'a> {
     pub observe: Option<ObserveRequest>,
     /// Every instance draws the noise of instance 0 (common random numbers).
     pub shared_noise: bool,
+    /// The global index of instance 0 (a shard of a larger run): noise is keyed by
+    /// `instance_offset + i`.
+    pub instance_offset: u64,
 }
 
 /// Which statistics a run streams (see `rateforge_kernel::stats`).
@@ -717,6 +720,7 @@ pub unsafe fn run_native(
                 .map_or(std::ptr::null(), |c| c as *const AtomicBool),
             node_threads: 1,
             shared_noise: u32::from(launch.shared_noise),
+            instance_offset: launch.instance_offset,
             observe: observe_args
                 .as_ref()
                 .map_or(std::ptr::null(), |o| o as *const RfObserve),

@@ -503,6 +503,7 @@ impl<M: StaticModel> Simulation<M> {
             stats: stats.clone(),
             observe: None,
             shared_noise: false,
+            instance_offset: 0,
         };
         let (run_fn, info) = M::kernel();
         let (outcome, kernel) = match self.target {
@@ -603,6 +604,7 @@ impl<M: StaticModel> Simulation<M> {
             partial: outcome.cancelled,
             observe: None,
             noise_shared: false,
+            shard: None,
         }
         .to_json();
         Ok(RunResult {

@@ -446,6 +446,9 @@ pub struct Metadata {
     pub observe: Option<Value>,
     /// Every instance drew instance 0's noise.
     pub noise_shared: bool,
+    /// For a shard of a sweep: which part of the whole it is (index, count, instance range,
+    /// the whole sweep's size and hash).
+    pub shard: Option<Value>,
     /// The rateforge version that generated the model's code.
     pub version: String,
 }
@@ -495,6 +498,7 @@ impl Metadata {
             "kernel": self.kernel,
             "partial": self.partial,
             "bold": self.observe,
+            "shard": self.shard,
         })
     }
 }

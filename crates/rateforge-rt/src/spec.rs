@@ -134,6 +134,18 @@ pub struct InitialValue {
 /// The initial values of `n` instances of `nn` nodes, `[(s * nn + node) * n + i]` (the layout of
 /// the kernels' `init`), drawn from the ranges with `seed` (rateforge-ir's "Initial values").
 pub fn initial_values(states: &[InitialValue], n: usize, nn: usize, seed: u64) -> Vec<f64> {
+    initial_values_from(states, n, nn, seed, 0)
+}
+
+/// [`initial_values`] of instances `offset .. offset + n` of a larger run (a shard of a sweep):
+/// the values those instances have in the whole run.
+pub fn initial_values_from(
+    states: &[InitialValue],
+    n: usize,
+    nn: usize,
+    seed: u64,
+    offset: u64,
+) -> Vec<f64> {
     let mut init = Vec::with_capacity(states.len() * nn * n);
     for (k, s) in states.iter().enumerate() {
         match s.range {
@@ -141,7 +153,7 @@ pub fn initial_values(states: &[InitialValue], n: usize, nn: usize, seed: u64) -
             Some((lo, hi)) => {
                 for node in 0..nn {
                     for i in 0..n {
-                        let u = uniform_init(seed, i as u64, node as u64, k as u32);
+                        let u = uniform_init(seed, offset + i as u64, node as u64, k as u32);
                         let v = lo + (hi - lo) * u;
                         init.push(match s.bounds {
                             Some((blo, bhi)) => clamp_value(v, blo, bhi),

@@ -193,7 +193,11 @@ pub fn run_interpreted(model: &ValidModel, launch: &Launch<'_>) -> Result<Outcom
             !stop
         };
         let instance = Instance {
-            index: if launch.shared_noise { 0 } else { i as u64 },
+            index: if launch.shared_noise {
+                0
+            } else {
+                launch.instance_offset + i as u64
+            },
             params: &params,
             init: &init,
             series: &series,
@@ -291,7 +295,11 @@ fn observe_interpreted(
         let columns = series_columns(launch, i);
         let series = series_inputs(launch, &columns);
         let instance = Instance {
-            index: if launch.shared_noise { 0 } else { i as u64 },
+            index: if launch.shared_noise {
+                0
+            } else {
+                launch.instance_offset + i as u64
+            },
             params: &params,
             init: &init,
             series: &series,

@@ -7,7 +7,7 @@ pub use rateforge_rt::exec::Controls;
 pub use rateforge_rt::kernel::observe::Hemodynamics;
 use rateforge_rt::result::StatsMetadata;
 use rateforge_rt::spec::{
-    InitialValue, initial_values, sample_times, time_grid, transient_samples,
+    InitialValue, initial_values_from, sample_times, time_grid, transient_samples,
 };
 pub use rateforge_rt::{Metadata, RunResult};
 pub use rateforge_runtime::abi::STATS;
@@ -86,6 +86,12 @@ pub struct RunSpec {
     /// Every instance draws the noise of instance 0 (common random numbers: a fit or a sweep
     /// then compares parameter values under one noise realisation).
     pub shared_noise: bool,
+    /// The global index of this run's instance 0, for a shard of a larger sweep: noise and
+    /// initial values drawn from ranges are those instances `instance_offset ..` have in the
+    /// whole sweep, so the shards together give its numbers bit for bit.
+    pub instance_offset: u64,
+    /// What a shard of a sweep records about the whole (written to the metadata as `shard`).
+    pub shard: Option<serde_json::Value>,
 }
 
 /// BOLD by the Balloon–Windkessel model, and the FC and FCD of the BOLD signals, computed inside
@@ -254,6 +260,8 @@ impl Default for RunSpec {
             stats: None,
             bold: None,
             shared_noise: false,
+            instance_offset: 0,
+            shard: None,
         }
     }
 }
@@ -450,7 +458,7 @@ impl Validated {
                 bounds: s.bounds,
             })
             .collect();
-        let mut init = initial_values(&states, n, nn, spec.seed);
+        let mut init = initial_values_from(&states, n, nn, spec.seed, spec.instance_offset);
         let finite = |path: &str, values: &[f64]| match values.iter().find(|v| !v.is_finite()) {
             Some(bad) => Err(Error::usage(
                 Diagnostic::error(format!("`{path}`: value {bad} is not finite"))
@@ -658,6 +666,7 @@ impl Validated {
             stats: stats.clone(),
             observe: observe.clone(),
             shared_noise: spec.shared_noise,
+            instance_offset: spec.instance_offset,
         };
         let outcome = match backend {
             Backend::Native(k) => k.run(&launch),
@@ -690,6 +699,7 @@ impl Validated {
             }),
             noise_seed: self.valid.info().has_noise.then_some(spec.seed),
             noise_shared: spec.shared_noise,
+            shard: spec.shard.clone(),
             parameters: m
                 .params
                 .values()

@@ -247,6 +247,67 @@ pub fn read_table(path: &std::path::Path) -> Result<Vec<(String, Vec<f64>)>, Err
     Ok(header.into_iter().zip(columns).collect())
 }
 
+/// The instances of shard `k` of `n` (numbered from 1) of a sweep of `total` instances:
+/// contiguous, the shards' sizes differing by one at most, together every instance once.
+pub fn shard_range(total: usize, k: usize, n: usize) -> Result<std::ops::Range<usize>, Error> {
+    if n == 0 || k == 0 || k > n || n > total.max(1) {
+        return Err(Error::usage(
+            Diagnostic::error(format!("shard {k}/{n} of a sweep of {total} instances")).with_help(
+                format!(
+                    "give `--shard K/N` with 1 <= K <= N <= {} (the instances)",
+                    total.max(1)
+                ),
+            ),
+        ));
+    }
+    Ok(total * (k - 1) / n..total * k / n)
+}
+
+/// A hash of a sweep's instances (paths and the bits of every value), hex: shards of one sweep
+/// carry the same.
+pub fn grid_hash(instances: &[(String, Vec<f64>)]) -> String {
+    // FNV-1a, 64 bits, twice with different bases: enough to tell sweeps apart.
+    let mut h = [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4u64];
+    let mut eat = |bytes: &[u8]| {
+        for hh in h.iter_mut() {
+            for b in bytes {
+                *hh = (*hh ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    };
+    for (path, values) in instances {
+        eat(path.as_bytes());
+        eat(&[0]);
+        for v in values {
+            eat(&v.to_bits().to_le_bytes());
+        }
+    }
+    format!("{:016x}{:016x}", h[0], h[1])
+}
+
+/// Makes `spec` shard `k` of `n` of the sweep its `instance_values` describe: those values cut to
+/// the shard's instances, `instance_offset` set (noise and drawn initial values are those of the
+/// whole sweep), and `shard` metadata naming the part and the whole.
+pub fn apply_shard(spec: &mut crate::RunSpec, k: usize, n: usize) -> Result<(), Error> {
+    let total = spec.instances.max(1);
+    let range = shard_range(total, k, n)?;
+    let hash = grid_hash(&spec.instance_values);
+    for (_, values) in &mut spec.instance_values {
+        *values = values[range.clone()].to_vec();
+    }
+    spec.instances = range.len();
+    spec.instance_offset = range.start as u64;
+    spec.shard = Some(serde_json::json!({
+        "index": k,
+        "count": n,
+        "first_instance": range.start,
+        "end_instance": range.end,
+        "instances_in_sweep": total,
+        "grid_hash": hash,
+    }));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

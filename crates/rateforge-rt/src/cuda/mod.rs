@@ -440,7 +440,7 @@ impl CudaKernel {
                 let mut args = RfCudaArgs {
                     n_instances: len as u64,
                     stride: len as u64,
-                    first_instance: c0 as u64,
+                    first_instance: launch.instance_offset + c0 as u64,
                     n_nodes: nn as u64,
                     n_steps: launch.n_steps,
                     step_begin: 0,
