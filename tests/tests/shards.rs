@@ -127,3 +127,109 @@ fn sharded_sweeps_equal_the_unsharded_one_bit_for_bit_on_every_backend() {
         }
     }
 }
+
+/// Every array of an `.npz` file, as (name, shape, values).
+fn npz_arrays(path: &std::path::Path) -> Vec<(String, Vec<usize>, Vec<f64>)> {
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for name in npz.names().unwrap() {
+        if name.starts_with("metadata") {
+            continue;
+        }
+        let a: ndarray::ArrayD<f64> = npz.by_name(&name).unwrap();
+        out.push((name, a.shape().to_vec(), a.iter().copied().collect()));
+    }
+    out
+}
+
+#[test]
+fn merged_shards_equal_the_unsharded_sweep_and_bad_sets_are_refused() {
+    use rateforge::crates::rt::merge::merge;
+    let model = model();
+    let k = kernel(&model);
+    let dir = rateforge_tests::root().join("target/shards-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let total = 10;
+    let whole_path = dir.join("whole.npz");
+    let mut whole_spec = sweep(total);
+    whole_spec.trace = true;
+    run(&model, Backend::Native(&k), &whole_spec)
+        .write(&whole_path)
+        .unwrap();
+    let shard_path = |part: usize, n: usize| dir.join(format!("shard_{part}_of_{n}.npz"));
+    for n in [3, 7] {
+        for part in 1..=n {
+            let mut spec = sweep(total);
+            spec.trace = true;
+            apply_shard(&mut spec, part, n).unwrap();
+            run(&model, Backend::Native(&k), &spec)
+                .write(&shard_path(part, n))
+                .unwrap();
+        }
+        let paths: Vec<_> = (1..=n).rev().map(|p| shard_path(p, n)).collect();
+        let out = dir.join(format!("merged_{n}.npz"));
+        let m = merge(&paths, &out).unwrap();
+        assert_eq!((m.instances, m.shards), (total as u64, n));
+        let (a, b) = (npz_arrays(&out), npz_arrays(&whole_path));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.0, &x.1), (&y.0, &y.1));
+            assert!(
+                x.2.iter()
+                    .zip(&y.2)
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{} differs",
+                x.0
+            );
+        }
+    }
+    let refused = |paths: Vec<std::path::PathBuf>| {
+        merge(&paths, &dir.join("refused.npz"))
+            .unwrap_err()
+            .to_string()
+    };
+    // Missing, doubled, foreign (another shard count), not a shard at all.
+    let e = refused(vec![shard_path(1, 3), shard_path(3, 3)]);
+    assert!(e.contains("instances 3..6 are missing"), "{e}");
+    let e = refused(vec![
+        shard_path(1, 3),
+        shard_path(1, 3),
+        shard_path(2, 3),
+        shard_path(3, 3),
+    ]);
+    assert!(e.contains("overlaps"), "{e}");
+    let e = refused(vec![shard_path(1, 3), shard_path(2, 7)]);
+    assert!(e.contains("not shards of one sweep"), "{e}");
+    let e = refused(vec![whole_path.clone()]);
+    assert!(e.contains("is not a shard"), "{e}");
+    // Another sweep (other values) with the same shape.
+    let mut other = sweep(total);
+    other.instance_values[0].1[9] = 99.0;
+    apply_shard(&mut other, 3, 3).unwrap();
+    let foreign = dir.join("foreign.npz");
+    run(&model, Backend::Native(&k), &other)
+        .write(&foreign)
+        .unwrap();
+    let e = refused(vec![shard_path(1, 3), shard_path(2, 3), foreign]);
+    assert!(e.contains("grids differ"), "{e}");
+    // A partial shard (its run interrupted).
+    let mut spec = sweep(total);
+    spec.time = 200.0;
+    apply_shard(&mut spec, 2, 3).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let partial = model
+        .run(
+            Backend::Native(&k),
+            &spec,
+            rateforge::Controls {
+                progress: None,
+                cancel: Some(&stop),
+            },
+        )
+        .unwrap();
+    assert!(partial.partial);
+    let partial_path = dir.join("partial.npz");
+    partial.write(&partial_path).unwrap();
+    let e = refused(vec![shard_path(1, 3), partial_path, shard_path(3, 3)]);
+    assert!(e.contains("is partial"), "{e}");
+}

@@ -65,6 +65,18 @@ enum Command {
     /// Fit free parameters to empirical FC (and FCD): a grid search or CMA-ES, each generation
     /// one launch of the kernel, BOLD, FC and FCD computed inside it.
     Fit(FitArgs),
+    /// Merge the shards of a sweep (`sweep --shard K/N`) into the sweep's result, after checking
+    /// that they belong to one sweep and cover every instance once.
+    Merge {
+        /// The shard files (`.npz`).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The merged result (`.npz`).
+        #[arg(short, long, value_name = "FILE.npz")]
+        output: PathBuf,
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// List the model library: the standard brain-network models, each in YAML and XML.
     Models(ModelsArgs),
     /// Time a fixed suite of models and print instance-steps/s, GFLOP/s and the share of peak.
@@ -685,6 +697,23 @@ fn main() {
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
         Command::Fit(args) => fit(&args),
+        Command::Merge {
+            shards,
+            output,
+            quiet,
+        } => rateforge_rt::merge::merge(&shards, &output)
+            .map_err(Error::from)
+            .map(|m| {
+                if !quiet {
+                    eprintln!(
+                        "merged {} shards ({} instances, {} arrays) into {}",
+                        m.shards,
+                        m.instances,
+                        m.arrays,
+                        output.display()
+                    );
+                }
+            }),
         Command::Models(args) => models(&args),
         Command::Plot(args) => plot(&args),
         Command::Bench(args) => {

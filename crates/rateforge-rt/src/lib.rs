@@ -19,6 +19,7 @@ pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod exec;
+pub mod merge;
 pub mod model;
 pub mod observe;
 pub mod output;
@@ -53,6 +54,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("data.rs", include_str!("data.rs")),
     ("error.rs", include_str!("error.rs")),
     ("exec.rs", include_str!("exec.rs")),
+    ("merge.rs", include_str!("merge.rs")),
     ("model.rs", include_str!("model.rs")),
     ("observe.rs", include_str!("observe.rs")),
     ("output.rs", include_str!("output.rs")),

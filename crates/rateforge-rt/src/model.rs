@@ -623,6 +623,7 @@ impl<M: StaticModel> Simulation<M> {
             observed: None,
             tr: 0.0,
             per_instance: Vec::new(),
+            instance_axis: false,
         }
         .with_non_finite())
     }

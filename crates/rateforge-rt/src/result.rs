@@ -46,6 +46,9 @@ pub struct RunResult {
     pub tr: f64,
     /// Per-instance values computed after the run (goodness of fit), written as `<name>`.
     pub per_instance: Vec<(String, Vec<f64>)>,
+    /// Keep the instance axis even for a single instance (a shard of a sweep, so shards merge
+    /// along that axis).
+    pub instance_axis: bool,
 }
 
 /// An instance whose values stopped being finite (a blow-up, a division by zero, `log(-1)`).
@@ -232,7 +235,7 @@ impl RunResult {
         if self.network {
             shape.push(self.n_nodes);
         }
-        if self.n_instances > 1 {
+        if self.n_instances > 1 || self.instance_axis {
             shape.push(self.n_instances);
         }
         shape
@@ -259,7 +262,7 @@ impl RunResult {
         }
         if let Some(o) = &self.observed {
             let mut inst = Vec::new();
-            if n > 1 {
+            if n > 1 || self.instance_axis {
                 inst.push(n);
             }
             let with = |mut shape: Vec<usize>| {
@@ -524,6 +527,7 @@ mod tests {
             observed: None,
             tr: 0.0,
             per_instance: Vec::new(),
+            instance_axis: false,
         }
     }
 

@@ -803,6 +803,7 @@ impl Validated {
             observed: outcome.observed,
             tr: spec.bold.as_ref().map_or(0.0, |b| b.tr),
             per_instance: Vec::new(),
+            instance_axis: spec.shard.is_some(),
         }
         .with_non_finite())
     }
