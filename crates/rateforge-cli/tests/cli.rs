@@ -1315,3 +1315,84 @@ fn bold_declared_or_given_fit_targets_and_their_errors() {
         &["the target FC has 4 nodes, the network 68"],
     );
 }
+
+#[test]
+fn shards_of_a_sweep_merge_into_the_whole_and_incomplete_sets_are_refused() {
+    let dir = tmp("shards");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sweep = |extra: &[&str], out: &Path| {
+        let o = common::command()
+            .args([
+                "sweep",
+                "examples/models/networks/g2do4.yaml/g2do4",
+                "--time",
+                "20",
+                "--dt",
+                "0.1",
+                "--solver",
+                "heun",
+                "--noise",
+                "g2do_op/V=0.01",
+                "--seed",
+                "5",
+                "--range",
+                "g2do_op/V->g2do_op/c_0/a=0:1:5",
+                "-q",
+                "-o",
+            ])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    let whole = dir.join("whole.npz");
+    sweep(&[], &whole);
+    let parts: Vec<PathBuf> = (1..=2).map(|k| dir.join(format!("part{k}.npz"))).collect();
+    for (k, p) in parts.iter().enumerate() {
+        sweep(&["--shard", &format!("{}/2", k + 1)], p);
+    }
+    let merged = dir.join("merged.npz");
+    let o = common::command()
+        .arg("merge")
+        .args(&parts)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("merged 2 shards (5 instances"));
+    for name in [
+        "mean/g2do_op/V",
+        "last/g2do_op/W",
+        "grid/g2do_op/V->g2do_op/c_0/a",
+    ] {
+        assert_eq!(npz_array(&merged, name), npz_array(&whole, name), "{name}");
+    }
+    let o = common::command()
+        .arg("merge")
+        .arg(&parts[1])
+        .arg("-o")
+        .arg(dir.join("no.npz"))
+        .output()
+        .unwrap();
+    user_error(&o, &["instances 0..2 are missing", "help:"]);
+    let o = common::command()
+        .args([
+            "sweep",
+            "examples/models/networks/g2do4.yaml/g2do4",
+            "--time",
+            "1",
+            "--dt",
+            "0.1",
+        ])
+        .args([
+            "--range",
+            "g2do_op/V->g2do_op/c_0/a=0:1:5",
+            "--shard",
+            "6/5",
+        ])
+        .output()
+        .unwrap();
+    user_error(&o, &["shard 6/5 of a sweep of 5 instances", "--shard K/N"]);
+}

@@ -40,13 +40,18 @@ fn invalid(message: String) -> RuntimeError {
     RuntimeError::Invalid(message)
 }
 
-/// The metadata as the shards of one sweep share it: without the shard, the instance count
-/// and the partial flag.
+/// The metadata as the shards of one sweep share it: without the shard, the instance count,
+/// the partial flag, and the kernel's lane width and compiled-in parameters (chosen from each
+/// shard's instances; the results are the same bits whatever they are).
 fn shared_part(meta: &Value) -> Value {
     let mut m = meta.clone();
     if let Some(o) = m.as_object_mut() {
         for key in ["shard", "n_instances", "partial"] {
             o.remove(key);
+        }
+        if let Some(k) = o.get_mut("kernel").and_then(Value::as_object_mut) {
+            k.remove("lanes");
+            k.remove("inlined_parameters");
         }
     }
     m
