@@ -6,9 +6,11 @@
 //!
 //! The random numbers are Philox4x32-10 normals keyed by (seed, generation, individual,
 //! coordinate), the same generator as the kernels' noise: a seed gives the same search on any
-//! machine. Rust crates for CMA-ES exist (`cmaes` 0.2), but pull in a linear-algebra stack and
-//! their own random numbers; what a fit needs (a handful of free parameters, one eigen
-//! decomposition per generation) is about 200 lines.
+//! machine. The `cmaes` crate (0.2.2, MIT/Apache-2.0, last released December 2024) was
+//! considered: its objective is a function called per point (a fit evaluates a whole generation
+//! in one kernel launch), it brings nalgebra, `rand` and, by default, plotters with FreeType, and
+//! its samples come from its own generator; what a fit needs (a handful of free parameters, one
+//! eigen decomposition per generation, ask/tell) is about 200 lines here.
 
 use rateforge_rt::kernel::rng::normal_with;
 
