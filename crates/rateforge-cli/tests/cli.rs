@@ -1245,54 +1245,22 @@ fn bold_declared_or_given_fit_targets_and_their_errors() {
         ],
         &["not a whole number of BOLD steps", "--bold-dt"],
     );
-    bad(
-        &[
-            "fit",
-            model,
-            "--time",
-            "12000",
-            "--dt",
-            "0.5",
-            "--solver",
-            "euler",
-            "--free",
-            &format!("{g}=3"),
-        ],
-        &["a fit needs a target"],
-    );
+    // `fit` of the declared model with these arguments after the short run's.
+    let bad_fit = |rest: &[&str], expected: &[&str]| {
+        let mut args = vec![
+            "fit", model, "--time", "12000", "--dt", "0.5", "--solver", "euler",
+        ];
+        args.extend_from_slice(rest);
+        bad(&args, expected);
+    };
     let t = target.to_str().unwrap();
-    bad(
-        &[
-            "fit",
-            model,
-            "--time",
-            "12000",
-            "--dt",
-            "0.5",
-            "--solver",
-            "euler",
-            "--target-fc",
-            t,
-            "--free",
-            &format!("{g}=3"),
-        ],
+    bad_fit(&["--free", &format!("{g}=3")], &["a fit needs a target"]);
+    bad_fit(
+        &["--target-fc", t, "--free", &format!("{g}=3")],
         &["is not LO:HI"],
     );
-    bad(
-        &[
-            "fit",
-            model,
-            "--time",
-            "12000",
-            "--dt",
-            "0.5",
-            "--solver",
-            "euler",
-            "--target-fc",
-            t,
-            "--free",
-            &format!("{g}=3:1"),
-        ],
+    bad_fit(
+        &["--target-fc", t, "--free", &format!("{g}=3:1")],
         &["bounds 3:1"],
     );
     bad(
