@@ -252,6 +252,10 @@ struct SweepArgs {
     /// sweep, so the shards together give its numbers bit for bit.
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// With `--shard`: skip the shard when `-o` already holds its complete result (the same
+    /// sweep, shard and options), run it again when that result is partial or absent.
+    #[arg(long, requires = "shard")]
+    resume: bool,
 }
 
 #[derive(clap::Args)]
@@ -1544,12 +1548,33 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
         };
         let total = spec.instances;
         rateforge::sweep::apply_shard(&mut spec, k, n)?;
+        // What else decides the shard's numbers: the run's settings and the kernel's arithmetic.
+        let options = format!(
+            "{:?} {:?} {:?} {}",
+            RunSpec {
+                instance_values: Vec::new(),
+                threads: None,
+                parallel: rateforge::Parallel::Auto,
+                shard: None,
+                ..spec.clone()
+            },
+            args.run.precision.precision(),
+            args.run.history_precision.precision(),
+            args.run.fast
+        );
+        let options_hash = rateforge::sweep::grid_hash(&[(options, Vec::new())]);
+        if let Some(s) = spec.shard.as_mut().and_then(|s| s.as_object_mut()) {
+            s.insert("options_hash".into(), options_hash.clone().into());
+        }
         if !args.run.quiet {
             eprintln!(
                 "shard {k}/{n}: instances {}..{} of {total}",
                 spec.instance_offset,
                 spec.instance_offset as usize + spec.instances
             );
+        }
+        if args.resume && resume_done(&args.run, &spec, valid.hash())? {
+            return Ok(());
         }
     }
     // Huge sweeps keep statistics only, unless traces are asked for.
@@ -1582,6 +1607,49 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     report(&result, &args.run)?;
     report_fit(&result, args.run.quiet);
     plot_result(&result, &args.run)
+}
+
+/// `--resume`: whether `-o` already holds this shard's complete result (then it is kept). A
+/// partial or missing result is run again; a complete result of another sweep is refused.
+fn resume_done(args: &RunArgs, spec: &RunSpec, model_hash: &str) -> Result<bool, Error> {
+    let Some(out) = &args.output else {
+        return Err(usage(
+            "`--resume` needs the shard's output file",
+            "give `-o shard_K.npz`, the file an earlier run of this shard wrote",
+        ));
+    };
+    if !out.exists() {
+        return Ok(false);
+    }
+    let text = rateforge_rt::output::read_npz_metadata(out)?;
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let want = spec.shard.as_ref().expect("a shard");
+    let same = ["index", "count", "grid_hash", "options_hash"]
+        .iter()
+        .all(|k| meta["shard"][*k] == want[*k])
+        && meta["model_hash"].as_str() == Some(model_hash);
+    if !same {
+        return Err(usage(
+            format!(
+                "`{}` holds another sweep's result (another model, grid, shard or options)",
+                out.display()
+            ),
+            "remove it, or give this shard another `-o`",
+        ));
+    }
+    if meta["partial"].as_bool() == Some(true) {
+        if !args.quiet {
+            eprintln!("`{}` is partial: running the shard again", out.display());
+        }
+        return Ok(false);
+    }
+    if !args.quiet {
+        eprintln!(
+            "`{}` already holds this shard's complete result: kept",
+            out.display()
+        );
+    }
+    Ok(true)
 }
 
 fn models(args: &ModelsArgs) -> Result<(), Error> {

@@ -1364,3 +1364,105 @@ fn shards_of_a_sweep_merge_into_the_whole_and_incomplete_sets_are_refused() {
         .unwrap();
     user_error(&o, &["shard 6/5 of a sweep of 5 instances", "--shard K/N"]);
 }
+
+#[test]
+fn a_shard_killed_by_sigterm_writes_a_partial_result_that_resume_completes() {
+    let dir = tmp("resume");
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = |out: &Path, extra: &[&str]| -> Command {
+        let mut c = common::command();
+        c.args([
+            "sweep",
+            "examples/models/networks/g2do4.yaml/g2do4",
+            "--time",
+            "600000",
+            "--dt",
+            "0.1",
+            "--solver",
+            "heun",
+            "--noise",
+            "g2do_op/V=0.01",
+            "--seed",
+            "5",
+            "--range",
+            "g2do_op/V->g2do_op/c_0/a=0:1:4",
+            "-q",
+            "-o",
+        ])
+        .arg(out)
+        .args(extra);
+        c
+    };
+    let ok = |mut c: Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stderr)
+    };
+    let whole = dir.join("whole.npz");
+    ok(args(&whole, &[]));
+    let (one, two) = (dir.join("one.npz"), dir.join("two.npz"));
+    ok(args(&two, &["--shard", "2/2"]));
+    // Shard 1, terminated as a job at its time limit: it writes what it did, marked partial.
+    let _ = std::fs::remove_file(&one);
+    let mut child = args(&one, &["--shard", "1/2"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let meta = rateforge::crates::rt::output::read_npz_metadata(&one).unwrap();
+    assert!(meta.contains("\"partial\":true"), "{meta}");
+    let refused = common::command()
+        .args(["merge"])
+        .args([&one, &two])
+        .arg("-o")
+        .arg(dir.join("merged.npz"))
+        .output()
+        .unwrap();
+    user_error(&refused, &["is partial", "--resume"]);
+    // --resume runs it again; a second --resume keeps the complete result as it is.
+    ok(args(&one, &["--shard", "1/2", "--resume"]));
+    let meta = rateforge::crates::rt::output::read_npz_metadata(&one).unwrap();
+    assert!(meta.contains("\"partial\":false"), "{meta}");
+    let written = std::fs::metadata(&one).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ok(args(&one, &["--shard", "1/2", "--resume"]));
+    assert_eq!(
+        std::fs::metadata(&one).unwrap().modified().unwrap(),
+        written
+    );
+    let merged = dir.join("merged.npz");
+    let o = common::command()
+        .arg("merge")
+        .args([&one, &two])
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for name in ["mean/g2do_op/V", "var/g2do_op/W", "last/g2do_op/V"] {
+        assert_eq!(npz_array(&merged, name), npz_array(&whole, name), "{name}");
+    }
+    // A file of another sweep is not overwritten.
+    let o = common::command()
+        .args([
+            "sweep",
+            "examples/models/networks/g2do4.yaml/g2do4",
+            "--time",
+            "10",
+            "--dt",
+            "0.1",
+            "--range",
+            "g2do_op/V->g2do_op/c_0/a=0:1:4",
+            "--shard",
+            "1/2",
+            "--resume",
+            "-o",
+        ])
+        .arg(&one)
+        .output()
+        .unwrap();
+    user_error(&o, &["holds another sweep's result"]);
+}
