@@ -33,7 +33,7 @@ import numpy as np
 from . import _rateforge
 from ._rateforge import ModelError
 
-__all__ = ["load", "from_source", "Model", "Result", "ModelError", "__version__"]
+__all__ = ["load", "from_source", "merge", "Model", "Result", "ModelError", "__version__"]
 
 __version__ = _rateforge.version()
 
@@ -48,6 +48,15 @@ def load(model: Union[str, os.PathLike], model_path: Optional[Sequence[Union[str
     """
     paths = None if model_path is None else [str(p) for p in model_path]
     return Model(_rateforge.load(str(model), paths))
+
+
+def merge(shards: Sequence[Union[str, os.PathLike]], output: Union[str, os.PathLike]) -> int:
+    """Merge the ``.npz`` files of a sweep's shards into ``output`` (``rateforge merge``): they
+    must be shards of one sweep, cover every instance once and be complete (else
+    :class:`ModelError` says what is missing, doubled, foreign or partial). Returns the number
+    of instances."""
+    instances, _ = _rateforge.merge([str(p) for p in shards], str(output))
+    return instances
 
 
 def from_source(text: str, format: str = "yaml", template: Optional[str] = None) -> Model:
@@ -215,7 +224,8 @@ class Model:
               points: Optional[Mapping[str, int]] = None,
               samples: Optional[int] = None, sample_seed: int = 0,
               table: Optional[Mapping[str, Any]] = None, time: float, dt: float,
-              solver: str = "rk4", traces: bool = False, **options: Any) -> Result:
+              solver: str = "rk4", traces: bool = False,
+              shard: Optional[tuple[int, int]] = None, **options: Any) -> Result:
         """Simulate many parameter values at once, one instance each; ``rateforge sweep``.
 
         grid: ``{path: values}``; values are a list or array of numbers, or the command line's
@@ -228,6 +238,10 @@ class Model:
             lo = hi; ``rateforge sweep --points``). ``grid`` replaces a declared axis it names.
         table: ``{path: values}`` columns of given instances (a pandas DataFrame works too).
         traces: keep every sample of every instance (default: statistics only, as the CLI).
+        shard: ``(k, n)`` runs the k-th of n contiguous blocks of the instances (k from 1), with
+            the noise and drawn initial values they have in the whole sweep (``rateforge sweep
+            --shard K/N``); :func:`merge` puts the shards' files together, and
+            :func:`rateforge.dask.sweep` runs them on a Dask cluster.
         Other options as :meth:`run`. The result's ``grid`` holds each instance's values.
         """
         axes = []
@@ -247,6 +261,7 @@ class Model:
             "samples": samples,
             "seed": int(sample_seed),
             "table": columns,
+            "shard": None if shard is None else (int(shard[0]), int(shard[1])),
         }
         options.setdefault("trace", traces)
         options.update(time=time, dt=dt, solver=solver)

@@ -248,6 +248,8 @@ struct SweepArgs {
     samples: Option<usize>,
     seed: u64,
     table: Vec<(String, Vec<f64>)>,
+    /// (K, N): run shard K of N (from 1) of the sweep.
+    shard: Option<(usize, usize)>,
 }
 
 #[pymethods]
@@ -563,7 +565,9 @@ impl PyModel {
             transient: args.transient.unwrap_or(0.0),
             thresholds: args.thresholds.into_iter().collect(),
         });
-        if let Some(sweep) = sweep {
+        let mut shard = None;
+        if let Some(mut sweep) = sweep {
+            shard = sweep.shard.take();
             let instances = build_sweep(&valid, sweep)?;
             if stats.is_none() {
                 stats = Some(StatsSpec::default());
@@ -586,6 +590,9 @@ impl PyModel {
         }
         spec.instance_values = instance_values;
         spec.stats = stats;
+        if let Some((k, n)) = shard {
+            rateforge::sweep::apply_shard(&mut spec, k, n).map_err(model_error)?;
+        }
         let options = EngineOptions {
             backend: args
                 .backend
@@ -872,6 +879,23 @@ impl PyRunResult {
 }
 
 /// The rateforge version.
+/// Merges the shard files of a sweep into one `.npz` (what `rateforge merge` does); returns
+/// (instances, shards).
+#[pyfunction]
+fn merge(py: Python<'_>, shards: Vec<PathBuf>, output: PathBuf) -> PyResult<(u64, usize)> {
+    let m = py
+        .detach(|| rateforge_rt_merge(&shards, &output))
+        .map_err(|e| model_error(Error::from(e)))?;
+    Ok((m.instances, m.shards))
+}
+
+fn rateforge_rt_merge(
+    shards: &[PathBuf],
+    output: &std::path::Path,
+) -> Result<rateforge::crates::rt::merge::Merged, rateforge::crates::rt::RuntimeError> {
+    rateforge::crates::rt::merge::merge(shards, output)
+}
+
 #[pyfunction]
 fn version() -> &'static str {
     rateforge::VERSION
@@ -882,6 +906,7 @@ fn _rateforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(from_source, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_class::<PyModel>()?;
     m.add_class::<PyRunResult>()?;
     m.add("ModelError", m.py().get_type::<ModelError>())?;
