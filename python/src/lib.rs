@@ -396,9 +396,8 @@ impl PyModel {
             method: match method {
                 "grid" => rateforge::fit::Method::Grid { points },
                 "cmaes" => rateforge::fit::Method::Cmaes {
-                    population: population.unwrap_or_else(|| {
-                        rateforge::cmaes::Cmaes::default_population(n_free).max(8)
-                    }),
+                    population: population
+                        .unwrap_or_else(|| rateforge::fit::default_population(n_free)),
                     generations,
                     sigma,
                 },
@@ -412,11 +411,7 @@ impl PyModel {
             seed: base.seed,
         };
         fit.check().map_err(model_error)?;
-        let per_launch = match fit.method {
-            rateforge::fit::Method::Grid { points } => points.pow(n_free as u32),
-            rateforge::fit::Method::Cmaes { population, .. } => population,
-        };
-        let probe = rateforge::fit::probe_spec(&base, &fit, per_launch);
+        let probe = rateforge::fit::probe_spec(&base, &fit);
         let engine = self.engine(py, &valid, &probe, &options)?;
         let engine = engine
             .lock()

@@ -301,7 +301,7 @@ fn a_fit_runs_on_the_cuda_kernels_and_stops_when_asked() {
         },
         seed: 0,
     };
-    let probe = rateforge::fit::probe_spec(&spec, &options, 6);
+    let probe = rateforge::fit::probe_spec(&spec, &options);
     let emit = model.emit_options(&probe, &Default::default()).unwrap();
     let native = model.build(&emit, &build_options()).unwrap();
     let cuda = model

@@ -1726,7 +1726,7 @@ fn fit(args: &FitArgs) -> Result<(), Error> {
         FitMethod::Cmaes => rateforge::fit::Method::Cmaes {
             population: args
                 .population
-                .unwrap_or_else(|| rateforge::cmaes::Cmaes::default_population(n_free).max(8)),
+                .unwrap_or_else(|| rateforge::fit::default_population(n_free)),
             generations: args.generations,
             sigma: args.sigma,
         },
@@ -1738,11 +1738,8 @@ fn fit(args: &FitArgs) -> Result<(), Error> {
     };
     options.check()?;
     // One kernel for every generation: built for the free parameters varying between instances.
-    let per_launch = match options.method {
-        rateforge::fit::Method::Grid { points } => points.pow(n_free as u32),
-        rateforge::fit::Method::Cmaes { population, .. } => population,
-    };
-    let probe = rateforge::fit::probe_spec(&base, &options, per_launch);
+    let per_launch = options.points_per_launch();
+    let probe = rateforge::fit::probe_spec(&base, &options);
     let engine = engine(&valid, &probe, &args.run)?;
     if !args.run.quiet {
         let how = match options.method {

@@ -463,12 +463,28 @@ impl FitOptions {
     }
 }
 
-/// The run a fit's kernel is built for: `base` with `instances` instances (at least 2) in which
+/// CMA-ES's points per generation when none are given: Hansen's `4 + floor(3 ln n)` for `n`
+/// free parameters, at least 8 (one launch of a few instances costs little more than one).
+pub fn default_population(n_free: usize) -> usize {
+    crate::cmaes::Cmaes::default_population(n_free).max(8)
+}
+
+impl FitOptions {
+    /// Instances per launch: the whole grid, or one CMA-ES generation.
+    pub fn points_per_launch(&self) -> usize {
+        match self.method {
+            Method::Grid { points } => points.saturating_pow(self.free.len() as u32),
+            Method::Cmaes { population, .. } => population,
+        }
+    }
+}
+
+/// The run a fit's kernel is built for: `base` with a launch's instances (at least 2) in which
 /// every free parameter varies (its bounds), so no free parameter is compiled in and one kernel
 /// serves every generation.
-pub fn probe_spec(base: &crate::RunSpec, options: &FitOptions, instances: usize) -> crate::RunSpec {
+pub fn probe_spec(base: &crate::RunSpec, options: &FitOptions) -> crate::RunSpec {
     let mut probe = base.clone();
-    probe.instances = instances.max(2);
+    probe.instances = options.points_per_launch().max(2);
     probe.instance_values = options
         .free
         .iter()
