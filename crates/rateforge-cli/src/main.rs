@@ -4,6 +4,7 @@
 //! failure of the machinery (no compiler, a kernel that does not build).
 
 mod bench;
+mod slurm;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -65,6 +66,9 @@ enum Command {
     /// Fit free parameters to empirical FC (and FCD): a grid search or CMA-ES, each generation
     /// one launch of the kernel, BOLD, FC and FCD computed inside it.
     Fit(FitArgs),
+    /// Write a sweep as a Slurm job array (one task per shard) and a merge job that runs after
+    /// it; `--submit` submits them. Takes the options of `sweep`, with `-o DIR`.
+    Slurm(slurm::SlurmArgs),
     /// Merge the shards of a sweep (`sweep --shard K/N`) into the sweep's result, after checking
     /// that they belong to one sweep and cover every instance once.
     Merge {
@@ -208,7 +212,7 @@ impl PrecisionArg {
     }
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct SweepArgs {
     #[command(flatten)]
     run: RunArgs,
@@ -358,7 +362,7 @@ enum BackendArg {
     CudaEmulated,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
@@ -688,7 +692,8 @@ fn rateml_aliases(args: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 fn main() {
-    let cli = Cli::parse_from(rateml_aliases(std::env::args()));
+    let argv = rateml_aliases(std::env::args());
+    let cli = Cli::parse_from(&argv);
     install_interrupt_handler();
     let colour = std::io::stderr().is_terminal();
     let result = match cli.command {
@@ -701,6 +706,7 @@ fn main() {
         Command::Run(args) => run(&args),
         Command::Sweep(args) => sweep(&args),
         Command::Fit(args) => fit(&args),
+        Command::Slurm(args) => slurm::slurm(&args, &argv),
         Command::Merge {
             shards,
             output,
@@ -1449,8 +1455,10 @@ fn plot(args: &PlotArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn sweep(args: &SweepArgs) -> Result<(), Error> {
-    check_plot(&args.run)?;
+/// The sweep's model and run specification (every instance of it) and the grid as described.
+fn sweep_spec(
+    args: &SweepArgs,
+) -> Result<(rateforge::Validated, RunSpec, rateforge::sweep::Sweep), Error> {
     let (valid, mut spec) = prepare(&args.run)?;
     let declared = valid.sweep_axes().to_vec();
     // Points per declared axis, by name.
@@ -1533,6 +1541,16 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     let instances = sweep.instances()?;
     spec.instances = instances.first().map_or(1, |(_, v)| v.len());
     spec.instance_values = instances;
+    // Huge sweeps keep statistics only, unless traces are asked for.
+    spec.trace = args.traces;
+    spec.stats = stats_spec(&args.run, true)?;
+    Ok((valid, spec, sweep))
+}
+
+fn sweep(args: &SweepArgs) -> Result<(), Error> {
+    check_plot(&args.run)?;
+    let (valid, mut spec, sweep) = sweep_spec(args)?;
+    use rateforge::sweep::Mode;
     if let Some(text) = &args.shard {
         let parsed = text.split_once('/').and_then(|(k, n)| {
             Some((
@@ -1577,9 +1595,6 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
             return Ok(());
         }
     }
-    // Huge sweeps keep statistics only, unless traces are asked for.
-    spec.trace = args.traces;
-    spec.stats = stats_spec(&args.run, true)?;
     if !args.run.quiet {
         let how = match sweep.mode {
             Mode::Product => "every combination of",

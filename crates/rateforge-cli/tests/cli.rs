@@ -2,23 +2,9 @@
 
 mod common;
 
-use common::{rateforge, root, text, tmp};
+use common::{npz_array, rateforge, root, text, tmp, user_error};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// Asserts a user error: exit code 2, no panic, and each expected fragment in stderr.
-fn user_error(out: &Output, expected: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected exit code 2, stderr:\n{err}"
-    );
-    assert!(!err.contains("panicked"), "panic:\n{err}");
-    for e in expected {
-        assert!(err.contains(e), "stderr lacks `{e}`:\n{err}");
-    }
-}
+use std::process::Command;
 
 const README_RUN: &[&str] = &[
     "run",
@@ -588,12 +574,6 @@ fn networks_and_noise_from_the_command_line() {
         ]),
         &["has 2 rows, but the model has 1 state"],
     );
-}
-
-fn npz_array(path: &Path, name: &str) -> ndarray::ArrayD<f64> {
-    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    npz.by_name(&format!("{name}.npy"))
-        .unwrap_or_else(|e| panic!("{}: no `{name}`: {e}", path.display()))
 }
 
 #[test]

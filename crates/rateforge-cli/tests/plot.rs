@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{rateforge, text, tmp};
+use common::{rateforge, text, tmp, user_error};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Output;
@@ -16,17 +16,6 @@ fn ok(out: &Output) -> String {
     assert!(out.status.success(), "failed ({}):\n{err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
     err
-}
-
-/// Asserts a user error: exit code 2, no panic, a help line and each fragment in stderr.
-fn user_error(out: &Output, expected: &[&str]) {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "expected exit code 2:\n{err}");
-    assert!(!err.contains("panicked"), "panic:\n{err}");
-    assert!(err.contains("error"), "{err}");
-    for e in expected {
-        assert!(err.contains(e), "stderr lacks `{e}`:\n{err}");
-    }
 }
 
 /// Width, height and RGB pixels of a PNG file.

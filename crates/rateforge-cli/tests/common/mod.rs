@@ -39,3 +39,25 @@ pub fn tmp(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
+
+/// Asserts a user error: exit code 2, no panic, an error, and each expected fragment in stderr.
+pub fn user_error(out: &Output, expected: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit code 2, stderr:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    assert!(err.contains("error"), "{err}");
+    for e in expected {
+        assert!(err.contains(e), "stderr lacks `{e}`:\n{err}");
+    }
+}
+
+/// The array `name` of an `.npz` file, as f64.
+pub fn npz_array(path: &Path, name: &str) -> ndarray::ArrayD<f64> {
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    npz.by_name(&format!("{name}.npy"))
+        .unwrap_or_else(|e| panic!("{}: no `{name}`: {e}", path.display()))
+}
