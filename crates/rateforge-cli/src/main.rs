@@ -1871,7 +1871,7 @@ fn fit(args: &FitArgs) -> Result<(), Error> {
             "dt": base.dt,
             "solver": base.solver.name(),
         });
-        rateforge_rt::output::write_npz(out, &result.arrays(), &metadata.to_string())?;
+        rateforge_rt::output::write_npz(out, result.arrays(), &metadata.to_string())?;
         if !args.run.quiet {
             eprintln!(
                 "wrote {} evaluated points to {}",

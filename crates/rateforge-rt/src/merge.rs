@@ -4,10 +4,12 @@
 //! option that affects numbers: their metadata equal but for the shard and its size), cover
 //! every instance exactly once, and be complete; otherwise the merge refuses, naming what is
 //! missing, doubled, foreign or partial. Arrays are merged one at a time along their last axis
-//! (the instance axis, which shards always keep); `time` and `bold_time` are shared.
+//! (the instance axis, which shards always keep), each written before the next is read, so a
+//! merge holds one array of the whole sweep and its shards' parts of it at a time; `time` and
+//! `bold_time` are shared.
 
 use crate::error::RuntimeError;
-use crate::output::{NpzArray, read_npz_metadata, write_npz};
+use crate::output::{NpzArray, read_npz_metadata, try_write_npz};
 use ndarray::{ArrayD, Axis, IxDyn};
 use num_complex::Complex64;
 use serde_json::Value;
@@ -208,6 +210,19 @@ fn read_array(path: &Path, name: &str) -> Result<(ArrayD<f64>, Option<ArrayD<f64
     Ok((c.mapv(|z| z.re), Some(c.mapv(|z| z.im))))
 }
 
+/// An array's values in row-major order, without a copy when they are already.
+fn into_vec(a: ArrayD<f64>) -> Vec<f64> {
+    if a.is_standard_layout() {
+        let (values, offset) = a.into_raw_vec_and_offset();
+        if offset.unwrap_or(0) == 0 {
+            return values;
+        }
+        // An owned array in standard layout starting inside its buffer: not made here.
+        return values[offset.unwrap_or(0)..].to_vec();
+    }
+    a.iter().copied().collect()
+}
+
 /// The names of an `.npz` file's arrays (without `.npy` and `metadata`).
 fn names(path: &Path) -> Result<Vec<String>, RuntimeError> {
     let f = std::fs::File::open(path).map_err(|e| invalid(format!("`{}`: {e}", path.display())))?;
@@ -239,8 +254,8 @@ pub fn merge(paths: &[PathBuf], out: &Path) -> Result<Merged, RuntimeError> {
             )));
         }
     }
-    let mut arrays = Vec::with_capacity(all.len());
-    for name in &all {
+    // One merged array at a time, written before the next is read.
+    let merged = |name: &String| -> Result<NpzArray, RuntimeError> {
         let shared = name == "time" || name == "bold_time";
         let mut parts = Vec::with_capacity(shards.len());
         for s in &shards {
@@ -269,13 +284,13 @@ pub fn merge(paths: &[PathBuf], out: &Path) -> Result<Merged, RuntimeError> {
             };
             (re, im)
         };
-        arrays.push(NpzArray {
+        Ok(NpzArray {
             name: name.clone(),
             shape: re.shape().to_vec(),
-            data: re.iter().copied().collect(),
-            imag: im.map(|a| a.iter().copied().collect()),
-        });
-    }
+            data: into_vec(re),
+            imag: im.map(into_vec),
+        })
+    };
     let mut metadata = shared_part(&shards[0].metadata);
     if let Some(o) = metadata.as_object_mut() {
         o.insert("n_instances".into(), Value::from(shards[0].total));
@@ -290,10 +305,10 @@ pub fn merge(paths: &[PathBuf], out: &Path) -> Result<Merged, RuntimeError> {
             ),
         );
     }
-    write_npz(out, &arrays, &metadata.to_string())?;
+    try_write_npz(out, all.iter().map(merged), &metadata.to_string())?;
     Ok(Merged {
         instances: shards[0].total,
         shards: shards.len(),
-        arrays: arrays.len(),
+        arrays: all.len(),
     })
 }

@@ -1,7 +1,7 @@
 //! Writing results: `.npz` (numpy's zip of `.npy` arrays, with a JSON metadata string) and `.csv`.
 
 use crate::error::RuntimeError;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use ndarray_npy::WriteNpyExt;
 use num_complex::Complex64;
 use std::io::{BufWriter, Write};
@@ -120,15 +120,33 @@ fn npy_string(text: &str) -> Vec<u8> {
     out
 }
 
-/// Writes arrays and a metadata string (JSON) to an `.npz` file that `numpy.load` reads.
-pub fn write_npz(path: &Path, arrays: &[NpzArray], metadata: &str) -> Result<(), RuntimeError> {
-    atomically(path, |w| write_npz_to(path, w, arrays, metadata))
+/// Writes arrays and a metadata string (JSON) to an `.npz` file that `numpy.load` reads. The
+/// arrays are taken one at a time, as they are written: an iterator that builds each on demand
+/// holds one array at a time, besides what the file's buffer holds.
+pub fn write_npz(
+    path: &Path,
+    arrays: impl IntoIterator<Item = NpzArray>,
+    metadata: &str,
+) -> Result<(), RuntimeError> {
+    try_write_npz(path, arrays.into_iter().map(Ok), metadata)
+}
+
+/// [`write_npz`] for arrays that may fail to be built: the first error stops the writing, and
+/// the file is left as it was.
+pub fn try_write_npz(
+    path: &Path,
+    arrays: impl IntoIterator<Item = Result<NpzArray, RuntimeError>>,
+    metadata: &str,
+) -> Result<(), RuntimeError> {
+    atomically(path, |w| {
+        write_npz_to(path, w, arrays.into_iter(), metadata)
+    })
 }
 
 fn write_npz_to(
     path: &Path,
     w: &mut BufWriter<std::fs::File>,
-    arrays: &[NpzArray],
+    arrays: impl Iterator<Item = Result<NpzArray, RuntimeError>>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     let mut zip = zip::ZipWriter::new(w);
@@ -149,10 +167,11 @@ fn write_npz_to(
 fn write_entries<W: Write + std::io::Seek>(
     path: &Path,
     zip: &mut zip::ZipWriter<W>,
-    arrays: &[NpzArray],
+    arrays: impl Iterator<Item = Result<NpzArray, RuntimeError>>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     for a in arrays {
+        let a = a?;
         let bytes = a.data.len() * if a.imag.is_some() { 16 } else { 8 };
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
@@ -160,7 +179,7 @@ fn write_entries<W: Write + std::io::Seek>(
         zip.start_file(format!("{}.npy", a.name), options)
             .map_err(|e| write_err(path, with_causes(&e)))?;
         let written = match &a.imag {
-            None => ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone())
+            None => ArrayViewD::from_shape(IxDyn(&a.shape), &a.data)
                 .map_err(|e| write_err(path, with_causes(&e)))?
                 .write_npy(&mut *zip),
             Some(imag) => {
@@ -325,7 +344,7 @@ mod tests {
             data: vec![1.0, 2.0],
             imag: None,
         };
-        write_npz(&path, &[a], meta).unwrap();
+        write_npz(&path, [a], meta).unwrap();
         assert_eq!(read_npz_metadata(&path).unwrap(), meta);
         let _ = std::fs::remove_file(&path);
     }

@@ -340,12 +340,10 @@ impl RunResult {
     /// Writes every array of [`RunResult::array_names`] and `metadata` (a JSON string) to an
     /// `.npz` file that `numpy.load` reads.
     pub fn write_npz(&self, path: &Path) -> Result<(), RuntimeError> {
-        let arrays: Vec<NpzArray> = self
-            .array_names()
-            .iter()
-            .filter_map(|name| self.npz_array(name))
-            .collect();
-        write_npz(path, &arrays, &self.metadata.to_string())
+        // One array at a time: built as it is written.
+        let names = self.array_names();
+        let arrays = names.iter().filter_map(|name| self.npz_array(name));
+        write_npz(path, arrays, &self.metadata.to_string())
     }
 
     /// Writes a CSV with a `time` column and one column per recorded path (one instance; for a
