@@ -762,6 +762,26 @@ pub(crate) fn usage(message: impl Into<String>, help: impl Into<String>) -> Erro
     Error::usage(rateforge::crates::ir::Diagnostic::error(message).with_help(help))
 }
 
+/// Creates a directory (and its parents) for the files a command writes.
+pub(crate) fn create_dir(dir: &std::path::Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        usage(
+            format!("cannot create `{}`: {e}", dir.display()),
+            "choose a writable directory",
+        )
+    })
+}
+
+/// Writes a text file a command produces.
+pub(crate) fn write_text(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|e| {
+        usage(
+            format!("cannot write `{}`: {e}", path.display()),
+            "choose a writable directory",
+        )
+    })
+}
+
 fn load(args: &ModelArgs) -> Result<Model, Error> {
     Model::load(
         &args.model,
@@ -855,20 +875,10 @@ fn generate(args: &ModelArgs, target: Target, out: &std::path::Path) -> Result<(
         Target::Cuda => valid.generate_cuda_program(&EmitOptions::default())?,
         Target::RustCrate => unreachable!("written above"),
     };
-    std::fs::create_dir_all(out).map_err(|e| {
-        usage(
-            format!("cannot create `{}`: {e}", out.display()),
-            "choose a writable directory",
-        )
-    })?;
+    create_dir(out)?;
     for (file, text) in files {
         let path = out.join(file);
-        std::fs::write(&path, text).map_err(|e| {
-            usage(
-                format!("cannot write `{}`: {e}", path.display()),
-                "choose a writable directory",
-            )
-        })?;
+        write_text(&path, &text)?;
         rateforge_rt::outln!("{}", path.display());
     }
     Ok(())
@@ -1682,21 +1692,10 @@ fn models(args: &ModelsArgs) -> Result<(), Error> {
             );
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                usage(
-                    format!("cannot create `{}`: {e}", dir.display()),
-                    "choose a writable directory",
-                )
-            })?;
+            create_dir(dir)?;
             for m in library {
                 for (ext, text) in [("yaml", m.yaml), ("xml", m.xml)] {
-                    let path = dir.join(format!("{}.{ext}", m.name));
-                    std::fs::write(&path, text).map_err(|e| {
-                        usage(
-                            format!("cannot write `{}`: {e}", path.display()),
-                            "choose a writable directory",
-                        )
-                    })?;
+                    write_text(&dir.join(format!("{}.{ext}", m.name)), text)?;
                 }
             }
             eprintln!(

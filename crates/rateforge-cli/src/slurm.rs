@@ -160,12 +160,7 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         Some(calibrate(&valid, &spec, args, largest)?)
     };
 
-    std::fs::create_dir_all(dir.join("logs")).map_err(|e| {
-        usage(
-            format!("cannot create `{}`: {e}", dir.display()),
-            "choose a writable directory",
-        )
-    })?;
+    crate::create_dir(&dir.join("logs"))?;
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
     let cwd = std::env::current_dir().map_err(|e| {
         usage(
@@ -302,13 +297,7 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         ("submit.sh", &submit_script),
         ("README", &readme),
     ] {
-        let path = dir.join(file);
-        std::fs::write(&path, text).map_err(|e| {
-            usage(
-                format!("cannot write `{}`: {e}", path.display()),
-                "choose a writable directory",
-            )
-        })?;
+        crate::write_text(&dir.join(file), text)?;
     }
     if !run.quiet {
         if let Some(e) = &estimate {

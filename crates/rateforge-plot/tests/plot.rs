@@ -32,7 +32,7 @@ fn array(name: &str, shape: &[usize], data: Vec<f64>) -> NpzArray {
 /// Writes an `.npz` file with these arrays and metadata.
 fn npz(name: &str, arrays: &[NpzArray], metadata: serde_json::Value) -> PathBuf {
     let path = dir().join(name);
-    write_npz(&path, arrays, &metadata.to_string()).unwrap();
+    write_npz(&path, arrays.iter().cloned(), &metadata.to_string()).unwrap();
     path
 }
 
