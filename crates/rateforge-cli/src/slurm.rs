@@ -122,6 +122,29 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
             "e.g. `--cpus-per-task 4`",
         ));
     }
+    // What goes on an `#SBATCH` line: one line of text, and an option.
+    let values = [
+        ("--partition", o.partition.as_deref()),
+        ("--account", o.account.as_deref()),
+        ("--time-limit", o.time_limit.as_deref()),
+        ("--mem", o.mem.as_deref()),
+    ];
+    let extra = o.sbatch.iter().map(|s| ("--sbatch", Some(s.as_str())));
+    for (flag, value) in values.into_iter().chain(extra) {
+        let Some(v) = value else { continue };
+        if v.is_empty() || v.chars().any(char::is_control) {
+            return Err(usage(
+                format!("`{flag} {v:?}` is not one line of text"),
+                "give the value without line breaks or other control characters",
+            ));
+        }
+        if flag == "--sbatch" && !v.starts_with('-') {
+            return Err(usage(
+                format!("`--sbatch {v}` is not an sbatch option"),
+                "write it as sbatch takes it, e.g. `--sbatch=--qos=long`",
+            ));
+        }
+    }
     let gpu = o.gpus_per_task.is_some_and(|g| g > 0);
     if gpu
         && !matches!(
@@ -169,6 +192,17 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         )
     })?;
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rateforge"));
+    for (what, path) in [("output directory", &dir), ("current directory", &cwd)] {
+        if path.to_string_lossy().chars().any(char::is_control) {
+            return Err(usage(
+                format!(
+                    "the {what} `{}` has a line break or another control character in its name",
+                    path.display()
+                ),
+                "job scripts name it on `#SBATCH` lines: choose a directory whose path is one line",
+            ));
+        }
+    }
     let name = job_name(&run.model.model);
     let n = o.shards;
 

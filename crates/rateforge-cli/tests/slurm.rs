@@ -239,6 +239,14 @@ fn mistakes_are_explained() {
         ]),
         &["`--gpus-per-task` runs the tasks on `--backend cuda`"],
     );
+    user_error(
+        &slurm(&["--shards", "2", "--partition", "a\nrm -rf x", "-o", d]),
+        &["is not one line of text"],
+    );
+    user_error(
+        &slurm(&["--shards", "2", "--sbatch", "qos=long", "-o", d]),
+        &["is not an sbatch option", "--sbatch=--qos=long"],
+    );
     // No sbatch on this PATH: submitting fails and says where to submit from.
     let bin = tmp("slurm-no-sbatch-bin");
     std::fs::create_dir_all(&bin).unwrap();
