@@ -73,7 +73,10 @@ struct Estimate {
     bytes: u64,
     merge_seconds: f64,
     merge_bytes: u64,
+    /// The calibration and the time it predicts.
     how: String,
+    /// How the memory was estimated.
+    memory: String,
 }
 
 /// `rateforge slurm`. `argv` is the whole command line (after RateML's aliases).
@@ -206,8 +209,19 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
     let name = job_name(&run.model.model);
     let n = o.shards;
 
-    let time = |seconds: f64| o.time_limit.clone().unwrap_or_else(|| slurm_time(seconds));
-    let mem = |bytes: u64| o.mem.clone().unwrap_or_else(|| slurm_mem(bytes));
+    // Each task's requests: as given, else from the calibration, else the partition's defaults.
+    let task_time =
+        (o.time_limit.clone()).or_else(|| estimate.as_ref().map(|e| slurm_time(e.seconds)));
+    let task_mem = (o.mem.clone()).or_else(|| estimate.as_ref().map(|e| slurm_mem(e.bytes)));
+    let requests = estimate.as_ref().map(|e| {
+        format!(
+            "{}, asking --time={} (1.5x + 2 min) and --mem={} ({})",
+            e.how,
+            task_time.as_deref().unwrap_or_default(),
+            task_mem.as_deref().unwrap_or_default(),
+            e.memory
+        )
+    });
     let mut common = Vec::new();
     if let Some(p) = &o.partition {
         common.push(format!("--partition={p}"));
@@ -239,19 +253,15 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         "--ntasks=1".to_string(),
         "--cpus-per-task=1".to_string(),
     ];
+    task.extend(task_time.iter().map(|t| format!("--time={t}")));
+    task.extend(task_mem.iter().map(|m| format!("--mem={m}")));
     if let Some(e) = &estimate {
-        task.push(format!("--time={}", time(e.seconds)));
-        task.push(format!("--mem={}", mem(e.bytes)));
         merge.push(format!("--time={}", slurm_time(e.merge_seconds)));
         merge.push(format!("--mem={}", slurm_mem(e.merge_bytes)));
-    } else {
-        task.extend(o.time_limit.iter().map(|t| format!("--time={t}")));
-        task.extend(o.mem.iter().map(|m| format!("--mem={m}")));
     }
     task.extend(common.iter().cloned());
     merge.extend(common.iter().cloned());
 
-    let q = |s: &str| quote(s);
     let shard_file = |k: &str| dir.join(format!("shard-{k}-of-{n}.npz"));
     let result = dir.join("sweep.npz");
     let mut sweep_line = format!("exec \"$RATEFORGE\" {}", join_quoted(&sweep_argv));
@@ -261,13 +271,13 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
     let _ = write!(
         sweep_line,
         " --shard \"$K/{n}\" --resume -o {}\"$K\"{}",
-        q(&dir.join("shard-").display().to_string()),
-        q(&format!("-of-{n}.npz"))
+        quote(&dir.join("shard-").display().to_string()),
+        quote(&format!("-of-{n}.npz"))
     );
     let header = |what: &str, lines: &[String]| {
         let mut s = format!(
             "#!/bin/bash\n# {what}\n# Written by `rateforge slurm`; submit with `sh {}`.\n",
-            q(&dir.join("submit.sh").display().to_string())
+            quote(&dir.join("submit.sh").display().to_string())
         );
         for l in lines {
             let _ = writeln!(s, "#SBATCH {l}");
@@ -295,13 +305,13 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
             &format!("Merges the {n} shards into {}.", result.display()),
             &merge
         ),
-        q(&dir.join("shard").display().to_string()),
-        q(&result.display().to_string()),
+        quote(&dir.join("shard").display().to_string()),
+        quote(&result.display().to_string()),
     );
     let submit_script = format!(
         "#!/bin/sh\n# Submits the sweep's array ({n} tasks) and the merge job, which starts when every task has\n# succeeded. Written by `rateforge slurm`.\nset -eu\narray=$(sbatch --parsable {})\narray=${{array%%;*}}\nmerge=$(sbatch --parsable --dependency=afterok:\"$array\" {})\nmerge=${{merge%%;*}}\necho \"array job $array ({n} shards), merge job $merge: the result will be {}\"\n",
-        q(&dir.join("sweep.sbatch").display().to_string()),
-        q(&dir.join("merge.sbatch").display().to_string()),
+        quote(&dir.join("sweep.sbatch").display().to_string()),
+        quote(&dir.join("merge.sbatch").display().to_string()),
         result.display()
     );
     let readme = format!(
@@ -321,9 +331,9 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         last = shard_file(&n.to_string()).display(),
         logs = dir.join("logs").display(),
         dir = dir.display(),
-        estimate = estimate
+        estimate = requests
             .as_ref()
-            .map_or(String::new(), |e| format!("\nRequests: {}\n", e.how)),
+            .map_or(String::new(), |r| format!("\nRequests: {r}\n")),
     );
     for (file, text) in [
         ("sweep.sbatch", &sweep_script),
@@ -334,8 +344,8 @@ pub(crate) fn slurm(args: &SlurmArgs, argv: &[String]) -> Result<(), Error> {
         crate::write_text(&dir.join(file), text)?;
     }
     if !run.quiet {
-        if let Some(e) = &estimate {
-            eprintln!("{}", e.how);
+        if let Some(r) = &requests {
+            eprintln!("{r}");
         }
         eprintln!(
             "wrote {} ({n} array tasks of at most {largest} instances), {} and {}",
@@ -521,16 +531,13 @@ fn calibrate(
     let merge_seconds = 300.0 + total / 100e6;
     let how = format!(
         "calibration{note}: {instances} instance{} x {n} steps in {elapsed:.2} s on {threads} thread{} ({rate:.3e} instance-steps/s); \
-         a shard of {shard} instances x {steps} steps on {cpus} CPU{}: about {run_seconds:.1} s, asking --time={} (1.5x + 2 min) and --mem={} \
-         (this process's peak {} MiB + 2x the shard's {:.1} MiB of results, + 25%)",
+         a shard of {shard} instances x {steps} steps on {cpus} CPU{}: about {run_seconds:.1} s",
         if instances == 1 { "" } else { "s" },
         if threads == 1 { "" } else { "s" },
         if cpus == 1.0 { "" } else { "s" },
-        args.slurm
-            .time_limit
-            .clone()
-            .unwrap_or_else(|| slurm_time(seconds)),
-        args.slurm.mem.clone().unwrap_or_else(|| slurm_mem(bytes)),
+    );
+    let memory = format!(
+        "this process's peak {} MiB + 2x the shard's {:.1} MiB of results, + 25%",
         peak >> 20,
         shard as f64 * per_instance / f64::from(1u32 << 20),
     );
@@ -540,6 +547,7 @@ fn calibrate(
         merge_seconds,
         merge_bytes,
         how,
+        memory,
     })
 }
 
