@@ -442,18 +442,24 @@ class Rateforge:
         return dt
 
 
-def measure(rf, rf_args, peer, reps, threads, deadline):
-    """Alternates rateforge (each thread count) and the peer, `reps` times; returns medians.
-    The peer builds while rateforge's untimed first run compiles its kernel."""
+def measure(rf, rf_args, peer, reps, threads, deadline, extra=None):
+    """Alternates rateforge (each thread count) and the peer, `reps` times; returns medians by
+    thread count. `extra` maps a label to (other rateforge arguments, threads), timed in the same
+    rounds under that label. The peer builds while rateforge's untimed first run compiles its kernel."""
+    extra = extra or {}
     rf(rf_args, threads[0], deadline)  # compiles the kernel into the cache (untimed)
+    for args, t in extra.values():
+        rf(args, t, deadline)
     ready = peer.wait(deadline)
-    rf_times = {t: [] for t in threads}
+    rf_times = {t: [] for t in list(threads) + list(extra)}
     peer_times = []
     for _ in range(reps):
         for t in threads:
             rf_times[t].append(rf(rf_args, t, deadline))
             if t == threads[0]:
                 peer_times.append(peer.request("run", deadline)["time"])
+        for label, (args, t) in extra.items():
+            rf_times[label].append(rf(args, t, deadline))
     peer.request("save", deadline)
     med = {t: statistics.median(v) for t, v in rf_times.items()}
     return med, statistics.median(peer_times), ready
@@ -533,12 +539,20 @@ class Bench:
             try:
                 peer = Peer(f"{peer_name}_mpr68_{dt}_{n_inst}", kind, params, self.work, self.python)
                 threads = [1, 2] if peer_name == "tvb" else [1]
-                med, peer_t, _ = measure(self.rf, rf_args, peer, self.opts.reps, threads, deadline)
+                # TVB computes both couplings (r and V) though cv = 0 turns V's off; rateforge
+                # computes only r's unless c_V is recorded: that run is the like-for-like kernel.
+                both = [a if a != "mpr_op/r,mpr_op/V" else "mpr_op/r,mpr_op/V,mpr_op/c_V" for a in rf_args]
+                both[both.index(str(out))] = str(out.with_name(out.stem + "_both.npz"))
+                extra = {"both": (both, 1)} if peer_name == "tvb" else {}
+                med, peer_t, _ = measure(self.rf, rf_args, peer, self.opts.reps, threads, deadline, extra)
                 peer_t *= scale
                 agree = self._agree_mpr(out, peer.out, compare)
                 self.row(case, label, peer_t, med[1], "1 thread", agree, note)
                 if 2 in med:
                     self.row(case, label, peer_t, med[2], "2 threads", "same run", "")
+                if "both" in med:
+                    self.row(case, label, peer_t, med["both"], "1 thread, both couplings", "same run",
+                             "rateforge computes the V coupling too (c_V recorded), as TVB does")
             except CaseError as e:
                 self.failed(case, label, str(e))
             finally:

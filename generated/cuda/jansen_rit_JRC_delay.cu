@@ -44,6 +44,7 @@ typedef double H;
 #define N_SERIES 0
 #define N_DELAY 1
 #define N_COUPLING 0
+#define N_LIVE_COUPLING 0
 #define N_BUFFERED 1
 #define N_NOISY 0
 /* Arrays of these sizes, never empty in C. */
@@ -1631,6 +1632,14 @@ RF_DEVICE F rf_coupling_post(int c, F t, F n_nodes, F step_dt, F gx, const F* p)
     }
 }
 
+/* The model index of the k-th coupling computed (couplings gated off by a compiled-in zero are
+   not, and read as zero). */
+RF_DEVICE int rf_coupling_index(int k) {
+    switch (k) {
+    default: return 0;
+    }
+}
+
 /* The history buffer of coupling c's source. */
 RF_DEVICE int rf_coupling_slot(int c) {
     switch (c) {
@@ -1880,7 +1889,7 @@ RF_DEVICE void rf_obs_tr(const RfCudaArgs* a, unsigned long long i, unsigned lon
 //   rf_derived_free(t, p, x, ys, out), rf_noise(t, p, x, ys, d, g),
 //   rf_clamp_all(y), rf_add_noise(y, eta), rf_buffered(b, y, free),
 //   rf_init_from(y, y0, free) when RF_HAS_INIT_FROM,
-//   rf_delay_param(k), rf_delay_slot(k), rf_coupling_slot(c),
+//   rf_delay_param(k), rf_delay_slot(k), rf_coupling_index(k), rf_coupling_slot(c),
 //   rf_coupling_pre(c, t, n_nodes, step_dt, cs, p, ys, d),
 //   rf_coupling_post(c, t, n_nodes, step_dt, gx, p),
 //   rf_draw_initial(a, i, gi, init), rf_edge_delay_steps(a, i, distance),
@@ -2004,7 +2013,8 @@ RF_DEVICE void rf_inputs(const RfCudaArgs* a, unsigned long long i, unsigned lon
     const unsigned int* edge_delay = (const unsigned int*)a->edge_delay;
     unsigned long long lo, hi;
     if (a->dense) { lo = 0; hi = nn; } else { lo = row_start[node]; hi = row_start[node + 1]; }
-    for (int c = 0; c < N_COUPLING; ++c) {
+    for (int k_live = 0; k_live < N_LIVE_COUPLING; ++k_live) {
+        int c = rf_coupling_index(k_live);
         unsigned long long b = (unsigned long long)rf_coupling_slot(c);
         F gx = (F)0;
         for (unsigned long long k = lo; k < hi; ++k) {

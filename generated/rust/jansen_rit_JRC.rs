@@ -42,7 +42,8 @@ pub mod jrc {
         const MODEL_HASH: [u8; 64] = *b"b66a86c35d019b0ee46fdaee6f19f9544397ae810eaa2eca3fe67c38193d7e52";
         const BUFFERED: &'static [rk::Buffered] = &[];
         const DELAYS: &'static [(usize, usize)] = &[];
-        const COUPLING_SLOTS: &'static [usize] = &[];
+        const COUPLINGS: &'static [(usize, usize)] = &[];
+        const UNCOMPUTED: &'static [usize] = &[];
         const INIT_FROM: &'static [(usize, rk::Buffered)] = &[];
         const INLINED: &'static [(usize, f64)] = &[];
 

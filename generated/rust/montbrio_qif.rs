@@ -42,7 +42,8 @@ pub mod qif {
         const MODEL_HASH: [u8; 64] = *b"271b4b3f3614b7794c5676ee458ce72413ec8951d4f157be50045c443d105b0a";
         const BUFFERED: &'static [rk::Buffered] = &[];
         const DELAYS: &'static [(usize, usize)] = &[];
-        const COUPLING_SLOTS: &'static [usize] = &[];
+        const COUPLINGS: &'static [(usize, usize)] = &[];
+        const UNCOMPUTED: &'static [usize] = &[];
         const INIT_FROM: &'static [(usize, rk::Buffered)] = &[];
         const INLINED: &'static [(usize, f64)] = &[];
 

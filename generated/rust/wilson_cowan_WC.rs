@@ -42,7 +42,8 @@ pub mod wc {
         const MODEL_HASH: [u8; 64] = *b"cb5761494d8dfff3f34ef1ae752744e33c261470762f8ed7c121556f666f6021";
         const BUFFERED: &'static [rk::Buffered] = &[];
         const DELAYS: &'static [(usize, usize)] = &[];
-        const COUPLING_SLOTS: &'static [usize] = &[];
+        const COUPLINGS: &'static [(usize, usize)] = &[];
+        const UNCOMPUTED: &'static [usize] = &[];
         const INIT_FROM: &'static [(usize, rk::Buffered)] = &[];
         const INLINED: &'static [(usize, f64)] = &[];
 

@@ -682,8 +682,8 @@ fn build_sweep(valid: &rateforge::Validated, args: SweepArgs) -> PyResult<Vec<(S
     sweep.instances().map_err(|e| model_error(e.into()))
 }
 
-/// Runs with the GIL released; every 50 ms the calling thread takes the GIL to call `progress`
-/// and to see Ctrl-C, which stops the run at its next check: the partial result is attached to
+/// Runs with the GIL released; every 50 ms (and once at the end) the calling thread takes the GIL
+/// to call `progress` and to see Ctrl-C, which stops the run at its next check: the partial result is attached to
 /// the `KeyboardInterrupt` (`.result`).
 fn run_interruptibly(
     py: Python<'_>,
@@ -739,6 +739,13 @@ fn run_interruptibly(
             }
         })
     });
+    // A run that ends between two calls still reports where it ended (a bar reaches its end).
+    if let (Some(p), Some((Ok(_), _)), None, None) =
+        (&progress, &outcome, &interrupted, &callback_error)
+        && let Err(e) = p.call1(py, (done.load(Ordering::Relaxed).min(total), total))
+    {
+        callback_error = Some(e);
+    }
     let (result, seconds) = match outcome {
         Some((r, seconds)) => (r.map_err(model_error)?, seconds),
         None => {

@@ -133,10 +133,11 @@ fn a_cuda_kernel_with_another_argument_block_is_refused_before_a_launch() {
         float_bits: 64,
         history_bits: 64,
         inline: Vec::new(),
+        uncomputed: Vec::new(),
     };
     // The kernel as generated passes the check.
     let dev = emulate::load(&source, &build_options()).unwrap();
-    assert!(CudaKernel::new(cuda_model(model.ir()), info(), Box::new(dev)).is_ok());
+    assert!(CudaKernel::new(cuda_model(model.ir(), 0), info(), Box::new(dev)).is_ok());
     // One field wider than the runtime expects (as an out-of-date kernel would be).
     let altered = source.replace(
         "    unsigned int dense;\n",
@@ -144,6 +145,6 @@ fn a_cuda_kernel_with_another_argument_block_is_refused_before_a_launch() {
     );
     assert_ne!(altered, source);
     let dev = emulate::load(&altered, &build_options()).unwrap();
-    let err = CudaKernel::new(cuda_model(model.ir()), info(), Box::new(dev)).unwrap_err();
+    let err = CudaKernel::new(cuda_model(model.ir(), 0), info(), Box::new(dev)).unwrap_err();
     assert!(err.to_string().contains("`dense`"), "{err}");
 }

@@ -239,7 +239,7 @@ fn delays_longer_than_the_run_read_the_initial_history_with_bounded_memory() {
         ..Default::default()
     };
     assert_eq!(
-        model.history_values(&spec(1e-300)),
+        model.history_values(&spec(1e-300), model.ir().info().buffered.len()),
         model.ir().info().buffered.len() * 68 * 23
     );
     let k = kernel(&model);

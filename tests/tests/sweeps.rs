@@ -439,17 +439,21 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
     let model = load("examples/models/networks/mpr68.yaml/mpr68")
         .validate()
         .unwrap();
+    // Both of the model's buffers (r and V; a run with cv = 0 keeps only r's, see gated.rs).
     let buffered = model.ir().info().buffered.len();
     // TVB's delays for this connectome: the longest is 12,645 steps at dt 0.01 ms and 1,265 at
     // dt 0.1 (2,529 at half the speed); the ring holds one slot more.
     let at = |dt: f64, instances: usize, values: Vec<(String, Vec<f64>)>| {
-        model.history_values(&RunSpec {
-            time: 1000.0,
-            dt,
-            instances,
-            instance_values: values,
-            ..Default::default()
-        })
+        model.history_values(
+            &RunSpec {
+                time: 1000.0,
+                dt,
+                instances,
+                instance_values: values,
+                ..Default::default()
+            },
+            buffered,
+        )
     };
     assert_eq!(at(0.01, 1, vec![]), buffered * 68 * 12_646);
     assert_eq!(at(0.1, 1, vec![]), buffered * 68 * 1_266);
@@ -493,7 +497,7 @@ fn the_history_of_an_instance_sizes_the_lanes_of_a_delayed_network() {
         dt: 0.01,
         ..Default::default()
     };
-    assert_eq!(model.history_values(&short), buffered * 68 * 103);
+    assert_eq!(model.history_values(&short, buffered), buffered * 68 * 103);
     // Few instances: no more lanes than instances, whatever the history.
     assert_eq!(
         EmitOptions::lanes_for_run(Precision::F64, 1, bytes, 2, L3),

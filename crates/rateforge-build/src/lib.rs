@@ -236,8 +236,12 @@ impl Build {
     }
 
     /// Kernel options for every model: precision, history precision, lanes, fast arithmetic.
+    /// `records` is ignored: a compiled-in model records any of its values.
     pub fn emit_options(mut self, options: EmitOptions) -> Build {
-        self.options = options;
+        self.options = EmitOptions {
+            records: None,
+            ..options
+        };
         self
     }
 

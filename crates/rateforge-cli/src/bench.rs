@@ -6,6 +6,7 @@
 //! The models are compiled into the binary, so the suite runs anywhere. Kernels are built for the
 //! run: the parameters that do not vary are compiled in as constants, as `run` and `sweep` do.
 
+use rateforge::crates::codegen::plan::KernelPlan;
 use rateforge::crates::ir::{Builtin, Expr, Handle, Model as IrModel, UnOp, ValidModel};
 use rateforge::{
     Backend, BuildOptions, Controls, EmitOptions, Error, Format, Model, Precision, RunSpec, Solver,
@@ -216,6 +217,16 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+    /// The kernels' emit options for runs like `spec`: its constant parameters compiled in, its
+    /// records known.
+    fn emit_for(&self, valid: &Validated, spec: &RunSpec) -> Result<EmitOptions, Error> {
+        let records = valid.record_ids(&spec.record)?;
+        Ok(EmitOptions {
+            records: Some(records.into_iter().map(|id| id as usize).collect()),
+            ..self.emit(valid.constant_parameters(spec))
+        })
+    }
+
     /// The kernels' emit options, with `inline` compiled in.
     fn emit(&self, inline: Vec<(usize, f64)>) -> EmitOptions {
         EmitOptions {
@@ -351,8 +362,9 @@ fn expr_flops(m: &IrModel, e: Handle<Expr>) -> f64 {
     own + sub
 }
 
-fn flops(v: &ValidModel) -> Flops {
+fn flops(v: &ValidModel, plan: &KernelPlan) -> Flops {
     let m = v.model();
+    let computed = |k: usize| plan.couplings.iter().any(|c| c.index == k);
     let rhs = m
         .derived
         .values()
@@ -362,9 +374,17 @@ fn flops(v: &ValidModel) -> Flops {
     let per_edge = m
         .couplings
         .values()
-        .map(|c| 2.0 + expr_flops(m, c.pre))
+        .enumerate()
+        .filter(|(k, _)| computed(*k))
+        .map(|(_, c)| 2.0 + expr_flops(m, c.pre))
         .sum();
-    let per_node_coupling = m.couplings.values().map(|c| expr_flops(m, c.post)).sum();
+    let per_node_coupling = m
+        .couplings
+        .values()
+        .enumerate()
+        .filter(|(k, _)| computed(*k))
+        .map(|(_, c)| expr_flops(m, c.post))
+        .sum();
     Flops {
         rhs,
         per_edge,
@@ -568,19 +588,6 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
     );
     for case in &cases {
         let valid = load(case.model)?;
-        let f = flops(valid.ir());
-        let edges = conn.as_ref().map_or(0.0, |c| c.weight.len() as f64);
-        let nodes = conn.as_ref().map_or(1.0, |c| c.n_nodes as f64);
-        // History traffic of one instance-step: per coupling, every edge reads its delayed
-        // source and every node writes the value its edges read.
-        let h_bytes = (options.history.bits() / 8) as f64;
-        let n_coupling = valid.ir().model().couplings.len() as f64;
-        let history_bytes = (edges + nodes) * n_coupling * h_bytes;
-        let per_instance_step = if case.network {
-            nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
-        } else {
-            step_flops(&f, case.solver)
-        };
         let spec_for = |n: usize, steps: u64, threads: usize| -> RunSpec {
             let values: Vec<f64> = (0..n)
                 .map(|i| {
@@ -605,7 +612,20 @@ pub fn run(options: &BenchOptions) -> Result<(), Error> {
         let ispec = spec_for(ni, si, 1);
         let interp_time = time_run(&valid, Backend::Interp, &ispec, 1)?;
         let interp_rate = ni as f64 * si as f64 / interp_time;
-        let emit = options.emit(valid.constant_parameters(&spec_for(2, 1, 1)));
+        let emit = options.emit_for(&valid, &spec_for(2, 1, 1))?;
+        let plan = KernelPlan::new(valid.ir(), &emit);
+        let f = flops(valid.ir(), &plan);
+        let edges = conn.as_ref().map_or(0.0, |c| c.weight.len() as f64);
+        let nodes = conn.as_ref().map_or(1.0, |c| c.n_nodes as f64);
+        // History traffic of one instance-step: per coupling computed, every edge reads its
+        // delayed source and every node writes the value its edges read.
+        let h_bytes = (options.history.bits() / 8) as f64;
+        let history_bytes = (edges + nodes) * plan.couplings.len() as f64 * h_bytes;
+        let per_instance_step = if case.network {
+            nodes * (step_flops(&f, case.solver) + f.per_node_coupling) + edges * f.per_edge
+        } else {
+            step_flops(&f, case.solver)
+        };
         let kernel = valid.build(&emit, &build)?;
         let first_row = case.rows.first().copied();
         for &(n, s, threads) in &case.rows {
@@ -847,18 +867,6 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
     let mut cpu_note = false;
     for case in &cases {
         let valid = load_with(case.model, case.couplings, case.set)?;
-        let f = flops(valid.ir());
-        let nodes = if case.network {
-            conn.n_nodes as f64
-        } else {
-            1.0
-        };
-        let per_instance_step = if case.network {
-            nodes * (step_flops(&f, case.solver) + f.per_node_coupling)
-                + conn.weight.len() as f64 * f.per_edge
-        } else {
-            step_flops(&f, case.solver)
-        };
         let spec_for = |n: usize, steps: u64| -> RunSpec {
             let values: Vec<f64> = (0..n)
                 .map(|i| {
@@ -886,7 +894,26 @@ pub fn run_cuda(options: &BenchOptions, target: rateforge::CudaTarget) -> Result
                 .lanes
                 .unwrap_or_else(|| EmitOptions::default_lanes(options.precision)),
             inline: valid.constant_parameters(&spec_for(2, 1)),
+            records: Some(
+                valid
+                    .record_ids(&spec_for(2, 1).record)?
+                    .into_iter()
+                    .map(|id| id as usize)
+                    .collect(),
+            ),
             ..Default::default()
+        };
+        let f = flops(valid.ir(), &KernelPlan::new(valid.ir(), &emit));
+        let nodes = if case.network {
+            conn.n_nodes as f64
+        } else {
+            1.0
+        };
+        let per_instance_step = if case.network {
+            nodes * (step_flops(&f, case.solver) + f.per_node_coupling)
+                + conn.weight.len() as f64 * f.per_edge
+        } else {
+            step_flops(&f, case.solver)
         };
         let kernel = valid.build_cuda(&emit, &build, target)?;
         if !header {

@@ -309,6 +309,7 @@ pub(crate) struct DelayCtx {
 
 #[derive(Serialize)]
 pub(crate) struct CouplingCtx {
+    pub index: usize,
     pub slot: usize,
     pub pre_loads: Vec<String>,
     pub pre: String,
@@ -370,7 +371,11 @@ pub(crate) struct Common {
     pub states: Vec<StateCtx>,
     pub buffered: Vec<BufferedCtx>,
     pub delays: Vec<DelayCtx>,
+    /// The couplings the kernel computes (by model index; the others stay zero).
     pub couplings: Vec<CouplingCtx>,
+    /// Record ids of the derived values the kernel does not compute (they read a coupling
+    /// gated off by a compiled-in zero).
+    pub uncomputed: Vec<usize>,
     pub noisy: Vec<usize>,
     pub init_from: Vec<InitFromCtx>,
     /// Parameters compiled in, their values as float64 literals.
@@ -491,6 +496,7 @@ impl Common {
             .couplings
             .iter()
             .map(|c| CouplingCtx {
+                index: c.index,
                 slot: c.slot,
                 pre_loads: pre_loads.clone(),
                 pre: kernel.expr(c.pre),
@@ -546,7 +552,7 @@ impl Common {
             n_derived: plan.n_derived,
             n_series: plan.n_series,
             n_delay: plan.delays.len(),
-            n_coupling: plan.couplings.len(),
+            n_coupling: plan.n_coupling,
             n_buffered: plan.buffered.len(),
             n_noisy: plan.noise.len(),
             n_stats: N_STATS,
@@ -569,6 +575,7 @@ impl Common {
                 })
                 .collect(),
             couplings,
+            uncomputed: plan.uncomputed.clone(),
             noisy: plan.noise.iter().map(|&(s, _)| s).collect(),
             init_from: plan
                 .init_from

@@ -66,6 +66,11 @@ pub struct EmitOptions {
     /// Parameters compiled into the kernel as constants, `(index, value)`: the compiler can then
     /// fold them (a division by `tau = 1` disappears). The kernel refuses to run with other values.
     pub inline: Vec<(usize, f64)>,
+    /// The values the runs of this kernel record or observe (ids as in the ABI: states, then
+    /// derived values), when known. A coupling that only a gate compiled in as zero reads is
+    /// then not computed, even where a derived value reads it, unless that value is among
+    /// these; without them every derived value stays recordable (the IR's "Gated couplings").
+    pub records: Option<Vec<usize>>,
     /// A directory where rendered templates are kept, keyed by the SHA-256 of the template and
     /// its context: generating a kernel again then costs no template parsing (a run whose kernel
     /// is cached starts in a few milliseconds).
@@ -148,6 +153,7 @@ impl Default for EmitOptions {
             precision: Precision::F64,
             history: Precision::F64,
             inline: Vec::new(),
+            records: None,
             render_cache: None,
         }
     }

@@ -128,6 +128,8 @@ pub struct PlannedState {
 /// A network coupling of the kernel.
 #[derive(Clone, Debug)]
 pub struct PlannedCoupling {
+    /// Its index among the model's couplings (its row in the kernel's couplings).
+    pub index: usize,
     /// The history buffer of its source.
     pub slot: usize,
     /// `pre(x_j, node i)`.
@@ -210,6 +212,9 @@ pub struct KernelPlan {
     pub n_derived: usize,
     /// Series.
     pub n_series: usize,
+    /// Couplings of the model (the kernel's rows of coupling values; [`KernelPlan::couplings`]
+    /// are those computed).
+    pub n_coupling: usize,
     /// A network model.
     pub network: bool,
     /// Delayed values read before the start are zero (else the value at the start).
@@ -224,12 +229,17 @@ pub struct KernelPlan {
     pub states: Vec<PlannedState>,
     /// The noisy states (state index per noise slot) with their amplitudes.
     pub noise: Vec<(usize, ExprId)>,
-    /// The history buffers.
+    /// The history buffers: the values that a delay or a computed coupling reads.
     pub buffered: Vec<Buffered>,
     /// The delays.
     pub delays: Vec<PlannedDelay>,
-    /// The couplings.
+    /// The couplings the kernel computes, in the model's order: those that the right-hand
+    /// sides, the noise amplitudes or a recordable derived value read (a coupling gated by a
+    /// parameter compiled in as zero is read by none; see the IR's "Gated couplings").
     pub couplings: Vec<PlannedCoupling>,
+    /// The record ids (`n_state + derived index`) of the derived values that read a coupling
+    /// the kernel does not compute: a run recording or observing one is refused.
+    pub uncomputed: Vec<usize>,
     /// States starting at another value.
     pub init_from: Vec<InitFrom>,
     /// States with drawn initial values.
@@ -255,7 +265,7 @@ impl KernelPlan {
         inline.sort_by_key(|(k, _)| *k);
         inline.dedup_by_key(|(k, _)| *k);
         let mut kernel = Lowering::new(model, options.fast, &inline);
-        let derived = info
+        let derived: Vec<PlannedDerived> = info
             .derived_order
             .iter()
             .map(|&d| PlannedDerived {
@@ -265,7 +275,7 @@ impl KernelPlan {
                 coupling_free: info.coupling_free[d.index()],
             })
             .collect();
-        let states = m
+        let states: Vec<PlannedState> = m
             .states
             .values()
             .enumerate()
@@ -276,7 +286,7 @@ impl KernelPlan {
                 noise_slot: info.noisy.iter().position(|&n| n == i),
             })
             .collect();
-        let noise = info
+        let noise: Vec<(usize, ExprId)> = info
             .noisy
             .iter()
             .map(|&s| {
@@ -286,18 +296,29 @@ impl KernelPlan {
                 (s, kernel.lower(g))
             })
             .collect();
-        let couplings = m
+        let (live, uncomputed) = live_couplings(
+            &kernel.out,
+            &derived,
+            &states,
+            &noise,
+            m,
+            options.records.as_deref(),
+        );
+        let couplings: Vec<PlannedCoupling> = m
             .couplings
             .values()
             .zip(&info.coupling_slot)
-            .map(|(c, &slot)| PlannedCoupling {
+            .enumerate()
+            .filter(|(index, _)| live[*index])
+            .map(|(index, (c, &slot))| PlannedCoupling {
+                index,
                 slot,
                 pre: kernel.lower(c.pre),
                 post: kernel.lower(c.post),
             })
             .collect();
         let buffered: Vec<Buffered> = info.buffered.iter().map(|&v| buffered_value(v)).collect();
-        let delays = m
+        let delays: Vec<PlannedDelay> = m
             .delays
             .values()
             .zip(&info.delay_slot)
@@ -347,7 +368,13 @@ impl KernelPlan {
             },
             Some(EdgeDelays::Zero) | None => EdgeDelayRule::None,
         };
-        let pre_source_only = m.couplings.values().all(|c| reads_source_only(m, c.pre));
+        // Only the buffers that a delay or a computed coupling reads are kept.
+        let (buffered, delays, couplings) = keep_read_buffers(buffered, delays, couplings);
+        let pre_source_only = m
+            .couplings
+            .values()
+            .enumerate()
+            .all(|(k, c)| !live[k] || reads_source_only(m, c.pre));
         let exprs = kernel.out;
         KernelPlan {
             model_name: m.name.clone(),
@@ -360,6 +387,7 @@ impl KernelPlan {
             n_param: m.params.len(),
             n_derived: m.derived.len(),
             n_series: m.series.len(),
+            n_coupling: m.couplings.len(),
             network: m.network.is_some(),
             history_zero: m.history == History::Zero,
             exprs,
@@ -370,6 +398,7 @@ impl KernelPlan {
             buffered,
             delays,
             couplings,
+            uncomputed,
             init_from,
             ranged,
             edge_delays,
@@ -391,6 +420,109 @@ fn buffered_value(v: VarRef) -> Buffered {
             unreachable!("validated: buffered values are states or derived values")
         }
     }
+}
+
+/// The history buffers that a delay or a computed coupling reads, and the delays and couplings
+/// with their buffers renumbered accordingly.
+fn keep_read_buffers(
+    buffered: Vec<Buffered>,
+    mut delays: Vec<PlannedDelay>,
+    mut couplings: Vec<PlannedCoupling>,
+) -> (Vec<Buffered>, Vec<PlannedDelay>, Vec<PlannedCoupling>) {
+    let mut read = vec![false; buffered.len()];
+    for slot in delays
+        .iter()
+        .map(|d| d.slot)
+        .chain(couplings.iter().map(|c| c.slot))
+    {
+        read[slot] = true;
+    }
+    let mut renumbered = vec![0; buffered.len()];
+    let mut kept = Vec::new();
+    for (b, value) in buffered.into_iter().enumerate() {
+        if read[b] {
+            renumbered[b] = kept.len();
+            kept.push(value);
+        }
+    }
+    for d in &mut delays {
+        d.slot = renumbered[d.slot];
+    }
+    for c in &mut couplings {
+        c.slot = renumbered[c.slot];
+    }
+    (kept, delays, couplings)
+}
+
+/// Which couplings a kernel computes, and the record ids of the derived values it then cannot
+/// record (see [`KernelPlan::couplings`] and [`KernelPlan::uncomputed`]).
+///
+/// A coupling is needed when a right-hand side or a noise amplitude reads it, directly or
+/// through derived values, or when a derived value that reads it may be recorded: those in
+/// `records` (record ids), or every one without it.
+fn live_couplings(
+    exprs: &[PExpr],
+    derived: &[PlannedDerived],
+    states: &[PlannedState],
+    noise: &[(usize, ExprId)],
+    m: &rateforge_ir::Model,
+    records: Option<&[usize]>,
+) -> (Vec<bool>, Vec<usize>) {
+    let (n_coupling, n_state, n_derived) = (m.couplings.len(), m.states.len(), m.derived.len());
+    // The couplings each derived value reads, directly or through other derived values
+    // (`derived` is in evaluation order, so those come first).
+    let mut of_derived = vec![vec![false; n_coupling]; n_derived];
+    let reads = |root: ExprId, of_derived: &[Vec<bool>]| -> Vec<bool> {
+        let mut out = vec![false; n_coupling];
+        let mut seen = vec![false; exprs.len()];
+        let mut stack = vec![root];
+        while let Some(e) = stack.pop() {
+            if std::mem::replace(&mut seen[e], true) {
+                continue;
+            }
+            match &exprs[e] {
+                PExpr::Operand(Operand::Coupling(k)) => out[*k] = true,
+                PExpr::Operand(Operand::Derived(j)) => {
+                    for (o, &r) in out.iter_mut().zip(&of_derived[*j]) {
+                        *o |= r;
+                    }
+                }
+                other => stack.extend(other.operands()),
+            }
+        }
+        out
+    };
+    for d in derived {
+        of_derived[d.index] = reads(d.expr, &of_derived);
+    }
+    let mut live = vec![false; n_coupling];
+    let roots = states
+        .iter()
+        .map(|s| s.rhs)
+        .chain(noise.iter().map(|n| n.1));
+    for root in roots {
+        for (l, r) in live.iter_mut().zip(reads(root, &of_derived)) {
+            *l |= r;
+        }
+    }
+    let recordable: Vec<usize> = match records {
+        None => (0..n_derived).collect(),
+        Some(ids) => ids
+            .iter()
+            .filter_map(|&id| id.checked_sub(n_state))
+            .filter(|&d| d < n_derived)
+            .collect(),
+    };
+    for d in recordable {
+        for (l, &r) in live.iter_mut().zip(&of_derived[d]) {
+            *l |= r;
+        }
+    }
+    let uncomputed = (0..n_derived)
+        .filter(|&d| of_derived[d].iter().zip(&live).any(|(&r, &l)| r && !l))
+        .map(|d| n_state + d)
+        .collect();
+    (live, uncomputed)
 }
 
 /// Whether an expression reads only the coupling source, parameters and constants (not the
@@ -415,6 +547,17 @@ fn reads_source_only(m: &rateforge_ir::Model, e: Handle<Expr>) -> bool {
     true
 }
 
+/// How a product gating a coupling is lowered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gate {
+    /// Not a gate, or gated by a compiled-in value other than zero: the IEEE product.
+    None,
+    /// Gated by a compiled-in zero: `+0`.
+    Zero,
+    /// Gated by a parameter read at run time (this operand): `+0` when it is zero.
+    Runtime(Handle<Expr>),
+}
+
 /// Lowers IR expressions into plan expressions, applying the arithmetic decisions.
 struct Lowering<'a> {
     m: &'a rateforge_ir::Model,
@@ -436,6 +579,24 @@ impl<'a> Lowering<'a> {
             out: Vec::new(),
             done: HashMap::new(),
             constant: HashMap::new(),
+        }
+    }
+
+    /// How a product that gates a coupling is lowered (see the IR's "Gated couplings").
+    fn gate(&self, e: Handle<Expr>) -> Gate {
+        let Some(p) = self.m.coupling_gate(e) else {
+            return Gate::None;
+        };
+        match self.inline.iter().find(|(k, _)| *k == p.index()) {
+            Some((_, v)) if *v == 0.0 => Gate::Zero,
+            // A compiled-in value that is not zero: the IEEE product.
+            Some(_) => Gate::None,
+            None => Gate::Runtime(
+                self.m
+                    .operands(e)
+                    .find(|&h| matches!(self.m.exprs[h], Expr::Param(q) if q == p))
+                    .expect("a gate reads its parameter"),
+            ),
         }
     }
 
@@ -498,12 +659,29 @@ impl<'a> Lowering<'a> {
                 c(*a).map(|x| op.apply(x)),
             ),
             Expr::Binary(op, a, b) => {
+                match self.gate(e) {
+                    // A coupling gated by a compiled-in zero: `+0`, the coupling not read.
+                    Gate::Zero => {
+                        self.constant.insert(e, Some(0.0));
+                        return self.push(PExpr::Lit(0.0));
+                    }
+                    // `+0` when the parameter is zero, else the product.
+                    Gate::Runtime(p) => {
+                        let (x, y, p) = (id(*a), id(*b), id(p));
+                        let product = self.push(PExpr::Binary(BinOp::Mul, x, y));
+                        let zero = self.push(PExpr::Lit(0.0));
+                        self.constant.insert(e, None);
+                        return self.push(PExpr::Select(p, product, zero));
+                    }
+                    Gate::None => {}
+                }
                 let value = match (c(*a), c(*b)) {
                     (Some(x), Some(y)) => Some(op.apply(x, y)),
                     _ => None,
                 };
+                // A product fuses unless it gates a coupling by a zero or an unknown value.
                 let mul = |h: Handle<Expr>| match &m.exprs[h] {
-                    Expr::Binary(BinOp::Mul, x, y) => Some((*x, *y)),
+                    Expr::Binary(BinOp::Mul, x, y) if self.gate(h) == Gate::None => Some((*x, *y)),
                     _ => None,
                 };
                 let node = match op {

@@ -624,6 +624,12 @@ impl<'a> NodeEval<'a> {
             Expr::StepSize => self.dt,
             Expr::Unary(op, a) => op.apply(e(*a)),
             Expr::Binary(op, a, b) => {
+                // A coupling gated by a parameter that is zero is not read (crate docs).
+                if let Some(p) = self.model.model().coupling_gate(expr)
+                    && self.params[p.index()] == 0.0
+                {
+                    return 0.0;
+                }
                 let a = e(*a);
                 op.apply(a, e(*b))
             }

@@ -80,6 +80,17 @@
 //! [`Expr::CouplingSum`] is `gx_i`. A coupling is computed once per
 //! step, at the step's start, and is the same in every stage of the step (as in TVB).
 //!
+//! ### Gated couplings
+//!
+//! A product of a parameter `p` and a coupling term, `p * c` or `c * p`, is `+0` when `p` is zero,
+//! whatever `c` (where IEEE arithmetic would give `-0` for a negative `c`, and NaN for an infinite
+//! one); otherwise it is the IEEE product. The same holds when `c` is a derived value defined as
+//! exactly a coupling term (PyRates' input variables), see [`Model::coupling_gate`]. This is how
+//! a model turns a coupling off (TVB's Montbrió–Pazó–Roxin has `cr * c_r + cv * c_V` with
+//! `cv = 0`): a coupling whose every use is gated by a zero is then never needed, so a kernel
+//! with that parameter compiled in as zero does not compute it. Such a kernel does not compute
+//! the derived values that read the coupling either, and refuses a run that records them.
+//!
 //! ## Delays and history
 //!
 //! Every variable that a delay or a coupling reads is kept in a history with one entry per step:

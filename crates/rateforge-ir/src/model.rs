@@ -427,6 +427,36 @@ impl Model {
         self.names.insert(name, new_ref);
     }
 
+    /// The parameter that gates a coupling in `expr` (see "Gated couplings" in the crate
+    /// documentation): `expr` is a product `p * c` or `c * p` of a parameter `p` and a coupling
+    /// term `c`, or a derived value defined as exactly a coupling term (as a PyRates input
+    /// variable is), possibly through further such derived values.
+    pub fn coupling_gate(&self, expr: Handle<Expr>) -> Option<Handle<Param>> {
+        let Expr::Binary(crate::BinOp::Mul, a, b) = &self.exprs[expr] else {
+            return None;
+        };
+        match (&self.exprs[*a], &self.exprs[*b]) {
+            (Expr::Param(p), _) if self.is_coupling_value(*b) => Some(*p),
+            (_, Expr::Param(p)) if self.is_coupling_value(*a) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// Whether `expr` is a coupling term, or a derived value defined as exactly one (through any
+    /// number of such derived values).
+    fn is_coupling_value(&self, mut expr: Handle<Expr>) -> bool {
+        // A chain of aliases is at most as long as there are derived values (no cycles once
+        // validated; the bound keeps an unvalidated model from looping).
+        for _ in 0..=self.derived.len() {
+            match &self.exprs[expr] {
+                Expr::Coupling(_) => return true,
+                Expr::Derived(d) => expr = self.derived[*d].expr,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Visits the direct operands of an expression.
     pub fn operands(&self, expr: Handle<Expr>) -> impl Iterator<Item = Handle<Expr>> + '_ {
         let ops: Vec<Handle<Expr>> = match &self.exprs[expr] {

@@ -107,8 +107,12 @@ pub trait Model<const L: usize>: Sized + 'static {
     const BUFFERED: &'static [Buffered];
     /// For each delay: (the parameter holding its time, the history buffer it reads).
     const DELAYS: &'static [(usize, usize)];
-    /// For each coupling: the history buffer of its source.
-    const COUPLING_SLOTS: &'static [usize];
+    /// The couplings computed: (its index among the model's couplings, the history buffer of its
+    /// source). A coupling gated off by a compiled-in zero is not, and reads as zero.
+    const COUPLINGS: &'static [(usize, usize)];
+    /// Record ids of the derived values not computed (they read a coupling that is not): a
+    /// run that records or observes one is refused.
+    const UNCOMPUTED: &'static [usize];
     /// States that start at another value at `t0`: (state, value).
     const INIT_FROM: &'static [(usize, Buffered)];
     /// Parameters compiled in as constants: (index, value). Other values are refused.
@@ -257,7 +261,8 @@ pub const fn info<M: Model<L>, const L: usize>() -> RfInfo {
 /// Integrates instances `begin .. end` of a run. Returns 0 on success, 1 for invalid arguments
 /// (an unknown solver, noise with rk4, a recorded id out of range, a series without rows, a
 /// network without nodes, a null array, or a history larger than memory), 2 when cancelled (after writing what is done), 3 when a
-/// parameter differs from its compiled-in value.
+/// parameter differs from its compiled-in value, 4 when a recorded or observed value is one the
+/// kernel does not compute ([`Model::UNCOMPUTED`]).
 ///
 /// # Safety
 ///
@@ -304,10 +309,19 @@ pub unsafe fn run<M: Model<L>, const L: usize>(args: *const RfArgs) -> i32 {
         return 1;
     }
     // SAFETY: null or valid (the ABI).
-    if let Some(o) = unsafe { a.observe.as_ref() }
+    let observe = unsafe { a.observe.as_ref() };
+    if let Some(o) = observe
         && !observe_is_valid(o, a, n_state + n_derived)
     {
         return 1;
+    }
+    // SAFETY: `record` has `n_record` values (checked above).
+    let records = (0..a.n_record as usize).map(|r| unsafe { *a.record.add(r) } as usize);
+    if records
+        .chain(observe.map(|o| o.driver as usize))
+        .any(|id| M::UNCOMPUTED.contains(&id))
+    {
+        return 4;
     }
     for k in 0..n_series {
         let s = unsafe { &*a.series.add(k) };
@@ -687,7 +701,7 @@ fn couplings_of_node<M: Model<L>, const L: usize>(
     let nn = M::F::from_f64(ctx.nn as f64);
     let step_dt = M::F::from_f64(ctx.a.dt);
     let (lo, hi) = ctx.edge_range(i);
-    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+    for &(c, b) in M::COUPLINGS {
         let mut gx = [M::F::ZERO; L];
         let mut gather = [M::H::ZERO; L];
         for k in lo..hi {
@@ -730,7 +744,7 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
     let d: &[M::Derived; DENSE_GROUP] = d[i0..i0 + DENSE_GROUP]
         .try_into()
         .expect("a group of targets");
-    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+    for &(c, b) in M::COUPLINGS {
         let mut gx = [[M::F::ZERO; L]; DENSE_GROUP];
         let mut gather = [M::H::ZERO; L];
         for k in 0..nn {
@@ -789,7 +803,7 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
         *o = M::Couplings::zeroed();
     }
     let mut gather = [M::H::ZERO; L];
-    for (c, &b) in M::COUPLING_SLOTS.iter().enumerate() {
+    for &(c, b) in M::COUPLINGS {
         for k in lo..hi {
             if k + EDGE_PREFETCH < hi {
                 let (e, j, _) = ctx.edge(i, k + EDGE_PREFETCH);
@@ -994,7 +1008,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     let n_state = <M::States as Lanes<M::F, L>>::LEN;
     let n_param = <M::Params as Lanes<M::F, L>>::LEN;
     let n_series = <M::Series as Lanes<M::F, L>>::LEN;
-    let n_coupling = M::COUPLING_SLOTS.len();
+    let n_coupling = M::COUPLINGS.len();
     let n_buffered = M::BUFFERED.len();
     let total = a.n_instances as usize;
     let nn = if M::NETWORK { a.n_nodes as usize } else { 1 };
@@ -1253,7 +1267,7 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
     let n_series = <M::Series as Lanes<M::F, L>>::LEN;
     let n_noisy = <M::Noise as Lanes<M::F, L>>::LEN;
     let n_derived = <M::Derived as Lanes<M::F, L>>::LEN;
-    let n_coupling = M::COUPLING_SLOTS.len();
+    let n_coupling = M::COUPLINGS.len();
     let n_buffered = M::BUFFERED.len();
     let total = a.n_instances as usize;
     let nn = ctx.nn;
@@ -1377,7 +1391,7 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
             let step_dt = M::F::from_f64(dt);
             for node in nodes.clone() {
                 let gx = &ahead[node * t_block + block_k];
-                for c in 0..n_coupling {
+                for &(c, _) in M::COUPLINGS {
                     let mut out = [M::F::ZERO; L];
                     M::coupling_post(c, t, nnf, step_dt, &gx.rows()[c], p, &mut out);
                     inputs[node].c.rows_mut()[c] = out;

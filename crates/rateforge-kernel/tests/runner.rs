@@ -47,7 +47,8 @@ impl Model<L> for Decay {
     const MODEL_HASH: [u8; 64] = [b'0'; 64];
     const BUFFERED: &'static [Buffered] = &[Buffered::State(0)];
     const DELAYS: &'static [(usize, usize)] = &[];
-    const COUPLING_SLOTS: &'static [usize] = &[0];
+    const COUPLINGS: &'static [(usize, usize)] = &[(0, 0)];
+    const UNCOMPUTED: &'static [usize] = &[];
     const INIT_FROM: &'static [(usize, Buffered)] = &[];
     const INLINED: &'static [(usize, f64)] = &[];
 
@@ -524,7 +525,8 @@ impl Model<L> for Inlined {
     const MODEL_HASH: [u8; 64] = [b'1'; 64];
     const BUFFERED: &'static [Buffered] = &[Buffered::State(0)];
     const DELAYS: &'static [(usize, usize)] = &[];
-    const COUPLING_SLOTS: &'static [usize] = &[0];
+    const COUPLINGS: &'static [(usize, usize)] = &[(0, 0)];
+    const UNCOMPUTED: &'static [usize] = &[];
     const INIT_FROM: &'static [(usize, Buffered)] = &[];
     const INLINED: &'static [(usize, f64)] = &[(0, 0.5)];
 

@@ -186,6 +186,9 @@ pub struct Controls<'a> {
 /// Above this density the kernel loops over dense rows instead of compressed ones.
 pub const DENSE_ABOVE: f64 = 0.5;
 
+/// Why a kernel refuses to record a value it does not compute (its status 4).
+pub const UNCOMPUTED: &str = "a recorded or observed value reads a coupling that this kernel does not compute (a parameter compiled in as zero gates it off); build the kernel again with that value among its records";
+
 /// How the threads of a CPU run share the work of a network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Parallel {
@@ -752,6 +755,9 @@ pub unsafe fn run_native(
             return Err(RuntimeError::Invalid(
                 "the kernel rejected its arguments".into(),
             ));
+        }
+        if statuses.contains(&4) {
+            return Err(RuntimeError::Invalid(UNCOMPUTED.into()));
         }
         if statuses.contains(&3) {
             return Err(RuntimeError::Invalid(

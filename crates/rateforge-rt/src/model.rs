@@ -686,6 +686,8 @@ fn cuda_kernel<M: StaticModel>(target: Target) -> Result<crate::cuda::CudaKernel
         float_bits: assets.float_bits,
         history_bits: assets.history_bits,
         inline: assets.inline.to_vec(),
+        // Build scripts generate with every value recordable (no `EmitOptions::records`).
+        uncomputed: Vec::new(),
     };
     CudaKernel::new(model, info, device)
 }

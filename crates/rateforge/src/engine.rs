@@ -120,31 +120,21 @@ impl Validated {
         spec: &RunSpec,
         options: &EngineOptions,
     ) -> Result<EmitOptions, Error> {
-        let threads = spec.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
-        let history_bytes = self
-            .history_values(spec)
-            .saturating_mul(options.history.bits() as usize / 8);
-        let lanes = options.lanes.unwrap_or_else(|| {
-            EmitOptions::lanes_for_run(
-                options.precision,
-                spec.instances,
-                history_bytes,
-                threads,
-                rateforge_runtime::peak::last_level_cache(),
-            )
-        });
-        if lanes == 0 || lanes > 1024 {
-            return Err(Error::usage(
-                Diagnostic::error(format!("{lanes} SIMD lanes are out of range"))
-                    .with_help("give 1 to 1024 lanes, e.g. 32"),
-            ));
-        }
-        Ok(EmitOptions {
-            lanes,
+        // What the run reads from the kernel: its records and the BOLD driver.
+        let mut records: Vec<usize> = self
+            .record_ids(&spec.record)?
+            .into_iter()
+            .chain(match &spec.bold {
+                Some(b) => self.record_ids(std::slice::from_ref(&b.driver))?,
+                None => Vec::new(),
+            })
+            .map(|id| id as usize)
+            .collect();
+        records.sort_unstable();
+        records.dedup();
+        let mut emit = EmitOptions {
+            lanes: 1,
+            records: Some(records),
             fast: options.fast,
             precision: options.precision,
             history: options.history,
@@ -154,7 +144,35 @@ impl Validated {
                 self.constant_parameters(spec)
             },
             ..Default::default()
-        })
+        };
+        let threads = spec.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        // The history the kernel keeps (a coupling gated off keeps none).
+        let buffers = rateforge_codegen::plan::KernelPlan::new(&self.valid, &emit)
+            .buffered
+            .len();
+        let history_bytes = self
+            .history_values(spec, buffers)
+            .saturating_mul(options.history.bits() as usize / 8);
+        emit.lanes = options.lanes.unwrap_or_else(|| {
+            EmitOptions::lanes_for_run(
+                options.precision,
+                spec.instances,
+                history_bytes,
+                threads,
+                rateforge_runtime::peak::last_level_cache(),
+            )
+        });
+        if emit.lanes == 0 || emit.lanes > 1024 {
+            return Err(Error::usage(
+                Diagnostic::error(format!("{} SIMD lanes are out of range", emit.lanes))
+                    .with_help("give 1 to 1024 lanes, e.g. 32"),
+            ));
+        }
+        Ok(emit)
     }
 
     /// Builds (or finds in the cache) what runs `spec` as `options` say. The recorded paths are

@@ -635,10 +635,13 @@ impl Validated {
     ) -> Result<rateforge_runtime::cuda::CudaKernel, Error> {
         use rateforge_runtime::cuda::{CudaKernel, CudaKernelInfo, emulate};
         let source = self.generate_cuda(&with_render_cache(emit, build))?;
+        let plan = rateforge_codegen::plan::KernelPlan::new(&self.valid, emit);
+        let n_buffered = plan.buffered.len();
         let info = CudaKernelInfo {
             float_bits: emit.precision.bits(),
             history_bits: emit.history.bits(),
             inline: emit.inline.clone(),
+            uncomputed: plan.uncomputed,
         };
         let device: Box<dyn rateforge_runtime::cuda::device::Device + Send> = match target {
             #[cfg(feature = "cuda")]
@@ -661,7 +664,7 @@ impl Validated {
             }
         };
         CudaKernel::new(
-            rateforge_runtime::cuda::cuda_model(&self.valid),
+            rateforge_runtime::cuda::cuda_model(&self.valid, n_buffered),
             info,
             device,
         )

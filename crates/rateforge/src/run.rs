@@ -303,14 +303,14 @@ impl Validated {
             .collect()
     }
 
-    /// The values one instance of a run of `spec` keeps in its delay history: buffered variables ×
-    /// nodes × (longest delay in steps + 1), the largest over the instances (up to 64 of them,
-    /// evenly spread, are looked at; delays come from parameters such as a conduction speed).
-    /// Times the bytes of a value, it is the history's memory per instance; a kernel block holds
-    /// one per lane.
-    pub fn history_values(&self, spec: &RunSpec) -> usize {
+    /// The values one instance of a run of `spec` keeps in its delay history: `nb` buffered
+    /// variables (the kernel plan's [`buffered`](rateforge_codegen::plan::KernelPlan::buffered))
+    /// × nodes × (longest delay in steps + 1), the largest over the instances (up to 64 of
+    /// them, evenly spread, are looked at; delays come from parameters such as a conduction
+    /// speed). Times the bytes of a value, it is the history's memory per instance; a kernel
+    /// block holds one per lane.
+    pub fn history_values(&self, spec: &RunSpec, nb: usize) -> usize {
         let m = self.valid.model();
-        let nb = self.valid.info().buffered.len();
         if nb == 0 || !(spec.dt.is_finite() && spec.dt > 0.0) {
             return 0;
         }

@@ -61,6 +61,8 @@ pub struct CudaKernelInfo {
     pub history_bits: u32,
     /// Parameters compiled in, with their values.
     pub inline: Vec<(usize, f64)>,
+    /// Record ids of the derived values the kernel does not compute (the kernel plan's).
+    pub uncomputed: Vec<usize>,
 }
 
 /// A generated CUDA kernel, loaded on a device.
@@ -195,6 +197,15 @@ impl CudaKernel {
             }
             None => None,
         };
+        let driver = launch.observe.as_ref().map(|o| o.driver);
+        if launch
+            .record
+            .iter()
+            .chain(driver.as_ref())
+            .any(|&id| self.info.uncomputed.contains(&(id as usize)))
+        {
+            return Err(RuntimeError::Invalid(crate::exec::UNCOMPUTED.into()));
+        }
         for &(k, v) in &self.info.inline {
             if (0..n).any(|i| launch.params[k * n + i] != v) {
                 return Err(RuntimeError::Invalid(

@@ -12,9 +12,10 @@ pub use rateforge_rt::cuda::{
     CudaKernel, CudaKernelInfo, CudaModel, EdgeDelays, RfCudaArgs, device,
 };
 
-/// What the CUDA host driver needs to know about `model`: its sizes, history buffers, delays, and
-/// the delays of a network's edges (the reference evaluator's rule, in float64).
-pub fn cuda_model(model: &ValidModel) -> CudaModel {
+/// What the CUDA host driver needs to know about `model`: its sizes, its kernel's `n_buffered`
+/// history buffers (the kernel plan's), delays, and the delays of a network's edges (the
+/// reference evaluator's rule, in float64).
+pub fn cuda_model(model: &ValidModel, n_buffered: usize) -> CudaModel {
     let m = model.model();
     let owned = model.clone();
     CudaModel {
@@ -26,7 +27,7 @@ pub fn cuda_model(model: &ValidModel) -> CudaModel {
             network: m.network.is_some(),
             noise: model.info().has_noise,
         },
-        n_buffered: model.info().buffered.len(),
+        n_buffered,
         delay_params: m.delays.values().map(|d| d.time.index()).collect(),
         edge_delays: Box::new(move |params, n_nodes, dt, distance| {
             rateforge_ir::eval::edge_delays(&owned, params, n_nodes, dt, distance)
