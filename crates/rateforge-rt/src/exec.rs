@@ -497,14 +497,25 @@ pub fn allocate(len: usize, what: &str) -> Result<Vec<f64>, RuntimeError> {
 
 /// A buffer of `len` copies of `value`, or an out-of-memory error naming `what`.
 pub fn allocate_filled(len: usize, value: f64, what: &str) -> Result<Vec<f64>, RuntimeError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| {
+    let mut v = empty_for(len).map_err(|_| {
         RuntimeError::OutOfMemory(format!(
             "not enough memory for the {what} ({:.1} GiB); record fewer values, sample less often or run fewer instances",
             len as f64 * 8.0 / (1u64 << 30) as f64
         ))
     })?;
     v.resize(len, value);
+    Ok(v)
+}
+
+/// An empty vector with room for `len` values; a large one (an output array) asks for huge
+/// pages, so that filling it costs one page fault per 2 MiB rather than per 4 KiB.
+pub fn empty_for(len: usize) -> Result<Vec<f64>, std::collections::TryReserveError> {
+    let mut v: Vec<f64> = Vec::new();
+    v.try_reserve_exact(len)?;
+    let bytes = v.capacity() * std::mem::size_of::<f64>();
+    if bytes >= 4 * rateforge_kernel::history::HUGE_PAGE {
+        rateforge_kernel::history::advise_huge_pages_within(v.as_mut_ptr().cast(), bytes);
+    }
     Ok(v)
 }
 

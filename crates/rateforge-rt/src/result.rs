@@ -298,7 +298,8 @@ impl RunResult {
         }
         let samples = |r: usize| {
             // The trace is already (sample, node, instance) within one recorded value.
-            let mut data = Vec::with_capacity(self.time.len() * nn * n);
+            let len = self.time.len() * nn * n;
+            let mut data = crate::exec::empty_for(len).unwrap_or_else(|_| Vec::with_capacity(len));
             for j in 0..self.time.len() {
                 let at = (j * nr + r) * nn * n;
                 data.extend_from_slice(&self.trace[at..at + nn * n]);
