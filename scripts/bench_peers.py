@@ -7,7 +7,10 @@ What it measures (every case: 3 repetitions, alternating rateforge and the peer,
      Heun, TVB's linear coupling `a` swept over 64 (and 256) instances, 4000 steps at dt 0.01 and 0.1 ms.
      Peers: TVB 2.10's numba backend (tvb.simulator.backend.nb_mpr.NbMPRBackend, its generated `integrate`,
      instances one after the other) and vbjax (its delay helper, Heun step and MPR right-hand side in a
-     jax.lax.scan, vmapped over a subset of the instances).
+     jax.lax.scan, vmapped over a subset of the instances). The model's cv = 0 (TVB's default) switches the
+     V coupling off: rateforge's kernel then computes only r's coupling (a gated coupling, see
+     docs/pyrates-yaml.md), where TVB computes both. A third rateforge run ("both couplings") records c_V
+     too, which makes its kernel compute that coupling as TVB does: the like-for-like kernel.
   b. The QIF (Montbrió) population swept over 100 values of eta with PyRates' grid_search (Euler).
   c. PyRates' Jansen–Rit circuit (JRC template, 3 populations), 2 s at dt 1e-4, Euler.
   d. A network of 2048 lumped Jansen–Rit nodes (PyRates' jrc_pop) with dense random coupling, Euler.
