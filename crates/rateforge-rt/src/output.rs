@@ -20,6 +20,53 @@ pub struct NpzArray {
     pub imag: Option<Vec<f64>>,
 }
 
+/// One array to write into an `.npz` file: built for the file, or a view of values held
+/// elsewhere, written from where they are without a copy (a recorded value's samples, strided
+/// through a run's trace).
+#[derive(Clone, Debug)]
+pub enum NpzEntry<'a> {
+    /// An array built for the file.
+    Array(NpzArray),
+    /// A view, of any layout, written as a row-major `float64` array named `name`.
+    View {
+        /// The key numpy shows (`f[name]`).
+        name: String,
+        /// The values and the shape.
+        view: ArrayViewD<'a, f64>,
+    },
+}
+
+impl NpzEntry<'_> {
+    /// The array, its values copied out of a view (row-major).
+    pub fn into_array(self) -> NpzArray {
+        match self {
+            NpzEntry::Array(a) => a,
+            NpzEntry::View { name, view } => {
+                let mut data = crate::exec::empty_for(view.len())
+                    .unwrap_or_else(|_| Vec::with_capacity(view.len()));
+                for row in view.rows() {
+                    match row.as_slice() {
+                        Some(values) => data.extend_from_slice(values),
+                        None => data.extend(row.iter()),
+                    }
+                }
+                NpzArray {
+                    name,
+                    shape: view.shape().to_vec(),
+                    data,
+                    imag: None,
+                }
+            }
+        }
+    }
+}
+
+impl From<NpzArray> for NpzEntry<'_> {
+    fn from(a: NpzArray) -> Self {
+        NpzEntry::Array(a)
+    }
+}
+
 fn write_err(path: &Path, e: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Write {
         path: path.to_path_buf(),
@@ -123,9 +170,9 @@ fn npy_string(text: &str) -> Vec<u8> {
 /// Writes arrays and a metadata string (JSON) to an `.npz` file that `numpy.load` reads. The
 /// arrays are taken one at a time, as they are written: an iterator that builds each on demand
 /// holds one array at a time, besides what the file's buffer holds.
-pub fn write_npz(
+pub fn write_npz<'a, E: Into<NpzEntry<'a>>>(
     path: &Path,
-    arrays: impl IntoIterator<Item = NpzArray>,
+    arrays: impl IntoIterator<Item = E>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     try_write_npz(path, arrays.into_iter().map(Ok), metadata)
@@ -133,20 +180,21 @@ pub fn write_npz(
 
 /// [`write_npz`] for arrays that may fail to be built: the first error stops the writing, and
 /// the file is left as it was.
-pub fn try_write_npz(
+pub fn try_write_npz<'a, E: Into<NpzEntry<'a>>>(
     path: &Path,
-    arrays: impl IntoIterator<Item = Result<NpzArray, RuntimeError>>,
+    arrays: impl IntoIterator<Item = Result<E, RuntimeError>>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     atomically(path, |w| {
-        write_npz_to(path, w, arrays.into_iter(), metadata)
+        let entries = arrays.into_iter().map(|a| a.map(Into::into));
+        write_npz_to(path, w, entries, metadata)
     })
 }
 
-fn write_npz_to(
+fn write_npz_to<'a>(
     path: &Path,
     w: &mut BufWriter<std::fs::File>,
-    arrays: impl Iterator<Item = Result<NpzArray, RuntimeError>>,
+    arrays: impl Iterator<Item = Result<NpzEntry<'a>, RuntimeError>>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
     let mut zip = zip::ZipWriter::new(w);
@@ -164,20 +212,33 @@ fn write_npz_to(
     }
 }
 
-fn write_entries<W: Write + std::io::Seek>(
+fn write_entries<'a, W: Write + std::io::Seek>(
     path: &Path,
     zip: &mut zip::ZipWriter<W>,
-    arrays: impl Iterator<Item = Result<NpzArray, RuntimeError>>,
+    arrays: impl Iterator<Item = Result<NpzEntry<'a>, RuntimeError>>,
     metadata: &str,
 ) -> Result<(), RuntimeError> {
-    for a in arrays {
-        let a = a?;
-        let bytes = a.data.len() * if a.imag.is_some() { 16 } else { 8 };
+    let start = |zip: &mut zip::ZipWriter<W>, name: &str, bytes: usize| {
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(bytes > (u32::MAX as usize) / 2);
-        zip.start_file(format!("{}.npy", a.name), options)
-            .map_err(|e| write_err(path, with_causes(&e)))?;
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(|e| write_err(path, with_causes(&e)))
+    };
+    for a in arrays {
+        let a = match a? {
+            NpzEntry::Array(a) => a,
+            NpzEntry::View { name, view } => {
+                start(zip, &name, view.len() * 8)?;
+                write_view(&view, zip).map_err(|e| write_err(path, e))?;
+                continue;
+            }
+        };
+        start(
+            zip,
+            &a.name,
+            a.data.len() * if a.imag.is_some() { 16 } else { 8 },
+        )?;
         let written = match &a.imag {
             None => ArrayViewD::from_shape(IxDyn(&a.shape), &a.data)
                 .map_err(|e| write_err(path, with_causes(&e)))?
@@ -201,6 +262,28 @@ fn write_entries<W: Write + std::io::Seek>(
         .map_err(|e| write_err(path, with_causes(&e)))?;
     zip.write_all(&npy_string(metadata))
         .map_err(|e| write_err(path, with_causes(&e)))
+}
+
+/// A view as a row-major `float64` `.npy` array: the header, then its rows along the last
+/// axis, each written whole where it is contiguous (a view of a trace is: its instances).
+fn write_view(view: &ArrayViewD<'_, f64>, w: &mut impl Write) -> Result<(), String> {
+    use ndarray_npy::WritableElement;
+    use ndarray_npy::npy::header::{Header, Layout};
+    let header = Header {
+        type_descriptor: f64::type_descriptor(),
+        layout: Layout::Standard,
+        shape: view.shape().to_vec(),
+    };
+    header.write(&mut *w).map_err(|e| with_causes(&e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    for row in view.rows() {
+        match row.as_slice() {
+            Some(values) => f64::write_slice(values, &mut w),
+            None => row.iter().try_for_each(|v| v.write(&mut w)),
+        }
+        .map_err(|e| with_causes(&e))?;
+    }
+    w.flush().map_err(|e| with_causes(&e))
 }
 
 /// The metadata string (JSON) of an `.npz` file [`write_npz`] wrote.

@@ -5,7 +5,7 @@
 
 use crate::error::RuntimeError;
 use crate::observe::Observed;
-use crate::output::{NpzArray, write_csv_with_note, write_npz};
+use crate::output::{NpzArray, NpzEntry, write_csv_with_note, write_npz};
 use rateforge_kernel::abi::STATS;
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -245,13 +245,21 @@ impl RunResult {
     /// `(samples, nodes, instances)`, statistics `(nodes, instances)`, without the node axis for
     /// a model that is not a network and without the instance axis for a single instance.
     pub fn npz_array(&self, name: &str) -> Option<NpzArray> {
+        self.npz_entry(name).map(NpzEntry::into_array)
+    }
+
+    /// [`RunResult::npz_array`], with a recorded value's samples left where they are in the
+    /// trace (a view, for writing without a copy).
+    pub fn npz_entry(&self, name: &str) -> Option<NpzEntry<'_>> {
         let (n, nn, nr) = (self.n_instances, self.n_nodes, self.names.len());
         let traced = !self.trace.is_empty();
-        let array = |shape: Vec<usize>, data: Vec<f64>| NpzArray {
-            name: name.to_string(),
-            shape,
-            data,
-            imag: None,
+        let array = |shape: Vec<usize>, data: Vec<f64>| {
+            NpzEntry::Array(NpzArray {
+                name: name.to_string(),
+                shape,
+                data,
+                imag: None,
+            })
         };
         if name == "time" && traced {
             return Some(array(vec![self.time.len()], self.time.clone()));
@@ -296,26 +304,18 @@ impl RunResult {
         {
             return Some(array(vec![values.len()], values.clone()));
         }
-        let samples = |r: usize| {
-            // The trace is already (sample, node, instance) within one recorded value.
-            let len = self.time.len() * nn * n;
-            let mut data = crate::exec::empty_for(len).unwrap_or_else(|_| Vec::with_capacity(len));
-            for j in 0..self.time.len() {
-                let at = (j * nr + r) * nn * n;
-                data.extend_from_slice(&self.trace[at..at + nn * n]);
-            }
-            data
+        let samples = |r: usize| NpzEntry::View {
+            name: name.to_string(),
+            view: self.samples_view(r),
         };
-        let mut shape = vec![self.time.len()];
-        shape.extend(self.block_shape());
         if let Some(r) = self.names.iter().position(|p| p == name).filter(|_| traced) {
-            return Some(array(shape, samples(r)));
+            return Some(samples(r));
         }
         if let Some((re, im)) = self.complex_parts(name).filter(|_| traced) {
-            return Some(NpzArray {
-                imag: Some(samples(im)),
-                ..array(shape, samples(re))
-            });
+            return Some(NpzEntry::Array(NpzArray {
+                imag: Some(samples(im).into_array().data),
+                ..samples(re).into_array()
+            }));
         }
         if !self.stats.is_empty()
             && let Some((stat, path)) = name.split_once('/')
@@ -341,10 +341,33 @@ impl RunResult {
     /// Writes every array of [`RunResult::array_names`] and `metadata` (a JSON string) to an
     /// `.npz` file that `numpy.load` reads.
     pub fn write_npz(&self, path: &Path) -> Result<(), RuntimeError> {
-        // One array at a time: built as it is written.
+        // One array at a time, built as it is written; a recorded value's samples are written
+        // from the trace itself.
         let names = self.array_names();
-        let arrays = names.iter().filter_map(|name| self.npz_array(name));
+        let arrays = names.iter().filter_map(|name| self.npz_entry(name));
         write_npz(path, arrays, &self.metadata.to_string())
+    }
+
+    /// The samples of recorded value `r` where they lie in the trace, with the axes of
+    /// [`RunResult::npz_array`]: `(samples, [nodes,] [instances])`.
+    fn samples_view(&self, r: usize) -> ndarray::ArrayViewD<'_, f64> {
+        let block = self.block_shape();
+        let mut shape = vec![self.time.len()];
+        shape.extend(&block);
+        // One sample of every recorded value is a (node, instance) block, value after value.
+        let mut strides = vec![self.names.len() * self.n_nodes * self.n_instances];
+        strides.extend(
+            block
+                .iter()
+                .enumerate()
+                .map(|(k, _)| block[k + 1..].iter().product::<usize>()),
+        );
+        let at = r * self.n_nodes * self.n_instances;
+        ndarray::ArrayViewD::from_shape(
+            ndarray::ShapeBuilder::strides(ndarray::IxDyn(&shape), ndarray::IxDyn(&strides)),
+            &self.trace[at..],
+        )
+        .expect("the trace holds every sample of every recorded value")
     }
 
     /// Writes a CSV with a `time` column and one column per recorded path (one instance; for a
@@ -547,6 +570,45 @@ mod tests {
                 .unwrap()
                 .starts_with("time,x\n")
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn traces_written_from_the_trace_itself_have_the_samples_of_their_value() {
+        use ndarray_npy::NpzReader;
+        let dir = std::env::temp_dir().join(format!("rf-views-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // (network, nodes, instances, instance axis): every shape an array of samples can take.
+        for (network, nn, n, axis) in [
+            (true, 2, 3, false),
+            (true, 2, 1, false),
+            (false, 1, 3, false),
+            (false, 1, 1, false),
+            (false, 1, 1, true),
+        ] {
+            let (nt, nr) = (3, 2);
+            let mut r = result(false, (0..nt * nr * nn * n).map(|k| k as f64).collect());
+            r.names = vec!["x".into(), "y".into()];
+            (r.network, r.n_nodes, r.n_instances, r.instance_axis) = (network, nn, n, axis);
+            r.steps_done = vec![2; n];
+            let path = dir.join("out.npz");
+            r.write_npz(&path).unwrap();
+            let mut npz = NpzReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for (v, name) in ["x", "y"].into_iter().enumerate() {
+                let a: ndarray::ArrayD<f64> = npz.by_name(&format!("{name}.npy")).unwrap();
+                let mut shape = vec![nt];
+                shape.extend(network.then_some(nn));
+                shape.extend((n > 1 || axis).then_some(n));
+                assert_eq!(a.shape(), &shape[..], "{name} {network} {nn} {n}");
+                // Sample j, node k, instance i of value v lies at ((j * nr + v) * nn + k) * n + i.
+                let expected: Vec<f64> = (0..nt)
+                    .flat_map(|j| (0..nn * n).map(move |ki| ((j * nr + v) * nn * n + ki) as f64))
+                    .collect();
+                assert_eq!(a.iter().copied().collect::<Vec<_>>(), expected);
+                let copied = r.npz_array(name).unwrap();
+                assert_eq!((copied.shape, copied.data), (shape, expected));
+            }
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
