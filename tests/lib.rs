@@ -29,6 +29,19 @@ pub fn load(reference: &str) -> Model {
         .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
+/// Puts `model` on the 4-node test connectome (`examples/data/connectivity_4`) with conduction
+/// speed `speed`.
+pub fn on_connectivity_4(model: &mut Model, speed: f64) {
+    let conn = rateforge::crates::runtime::connectivity::load(
+        &root().join("examples/data/connectivity_4"),
+        None,
+        None,
+    )
+    .unwrap();
+    model.set_connectivity(conn).unwrap();
+    model.set("network/speed", speed).unwrap();
+}
+
 /// Build options with a cache inside `target/`, so tests never touch the user's cache.
 pub fn build_options() -> BuildOptions {
     BuildOptions {

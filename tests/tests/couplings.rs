@@ -27,14 +27,7 @@ fn coupled_node(coupling: &str) -> Model {
 /// state, so every delayed `x_j` is its initial value).
 fn coupled_input(coupling: &str, x0: &[f64]) -> Vec<f64> {
     let mut m = coupled_node(coupling);
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4"),
-        None,
-        None,
-    )
-    .unwrap();
-    m.set_connectivity(conn).unwrap();
-    m.set("network/speed", 2.0).unwrap();
+    on_connectivity_4(&mut m, 2.0);
     let model = m.validate().unwrap();
     let spec = RunSpec {
         time: 0.1,

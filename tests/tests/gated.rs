@@ -22,14 +22,7 @@ fn gated() -> Validated {
         &options,
     )
     .unwrap_or_else(|e| panic!("{}", e.render()));
-    let conn = rateforge::crates::runtime::connectivity::load(
-        &root().join("examples/data/connectivity_4"),
-        None,
-        None,
-    )
-    .unwrap();
-    m.set_connectivity(conn).unwrap();
-    m.set("network/speed", 2.0).unwrap();
+    on_connectivity_4(&mut m, 2.0);
     m.validate().unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
