@@ -9,7 +9,10 @@
 //! 1. the series values of the step are loaded;
 //! 2. the history ring receives this step's buffered values (the states and coupling-free
 //!    derived values that delays and couplings read); its slots are consecutive steps of one
-//!    (buffer, node), so an edge reads neighbouring memory at consecutive steps;
+//!    (buffer, node), so an edge reads neighbouring memory at consecutive steps. The history
+//!    before t0 (the value at t0, or zero) fills the ring's slots before the first step, except
+//!    where only the sums read ahead (step 3) read the history: then it is kept once per (buffer,
+//!    node) and read in place of the slots not yet written, and a block does not fill its ring;
 //! 3. the delayed values and the couplings (`post(sum_j w_ij pre(x_j(t - d_ij), node i))`) are
 //!    computed from the history, for up to [`T_BLOCK`] steps in one pass over the edges when every
 //!    `pre` reads only its source and every edge is delayed by at least that many steps;
@@ -473,6 +476,11 @@ struct BlockCtx<'a, H: Real, const L: usize> {
     /// `[e * L + l]`: the delay of edge `e` in steps, per lane (only for edges without a uniform
     /// delay).
     edge_delay: Vec<u32>,
+    /// `[(b * nn + node) * L + l]`: the history before t0 (the value at t0, or zero), when the
+    /// ring is not filled with it: only the coupling sums read ahead ([`coupling_sums_ahead`])
+    /// read the history then, and they take these rows for the steps before t0. Empty when the
+    /// ring is filled.
+    init: Vec<H>,
 }
 
 impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
@@ -515,6 +523,13 @@ impl<H: Real, const L: usize> BlockCtx<'_, H, L> {
         // SAFETY: inside the history (checked); the barriers keep writers away from the rows
         // being read.
         unsafe { &*self.hist.add(at).cast::<[H; L]>() }
+    }
+
+    /// The lanes of (buffer `b`, `node`) before t0 (`init` is not empty).
+    #[inline(always)]
+    fn init_row(&self, b: usize, node: usize) -> &[H; L] {
+        let at = (b * self.nn + node) * L;
+        self.init[at..at + L].try_into().expect("a row of lanes")
     }
 
     /// The `n` consecutive rows of (buffer `b`, `node`) from `slot` on (`slot + n <= horizon`), rows
@@ -785,10 +800,12 @@ fn couplings_of_dense_group<M: Model<L>, const L: usize>(
 /// later is prefetched meanwhile (thousands of edges start thousands of streams, which the
 /// hardware prefetchers cannot follow).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn coupling_sums_ahead<M: Model<L>, const L: usize>(
     i: usize,
     ctx: &BlockCtx<'_, M::H, L>,
     cur: usize,
+    step: usize,
     p: &M::Params,
     ys: &M::States,
     d: &M::Derived,
@@ -816,12 +833,27 @@ fn coupling_sums_ahead<M: Model<L>, const L: usize>(
             let w = M::F::from_f64(w);
             let u = ctx.uniform[e];
             if u != u32::MAX {
-                let s0 = ctx.slot_back(cur, u as usize);
-                let first = (ctx.horizon - s0).min(len);
-                let (near, far) = out.split_at_mut(first);
+                // The first `before` steps read the history before t0, where the ring does not
+                // hold it.
+                let before = if ctx.init.is_empty() {
+                    0
+                } else {
+                    (u as usize).saturating_sub(step).min(len)
+                };
+                let (early, rest) = out.split_at_mut(before);
+                if before > 0 {
+                    let cs = ctx.init_row(b, j);
+                    for o in early {
+                        M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
+                    }
+                }
+                let s0 = ctx.slot_ahead(ctx.slot_back(cur, u as usize), before);
+                let first = (ctx.horizon - s0).min(rest.len());
+                let (near, far) = rest.split_at_mut(first);
+                let far_len = far.len();
                 for (rows, outs) in [
                     (ctx.rows(b, j, s0, first), near),
-                    (ctx.rows(b, j, 0, len - first), far),
+                    (ctx.rows(b, j, 0, far_len), far),
                 ] {
                     for (cs, o) in rows.iter().zip(outs.iter_mut()) {
                         M::coupling_pre(c, w, cs, t, nn, step_dt, p, ys, d, &mut o.rows_mut()[c]);
@@ -1054,6 +1086,7 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
         uniform: Vec::new(),
         same_delay: u32::MAX,
         edge_delay: Vec::new(),
+        init: Vec::new(),
     };
     let mut max_delay = 0usize;
     let cap = delay_cap(a.n_steps);
@@ -1112,9 +1145,16 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
             t_block = d.clamp(1, T_BLOCK);
         }
     }
-    // Every slot is written below unless the history before t0 is zero.
+    // The history before t0 is kept once per (buffer, node) rather than written into every slot
+    // of the ring (for every block) when only the sums read ahead read the history: no delayed
+    // variable, every edge's delay the same in every lane, no edge shorter than two steps.
+    let lazy = n_buffered > 0 && t_block > 1 && M::DELAYS.is_empty() && ctx.edge_delay.is_empty();
+    if lazy {
+        ctx.init = vec![M::H::ZERO; n_buffered * nn * L];
+    }
+    // Otherwise every slot is written below unless the history before t0 is zero.
     let len = history_len(n_buffered, nn, ctx.horizon, L);
-    if !len.is_some_and(|len| ctx.history.prepare(len, M::HISTORY_ZERO)) {
+    if !len.is_some_and(|len| ctx.history.prepare(len, M::HISTORY_ZERO && !lazy)) {
         *history = ctx.history;
         return 1;
     }
@@ -1192,7 +1232,6 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
     // History before t0: the value at t0, or zero.
     if n_buffered > 0 && !M::HISTORY_ZERO {
         block.load_series(&mut inputs, 0..nn, 0);
-        let ctx = &block.ctx;
         for node in 0..nn {
             M::derived_free(t0, &block.p, &inputs[node], &y[node], &mut free[node]);
             for (b, &which) in M::BUFFERED.iter().enumerate() {
@@ -1200,8 +1239,14 @@ unsafe fn run_block<M: Model<L>, const L: usize, const SOLVER: u32>(
                 for (l, v) in row.iter_mut().enumerate() {
                     *v = buffered_value::<M, L>(which, &y[node], &free[node], l);
                 }
-                for slot in 0..ctx.horizon {
-                    ctx.put_row(b, node, slot, row);
+                let ctx = &mut block.ctx;
+                if ctx.init.is_empty() {
+                    for slot in 0..ctx.horizon {
+                        ctx.put_row(b, node, slot, row);
+                    }
+                } else {
+                    let at = (b * nn + node) * L;
+                    ctx.init[at..at + L].copy_from_slice(&row);
                 }
             }
         }
@@ -1377,6 +1422,7 @@ unsafe fn integrate<M: Model<L>, const L: usize, const SOLVER: u32>(
                         node,
                         ctx,
                         cur,
+                        step as usize,
                         p,
                         &y[node],
                         &free[node],
