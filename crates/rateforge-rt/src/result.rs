@@ -356,12 +356,7 @@ impl RunResult {
         shape.extend(&block);
         // One sample of every recorded value is a (node, instance) block, value after value.
         let mut strides = vec![self.names.len() * self.n_nodes * self.n_instances];
-        strides.extend(
-            block
-                .iter()
-                .enumerate()
-                .map(|(k, _)| block[k + 1..].iter().product::<usize>()),
-        );
+        strides.extend((1..=block.len()).map(|k| block[k..].iter().product::<usize>()));
         let at = r * self.n_nodes * self.n_instances;
         ndarray::ArrayViewD::from_shape(
             ndarray::ShapeBuilder::strides(ndarray::IxDyn(&shape), ndarray::IxDyn(&strides)),
