@@ -9,7 +9,9 @@
 
 use rateforge::crates::ir::History;
 use rateforge::crates::runtime::stats::from_trace;
-use rateforge::{Backend, Controls, EmitOptions, Precision, RunSpec, Solver, StatsSpec, Validated};
+use rateforge::{
+    Backend, Controls, EmitOptions, Precision, RunResult, RunSpec, Solver, StatsSpec, Validated,
+};
 use rateforge_tests::*;
 use std::sync::atomic::AtomicBool;
 
@@ -24,6 +26,21 @@ fn specialised(model: &Validated, spec: &RunSpec, extra: EmitOptions) -> ratefor
             &build_options(),
         )
         .unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+/// Runs `spec` in blocks of 2 lanes (one thread: the blocks reuse one history) and of 8.
+fn in_2_and_8_lanes(model: &Validated, spec: &RunSpec) -> Vec<RunResult> {
+    [2, 8]
+        .into_iter()
+        .map(|lanes| {
+            let options = EmitOptions {
+                lanes,
+                ..Default::default()
+            };
+            let k = specialised(model, spec, options);
+            run(model, Backend::Native(&k), spec)
+        })
+        .collect()
 }
 
 fn bits(v: &[f64]) -> Vec<u64> {
@@ -185,17 +202,7 @@ fn a_reused_history_gives_the_same_bits_as_a_fresh_one() {
             connectivity: Some(conn),
             ..Default::default()
         };
-        let runs: Vec<_> = [2, 8]
-            .into_iter()
-            .map(|lanes| {
-                let options = EmitOptions {
-                    lanes,
-                    ..Default::default()
-                };
-                let k = specialised(&model, &spec, options);
-                run(&model, Backend::Native(&k), &spec)
-            })
-            .collect();
+        let runs = in_2_and_8_lanes(&model, &spec);
         assert_eq!(bits(&runs[0].trace), bits(&runs[1].trace), "{history:?}");
         assert_ne!(
             bits(&runs[0].node_column(0, 0, 0)),
@@ -229,17 +236,7 @@ fn a_reused_ring_that_is_never_filled_gives_the_same_bits_as_a_fresh_one() {
         threads: Some(1),
         ..Default::default()
     };
-    let runs: Vec<_> = [2, 8]
-        .into_iter()
-        .map(|lanes| {
-            let options = EmitOptions {
-                lanes,
-                ..Default::default()
-            };
-            let k = specialised(&model, &spec, options);
-            run(&model, Backend::Native(&k), &spec)
-        })
-        .collect();
+    let runs = in_2_and_8_lanes(&model, &spec);
     assert_eq!(bits(&runs[0].trace), bits(&runs[1].trace));
     let reference = run(&model, Backend::Interp, &spec);
     assert_eq!(bits(&runs[0].trace), bits(&reference.trace));
