@@ -44,12 +44,11 @@ impl NpzEntry<'_> {
             NpzEntry::View { name, view } => {
                 let mut data = crate::exec::empty_for(view.len())
                     .unwrap_or_else(|_| Vec::with_capacity(view.len()));
-                for row in view.rows() {
-                    match row.as_slice() {
-                        Some(values) => data.extend_from_slice(values),
-                        None => data.extend(row.iter()),
-                    }
-                }
+                for_each_run(&view, |run| {
+                    data.extend_from_slice(run);
+                    Ok::<_, ()>(())
+                })
+                .expect("extending a vector does not fail");
                 NpzArray {
                     name,
                     shape: view.shape().to_vec(),
@@ -225,36 +224,33 @@ fn write_entries<'a, W: Write + std::io::Seek>(
         zip.start_file(format!("{name}.npy"), options)
             .map_err(|e| write_err(path, with_causes(&e)))
     };
+    let real = |zip: &mut zip::ZipWriter<W>, name: &str, view: &ArrayViewD<'_, f64>| {
+        start(zip, name, view.len() * 8)?;
+        write_view(view, zip).map_err(|e| write_err(path, e))
+    };
     for a in arrays {
-        let a = match a? {
-            NpzEntry::Array(a) => a,
-            NpzEntry::View { name, view } => {
-                start(zip, &name, view.len() * 8)?;
-                write_view(&view, zip).map_err(|e| write_err(path, e))?;
-                continue;
-            }
-        };
-        start(
-            zip,
-            &a.name,
-            a.data.len() * if a.imag.is_some() { 16 } else { 8 },
-        )?;
-        let written = match &a.imag {
-            None => ArrayViewD::from_shape(IxDyn(&a.shape), &a.data)
-                .map_err(|e| write_err(path, with_causes(&e)))?
-                .write_npy(&mut *zip),
-            Some(imag) => {
-                let values = a
-                    .data
-                    .iter()
-                    .zip(imag)
-                    .map(|(&re, &im)| Complex64::new(re, im));
-                ArrayD::from_shape_vec(IxDyn(&a.shape), values.collect())
-                    .map_err(|e| write_err(path, with_causes(&e)))?
-                    .write_npy(&mut *zip)
-            }
-        };
-        written.map_err(|e| write_err(path, with_causes(&e)))?;
+        match a? {
+            NpzEntry::View { name, view } => real(zip, &name, &view)?,
+            NpzEntry::Array(a) => match &a.imag {
+                None => {
+                    let view = ArrayViewD::from_shape(IxDyn(&a.shape), &a.data)
+                        .map_err(|e| write_err(path, with_causes(&e)))?;
+                    real(zip, &a.name, &view)?;
+                }
+                Some(imag) => {
+                    start(zip, &a.name, a.data.len() * 16)?;
+                    let values = a
+                        .data
+                        .iter()
+                        .zip(imag)
+                        .map(|(&re, &im)| Complex64::new(re, im));
+                    ArrayD::from_shape_vec(IxDyn(&a.shape), values.collect())
+                        .map_err(|e| write_err(path, with_causes(&e)))?
+                        .write_npy(&mut *zip)
+                        .map_err(|e| write_err(path, with_causes(&e)))?;
+                }
+            },
+        }
     }
     let options =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -276,14 +272,25 @@ fn write_view(view: &ArrayViewD<'_, f64>, w: &mut impl Write) -> Result<(), Stri
     };
     header.write(&mut *w).map_err(|e| with_causes(&e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    for_each_run(view, |run| {
+        f64::write_slice(run, &mut w).map_err(|e| with_causes(&e))
+    })?;
+    w.flush().map_err(|e| with_causes(&e))
+}
+
+/// Calls `f` with the values of `view` in row-major order, in runs: each row along the last axis
+/// whole where it is contiguous, else value by value.
+fn for_each_run<E>(
+    view: &ArrayViewD<'_, f64>,
+    mut f: impl FnMut(&[f64]) -> Result<(), E>,
+) -> Result<(), E> {
     for row in view.rows() {
         match row.as_slice() {
-            Some(values) => f64::write_slice(values, &mut w),
-            None => row.iter().try_for_each(|v| v.write(&mut w)),
+            Some(values) => f(values)?,
+            None => row.iter().try_for_each(|v| f(std::slice::from_ref(v)))?,
         }
-        .map_err(|e| with_causes(&e))?;
     }
-    w.flush().map_err(|e| with_causes(&e))
+    Ok(())
 }
 
 /// The metadata string (JSON) of an `.npz` file [`write_npz`] wrote.
@@ -406,6 +413,29 @@ mod tests {
         let e = write_csv(&dir.join("no/such.csv"), &[], &[]).unwrap_err();
         assert!(matches!(e, RuntimeError::Write { .. }), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn arrays_and_views_are_written_as_ndarray_npy_writes_them() {
+        // 0-d, 1-d, 3-d arrays, and a strided view (every other row of a 4 x 3 array).
+        let values: Vec<f64> = (0..12).map(|k| k as f64 * 0.5 - 1.0).collect();
+        let strided = ndarray::ArrayView2::from_shape((4, 3), &values[..])
+            .unwrap()
+            .slice_move(ndarray::s![..;2, ..])
+            .into_dyn();
+        let cases: Vec<ArrayViewD<'_, f64>> = vec![
+            ArrayViewD::from_shape(IxDyn(&[]), &values[..1]).unwrap(),
+            ArrayViewD::from_shape(IxDyn(&[5]), &values[..5]).unwrap(),
+            ArrayViewD::from_shape(IxDyn(&[2, 3, 2]), &values[..]).unwrap(),
+            strided,
+        ];
+        for view in cases {
+            let mut ours = Vec::new();
+            write_view(&view, &mut ours).unwrap();
+            let mut theirs = Vec::new();
+            view.write_npy(&mut theirs).unwrap();
+            assert_eq!(ours, theirs, "{:?}", view.shape());
+        }
     }
 
     #[test]
